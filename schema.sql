@@ -1,0 +1,193 @@
+-- Clientele's data model. Embedded in the binary and applied by src/store.rs.
+--
+-- Each "-- migration: N" section is one step, applied in its own transaction together with
+-- `PRAGMA user_version = N`, so a newer binary upgrades an older database file in place and
+-- an older binary refuses a newer file. Never edit a step that has been released; add one.
+--
+-- Conventions: times are Unix milliseconds (INTEGER); money is integer cents; secrets people
+-- choose (passwords, chosen API keys) are argon2id PHC strings; secrets we generate (links,
+-- tokens, random keys) are stored only as their SHA-256 (BLOB). Table names start with their
+-- flavour (mx_, sc_ for ShieldConex, n09_ for Nueve09, ml_ for MakeLeaps); shared plumbing
+-- (mail, links, sessions) has no prefix.
+
+-- migration: 1
+
+------------------------------------------------------------------------------------------
+-- Shared plumbing
+------------------------------------------------------------------------------------------
+
+-- Mail waiting to be delivered, written in the same transaction as the record that causes
+-- it; the sender thread (src/mail) delivers rows whose next_attempt_at has come.
+CREATE TABLE mail_outbox (
+    id              INTEGER PRIMARY KEY,
+    flavour         TEXT    NOT NULL,
+    recipient       TEXT    NOT NULL,
+    subject         TEXT    NOT NULL,
+    text_body       TEXT    NOT NULL,
+    html_body       TEXT,
+    links           TEXT    NOT NULL DEFAULT '[]',  -- JSON array of the URLs in the mail
+    status          TEXT    NOT NULL DEFAULT 'pending'
+                            CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    sent_at         INTEGER
+);
+CREATE INDEX mail_outbox_due ON mail_outbox (status, next_attempt_at);
+
+-- One-time links (MX registration, ShieldConex welcome). Only the SHA-256 of the token is
+-- kept; redeeming sets used_at in one UPDATE ... WHERE used_at IS NULL, so of two concurrent
+-- redemptions exactly one changes a row.
+CREATE TABLE links (
+    token_hash  BLOB    PRIMARY KEY,
+    purpose     TEXT    NOT NULL,           -- 'mx.register', 'shieldconex.welcome', ...
+    subject_id  TEXT    NOT NULL,           -- the record the link acts on
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER,
+    revoked_at  INTEGER                     -- set when a newer link replaces this one
+) WITHOUT ROWID;
+CREATE INDEX links_subject ON links (purpose, subject_id);
+
+-- Signed-in browser sessions of the dashboards; the cookie holds the token, we keep its hash.
+CREATE TABLE sessions (
+    token_hash  BLOB    PRIMARY KEY,
+    purpose     TEXT    NOT NULL,           -- 'mx.dashboard', ...
+    subject_id  TEXT    NOT NULL,
+    csrf_token  TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+------------------------------------------------------------------------------------------
+-- MX Client Enablement (seed 000)
+------------------------------------------------------------------------------------------
+
+-- Processors call the API with Basic processor_id:api_key.
+CREATE TABLE mx_processors (
+    id            TEXT    PRIMARY KEY,      -- e.g. PROCESSOR-1234
+    name          TEXT    NOT NULL,
+    api_key_hash  TEXT    NOT NULL,         -- argon2id
+    created_at    INTEGER NOT NULL
+);
+
+-- Clients a processor enabled. One row per (processor, e-mail): a repeat create is a
+-- re-invitation of the same client.
+CREATE TABLE mx_clients (
+    id             TEXT    PRIMARY KEY,     -- CLT-<uuid>, MX's guid style
+    processor_id   TEXT    NOT NULL REFERENCES mx_processors (id) ON DELETE CASCADE,
+    company_name   TEXT    NOT NULL,
+    email          TEXT    NOT NULL COLLATE NOCASE,
+    first_name     TEXT    NOT NULL,
+    last_name      TEXT    NOT NULL,
+    status         TEXT    NOT NULL
+                           CHECK (status IN ('invited', 'pending_review', 'registered', 'rejected')),
+    invitations    INTEGER NOT NULL DEFAULT 1,
+    source_ip      TEXT,
+    password_hash  TEXT,                    -- argon2id, set on registration
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    registered_at  INTEGER,
+    UNIQUE (processor_id, email)
+);
+
+------------------------------------------------------------------------------------------
+-- ShieldConex (seed 001): partners own sub-partners and clients; users belong to a partner
+-- or a client and authenticate with Basic userName:password.
+------------------------------------------------------------------------------------------
+
+CREATE TABLE sc_partners (
+    id                   INTEGER PRIMARY KEY,
+    name                 TEXT    NOT NULL,
+    reference            TEXT,
+    billing_id           TEXT,
+    verification_phrase  TEXT,
+    is_active            INTEGER NOT NULL DEFAULT 1,
+    version              INTEGER NOT NULL DEFAULT 0,
+    parent_id            INTEGER REFERENCES sc_partners (id) ON DELETE CASCADE,
+    contact_id           INTEGER,           -- sc_users.id; no FK: users and partners refer to each other
+    created_at           INTEGER NOT NULL,
+    modified_at          INTEGER NOT NULL
+);
+CREATE INDEX sc_partners_parent ON sc_partners (parent_id);
+
+CREATE TABLE sc_users (
+    id             INTEGER PRIMARY KEY,
+    user_name      TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+    password_hash  TEXT,                    -- argon2id; NULL until set (welcome link)
+    first_name     TEXT    NOT NULL,
+    last_name      TEXT    NOT NULL,
+    email          TEXT    NOT NULL,
+    phone          TEXT    NOT NULL,
+    user_role      TEXT    NOT NULL,        -- the OpenAPI spelling, e.g. 'Partner Supervisor'
+    partner_id     INTEGER REFERENCES sc_partners (id) ON DELETE CASCADE,
+    client_id      INTEGER,                 -- sc_clients.id for client-level users
+    is_active      INTEGER NOT NULL DEFAULT 1,
+    version        INTEGER NOT NULL DEFAULT 0,
+    created_at     INTEGER NOT NULL,
+    modified_at    INTEGER NOT NULL
+);
+CREATE INDEX sc_users_partner ON sc_users (partner_id);
+CREATE INDEX sc_users_client ON sc_users (client_id);
+
+CREATE TABLE sc_clients (
+    id                 INTEGER PRIMARY KEY,
+    name               TEXT    NOT NULL,
+    billing_id         TEXT,
+    mid                TEXT,
+    location           INTEGER,
+    is_active          INTEGER NOT NULL DEFAULT 1,
+    version            INTEGER NOT NULL DEFAULT 0,
+    direct_partner_id  INTEGER NOT NULL REFERENCES sc_partners (id) ON DELETE CASCADE,
+    contact_id         INTEGER REFERENCES sc_users (id),
+    created_at         INTEGER NOT NULL,
+    modified_at        INTEGER NOT NULL,
+    deleted_at         INTEGER                  -- soft delete: kept, but gone from the API
+);
+CREATE UNIQUE INDEX sc_clients_live_name ON sc_clients (name) WHERE deleted_at IS NULL;
+CREATE INDEX sc_clients_direct_partner ON sc_clients (direct_partner_id);
+
+------------------------------------------------------------------------------------------
+-- Nueve09 (seed 002): accounts log in with api_key + password and fund sub-clients, which
+-- are accounts themselves (parent_id set).
+------------------------------------------------------------------------------------------
+
+CREATE TABLE n09_accounts (
+    id               TEXT    PRIMARY KEY,   -- uuid
+    parent_id        TEXT    REFERENCES n09_accounts (id) ON DELETE CASCADE,
+    api_key_hash     BLOB    NOT NULL UNIQUE, -- SHA-256 of the api_key (it identifies the account)
+    password_hash    TEXT    NOT NULL,        -- argon2id
+    name             TEXT    NOT NULL,
+    alias            TEXT    NOT NULL,
+    code             TEXT    NOT NULL,
+    entity_code      TEXT    NOT NULL DEFAULT '',
+    email            TEXT    NOT NULL DEFAULT '',
+    available_cents  INTEGER NOT NULL CHECK (available_cents >= 0),
+    balance_cents    INTEGER NOT NULL DEFAULT 0,
+    timezone         TEXT    NOT NULL DEFAULT 'America/Mexico_City',
+    status           TEXT    NOT NULL DEFAULT 'ACTIVE',
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+);
+CREATE INDEX n09_accounts_parent ON n09_accounts (parent_id);
+
+------------------------------------------------------------------------------------------
+-- MakeLeaps (seed 003): a partner gets OAuth2 client-credentials tokens.
+------------------------------------------------------------------------------------------
+
+CREATE TABLE ml_partners (
+    mid                 TEXT    PRIMARY KEY,  -- 19 digits
+    name                TEXT    NOT NULL,
+    client_id           TEXT    NOT NULL UNIQUE,
+    client_secret_hash  TEXT    NOT NULL,     -- argon2id
+    created_at          INTEGER NOT NULL
+);
+
+CREATE TABLE ml_tokens (
+    token_hash   BLOB    PRIMARY KEY,         -- SHA-256 of the access token
+    partner_mid  TEXT    NOT NULL REFERENCES ml_partners (mid) ON DELETE CASCADE,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    revoked_at   INTEGER
+) WITHOUT ROWID;

@@ -1,0 +1,45 @@
+//! What every request handler can reach: the store, the clock, the credential cache, the
+//! configuration, and the tenants that startup seeded (so a reset can seed them again).
+
+use std::sync::Arc;
+
+use crate::auth::CredentialCache;
+use crate::clock::Clock;
+use crate::seed;
+use crate::store::Store;
+
+/// Settings handlers need, resolved from the command line at startup.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Base of the links put in mails, e.g. `http://127.0.0.1:8080` (no trailing slash).
+    pub public_url: String,
+    /// Lifetime of one-time links.
+    pub link_ttl_ms: i64,
+    /// Bearer token of the admin API; `None` hides `/_admin` entirely.
+    pub admin_token: Option<String>,
+}
+
+pub struct App {
+    pub store: Arc<Store>,
+    pub clock: Clock,
+    pub credentials: CredentialCache,
+    pub config: Config,
+    /// The tenants seeded at startup (`--demo`, `--seed`), secrets already hashed.
+    pub startup_seed: Vec<seed::Document>,
+}
+
+impl App {
+    /// Deletes all data and seeds again what startup seeded, in one transaction.
+    pub fn reset(&self) -> rusqlite::Result<()> {
+        let now = self.clock.now_ms();
+        self.store.write(|tx| {
+            Store::delete_all(tx)?;
+            for doc in &self.startup_seed {
+                doc.apply(tx, now)?;
+            }
+            Ok::<_, rusqlite::Error>(())
+        })?;
+        self.credentials.clear();
+        Ok(())
+    }
+}

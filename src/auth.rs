@@ -1,0 +1,155 @@
+//! Secrets: argon2id hashing for secrets people choose, SHA-256 for secrets we generate, a
+//! cache of verified credentials, and the constant-time comparison both rely on.
+//!
+//! One argon2id verify costs 15–70 ms here (DESIGN.md §6), far too much for every request,
+//! so a successful verification is remembered in memory, keyed by the SHA-256 of the whole
+//! credential. The cache entry also records which stored hash it was checked against: when
+//! a password changes, the stored hash changes, and the old entry no longer matches.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Hashes a secret with argon2id and its default parameters; a PHC string comes back.
+pub fn hash_secret(secret: &str) -> String {
+    let mut salt = [0u8; 16];
+    crate::ids::fill_random(&mut salt);
+    let salt = SaltString::encode_b64(&salt).expect("16 bytes is a valid salt length");
+    Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .expect("argon2id with default parameters accepts any secret")
+        .to_string()
+}
+
+/// Checks a secret against a PHC string made by `hash_secret` (constant time inside argon2).
+pub fn verify_secret(secret: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(secret.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+/// `Authorization: Basic base64(user:secret)` → (user, secret).
+pub fn parse_basic(header: Option<&str>) -> Option<(String, String)> {
+    let header = header?.trim();
+    let (scheme, encoded) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, secret) = text.split_once(':')?;
+    Some((user.to_string(), secret.to_string()))
+}
+
+/// `Authorization: Bearer TOKEN` → TOKEN.
+pub fn parse_bearer(header: Option<&str>) -> Option<&str> {
+    let (scheme, token) = header?.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Most entries kept; past it the cache starts over (a refill costs one verify per caller).
+const CACHE_CAPACITY: usize = 10_000;
+
+/// Remembers credentials that verified, so each costs argon2 once, not per request.
+#[derive(Default)]
+pub struct CredentialCache {
+    /// SHA-256(scope, user, secret) → SHA-256 of the stored hash it verified against.
+    verified: Mutex<HashMap<[u8; 32], [u8; 32]>>,
+}
+
+impl CredentialCache {
+    /// True when `secret` is the secret behind `stored_hash`: from the cache when this exact
+    /// credential verified against this exact stored hash before, else by argon2id.
+    pub fn verify(&self, scope: &str, user: &str, secret: &str, stored_hash: &str) -> bool {
+        let key = credential_key(scope, user, secret);
+        let stored = sha256(stored_hash.as_bytes());
+        let cached = self.lock().get(&key).copied();
+        if let Some(seen) = cached {
+            if constant_time_eq(&seen, &stored) {
+                return true;
+            }
+        }
+        if !verify_secret(secret, stored_hash) {
+            return false;
+        }
+        let mut map = self.lock();
+        if map.len() >= CACHE_CAPACITY {
+            map.clear();
+        }
+        map.insert(key, stored);
+        true
+    }
+
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], [u8; 32]>> {
+        self.verified.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn credential_key(scope: &str, user: &str, secret: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for part in [scope, user, secret] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_differ() {
+        let a = hash_secret("waterford123");
+        assert!(a.starts_with("$argon2id$"));
+        assert!(verify_secret("waterford123", &a));
+        assert!(!verify_secret("waterford124", &a));
+        assert_ne!(a, hash_secret("waterford123"));
+    }
+
+    #[test]
+    fn cache_follows_the_stored_hash() {
+        let cache = CredentialCache::default();
+        let old = hash_secret("one");
+        assert!(cache.verify("t", "u", "one", &old));
+        assert!(cache.verify("t", "u", "one", &old));
+        assert!(!cache.verify("t", "u", "two", &old));
+        let new = hash_secret("two");
+        assert!(!cache.verify("t", "u", "one", &new));
+        assert!(cache.verify("t", "u", "two", &new));
+    }
+
+    #[test]
+    fn parses_the_seed_000_header() {
+        let got = parse_basic(Some("Basic UFJPQ0VTU09SLTEyMzQ6QVBJLUtFWS00NTY3"));
+        assert_eq!(
+            got,
+            Some(("PROCESSOR-1234".to_string(), "API-KEY-4567".to_string()))
+        );
+        assert_eq!(parse_basic(Some("Bearer x")), None);
+        assert_eq!(parse_basic(Some("Basic !!!")), None);
+        assert_eq!(parse_bearer(Some("Bearer abc")), Some("abc"));
+    }
+}

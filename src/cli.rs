@@ -1,0 +1,134 @@
+//! The command line: every option once, with its environment variable, default and help
+//! (DESIGN.md §1). `run` is what `main` calls; it prints a failure once and returns the exit code.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "clientele",
+    version,
+    about = "Four vendors' client-onboarding APIs (MX, ShieldConex, Nueve09, MakeLeaps) \
+             in one binary with SQLite inside"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve every flavour; prints `listening on URL` on stdout when ready.
+    Serve(ServeOptions),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeOptions {
+    /// Main listener; port 0 picks a free port.
+    #[arg(long, env = "CLIENTELE_LISTEN", value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// SQLite database file; ":memory:" keeps nothing.
+    #[arg(long, env = "CLIENTELE_DB", value_name = "PATH", default_value = "./clientele.db")]
+    pub db: String,
+
+    /// Where mail goes: mbox:PATH, or smtp://[USER:PASS@]HOST:PORT[?tls=none|starttls|tls].
+    #[arg(long, env = "CLIENTELE_MAIL", value_name = "SPEC", default_value = "mbox:./clientele.mbox")]
+    pub mail: String,
+
+    /// Sender of every mail.
+    #[arg(
+        long,
+        env = "CLIENTELE_MAIL_FROM",
+        value_name = "ADDR",
+        default_value = "Clientele <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// Base of links in mails; default the main listener's own URL.
+    #[arg(long, env = "CLIENTELE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Seed the demo tenants (the vendors' documentation examples) into the database.
+    #[arg(long, env = "CLIENTELE_DEMO")]
+    pub demo: bool,
+
+    /// Load tenants from a JSON file (same shape as POST /_admin/seed); idempotent.
+    #[arg(long, env = "CLIENTELE_SEED", value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+
+    /// Enable the admin API for this bearer token; without it /_admin is 404.
+    #[arg(long, env = "CLIENTELE_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// A dedicated listener serving MX at its vendor's root paths.
+    #[arg(long, env = "CLIENTELE_LISTEN_MX", value_name = "ADDR")]
+    pub listen_mx: Option<String>,
+
+    /// A dedicated listener serving ShieldConex at its vendor's root paths.
+    #[arg(long, env = "CLIENTELE_LISTEN_SHIELDCONEX", value_name = "ADDR")]
+    pub listen_shieldconex: Option<String>,
+
+    /// A dedicated listener serving Nueve09 at its vendor's root paths.
+    #[arg(long, env = "CLIENTELE_LISTEN_NUEVE09", value_name = "ADDR")]
+    pub listen_nueve09: Option<String>,
+
+    /// A dedicated listener serving MakeLeaps at its vendor's root paths.
+    #[arg(long, env = "CLIENTELE_LISTEN_MAKELEAPS", value_name = "ADDR")]
+    pub listen_makeleaps: Option<String>,
+
+    /// Lifetime of one-time links (s, m, h or d).
+    #[arg(long, env = "CLIENTELE_LINK_TTL", value_name = "DURATION", default_value = "7d",
+          value_parser = crate::clock::parse_duration_ms)]
+    pub link_ttl: i64,
+
+    /// Make every commit survive a power loss too (SQLite synchronous=FULL; slower).
+    #[arg(long, env = "CLIENTELE_DURABLE")]
+    pub durable: bool,
+
+    /// Request worker threads; default twice the cores, at least 4.
+    #[arg(long, env = "CLIENTELE_WORKERS", value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+/// Parses the command line, runs the command, and returns the process exit code.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(options) => serve(options),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("clientele: {message}");
+            1
+        }
+    }
+}
+
+/// Starts the server, prints the readiness line, and serves until SIGTERM or SIGINT.
+fn serve(options: ServeOptions) -> Result<(), String> {
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop_tx.send(());
+    })
+    .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+
+    let demo = options.demo;
+    let running = crate::server::start(options)?;
+    if demo {
+        eprintln!("{}", crate::seed::DEMO_BANNER);
+    }
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on {}", running.url())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| format!("cannot write the readiness line: {e}"))?;
+    drop(stdout);
+
+    let _ = stop_rx.recv();
+    eprintln!("clientele: shutting down");
+    running.shutdown();
+    Ok(())
+}

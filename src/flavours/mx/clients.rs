@@ -1,0 +1,204 @@
+//! `POST /clients`: validate, then keep the client with its processor and status.
+
+use std::str::FromStr;
+
+use rusqlite::OptionalExtension;
+use serde_json::{Map, Value};
+
+use super::Error;
+use crate::app::App;
+use crate::http::{json_body, Request, Response};
+
+/// The media type of this API's one version (seed 000's Accept header).
+const API_MEDIA_TYPE: &str = "application/vnd.mx.provisioning.v1+json";
+
+/// A processor that authenticated.
+pub struct Processor {
+    pub id: String,
+    pub name: String,
+}
+
+/// The four required fields of seed 000, validated.
+pub struct NewClient {
+    pub company_name: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// (field, longest accepted length in characters), in the order of the seed's table.
+const FIELDS: [(&str, usize); 4] = [
+    ("company_name", 255),
+    ("email", 254),
+    ("first_name", 100),
+    ("last_name", 100),
+];
+
+pub fn create(app: &App, req: &Request) -> Result<Response, Error> {
+    let processor = authenticate(app, req)?;
+    if !req.content_type_is("application/json") {
+        return Err(Error::WrongContentType);
+    }
+    if !accepts_v1(req.header("Accept")) {
+        return Err(Error::NotAcceptable);
+    }
+    let client = NewClient::from_json(&json_body(req)?)?;
+    let now = app.clock.now_ms();
+    let source_ip = req.remote.map(|a| a.ip().to_string());
+    app.store
+        .write(|tx| upsert_client(tx, &processor, &client, source_ip.as_deref(), now))?;
+    Ok(Response::empty(200))
+}
+
+/// Basic `processor_id:api_key`, verified against the processor's argon2id hash (cached).
+fn authenticate(app: &App, req: &Request) -> Result<Processor, Error> {
+    let (id, api_key) =
+        crate::auth::parse_basic(req.header("Authorization")).ok_or(Error::Unauthorized)?;
+    let row: Option<(String, String)> = app.store.read(|conn| {
+        conn.prepare_cached("SELECT name, api_key_hash FROM mx_processors WHERE id = ?1")?
+            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+    })?;
+    let Some((name, hash)) = row else {
+        return Err(Error::Unauthorized);
+    };
+    if !app.credentials.verify("mx", &id, &api_key, &hash) {
+        return Err(Error::Unauthorized);
+    }
+    Ok(Processor { id, name })
+}
+
+/// True unless the Accept header rules this API version out: absent, `*/*`,
+/// `application/json` and the v1 media type are all fine; another MX version is not.
+fn accepts_v1(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else {
+        return true;
+    };
+    accept
+        .split(',')
+        .filter_map(|item| item.split(';').next())
+        .map(str::trim)
+        .any(|media| {
+            media.is_empty()
+                || ["*/*", "application/*", "application/json", API_MEDIA_TYPE]
+                    .iter()
+                    .any(|ok| media.eq_ignore_ascii_case(ok))
+        })
+}
+
+impl NewClient {
+    pub fn from_json(body: &Value) -> Result<NewClient, Error> {
+        let Some(top) = body.as_object() else {
+            return Err(Error::BadRequest(
+                "the request body must be a JSON object: {\"client\": {...}}".into(),
+            ));
+        };
+        let client = match top.get("client") {
+            None | Some(Value::Null) => return Err(Error::BadRequest("client is required".into())),
+            Some(Value::Object(map)) => map,
+            Some(_) => return Err(Error::BadRequest("client must be an object".into())),
+        };
+        let [company_name, email, first_name, last_name] = FIELDS.map(|(name, max)| {
+            required_string(client, name, max)
+        });
+        let client = NewClient {
+            company_name: company_name?,
+            email: email?,
+            first_name: first_name?,
+            last_name: last_name?,
+        };
+        if lettre::Address::from_str(&client.email).is_err() {
+            return Err(Error::Unprocessable(format!(
+                "client.email is not a valid email address: {:?}",
+                client.email
+            )));
+        }
+        Ok(client)
+    }
+}
+
+fn required_string(client: &Map<String, Value>, name: &str, max: usize) -> Result<String, Error> {
+    let value = match client.get(name) {
+        None | Some(Value::Null) => {
+            return Err(Error::BadRequest(format!("client.{name} is required")))
+        }
+        Some(Value::String(s)) => s.trim(),
+        Some(_) => return Err(Error::BadRequest(format!("client.{name} must be a string"))),
+    };
+    if value.is_empty() {
+        return Err(Error::BadRequest(format!("client.{name} must not be blank")));
+    }
+    if value.chars().count() > max {
+        return Err(Error::Unprocessable(format!(
+            "client.{name} must be at most {max} characters"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+/// What a create did: a new client, or a repeat for the same processor and e-mail.
+pub struct Upserted {
+    pub id: String,
+    pub invitations: i64,
+}
+
+/// Inserts the client, or on a repeat (same processor, same e-mail) updates the names and
+/// counts a re-invitation. A registered client stays registered.
+fn upsert_client(
+    tx: &rusqlite::Transaction,
+    processor: &Processor,
+    client: &NewClient,
+    source_ip: Option<&str>,
+    now_ms: i64,
+) -> Result<Upserted, Error> {
+    let new_id = format!("CLT-{}", crate::ids::uuid_v4());
+    let upserted = tx
+        .prepare_cached(
+            "INSERT INTO mx_clients (id, processor_id, company_name, email, first_name, last_name,
+                 status, source_ip, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'invited', ?7, ?8, ?8)
+             ON CONFLICT (processor_id, email) DO UPDATE SET
+                 company_name = excluded.company_name,
+                 first_name = excluded.first_name,
+                 last_name = excluded.last_name,
+                 source_ip = excluded.source_ip,
+                 status = CASE status WHEN 'registered' THEN status ELSE 'invited' END,
+                 invitations = invitations + 1,
+                 updated_at = excluded.updated_at
+             RETURNING id, invitations",
+        )?
+        .query_row(
+            rusqlite::params![
+                new_id,
+                processor.id,
+                client.company_name,
+                client.email,
+                client.first_name,
+                client.last_name,
+                source_ip,
+                now_ms
+            ],
+            |r| {
+                Ok(Upserted {
+                    id: r.get(0)?,
+                    invitations: r.get(1)?,
+                })
+            },
+        )?;
+    Ok(upserted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_header_rules() {
+        assert!(accepts_v1(None));
+        assert!(accepts_v1(Some("application/vnd.mx.provisioning.v1+json")));
+        assert!(accepts_v1(Some("*/*")));
+        assert!(accepts_v1(Some("text/html, application/json;q=0.9")));
+        assert!(!accepts_v1(Some("application/vnd.mx.provisioning.v2+json")));
+        assert!(!accepts_v1(Some("text/html")));
+    }
+}

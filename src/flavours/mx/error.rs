@@ -1,0 +1,86 @@
+//! MX's error format: `{"error": "message"}` (the only MX error shape published, from its SSO
+//! API) with the status codes of MX's platform error table (VENDORS.md §1).
+
+use serde_json::json;
+
+use crate::http::{JsonError, Response};
+
+#[derive(Debug)]
+pub enum Error {
+    /// 401: missing, malformed or wrong Basic credentials.
+    Unauthorized,
+    /// 404: no such path. MX also answers 404 to a POST without a JSON Content-Type.
+    NotFound,
+    WrongContentType,
+    /// 405, with the methods the path does allow.
+    MethodNotAllowed(&'static str),
+    /// 406: the Accept header names another API version.
+    NotAcceptable,
+    /// 400: malformed JSON, a missing field, a wrong type.
+    BadRequest(String),
+    /// 413: a body over the limit.
+    PayloadTooLarge,
+    /// 422: well-formed but unusable data (an e-mail that is not an address, overlong values).
+    Unprocessable(String),
+    /// 500: logged with its detail; the client sees only a generic message.
+    Internal(String),
+}
+
+impl Error {
+    pub fn render(&self) -> Response {
+        let (status, message) = match self {
+            Error::Unauthorized => (401, "Unauthorized".to_string()),
+            Error::NotFound => (404, "Not Found".to_string()),
+            Error::WrongContentType => (
+                404,
+                "Not Found: POST requests need Content-Type: application/json".to_string(),
+            ),
+            Error::MethodNotAllowed(allowed) => {
+                (405, format!("Method Not Allowed (allowed: {allowed})"))
+            }
+            Error::NotAcceptable => (
+                406,
+                "Not Acceptable: the request didn't specify a valid API version; \
+                 send Accept: application/vnd.mx.provisioning.v1+json"
+                    .to_string(),
+            ),
+            Error::BadRequest(m) => (400, m.clone()),
+            Error::PayloadTooLarge => (413, "Payload Too Large: the body is over 1 MiB".to_string()),
+            Error::Unprocessable(m) => (422, m.clone()),
+            Error::Internal(detail) => {
+                eprintln!("mx: internal error: {detail}");
+                (500, "Internal Server Error".to_string())
+            }
+        };
+        let mut response = Response::json(status, &json!({ "error": message }));
+        match self {
+            Error::Unauthorized => {
+                response = response.with_header("WWW-Authenticate", "Basic realm=\"MX\"");
+            }
+            Error::MethodNotAllowed(allowed) => {
+                response = response.with_header("Allow", allowed);
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
+impl From<JsonError> for Error {
+    fn from(e: JsonError) -> Self {
+        match e {
+            JsonError::TooLarge => Error::PayloadTooLarge,
+            JsonError::Unreadable => Error::BadRequest("the request body could not be read".into()),
+            JsonError::Empty => Error::BadRequest("the request body is empty; client is required".into()),
+            JsonError::Malformed(detail) => {
+                Error::BadRequest(format!("the request body is not valid JSON: {detail}"))
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The `shieldconex` section of a seed document: partner trees, users and clients.
+
+use serde::Deserialize;
+
+use super::roles;
+use crate::seed::Hasher;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    #[serde(default)]
+    pub partners: Vec<Partner>,
+    #[serde(default)]
+    pub users: Vec<User>,
+    #[serde(default)]
+    pub clients: Vec<Client>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Partner {
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub name: String,
+    #[serde(default)]
+    pub parent: Option<i64>,
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub billing_id: Option<String>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct User {
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub user_name: String,
+    /// Absent: the user exists but cannot sign in until a welcome link sets a password.
+    #[serde(default)]
+    password: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: String,
+    pub user_role: String,
+    #[serde(default)]
+    pub partner: Option<i64>,
+    #[serde(default)]
+    pub client: Option<i64>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    #[serde(skip)]
+    password_hash: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Client {
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub name: String,
+    pub direct_partner: i64,
+    #[serde(default)]
+    pub contact: Option<i64>,
+    #[serde(default)]
+    pub billing_id: Option<String>,
+    #[serde(default)]
+    pub mid: Option<String>,
+    #[serde(default)]
+    pub location: Option<i64>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+impl Section {
+    pub fn validate(&self) -> Result<(), String> {
+        for (i, u) in self.users.iter().enumerate() {
+            if u.user_name.trim().is_empty() || u.user_name.contains(':') {
+                return Err(format!(
+                    "shieldconex.users[{i}].userName must be non-empty, without ':'"
+                ));
+            }
+            let Some(role) = roles::canonical(&u.user_role) else {
+                return Err(format!(
+                    "shieldconex.users[{i}].userRole must be one of {}",
+                    roles::ROLES.join(", ")
+                ));
+            };
+            if roles::is_client_level(role) && u.client.is_none() && u.partner.is_none() {
+                return Err(format!(
+                    "shieldconex.users[{i}] needs a client or a partner"
+                ));
+            }
+        }
+        for (i, p) in self.partners.iter().enumerate() {
+            if p.name.trim().is_empty() {
+                return Err(format!("shieldconex.partners[{i}].name must not be empty"));
+            }
+        }
+        for (i, c) in self.clients.iter().enumerate() {
+            if c.name.trim().is_empty() {
+                return Err(format!("shieldconex.clients[{i}].name must not be empty"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn prepare(&mut self, hash: Hasher) {
+        for u in &mut self.users {
+            u.password_hash = u.password.take().map(|p| hash(&p));
+        }
+    }
+
+    pub fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
+        use rusqlite::params;
+        // Partners, users and clients refer to each other; check the references at commit.
+        tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+        let mut partner = tx.prepare_cached(
+            "INSERT INTO sc_partners (id, name, parent_id, reference, billing_id, is_active,
+                 created_at, modified_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT DO NOTHING",
+        )?;
+        for p in &self.partners {
+            partner.execute(params![
+                p.id,
+                p.name,
+                p.parent,
+                p.reference,
+                p.billing_id,
+                p.is_active.unwrap_or(true),
+                now_ms
+            ])?;
+        }
+        let mut user = tx.prepare_cached(
+            "INSERT INTO sc_users (id, user_name, password_hash, first_name, last_name, email,
+                 phone, user_role, partner_id, client_id, is_active, created_at, modified_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) ON CONFLICT DO NOTHING",
+        )?;
+        for u in &self.users {
+            let role = roles::canonical(&u.user_role).unwrap_or("Client User");
+            user.execute(params![
+                u.id,
+                u.user_name,
+                u.password_hash,
+                u.first_name,
+                u.last_name,
+                u.email,
+                u.phone,
+                role,
+                u.partner,
+                u.client,
+                u.is_active.unwrap_or(true),
+                now_ms
+            ])?;
+        }
+        let mut client = tx.prepare_cached(
+            "INSERT INTO sc_clients (id, name, billing_id, mid, location, is_active,
+                 direct_partner_id, contact_id, created_at, modified_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) ON CONFLICT DO NOTHING",
+        )?;
+        for c in &self.clients {
+            client.execute(params![
+                c.id,
+                c.name,
+                c.billing_id,
+                c.mid,
+                c.location,
+                c.is_active.unwrap_or(true),
+                c.direct_partner,
+                c.contact,
+                now_ms
+            ])?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,19 @@
+//! Clientele: four vendors' client-onboarding APIs (MX, ShieldConex, Nueve09, MakeLeaps) in
+//! one synchronous binary with SQLite inside.
+//!
+//! The binary is a thin wrapper over this library so that Rust tests can run the same server
+//! in-process. Reading order: `cli` (options) → `server` (listeners, workers, dispatch) →
+//! `flavours` (one folder per vendor) → the shared plumbing they call (`http`, `store`,
+//! `auth`, `links`, `mail`, `admin`, `seed`).
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod flavours;
+pub mod http;
+pub mod ids;
+pub mod seed;
+pub mod server;
+pub mod store;
