@@ -62,7 +62,9 @@ fn seed(app: &App, req: &Request) -> Response {
             let detail = detail.unwrap_or_default();
             error(
                 400,
-                &format!("the seed refers to a record that does not exist or breaks a rule: {detail}"),
+                &format!(
+                    "the seed refers to a record that does not exist or breaks a rule: {detail}"
+                ),
             )
         }
         Err(e) => {

@@ -27,15 +27,30 @@ enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct ServeOptions {
     /// Main listener; port 0 picks a free port.
-    #[arg(long, env = "CLIENTELE_LISTEN", value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "CLIENTELE_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: String,
 
     /// SQLite database file; ":memory:" keeps nothing.
-    #[arg(long, env = "CLIENTELE_DB", value_name = "PATH", default_value = "./clientele.db")]
+    #[arg(
+        long,
+        env = "CLIENTELE_DB",
+        value_name = "PATH",
+        default_value = "./clientele.db"
+    )]
     pub db: String,
 
     /// Where mail goes: mbox:PATH, or smtp://[USER:PASS@]HOST:PORT[?tls=none|starttls|tls].
-    #[arg(long, env = "CLIENTELE_MAIL", value_name = "SPEC", default_value = "mbox:./clientele.mbox")]
+    #[arg(
+        long,
+        env = "CLIENTELE_MAIL",
+        value_name = "SPEC",
+        default_value = "mbox:./clientele.mbox"
+    )]
     pub mail: String,
 
     /// Sender of every mail.
@@ -60,7 +75,12 @@ pub struct ServeOptions {
     pub seed: Option<PathBuf>,
 
     /// Enable the admin API for this bearer token; without it /_admin is 404.
-    #[arg(long, env = "CLIENTELE_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CLIENTELE_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub admin_token: Option<String>,
 
     /// A dedicated listener serving MX at its vendor's root paths.
@@ -120,6 +140,11 @@ fn serve(options: ServeOptions) -> Result<(), String> {
     let running = crate::server::start(options)?;
     if demo {
         eprintln!("{}", crate::seed::DEMO_BANNER);
+    }
+    // Only the main listener's line goes to stdout (one readiness line); the dedicated
+    // listeners are announced on stderr first, so they are known once stdout says ready.
+    for (flavour, url) in running.dedicated_urls() {
+        eprintln!("clientele: {} listening on {url}", flavour.name());
     }
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {}", running.url())

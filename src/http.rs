@@ -125,9 +125,7 @@ pub fn json_body(req: &Request) -> Result<Value, JsonError> {
     match &req.body {
         Body::TooLarge => Err(JsonError::TooLarge),
         Body::Unreadable => Err(JsonError::Unreadable),
-        Body::Complete(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => {
-            Err(JsonError::Empty)
-        }
+        Body::Complete(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Err(JsonError::Empty),
         Body::Complete(bytes) => {
             serde_json::from_slice(bytes).map_err(|e| JsonError::Malformed(e.to_string()))
         }
@@ -258,6 +256,9 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape_html("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            escape_html("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

@@ -38,6 +38,7 @@ struct Listener {
 /// A started server. Dropping it does not stop it; call `shutdown`.
 pub struct Running {
     url: String,
+    dedicated: Vec<(Flavour, String)>,
     app: Arc<App>,
     listeners: Vec<Listener>,
     stopping: Arc<AtomicBool>,
@@ -47,6 +48,11 @@ impl Running {
     /// The main listener's base URL, e.g. `http://127.0.0.1:8080`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The `--listen-<flavour>` listeners and their base URLs.
+    pub fn dedicated_urls(&self) -> &[(Flavour, String)] {
+        &self.dedicated
     }
 
     pub fn app(&self) -> &Arc<App> {
@@ -89,8 +95,11 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
         .trim_end_matches('/')
         .to_string();
     let mut servers = vec![(main, Mount::Main)];
+    let mut dedicated = Vec::new();
     for (flavour, addr) in dedicated_listeners(&options) {
-        servers.push((bind(addr)?, Mount::Dedicated(flavour)));
+        let server = bind(addr)?;
+        dedicated.push((flavour, format!("http://{}", server.server_addr())));
+        servers.push((server, Mount::Dedicated(flavour)));
     }
 
     let app = Arc::new(App {
@@ -106,7 +115,11 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
     });
     let now = app.clock.now_ms();
     app.store
-        .write(|tx| app.startup_seed.iter().try_for_each(|doc| doc.apply(tx, now)))
+        .write(|tx| {
+            app.startup_seed
+                .iter()
+                .try_for_each(|doc| doc.apply(tx, now))
+        })
         .map_err(|e| format!("cannot seed the startup tenants: {e}"))?;
 
     let workers_per_listener = options.workers.unwrap_or_else(default_workers).max(1);
@@ -123,6 +136,7 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
         .collect();
     Ok(Running {
         url,
+        dedicated,
         app,
         listeners,
         stopping,
@@ -193,9 +207,7 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
     let mut req = Request::read_from(&mut raw);
     let logged_path = redact(raw.url());
     let response = catch_unwind(AssertUnwindSafe(|| route(app, mount, &mut req)))
-        .unwrap_or_else(|_| {
-            Response::json(500, &json!({"error": "internal server error"}))
-        });
+        .unwrap_or_else(|_| Response::json(500, &json!({"error": "internal server error"})));
     let status = response.status;
     let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
     for (name, value) in &response.headers {
@@ -231,10 +243,7 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Response {
                 }
             }
             let prefixes: Vec<&str> = Flavour::ALL.iter().map(|f| f.prefix()).collect();
-            Response::json(
-                404,
-                &json!({"error": "not found", "flavours": prefixes}),
-            )
+            Response::json(404, &json!({"error": "not found", "flavours": prefixes}))
         }
     }
 }

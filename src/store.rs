@@ -21,7 +21,10 @@ pub const SCHEMA: &str = include_str!("../schema.sql");
 pub enum StoreError {
     Sqlite(rusqlite::Error),
     /// The file was written by a newer Clientele.
-    TooNew { file: i64, binary: i64 },
+    TooNew {
+        file: i64,
+        binary: i64,
+    },
 }
 
 impl std::fmt::Display for StoreError {

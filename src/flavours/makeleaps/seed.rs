@@ -38,7 +38,9 @@ impl Section {
                 ));
             }
             if p.client_secret.is_empty() {
-                return Err(format!("makeleaps.partners[{i}].client_secret must not be empty"));
+                return Err(format!(
+                    "makeleaps.partners[{i}].client_secret must not be empty"
+                ));
             }
         }
         Ok(())

@@ -98,9 +98,8 @@ impl NewClient {
             Some(Value::Object(map)) => map,
             Some(_) => return Err(Error::BadRequest("client must be an object".into())),
         };
-        let [company_name, email, first_name, last_name] = FIELDS.map(|(name, max)| {
-            required_string(client, name, max)
-        });
+        let [company_name, email, first_name, last_name] =
+            FIELDS.map(|(name, max)| required_string(client, name, max));
         let client = NewClient {
             company_name: company_name?,
             email: email?,
@@ -126,7 +125,9 @@ fn required_string(client: &Map<String, Value>, name: &str, max: usize) -> Resul
         Some(_) => return Err(Error::BadRequest(format!("client.{name} must be a string"))),
     };
     if value.is_empty() {
-        return Err(Error::BadRequest(format!("client.{name} must not be blank")));
+        return Err(Error::BadRequest(format!(
+            "client.{name} must not be blank"
+        )));
     }
     if value.chars().count() > max {
         return Err(Error::Unprocessable(format!(

@@ -45,7 +45,9 @@ impl Error {
                     .to_string(),
             ),
             Error::BadRequest(m) => (400, m.clone()),
-            Error::PayloadTooLarge => (413, "Payload Too Large: the body is over 1 MiB".to_string()),
+            Error::PayloadTooLarge => {
+                (413, "Payload Too Large: the body is over 1 MiB".to_string())
+            }
             Error::Unprocessable(m) => (422, m.clone()),
             Error::Internal(detail) => {
                 eprintln!("mx: internal error: {detail}");
@@ -77,7 +79,9 @@ impl From<JsonError> for Error {
         match e {
             JsonError::TooLarge => Error::PayloadTooLarge,
             JsonError::Unreadable => Error::BadRequest("the request body could not be read".into()),
-            JsonError::Empty => Error::BadRequest("the request body is empty; client is required".into()),
+            JsonError::Empty => {
+                Error::BadRequest("the request body is empty; client is required".into())
+            }
             JsonError::Malformed(detail) => {
                 Error::BadRequest(format!("the request body is not valid JSON: {detail}"))
             }

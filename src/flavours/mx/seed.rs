@@ -26,7 +26,9 @@ impl Section {
     pub fn validate(&self) -> Result<(), String> {
         for (i, p) in self.processors.iter().enumerate() {
             if p.id.trim().is_empty() || p.id.contains(':') {
-                return Err(format!("mx.processors[{i}].id must be non-empty, without ':'"));
+                return Err(format!(
+                    "mx.processors[{i}].id must be non-empty, without ':'"
+                ));
             }
             if p.api_key.is_empty() {
                 return Err(format!("mx.processors[{i}].api_key must not be empty"));

@@ -76,9 +76,10 @@ impl Section {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) ON CONFLICT DO NOTHING",
         )?;
         for a in &self.accounts {
-            let code = a.code.clone().unwrap_or_else(|| {
-                a.alias.chars().take(3).collect::<String>().to_uppercase()
-            });
+            let code = a
+                .code
+                .clone()
+                .unwrap_or_else(|| a.alias.chars().take(3).collect::<String>().to_uppercase());
             insert.execute(rusqlite::params![
                 a.id,
                 a.api_key_hash,

@@ -1,0 +1,9 @@
+//! Black-box tests: each spawns the real `clientele` binary on a free port with its own
+//! database file, and talks HTTP to it over a socket. One test binary, one module per area.
+
+mod core;
+mod makeleaps;
+mod mx;
+mod nueve09;
+mod shieldconex;
+mod support;

@@ -1,0 +1,312 @@
+//! The shared harness: spawn the binary on port 0 with a temporary directory, read the
+//! readiness line, make HTTP calls, and kill the process on drop.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// `PROCESSOR-1234:API-KEY-4567`, the demo processor of seed 000.
+pub const MX_DEMO_AUTH: &str = "Basic UFJPQ0VTU09SLTEyMzQ6QVBJLUtFWS00NTY3";
+pub const MX_ACCEPT: &str = "application/vnd.mx.provisioning.v1+json";
+
+/// A directory removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "clientele-it-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("creating a temporary directory");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// How to start a server; `Server::start()` is the common case (demo tenants, admin API).
+pub struct Builder {
+    demo: bool,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+}
+
+impl Builder {
+    pub fn no_demo(mut self) -> Self {
+        self.demo = false;
+        self
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn start(self) -> Server {
+        self.start_in(TempDir::new())
+    }
+
+    /// Starts on an existing directory (its `clientele.db`), e.g. to restart on the same file.
+    pub fn start_in(self, dir: TempDir) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_clientele"));
+        command
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--db")
+            .arg(dir.join("clientele.db"))
+            .arg("--mail")
+            .arg(format!("mbox:{}", dir.join("clientele.mbox").display()))
+            .arg("--admin-token")
+            .arg(ADMIN_TOKEN);
+        if self.demo {
+            command.arg("--demo");
+        }
+        command.args(&self.args);
+        for (k, v) in &self.envs {
+            command.env(k, v);
+        }
+        let stderr = std::fs::File::create(dir.join("stderr.log")).expect("stderr log");
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        let mut child = command.spawn().expect("spawning clientele");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .expect("reading the readiness line");
+        let Some(url) = line.trim_end().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "no readiness line (got {line:?}); stderr:\n{}",
+                std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+            );
+        };
+        Server {
+            url: url.to_string(),
+            child,
+            _stdout: stdout,
+            dir: Some(dir),
+        }
+    }
+}
+
+pub struct Server {
+    pub url: String,
+    child: Child,
+    _stdout: BufReader<ChildStdout>,
+    dir: Option<TempDir>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::builder().start()
+    }
+
+    pub fn builder() -> Builder {
+        Builder {
+            demo: true,
+            args: Vec::new(),
+            envs: Vec::new(),
+        }
+    }
+
+    pub fn dir(&self) -> &TempDir {
+        self.dir.as_ref().expect("the directory is kept until drop")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir().join("clientele.db")
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir().join("stderr.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits (at most 10 s) for the process to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        self.signal("TERM");
+        self.wait_exit()
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("running kill");
+        assert!(status.success());
+    }
+
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for clientele") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "clientele did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Kills the process (SIGKILL) and hands back its directory, to start again on it.
+    pub fn kill(mut self) -> TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.dir.take().expect("the directory is kept until drop")
+    }
+
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        call("GET", &format!("{}{path}", self.url), headers, None)
+    }
+
+    pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        call(
+            "POST",
+            &format!("{}{path}", self.url),
+            headers,
+            Some(body.as_bytes()),
+        )
+    }
+
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
+        call(method, &format!("{}{path}", self.url), headers, body)
+    }
+
+    /// A call to the admin API with the right token.
+    pub fn admin(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
+        let auth = format!("Bearer {ADMIN_TOKEN}");
+        self.call(
+            method,
+            &format!("/_admin{path}"),
+            &[
+                ("Authorization", auth.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+            body.map(str::as_bytes),
+        )
+    }
+
+    /// Opens the database file directly (read-only), to check what was really stored.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(
+            self.db_path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("opening the database file")
+    }
+
+    pub fn count(&self, table: &str) -> i64 {
+        self.db()
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .expect("counting rows")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?} (status {})", self.body, self.status))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// One HTTP call; 4xx and 5xx come back as replies, not errors.
+pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Reply {
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let result = match body {
+        Some(bytes) => agent().run(request.body(bytes.to_vec()).expect("a valid request")),
+        None => agent().run(request.body(()).expect("a valid request")),
+    };
+    let mut response = result.unwrap_or_else(|e| panic!("{method} {url} failed: {e}"));
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_string()
+        .unwrap_or_default();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
