@@ -13,6 +13,7 @@ use crate::http::{json_body, Request, Response};
 const API_MEDIA_TYPE: &str = "application/vnd.mx.provisioning.v1+json";
 
 /// A processor that authenticated.
+#[allow(dead_code)] // `name` goes into the invitation mail
 pub struct Processor {
     pub id: String,
     pub name: String,
@@ -138,6 +139,7 @@ fn required_string(client: &Map<String, Value>, name: &str, max: usize) -> Resul
 }
 
 /// What a create did: a new client, or a repeat for the same processor and e-mail.
+#[allow(dead_code)] // read by the invitation mail
 pub struct Upserted {
     pub id: String,
     pub invitations: i64,
