@@ -21,6 +21,7 @@ pub fn handle(app: &App, req: &Request) -> Response {
     }
     let segments = req.segments();
     match (req.method.as_str(), &segments[1..]) {
+        ("GET", ["mail"]) => mailbox(app, req),
         ("POST", ["reset"]) => reset(app),
         ("POST", ["seed"]) => seed(app, req),
         (_, ["reset"] | ["seed"]) => error(405, "use POST").with_header("Allow", "POST"),
@@ -30,6 +31,17 @@ pub fn handle(app: &App, req: &Request) -> Response {
 
 fn error(status: u16, message: &str) -> Response {
     Response::json(status, &json!({ "error": message }))
+}
+
+fn mailbox(app: &App, req: &Request) -> Response {
+    let to = req.query_param("to");
+    match app.store.read(|c| crate::mail::mailbox(c, to.as_deref())) {
+        Ok(messages) => Response::json(200, &messages),
+        Err(e) => {
+            eprintln!("admin: reading the mailbox failed: {e}");
+            error(500, "reading the mailbox failed")
+        }
+    }
 }
 
 fn reset(app: &App) -> Response {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::auth::CredentialCache;
 use crate::clock::Clock;
+use crate::mail::Mailer;
 use crate::seed;
 use crate::store::Store;
 
@@ -26,9 +27,15 @@ pub struct App {
     pub config: Config,
     /// The tenants seeded at startup (`--demo`, `--seed`), secrets already hashed.
     pub startup_seed: Vec<seed::Document>,
+    pub mailer: Mailer,
 }
 
 impl App {
+    /// Tells the mail sender that a transaction queued mail (call after it committed).
+    pub fn wake_mailer(&self) {
+        self.mailer.wake();
+    }
+
     /// Deletes all data and seeds again what startup seeded, in one transaction.
     pub fn reset(&self) -> rusqlite::Result<()> {
         let now = self.clock.now_ms();

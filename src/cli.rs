@@ -104,6 +104,11 @@ pub struct ServeOptions {
           value_parser = crate::clock::parse_duration_ms)]
     pub link_ttl: i64,
 
+    /// Give up delivering a mail (and mark it failed) this long after it was queued.
+    #[arg(long, env = "CLIENTELE_MAIL_GIVE_UP", value_name = "DURATION", default_value = "1d",
+          value_parser = crate::clock::parse_duration_ms)]
+    pub mail_give_up: i64,
+
     /// Make every commit survive a power loss too (SQLite synchronous=FULL; slower).
     #[arg(long, env = "CLIENTELE_DURABLE")]
     pub durable: bool,

@@ -108,3 +108,28 @@ mod tests {
         assert!(parse_duration_ms("").is_err());
     }
 }
+
+/// `Mon Nov 23 09:37:48 2026`: the C asctime format of an mbox `From ` line, in UTC.
+pub fn asctime(ms: i64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let t = secs.rem_euclid(86_400);
+    format!(
+        "{} {} {d:2} {:02}:{:02}:{:02} {y}",
+        DAYS[(days + 4).rem_euclid(7) as usize],
+        MONTHS[m as usize - 1],
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
+#[test]
+fn asctime_of_a_known_instant() {
+    assert_eq!(asctime(1_795_426_668_000), "Mon Nov 23 09:37:48 2026");
+}

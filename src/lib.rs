@@ -14,6 +14,8 @@ pub mod clock;
 pub mod flavours;
 pub mod http;
 pub mod ids;
+pub mod links;
+pub mod mail;
 pub mod seed;
 pub mod server;
 pub mod store;

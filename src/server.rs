@@ -12,12 +12,14 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use lettre::message::Mailbox;
 use serde_json::json;
 
 use crate::app::{App, Config};
 use crate::cli::ServeOptions;
 use crate::flavours::Flavour;
 use crate::http::{Request, Response};
+use crate::mail::{spawn_sender, Transport};
 use crate::seed;
 use crate::store::{Durability, Store};
 
@@ -42,6 +44,7 @@ pub struct Running {
     app: Arc<App>,
     listeners: Vec<Listener>,
     stopping: Arc<AtomicBool>,
+    mail_sender: JoinHandle<()>,
 }
 
 impl Running {
@@ -72,6 +75,10 @@ impl Running {
                 let _ = worker.join();
             }
         }
+        // After the workers: every mail they queued is in the outbox, delivered now or at
+        // the next start.
+        self.app.mailer.stop();
+        let _ = self.mail_sender.join();
     }
 }
 
@@ -85,6 +92,11 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
     let store = Store::open(&options.db, durability)
         .map_err(|e| format!("cannot open the database {:?}: {e}", options.db))?;
     let startup_seed = startup_seed(&options)?;
+    let transport = Transport::parse(&options.mail)?;
+    let mail_from: Mailbox = options
+        .mail_from
+        .parse()
+        .map_err(|e| format!("--mail-from {:?}: {e}", options.mail_from))?;
 
     let main = bind(&options.listen)?;
     let url = format!("http://{}", main.server_addr());
@@ -112,6 +124,7 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
             admin_token: options.admin_token.clone(),
         },
         startup_seed,
+        mailer: Default::default(),
     });
     let now = app.clock.now_ms();
     app.store
@@ -121,6 +134,8 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
                 .try_for_each(|doc| doc.apply(tx, now))
         })
         .map_err(|e| format!("cannot seed the startup tenants: {e}"))?;
+
+    let mail_sender = spawn_sender(app.clone(), transport, mail_from, options.mail_give_up);
 
     let workers_per_listener = options.workers.unwrap_or_else(default_workers).max(1);
     let stopping = Arc::new(AtomicBool::new(false));
@@ -140,6 +155,7 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
         app,
         listeners,
         stopping,
+        mail_sender,
     })
 }
 
