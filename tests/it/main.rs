@@ -1,6 +1,7 @@
 //! Black-box tests: each spawns the real `clientele` binary on a free port with its own
 //! database file, and talks HTTP to it over a socket. One test binary, one module per area.
 
+mod browser;
 mod core;
 mod makeleaps;
 mod mx;
