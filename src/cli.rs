@@ -21,6 +21,8 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve every flavour; prints `listening on URL` on stdout when ready.
+    // A repeated option takes its last value, so wrappers can append overrides.
+    #[command(args_override_self = true)]
     Serve(ServeOptions),
 }
 

@@ -123,6 +123,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn mbox_quotes_from_lines_and_appends() {
+        let path = std::env::temp_dir().join(format!("clientele-mbox-{}.mbox", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let message = Message::builder()
+            .from("a@example.com".parse().unwrap())
+            .to("b@example.com".parse().unwrap())
+            .subject("hi")
+            .header(lettre::message::header::ContentTransferEncoding::SevenBit)
+            .body("line one\nFrom here on\n>From quoted\nend".to_string())
+            .unwrap();
+        let transport = Transport::Mbox(path.clone());
+        for _ in 0..2 {
+            transport
+                .deliver(&message, "a@example.com", "Mon Nov 23 09:37:48 2026")
+                .unwrap();
+        }
+        let mbox = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            mbox.matches("\nFrom a@example.com Mon Nov 23").count() + 1,
+            2
+        );
+        assert!(mbox.starts_with("From a@example.com Mon Nov 23 09:37:48 2026\n"));
+        assert!(mbox.contains("\n>From here on\n"));
+        assert!(mbox.contains("\n>>From quoted\n"));
+        assert!(!mbox.contains("\r"));
+    }
+
+    #[test]
     fn parses_specs() {
         assert!(matches!(
             Transport::parse("mbox:/tmp/x.mbox"),
