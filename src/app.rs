@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use crate::auth::CredentialCache;
 use crate::clock::Clock;
+use crate::faults::Faults;
+use crate::journal::Journal;
 use crate::mail::Mailer;
 use crate::seed;
 use crate::store::Store;
@@ -28,6 +30,8 @@ pub struct App {
     /// The tenants seeded at startup (`--demo`, `--seed`), secrets already hashed.
     pub startup_seed: Vec<seed::Document>,
     pub mailer: Mailer,
+    pub journal: Journal,
+    pub faults: Faults,
 }
 
 impl App {

@@ -111,6 +111,19 @@ pub struct ServeOptions {
           value_parser = crate::clock::parse_duration_ms)]
     pub mail_give_up: i64,
 
+    /// Requests kept in the journal (GET /_admin/requests); 0 turns it off.
+    #[arg(
+        long,
+        env = "CLIENTELE_JOURNAL_ENTRIES",
+        value_name = "N",
+        default_value_t = 1000
+    )]
+    pub journal_entries: usize,
+
+    /// Bytes the journal may hold at most (bodies included).
+    #[arg(long, env = "CLIENTELE_JOURNAL_BYTES", value_name = "N", default_value_t = 4 * 1024 * 1024)]
+    pub journal_bytes: usize,
+
     /// Make every commit survive a power loss too (SQLite synchronous=FULL; slower).
     #[arg(long, env = "CLIENTELE_DURABLE")]
     pub durable: bool,

@@ -3,6 +3,7 @@
 
 mod browser;
 mod core;
+mod fixture;
 mod makeleaps;
 mod mx;
 mod mx_dashboard;
