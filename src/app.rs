@@ -43,6 +43,7 @@ impl App {
     /// Deletes all data and seeds again what startup seeded, in one transaction.
     pub fn reset(&self) -> rusqlite::Result<()> {
         let now = self.clock.now_ms();
+        crate::ids::restart_sequence();
         self.store.write(|tx| {
             Store::delete_all(tx)?;
             for doc in &self.startup_seed {

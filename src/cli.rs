@@ -124,6 +124,12 @@ pub struct ServeOptions {
     #[arg(long, env = "CLIENTELE_JOURNAL_BYTES", value_name = "N", default_value_t = 4 * 1024 * 1024)]
     pub journal_bytes: usize,
 
+    /// Reproducible ids, uuids, mids and tokens from a seeded generator (for snapshot tests;
+    /// never in production: tokens become guessable). A reset starts the sequence over.
+    #[arg(long, env = "CLIENTELE_DETERMINISTIC", value_name = "SEED", num_args = 0..=1,
+          default_missing_value = "0", require_equals = true)]
+    pub deterministic: Option<u64>,
+
     /// Make every commit survive a power loss too (SQLite synchronous=FULL; slower).
     #[arg(long, env = "CLIENTELE_DURABLE")]
     pub durable: bool,

@@ -90,6 +90,7 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
     } else {
         Durability::Process
     };
+    crate::ids::set_deterministic(options.deterministic);
     let store = Store::open(&options.db, durability)
         .map_err(|e| format!("cannot open the database {:?}: {e}", options.db))?;
     let startup_seed = startup_seed(&options)?;
@@ -137,6 +138,8 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
                 .try_for_each(|doc| doc.apply(tx, now))
         })
         .map_err(|e| format!("cannot seed the startup tenants: {e}"))?;
+    // Deterministic mode: requests after startup draw the same sequence as after a reset.
+    crate::ids::restart_sequence();
 
     let mail_sender = spawn_sender(app.clone(), transport, mail_from, options.mail_give_up);
 

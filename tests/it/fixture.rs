@@ -212,3 +212,33 @@ fn the_mail_sender_can_be_told_to_fail() {
     assert_eq!(mails[0]["status"], "sent");
     assert_eq!(mails[0]["attempts"], 3);
 }
+
+#[test]
+fn deterministic_mode_replays_the_same_ids_and_tokens() {
+    let run = |args: &[&str]| {
+        let mut builder = Server::builder();
+        for a in args {
+            builder = builder.arg(*a);
+        }
+        let server = builder.start();
+        assert_eq!(mx_invite(&server, "a@example.com").status, 200);
+        let first = newest_link_path(&server, "a@example.com");
+        assert_eq!(server.admin("POST", "/reset", None).status, 200);
+        assert_eq!(mx_invite(&server, "a@example.com").status, 200);
+        let after_reset = newest_link_path(&server, "a@example.com");
+        let id: String = server
+            .db()
+            .query_row("SELECT id FROM mx_clients", [], |r| r.get(0))
+            .unwrap();
+        (first, after_reset, id)
+    };
+    let a = run(&["--deterministic=42"]);
+    let b = run(&["--deterministic=42"]);
+    assert_eq!(a, b, "the same seed gives the same ids and links");
+    assert_eq!(a.0, a.1, "a reset starts the sequence over");
+    let c = run(&["--deterministic=7"]);
+    assert_ne!(a.0, c.0);
+    let d = run(&[]);
+    let e = run(&[]);
+    assert_ne!(d.0, e.0, "random by default");
+}
