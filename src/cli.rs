@@ -104,6 +104,11 @@ pub struct ServeOptions {
           value_parser = crate::clock::parse_duration_ms)]
     pub link_ttl: i64,
 
+    /// Nueve09: the least `available` (pesos) an account keeps after funding a sub-client.
+    #[arg(long, env = "CLIENTELE_NUEVE09_MIN_BALANCE", value_name = "AMOUNT", default_value = "0",
+          value_parser = crate::flavours::nueve09::money::parse_min_balance)]
+    pub nueve09_min_balance: i64,
+
     /// Make every commit survive a power loss too (SQLite synchronous=FULL; slower).
     #[arg(long, env = "CLIENTELE_DURABLE")]
     pub durable: bool,

@@ -1,5 +1,6 @@
 //! Nueve09 (seed 002): token login, the states catalog, funded sub-clients.
 
+pub mod money;
 pub mod seed;
 
 use serde_json::json;
