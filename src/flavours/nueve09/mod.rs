@@ -13,7 +13,9 @@
 //! else in the create envelope `{"success", "code", "message", "data"}` (see `error.rs`).
 
 mod accounts;
+mod clients;
 pub mod error;
+mod form;
 mod login;
 pub mod money;
 pub mod seed;
@@ -34,6 +36,11 @@ pub fn handle(app: &App, req: &Request) -> Response {
         (_, ["auth", "login"]) => (Envelope::Login, Err(Error::MethodNotAllowed("POST"))),
         ("GET", ["catalogs", "states"]) => (Envelope::Api, states::list_states(app, req)),
         (_, ["catalogs", "states"]) => (Envelope::Api, Err(Error::MethodNotAllowed("GET"))),
+        ("POST", ["clients"]) => (Envelope::Api, clients::create_client(app, req)),
+        ("GET", ["clients"]) => (Envelope::Api, clients::list_clients(app, req)),
+        (_, ["clients"]) => (Envelope::Api, Err(Error::MethodNotAllowed("GET, POST"))),
+        ("GET", ["clients", id]) => (Envelope::Api, clients::get_client(app, req, id)),
+        (_, ["clients", _]) => (Envelope::Api, Err(Error::MethodNotAllowed("GET"))),
         _ => (Envelope::Api, Err(Error::NotFound)),
     };
     result.unwrap_or_else(|e| e.render(envelope))
