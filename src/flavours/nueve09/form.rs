@@ -11,8 +11,8 @@
 
 use serde_json::{Map, Value};
 
-use super::error::{Error, FieldErrors};
 use super::{money, states};
+use super::{Error, FieldErrors};
 
 /// What a field's value must look like (seed 002's "Pattern" column).
 #[derive(Clone, Copy, Debug)]
