@@ -20,6 +20,8 @@ pub struct Config {
     pub link_ttl_ms: i64,
     /// Bearer token of the admin API; `None` hides `/_admin` entirely.
     pub admin_token: Option<String>,
+    /// Nueve09: cents an account must keep after funding a sub-client (`--nueve09-min-balance`).
+    pub nueve09_min_balance_cents: i64,
 }
 
 pub struct App {

@@ -130,6 +130,11 @@ pub struct ServeOptions {
           default_missing_value = "0", require_equals = true)]
     pub deterministic: Option<u64>,
 
+    /// Nueve09: the least `available` (pesos) an account keeps after funding a sub-client.
+    #[arg(long, env = "CLIENTELE_NUEVE09_MIN_BALANCE", value_name = "AMOUNT", default_value = "0",
+          value_parser = crate::flavours::nueve09::money::parse_min_balance)]
+    pub nueve09_min_balance: i64,
+
     /// Make every commit survive a power loss too (SQLite synchronous=FULL; slower).
     #[arg(long, env = "CLIENTELE_DURABLE")]
     pub durable: bool,

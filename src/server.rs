@@ -124,6 +124,7 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
             public_url,
             link_ttl_ms: options.link_ttl,
             admin_token: options.admin_token.clone(),
+            nueve09_min_balance_cents: options.nueve09_min_balance,
         },
         startup_seed,
         mailer: Default::default(),
