@@ -44,6 +44,13 @@ pub fn handle(app: &App, req: &Request) -> Response {
             Some(_) => Response::json(200, &app.faults.list()),
             None => error(404, "no such fault"),
         },
+        ("GET", ["reviews"]) => match crate::flavours::mx::reviews::list(app) {
+            Ok(list) => Response::json(200, &list),
+            Err(e) => internal("listing reviews", &e),
+        },
+        ("POST", ["reviews", id, decision @ ("approve" | "reject")]) => review(app, id, decision),
+        (_, ["reviews"]) => method_not_allowed("GET"),
+        (_, ["reviews", _, "approve" | "reject"]) => method_not_allowed("POST"),
         ("GET", ["clock"]) => clock(app),
         ("POST", ["clock"]) => move_clock(app, req),
         ("DELETE", ["clock"]) => {
@@ -55,6 +62,25 @@ pub fn handle(app: &App, req: &Request) -> Response {
         (_, ["requests"] | ["clock"]) => method_not_allowed("GET, POST, DELETE"),
         (_, ["faults"]) => method_not_allowed("GET, POST, DELETE"),
         _ => error(404, "no such admin call"),
+    }
+}
+
+fn internal(what: &str, e: &dyn std::fmt::Display) -> Response {
+    eprintln!("admin: {what} failed: {e}");
+    error(500, &format!("{what} failed"))
+}
+
+fn review(app: &App, id: &str, decision: &str) -> Response {
+    use crate::flavours::mx::reviews::{self, ReviewError};
+    let outcome = if decision == "approve" {
+        reviews::approve(app, id)
+    } else {
+        reviews::reject(app, id)
+    };
+    match outcome {
+        Ok(done) => Response::json(200, &done),
+        Err(ReviewError::NotPending) => error(404, "no client waits for review under that id"),
+        Err(ReviewError::Store(e)) => internal("deciding a review", &e),
     }
 }
 

@@ -18,6 +18,10 @@ pub struct Config {
     pub public_url: String,
     /// Lifetime of one-time links.
     pub link_ttl_ms: i64,
+    /// MX: creates from outside these networks wait for manual review; `None` trusts all.
+    pub trusted_networks: Option<Vec<ipnet::IpNet>>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Bearer token of the admin API; `None` hides `/_admin` entirely.
     pub admin_token: Option<String>,
     /// Nueve09: cents an account must keep after funding a sub-client (`--nueve09-min-balance`).

@@ -135,6 +135,15 @@ pub struct ServeOptions {
           value_parser = crate::flavours::nueve09::money::parse_min_balance)]
     pub nueve09_min_balance: i64,
 
+    /// MX: creates from other addresses wait for manual review (comma-separated CIDRs, e.g.
+    /// 127.0.0.0/8,10.0.0.0/8); default: all trusted.
+    #[arg(long, env = "CLIENTELE_TRUSTED_NETWORKS", value_name = "CIDRS", value_parser = parse_cidrs)]
+    pub trusted_networks: Option<Networks>,
+
+    /// Believe X-Forwarded-For only from these peers (comma-separated CIDRs); default none.
+    #[arg(long, env = "CLIENTELE_TRUSTED_PROXIES", value_name = "CIDRS", value_parser = parse_cidrs)]
+    pub trusted_proxies: Option<Networks>,
+
     /// Make every commit survive a power loss too (SQLite synchronous=FULL; slower).
     #[arg(long, env = "CLIENTELE_DURABLE")]
     pub durable: bool,
@@ -142,6 +151,24 @@ pub struct ServeOptions {
     /// Request worker threads; default twice the cores, at least 4.
     #[arg(long, env = "CLIENTELE_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
+}
+
+/// A list of networks given as one comma-separated option.
+#[derive(Debug, Clone)]
+pub struct Networks(pub Vec<ipnet::IpNet>);
+
+/// `10.0.0.0/8,192.168.1.7` → networks (a bare address is a /32 or /128).
+fn parse_cidrs(text: &str) -> Result<Networks, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{s:?} is not an address or CIDR network"))
+        })
+        .collect::<Result<_, _>>()
+        .map(Networks)
 }
 
 /// Parses the command line, runs the command, and returns the process exit code.

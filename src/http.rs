@@ -110,6 +110,33 @@ impl Request {
     }
 }
 
+/// The client's address: the peer, or, when the peer is one of `trusted_proxies`, the
+/// nearest address in `X-Forwarded-For` that is not itself a trusted proxy.
+pub fn client_ip(req: &Request, trusted_proxies: &[ipnet::IpNet]) -> Option<std::net::IpAddr> {
+    let peer = req.remote?.ip();
+    let trusted = |ip: &std::net::IpAddr| trusted_proxies.iter().any(|n| n.contains(ip));
+    if !trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<std::net::IpAddr> = req
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("X-Forwarded-For"))
+        .flat_map(|(_, v)| v.split(','))
+        .filter_map(|part| part.trim().parse().ok())
+        .collect();
+    // Walk from the nearest hop outwards; the first untrusted hop is the client.
+    Some(
+        forwarded
+            .iter()
+            .rev()
+            .find(|ip| !trusted(ip))
+            .or(forwarded.first())
+            .copied()
+            .unwrap_or(peer),
+    )
+}
+
 /// Why a JSON body could not be read; each flavour words it in its own format.
 #[derive(Debug)]
 pub enum JsonError {

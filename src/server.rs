@@ -124,6 +124,11 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
             public_url,
             link_ttl_ms: options.link_ttl,
             admin_token: options.admin_token.clone(),
+            trusted_networks: options.trusted_networks.clone().map(|n| n.0),
+            trusted_proxies: options
+                .trusted_proxies
+                .clone()
+                .map_or_else(Vec::new, |n| n.0),
             nueve09_min_balance_cents: options.nueve09_min_balance,
         },
         startup_seed,

@@ -242,3 +242,136 @@ fn deterministic_mode_replays_the_same_ids_and_tokens() {
     let e = run(&[]);
     assert_ne!(d.0, e.0, "random by default");
 }
+
+fn invite_from(server: &Server, email: &str, forwarded_for: Option<&str>) -> u16 {
+    let body = json!({"client": {"company_name": "MX", "email": email,
+                                 "first_name": "Ana", "last_name": "Li"}});
+    let mut headers = vec![
+        ("Accept", crate::support::MX_ACCEPT),
+        ("Authorization", MX_DEMO_AUTH),
+        ("Content-Type", "application/json"),
+    ];
+    if let Some(xff) = forwarded_for {
+        headers.push(("X-Forwarded-For", xff));
+    }
+    server
+        .post("/mx/clients", &headers, &body.to_string())
+        .status
+}
+
+#[test]
+fn creates_from_untrusted_networks_wait_for_review() {
+    let server = Server::builder()
+        .arg("--trusted-networks")
+        .arg("10.0.0.0/8")
+        .start();
+    assert_eq!(
+        invite_from(&server, "held@example.com", None),
+        200,
+        "the caller cannot tell"
+    );
+    assert_eq!(invite_from(&server, "other@example.com", None), 200);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        mails_to(&server, "held@example.com").is_empty(),
+        "no mail before approval"
+    );
+    let reviews = server.admin("GET", "/reviews", None).json();
+    let reviews = reviews["reviews"].as_array().unwrap();
+    assert_eq!(reviews.len(), 2);
+    assert_eq!(reviews[0]["email"], "held@example.com");
+    assert_eq!(reviews[0]["source_ip"], "127.0.0.1");
+    let held = reviews[0]["id"].as_str().unwrap().to_string();
+    let other = reviews[1]["id"].as_str().unwrap().to_string();
+
+    let approved = server.admin("POST", &format!("/reviews/{held}/approve"), None);
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(approved.json()["status"], "invited");
+    let mails = wait_mail_status(&server, "held@example.com", "sent", Duration::from_secs(2));
+    assert_eq!(mails.len(), 1);
+    let link = newest_link_path(&server, "held@example.com");
+    assert_eq!(server.get(&link, &[]).status, 200);
+
+    assert_eq!(
+        server
+            .admin("POST", &format!("/reviews/{other}/reject"), None)
+            .status,
+        200
+    );
+    assert_eq!(
+        server
+            .admin("POST", &format!("/reviews/{other}/approve"), None)
+            .status,
+        404,
+        "decided already"
+    );
+    assert!(mails_to(&server, "other@example.com").is_empty());
+    assert_eq!(
+        server.admin("GET", "/reviews", None).json()["reviews"],
+        json!([])
+    );
+    let status: String = server
+        .db()
+        .query_row(
+            "SELECT status FROM mx_clients WHERE id = ?1",
+            [&other],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, "rejected");
+}
+
+#[test]
+fn x_forwarded_for_counts_only_from_trusted_proxies() {
+    let trusting = Server::builder()
+        .arg("--trusted-networks")
+        .arg("203.0.113.0/24")
+        .arg("--trusted-proxies")
+        .arg("127.0.0.1")
+        .start();
+    assert_eq!(
+        invite_from(&trusting, "via-proxy@example.com", Some("203.0.113.5")),
+        200
+    );
+    assert_eq!(
+        wait_mail_status(
+            &trusting,
+            "via-proxy@example.com",
+            "sent",
+            Duration::from_secs(2)
+        )
+        .len(),
+        1
+    );
+    assert_eq!(
+        invite_from(
+            &trusting,
+            "spoofed@example.com",
+            Some("203.0.113.5, 198.51.100.9")
+        ),
+        200
+    );
+    assert_eq!(
+        trusting.admin("GET", "/reviews", None).json()["reviews"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let not_trusting = Server::builder()
+        .arg("--trusted-networks")
+        .arg("203.0.113.0/24")
+        .start();
+    assert_eq!(
+        invite_from(&not_trusting, "claims@example.com", Some("203.0.113.5")),
+        200
+    );
+    assert_eq!(
+        not_trusting.admin("GET", "/reviews", None).json()["reviews"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -5,8 +5,7 @@ use std::str::FromStr;
 use rusqlite::OptionalExtension;
 use serde_json::{Map, Value};
 
-use super::invitation::{already_registered_mail, registration_mail, Invitation};
-use super::{Error, REGISTER_LINK};
+use super::{invitations, Error};
 use crate::app::App;
 use crate::http::{json_body, Request, Response};
 
@@ -16,7 +15,6 @@ const API_MEDIA_TYPE: &str = "application/vnd.mx.provisioning.v1+json";
 /// A processor that authenticated.
 pub struct Processor {
     pub id: String,
-    pub name: String,
 }
 
 /// The four required fields of seed 000, validated.
@@ -45,60 +43,49 @@ pub fn create(app: &App, req: &Request) -> Result<Response, Error> {
     }
     let client = NewClient::from_json(&json_body(req)?)?;
     let now = app.clock.now_ms();
-    let source_ip = req.remote.map(|a| a.ip().to_string());
+    let source_ip = crate::http::client_ip(req, &app.config.trusted_proxies);
+    // Seed 000: requests from outside the trusted networks "must be manually investigated
+    // and approved". The caller cannot tell: same 200, but no mail until an admin approves.
+    let needs_review = match (&app.config.trusted_networks, source_ip) {
+        (Some(networks), Some(ip)) => !networks.iter().any(|n| n.contains(&ip)),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    let source_ip = source_ip.map(|ip| ip.to_string());
     app.store.write(|tx| {
-        let upserted = upsert_client(tx, &processor, &client, source_ip.as_deref(), now)?;
-        invite(app, tx, &processor, &client, &upserted, now)
+        let upserted = upsert_client(
+            tx,
+            &processor,
+            &client,
+            source_ip.as_deref(),
+            needs_review,
+            now,
+        )?;
+        if upserted.status == "pending_review" {
+            return Ok(());
+        }
+        Ok::<_, Error>(invitations::send(app, tx, &upserted.id, now)?)
     })?;
     app.wake_mailer();
     Ok(Response::empty(200))
-}
-
-/// Queues the invitation mail in the create's own transaction: with a fresh one-time link
-/// (revoking any earlier one), or, for a client who registered already, a sign-in pointer.
-fn invite(
-    app: &App,
-    tx: &rusqlite::Transaction,
-    processor: &Processor,
-    client: &NewClient,
-    upserted: &Upserted,
-    now_ms: i64,
-) -> Result<(), Error> {
-    let invitation = Invitation {
-        first_name: &client.first_name,
-        company_name: &client.company_name,
-        processor_name: &processor.name,
-        email: &client.email,
-    };
-    let base = format!("{}/mx/dashboard", app.config.public_url);
-    let mail = if upserted.status == "registered" {
-        already_registered_mail(&invitation, &format!("{base}/login"))
-    } else {
-        let ttl = app.config.link_ttl_ms;
-        let token = crate::links::issue(tx, REGISTER_LINK, &upserted.id, now_ms, ttl)?;
-        let link = format!("{base}/register/{token}");
-        registration_mail(&invitation, &link, now_ms.saturating_add(ttl), ttl)
-    };
-    crate::mail::enqueue(tx, &mail, now_ms)?;
-    Ok(())
 }
 
 /// Basic `processor_id:api_key`, verified against the processor's argon2id hash (cached).
 fn authenticate(app: &App, req: &Request) -> Result<Processor, Error> {
     let (id, api_key) =
         crate::auth::parse_basic(req.header("Authorization")).ok_or(Error::Unauthorized)?;
-    let row: Option<(String, String)> = app.store.read(|conn| {
-        conn.prepare_cached("SELECT name, api_key_hash FROM mx_processors WHERE id = ?1")?
-            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+    let hash: Option<String> = app.store.read(|conn| {
+        conn.prepare_cached("SELECT api_key_hash FROM mx_processors WHERE id = ?1")?
+            .query_row([&id], |r| r.get(0))
             .optional()
     })?;
-    let Some((name, hash)) = row else {
+    let Some(hash) = hash else {
         return Err(Error::Unauthorized);
     };
     if !app.credentials.verify("mx", &id, &api_key, &hash) {
         return Err(Error::Unauthorized);
     }
-    Ok(Processor { id, name })
+    Ok(Processor { id })
 }
 
 /// True unless the Accept header rules this API version out: absent, `*/*`,
@@ -177,12 +164,14 @@ pub struct Upserted {
 }
 
 /// Inserts the client, or on a repeat (same processor, same e-mail) updates the names and
-/// counts a re-invitation. A registered client stays registered.
+/// counts a re-invitation. A registered client stays registered; otherwise the status is
+/// `invited`, or `pending_review` for a request from outside the trusted networks.
 fn upsert_client(
     tx: &rusqlite::Transaction,
     processor: &Processor,
     client: &NewClient,
     source_ip: Option<&str>,
+    needs_review: bool,
     now_ms: i64,
 ) -> Result<Upserted, Error> {
     let new_id = format!("CLT-{}", crate::ids::uuid_v4());
@@ -190,13 +179,13 @@ fn upsert_client(
         .prepare_cached(
             "INSERT INTO mx_clients (id, processor_id, company_name, email, first_name, last_name,
                  status, source_ip, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'invited', ?7, ?8, ?8)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?9, ?7, ?8, ?8)
              ON CONFLICT (processor_id, email) DO UPDATE SET
                  company_name = excluded.company_name,
                  first_name = excluded.first_name,
                  last_name = excluded.last_name,
                  source_ip = excluded.source_ip,
-                 status = CASE status WHEN 'registered' THEN status ELSE 'invited' END,
+                 status = CASE status WHEN 'registered' THEN status ELSE excluded.status END,
                  invitations = invitations + 1,
                  updated_at = excluded.updated_at
              RETURNING id, status",
@@ -210,7 +199,12 @@ fn upsert_client(
                 client.first_name,
                 client.last_name,
                 source_ip,
-                now_ms
+                now_ms,
+                if needs_review {
+                    "pending_review"
+                } else {
+                    "invited"
+                }
             ],
             |r| {
                 Ok(Upserted {

@@ -14,7 +14,9 @@ mod clients;
 mod dashboard;
 pub mod error;
 mod invitation;
+mod invitations;
 mod pages;
+pub mod reviews;
 pub mod seed;
 
 use crate::app::App;
