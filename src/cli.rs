@@ -153,6 +153,20 @@ pub struct ServeOptions {
     pub workers: Option<usize>,
 }
 
+/// `serve` options from arguments (and the environment), for embedding.
+pub fn serve_options(args: &[&str]) -> Result<ServeOptions, String> {
+    #[derive(Parser)]
+    #[command(name = "serve", args_override_self = true)]
+    struct Serve {
+        #[command(flatten)]
+        options: ServeOptions,
+    }
+    let argv = std::iter::once("serve").chain(args.iter().copied());
+    Serve::try_parse_from(argv)
+        .map(|s| s.options)
+        .map_err(|e| e.to_string())
+}
+
 /// A list of networks given as one comma-separated option.
 #[derive(Debug, Clone)]
 pub struct Networks(pub Vec<ipnet::IpNet>);

@@ -21,3 +21,4 @@ pub mod mail;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod testing;

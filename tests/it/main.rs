@@ -3,6 +3,7 @@
 
 mod browser;
 mod core;
+mod embedding;
 mod fixture;
 mod makeleaps;
 mod mx;
