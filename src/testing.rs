@@ -11,7 +11,6 @@
 use serde_json::Value;
 
 use crate::app::App;
-use crate::cli::ServeOptions;
 use crate::server::Running;
 
 /// The admin token of in-process servers, for tests that drive `/_admin` over HTTP.
