@@ -160,28 +160,81 @@ CREATE INDEX sc_clients_live_by_partner ON sc_clients (direct_partner_id, id)
     WHERE deleted_at IS NULL;
 
 ------------------------------------------------------------------------------------------
--- Nueve09 (seed 002): accounts log in with api_key + password and fund sub-clients, which
--- are accounts themselves (parent_id set).
+-- Nueve09 (seed 002): accounts log in with api_key + password (POST /auth/login) and fund
+-- sub-clients (POST /clients), which are accounts themselves (parent_id set) and log in with
+-- the API key created for them.
 ------------------------------------------------------------------------------------------
 
 CREATE TABLE n09_accounts (
     id               TEXT    PRIMARY KEY,   -- uuid
-    parent_id        TEXT    REFERENCES n09_accounts (id) ON DELETE CASCADE,
-    api_key_hash     BLOB    NOT NULL UNIQUE, -- SHA-256 of the api_key (it identifies the account)
-    password_hash    TEXT    NOT NULL,        -- argon2id
+    parent_id        TEXT    REFERENCES n09_accounts (id) ON DELETE CASCADE,  -- NULL: a seeded top-level account
+    api_key_hash     BLOB    NOT NULL UNIQUE, -- SHA-256 of the api_key (it identifies the account);
+                                              -- a sub-client's is the uuid shown once as api_client.name
+    password_hash    TEXT    NOT NULL,        -- argon2id (a sub-client's api_key_password)
     name             TEXT    NOT NULL,
     alias            TEXT    NOT NULL,
-    code             TEXT    NOT NULL,
+    code             TEXT    NOT NULL,        -- a sub-client's code is its alias (seed 002's answer)
     entity_code      TEXT    NOT NULL DEFAULT '',
     email            TEXT    NOT NULL DEFAULT '',
     available_cents  INTEGER NOT NULL CHECK (available_cents >= 0),
     balance_cents    INTEGER NOT NULL DEFAULT 0,
     timezone         TEXT    NOT NULL DEFAULT 'America/Mexico_City',
     status           TEXT    NOT NULL DEFAULT 'ACTIVE',
+    -- Kept by each create (same transaction) so that paging GET /clients needs no count(*).
+    subclient_count  INTEGER NOT NULL DEFAULT 0,
+    -- The rest of seed 002's create form, each column named as its field; NULL for top-level
+    -- accounts and for optional fields left out. api_key_password is only in password_hash.
+    rfc                                             TEXT,
+    phone                                           TEXT,
+    mobile_phone                                    TEXT,
+    street                                          TEXT,
+    ext_street_number                               TEXT,
+    int_street_number                               TEXT,
+    suburb                                          TEXT,
+    township                                        TEXT,
+    city                                            TEXT,
+    state                                           TEXT,  -- a code of the States Catalog, e.g. CDMX
+    postal_code                                     TEXT,
+    contact_name                                    TEXT,
+    contact_second_name                             TEXT,
+    contact_surname                                 TEXT,
+    contact_second_surname                          TEXT,
+    contact_email                                   TEXT,
+    contact_telephone_country_code                  TEXT,
+    contact_telephone                               TEXT,
+    contact_mobile_phone_country_code               TEXT,
+    contact_mobile_phone                            TEXT,
+    legal_representative_name                       TEXT,
+    legal_representative_second_name                TEXT,
+    legal_representative_surname                    TEXT,
+    legal_representative_second_surname             TEXT,
+    legal_representative_email                      TEXT,
+    legal_representative_telephone_country_code     TEXT,
+    legal_representative_telephone                  TEXT,
+    legal_representative_mobile_phone_country_code  TEXT,
+    legal_representative_mobile_phone               TEXT,
+    api_key_name                                    TEXT,
+    api_key_description                             TEXT,
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL
 );
+-- GET /clients lists a parent's sub-clients in creation (rowid) order through this index.
 CREATE INDEX n09_accounts_parent ON n09_accounts (parent_id);
+-- Alias, RFC and API-key name are unique among one account's sub-clients (409 on a repeat);
+-- NULL parents (top-level accounts) never collide.
+CREATE UNIQUE INDEX n09_accounts_sub_alias ON n09_accounts (parent_id, alias COLLATE NOCASE);
+CREATE UNIQUE INDEX n09_accounts_sub_rfc ON n09_accounts (parent_id, rfc COLLATE NOCASE);
+CREATE UNIQUE INDEX n09_accounts_sub_api_key_name
+    ON n09_accounts (parent_id, api_key_name COLLATE NOCASE);
+
+-- The HS256 key that signs login tokens: 32 bytes from the OS generator, made once per
+-- database on the first login, so tokens stay valid across restarts. It must be usable to
+-- sign, so it cannot be hashed; a reset deletes it, which invalidates every token issued.
+CREATE TABLE n09_signing_key (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    secret      BLOB    NOT NULL,
+    created_at  INTEGER NOT NULL
+);
 
 ------------------------------------------------------------------------------------------
 -- MakeLeaps (seed 003): a partner gets OAuth2 client-credentials tokens.

@@ -21,15 +21,162 @@ pub fn handle(app: &App, req: &Request) -> Response {
     }
     let segments = req.segments();
     match (req.method.as_str(), &segments[1..]) {
+        ("GET", ["mail"]) => mailbox(app, req),
+        ("POST", ["mail", "failures"]) => mail_failures(app, req),
         ("POST", ["reset"]) => reset(app),
         ("POST", ["seed"]) => seed(app, req),
-        (_, ["reset"] | ["seed"]) => error(405, "use POST").with_header("Allow", "POST"),
+        ("GET", ["requests"]) => requests(app, req),
+        ("DELETE", ["requests"]) => {
+            app.journal.clear();
+            Response::json(200, &json!({"requests": []}))
+        }
+        ("GET", ["faults"]) => Response::json(200, &app.faults.list()),
+        ("POST", ["faults"]) => add_fault(app, req),
+        ("DELETE", ["faults"]) => {
+            app.faults.remove(None);
+            Response::json(200, &app.faults.list())
+        }
+        ("DELETE", ["faults", id]) => match id
+            .parse::<u64>()
+            .ok()
+            .filter(|id| app.faults.remove(Some(*id)))
+        {
+            Some(_) => Response::json(200, &app.faults.list()),
+            None => error(404, "no such fault"),
+        },
+        ("GET", ["clock"]) => clock(app),
+        ("POST", ["clock"]) => move_clock(app, req),
+        ("DELETE", ["clock"]) => {
+            app.clock.reset();
+            clock(app)
+        }
+        (_, ["reset"] | ["seed"] | ["mail", "failures"]) => method_not_allowed("POST"),
+        (_, ["mail"]) => method_not_allowed("GET"),
+        (_, ["requests"] | ["clock"]) => method_not_allowed("GET, POST, DELETE"),
+        (_, ["faults"]) => method_not_allowed("GET, POST, DELETE"),
         _ => error(404, "no such admin call"),
     }
 }
 
+fn method_not_allowed(allowed: &str) -> Response {
+    error(405, &format!("use {allowed}")).with_header("Allow", allowed)
+}
+
+/// The body as a JSON object, or the 4xx that says why not.
+fn json_object(req: &Request) -> Result<serde_json::Value, Response> {
+    match crate::http::json_body(req) {
+        Ok(value) if value.is_object() => Ok(value),
+        Ok(_) => Err(error(400, "the body must be a JSON object")),
+        Err(crate::http::JsonError::TooLarge) => Err(error(413, "the body is over 1 MiB")),
+        Err(crate::http::JsonError::Malformed(m)) => {
+            Err(error(400, &format!("malformed JSON: {m}")))
+        }
+        Err(_) => Err(error(400, "the body must be a JSON object")),
+    }
+}
+
+fn requests(app: &App, req: &Request) -> Response {
+    let since_ms = match req.query_param("since") {
+        None => None,
+        Some(text) => match crate::clock::parse_iso(&text) {
+            Ok(ms) => Some(ms),
+            Err(m) => return error(400, &format!("since: {m}")),
+        },
+    };
+    let filter = crate::journal::Filter {
+        flavour: req.query_param("flavour"),
+        path: req.query_param("path"),
+        since_ms,
+    };
+    Response::json(200, &app.journal.list(&filter))
+}
+
+fn add_fault(app: &App, req: &Request) -> Response {
+    let body = match json_object(req) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let rule = match serde_json::from_value::<crate::faults::Rule>(body) {
+        Ok(rule) => rule,
+        Err(e) => return error(400, &format!("invalid fault rule: {e}")),
+    };
+    if let Some(flavour) = &rule.flavour {
+        if !crate::flavours::Flavour::ALL
+            .iter()
+            .any(|f| f.name() == flavour)
+        {
+            return error(
+                400,
+                &format!("invalid fault rule: unknown flavour {flavour:?}"),
+            );
+        }
+    }
+    match app.faults.add(rule) {
+        Ok(shown) => Response::json(201, &shown),
+        Err(m) => error(400, &format!("invalid fault rule: {m}")),
+    }
+}
+
+fn mail_failures(app: &App, req: &Request) -> Response {
+    let body = match json_object(req) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let Some(count) = body["count"].as_u64().and_then(|n| u32::try_from(n).ok()) else {
+        return error(400, "count must be a non-negative integer");
+    };
+    app.mailer.fail_next(count);
+    Response::json(200, &json!({"fail_next": count}))
+}
+
+fn clock(app: &App) -> Response {
+    let now = app.clock.now_ms();
+    Response::json(
+        200,
+        &json!({"now": crate::clock::iso_millis(now), "offset_ms": app.clock.offset_ms()}),
+    )
+}
+
+/// `{"advance": "8d"}` or `{"set": "2030-01-01T00:00:00Z"}`.
+fn move_clock(app: &App, req: &Request) -> Response {
+    let body = match json_object(req) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    match (body.get("advance"), body.get("set")) {
+        (Some(serde_json::Value::String(by)), None) => match crate::clock::parse_duration_ms(by) {
+            Ok(ms) => app.clock.advance(ms),
+            Err(m) => return error(400, &format!("advance: {m}")),
+        },
+        (None, Some(serde_json::Value::String(at))) => match crate::clock::parse_iso(at) {
+            Ok(ms) => app.clock.set(ms),
+            Err(m) => return error(400, &format!("set: {m}")),
+        },
+        _ => {
+            return error(
+                400,
+                "give either {\"advance\": \"8d\"} or {\"set\": \"2030-01-01T00:00:00Z\"}",
+            )
+        }
+    }
+    // Mail waiting for its next attempt may be due now.
+    app.wake_mailer();
+    clock(app)
+}
+
 fn error(status: u16, message: &str) -> Response {
     Response::json(status, &json!({ "error": message }))
+}
+
+fn mailbox(app: &App, req: &Request) -> Response {
+    let to = req.query_param("to");
+    match app.store.read(|c| crate::mail::mailbox(c, to.as_deref())) {
+        Ok(messages) => Response::json(200, &messages),
+        Err(e) => {
+            eprintln!("admin: reading the mailbox failed: {e}");
+            error(500, "reading the mailbox failed")
+        }
+    }
 }
 
 fn reset(app: &App) -> Response {

@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use crate::auth::CredentialCache;
 use crate::clock::Clock;
+use crate::faults::Faults;
+use crate::journal::Journal;
+use crate::mail::Mailer;
 use crate::seed;
 use crate::store::Store;
 
@@ -17,6 +20,8 @@ pub struct Config {
     pub link_ttl_ms: i64,
     /// Bearer token of the admin API; `None` hides `/_admin` entirely.
     pub admin_token: Option<String>,
+    /// Nueve09: cents an account must keep after funding a sub-client (`--nueve09-min-balance`).
+    pub nueve09_min_balance_cents: i64,
 }
 
 pub struct App {
@@ -26,12 +31,21 @@ pub struct App {
     pub config: Config,
     /// The tenants seeded at startup (`--demo`, `--seed`), secrets already hashed.
     pub startup_seed: Vec<seed::Document>,
+    pub mailer: Mailer,
+    pub journal: Journal,
+    pub faults: Faults,
 }
 
 impl App {
+    /// Tells the mail sender that a transaction queued mail (call after it committed).
+    pub fn wake_mailer(&self) {
+        self.mailer.wake();
+    }
+
     /// Deletes all data and seeds again what startup seeded, in one transaction.
     pub fn reset(&self) -> rusqlite::Result<()> {
         let now = self.clock.now_ms();
+        crate::ids::restart_sequence();
         self.store.write(|tx| {
             Store::delete_all(tx)?;
             for doc in &self.startup_seed {

@@ -21,6 +21,8 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve every flavour; prints `listening on URL` on stdout when ready.
+    // A repeated option takes its last value, so wrappers can append overrides.
+    #[command(args_override_self = true)]
     Serve(ServeOptions),
 }
 
@@ -103,6 +105,35 @@ pub struct ServeOptions {
     #[arg(long, env = "CLIENTELE_LINK_TTL", value_name = "DURATION", default_value = "7d",
           value_parser = crate::clock::parse_duration_ms)]
     pub link_ttl: i64,
+
+    /// Give up delivering a mail (and mark it failed) this long after it was queued.
+    #[arg(long, env = "CLIENTELE_MAIL_GIVE_UP", value_name = "DURATION", default_value = "1d",
+          value_parser = crate::clock::parse_duration_ms)]
+    pub mail_give_up: i64,
+
+    /// Requests kept in the journal (GET /_admin/requests); 0 turns it off.
+    #[arg(
+        long,
+        env = "CLIENTELE_JOURNAL_ENTRIES",
+        value_name = "N",
+        default_value_t = 1000
+    )]
+    pub journal_entries: usize,
+
+    /// Bytes the journal may hold at most (bodies included).
+    #[arg(long, env = "CLIENTELE_JOURNAL_BYTES", value_name = "N", default_value_t = 4 * 1024 * 1024)]
+    pub journal_bytes: usize,
+
+    /// Reproducible ids, uuids, mids and tokens from a seeded generator (for snapshot tests;
+    /// never in production: tokens become guessable). A reset starts the sequence over.
+    #[arg(long, env = "CLIENTELE_DETERMINISTIC", value_name = "SEED", num_args = 0..=1,
+          default_missing_value = "0", require_equals = true)]
+    pub deterministic: Option<u64>,
+
+    /// Nueve09: the least `available` (pesos) an account keeps after funding a sub-client.
+    #[arg(long, env = "CLIENTELE_NUEVE09_MIN_BALANCE", value_name = "AMOUNT", default_value = "0",
+          value_parser = crate::flavours::nueve09::money::parse_min_balance)]
+    pub nueve09_min_balance: i64,
 
     /// Make every commit survive a power loss too (SQLite synchronous=FULL; slower).
     #[arg(long, env = "CLIENTELE_DURABLE")]

@@ -24,8 +24,19 @@ impl Clock {
         self.offset_ms.fetch_add(by_ms, Ordering::Relaxed);
     }
 
-    pub fn set_offset(&self, offset_ms: i64) {
-        self.offset_ms.store(offset_ms, Ordering::Relaxed);
+    /// Makes "now" be `at_ms` (the clock keeps ticking from there).
+    pub fn set(&self, at_ms: i64) {
+        let real = self.now_ms() - self.offset_ms.load(Ordering::Relaxed);
+        self.offset_ms.store(at_ms - real, Ordering::Relaxed);
+    }
+
+    /// Back to the system time.
+    pub fn reset(&self) {
+        self.offset_ms.store(0, Ordering::Relaxed);
+    }
+
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
     }
 }
 
@@ -60,6 +71,45 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
     (y, m, d)
+}
+
+/// Parses `2030-01-01T00:00:00Z` or `2030-01-01T00:00:00.250Z` (UTC only) into Unix ms.
+pub fn parse_iso(text: &str) -> Result<i64, String> {
+    let bad = || format!("{text:?} is not a UTC time like 2030-01-01T00:00:00Z");
+    let body = text.trim().strip_suffix('Z').ok_or_else(bad)?;
+    let (date, time) = body.split_once('T').ok_or_else(bad)?;
+    let num = |s: &str| s.parse::<i64>().map_err(|_| bad());
+    let d: Vec<&str> = date.split('-').collect();
+    let (time, millis) = match time.split_once('.') {
+        Some((t, frac)) if !frac.is_empty() && frac.len() <= 3 => (t, num(&format!("{frac:0<3}"))?),
+        Some(_) => return Err(bad()),
+        None => (time, 0),
+    };
+    let t: Vec<&str> = time.split(':').collect();
+    if d.len() != 3 || t.len() != 3 {
+        return Err(bad());
+    }
+    let (y, m, day) = (num(d[0])?, num(d[1])?, num(d[2])?);
+    let (h, min, sec) = (num(t[0])?, num(t[1])?, num(t[2])?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || sec > 59 {
+        return Err(bad());
+    }
+    let days = days_from_civil(y, m, day);
+    if civil_from_days(days) != (y, m as u32, day as u32) {
+        return Err(bad());
+    }
+    Ok(((days * 86_400 + h * 3600 + min * 60 + sec) * 1000) + millis)
+}
+
+/// (year, month, day) to days since 1970-01-01 (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Parses a duration such as `90s`, `15m`, `12h` or `7d` into milliseconds.
@@ -101,10 +151,56 @@ mod tests {
     }
 
     #[test]
+    fn parses_iso_times_back() {
+        for ms in [0, 1_723_628_400_123, 1_893_456_000_000, 951_782_400_000] {
+            assert_eq!(parse_iso(&iso_millis(ms)), Ok(ms));
+        }
+        assert_eq!(parse_iso("2030-01-01T00:00:00Z"), Ok(1_893_456_000_000));
+        assert!(parse_iso("2030-02-30T00:00:00Z").is_err());
+        assert!(parse_iso("2030-01-01 00:00:00").is_err());
+    }
+
+    #[test]
+    fn a_set_clock_ticks_on_from_there() {
+        let clock = Clock::default();
+        clock.set(1_000);
+        assert!((1_000..1_500).contains(&clock.now_ms()));
+        clock.advance(86_400_000);
+        assert!(clock.now_ms() >= 86_401_000);
+        clock.reset();
+        assert_eq!(clock.offset_ms(), 0);
+    }
+
+    #[test]
     fn parses_durations() {
         assert_eq!(parse_duration_ms("7d"), Ok(7 * 86_400_000));
         assert_eq!(parse_duration_ms("90s"), Ok(90_000));
         assert!(parse_duration_ms("7 weeks").is_err());
         assert!(parse_duration_ms("").is_err());
     }
+}
+
+/// `Mon Nov 23 09:37:48 2026`: the C asctime format of an mbox `From ` line, in UTC.
+pub fn asctime(ms: i64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let t = secs.rem_euclid(86_400);
+    format!(
+        "{} {} {d:2} {:02}:{:02}:{:02} {y}",
+        DAYS[(days + 4).rem_euclid(7) as usize],
+        MONTHS[m as usize - 1],
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
+#[test]
+fn asctime_of_a_known_instant() {
+    assert_eq!(asctime(1_795_426_668_000), "Mon Nov 23 09:37:48 2026");
 }

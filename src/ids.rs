@@ -1,13 +1,43 @@
-//! Random identifiers and secrets, all drawn from the operating system's generator.
+//! Random identifiers and secrets, all drawn from the operating system's generator, except
+//! in deterministic mode (`--deterministic`), where a seeded generator makes ids, uuids, mids
+//! and tokens the same from run to run, for snapshot tests. Never the default: such tokens
+//! are guessable.
+
+use std::sync::Mutex;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rand::rngs::OsRng;
-use rand::TryRngCore;
+use rand::rngs::{OsRng, StdRng};
+use rand::{RngCore, SeedableRng, TryRngCore};
 
-/// Fills `buf` from the OS random generator. The OS generator failing is not something a
-/// server can recover from, so it aborts the request (caught and answered as a 500).
+/// The seeded generator of deterministic mode, and its seed (to start over on a reset).
+/// Process-wide: one binary runs one server.
+static DETERMINISTIC: Mutex<Option<(u64, StdRng)>> = Mutex::new(None);
+
+/// Switches every later draw to a generator seeded with `seed` (or back to the OS, `None`).
+pub fn set_deterministic(seed: Option<u64>) {
+    *lock() = seed.map(|s| (s, StdRng::seed_from_u64(s)));
+}
+
+/// In deterministic mode, starts the sequence over (so each reset replays the same ids).
+pub fn restart_sequence() {
+    if let Some((seed, rng)) = lock().as_mut() {
+        *rng = StdRng::seed_from_u64(*seed);
+    }
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Option<(u64, StdRng)>> {
+    DETERMINISTIC.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Fills `buf` from the OS random generator (or the seeded one in deterministic mode). The OS
+/// generator failing is not something a server can recover from, so it aborts the request
+/// (caught and answered as a 500).
 pub fn fill_random(buf: &mut [u8]) {
+    if let Some((_, rng)) = lock().as_mut() {
+        rng.fill_bytes(buf);
+        return;
+    }
     OsRng
         .try_fill_bytes(buf)
         .expect("the operating system's random generator failed");

@@ -12,12 +12,15 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use lettre::message::Mailbox;
 use serde_json::json;
 
 use crate::app::{App, Config};
 use crate::cli::ServeOptions;
 use crate::flavours::Flavour;
 use crate::http::{Request, Response};
+use crate::journal::{self, Journal};
+use crate::mail::{spawn_sender, Transport};
 use crate::seed;
 use crate::store::{Durability, Store};
 
@@ -42,6 +45,7 @@ pub struct Running {
     app: Arc<App>,
     listeners: Vec<Listener>,
     stopping: Arc<AtomicBool>,
+    mail_sender: JoinHandle<()>,
 }
 
 impl Running {
@@ -72,6 +76,10 @@ impl Running {
                 let _ = worker.join();
             }
         }
+        // After the workers: every mail they queued is in the outbox, delivered now or at
+        // the next start.
+        self.app.mailer.stop();
+        let _ = self.mail_sender.join();
     }
 }
 
@@ -82,9 +90,15 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
     } else {
         Durability::Process
     };
+    crate::ids::set_deterministic(options.deterministic);
     let store = Store::open(&options.db, durability)
         .map_err(|e| format!("cannot open the database {:?}: {e}", options.db))?;
     let startup_seed = startup_seed(&options)?;
+    let transport = Transport::parse(&options.mail)?;
+    let mail_from: Mailbox = options
+        .mail_from
+        .parse()
+        .map_err(|e| format!("--mail-from {:?}: {e}", options.mail_from))?;
 
     let main = bind(&options.listen)?;
     let url = format!("http://{}", main.server_addr());
@@ -110,8 +124,12 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
             public_url,
             link_ttl_ms: options.link_ttl,
             admin_token: options.admin_token.clone(),
+            nueve09_min_balance_cents: options.nueve09_min_balance,
         },
         startup_seed,
+        mailer: Default::default(),
+        journal: Journal::new(options.journal_entries, options.journal_bytes),
+        faults: Default::default(),
     });
     let now = app.clock.now_ms();
     app.store
@@ -121,6 +139,10 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
                 .try_for_each(|doc| doc.apply(tx, now))
         })
         .map_err(|e| format!("cannot seed the startup tenants: {e}"))?;
+    // Deterministic mode: requests after startup draw the same sequence as after a reset.
+    crate::ids::restart_sequence();
+
+    let mail_sender = spawn_sender(app.clone(), transport, mail_from, options.mail_give_up);
 
     let workers_per_listener = options.workers.unwrap_or_else(default_workers).max(1);
     let stopping = Arc::new(AtomicBool::new(false));
@@ -140,6 +162,7 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
         app,
         listeners,
         stopping,
+        mail_sender,
     })
 }
 
@@ -206,45 +229,146 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
     let started = Instant::now();
     let mut req = Request::read_from(&mut raw);
     let logged_path = redact(raw.url());
-    let response = catch_unwind(AssertUnwindSafe(|| route(app, mount, &mut req)))
-        .unwrap_or_else(|_| Response::json(500, &json!({"error": "internal server error"})));
-    let status = response.status;
-    let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
-    for (name, value) in &response.headers {
-        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            out.add_header(header);
-        }
-    }
-    let _ = raw.respond(out);
-    eprintln!(
-        "{} {} {} {:.1}ms",
-        req.method,
-        logged_path,
-        status,
-        started.elapsed().as_secs_f64() * 1000.0
-    );
-}
-
-fn route(app: &App, mount: Mount, req: &mut Request) -> Response {
-    match mount {
-        Mount::Dedicated(flavour) => flavour.handle(app, req),
-        Mount::Main => {
-            if req.path == "/healthz" {
-                return Response::json(200, &json!({"status": "ok"}));
-            }
-            if under(&req.path, "/_admin") {
-                return crate::admin::handle(app, req);
-            }
-            for flavour in Flavour::ALL {
-                if under(&req.path, flavour.prefix()) {
-                    req.path = req.path[flavour.prefix().len()..].to_string();
-                    req.mount = flavour.prefix().to_string();
-                    return flavour.handle(app, req);
+    let routed =
+        catch_unwind(AssertUnwindSafe(|| route(app, mount, &mut req))).unwrap_or_else(|_| Routed {
+            target: Target::Other,
+            response: Some(Response::json(
+                500,
+                &json!({"error": "internal server error"}),
+            )),
+        });
+    let status = match routed.response {
+        Some(response) => {
+            let status = response.status;
+            let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
+            for (name, value) in &response.headers {
+                if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
+                {
+                    out.add_header(header);
                 }
             }
-            let prefixes: Vec<&str> = Flavour::ALL.iter().map(|f| f.prefix()).collect();
-            Response::json(404, &json!({"error": "not found", "flavours": prefixes}))
+            let _ = raw.respond(out);
+            status
         }
+        None => {
+            raw.abort();
+            0
+        }
+    };
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    eprintln!(
+        "{} {} {} {:.1}ms",
+        req.method, logged_path, status, elapsed_ms
+    );
+    if !matches!(routed.target, Target::Admin) && app.journal.enabled() {
+        record(
+            &app.journal,
+            app.clock.now_ms(),
+            &req,
+            &routed.target,
+            status,
+            elapsed_ms,
+        );
+    }
+}
+
+/// What a request was for, as far as the journal cares.
+enum Target {
+    Admin,
+    Flavour(Flavour),
+    Other,
+}
+
+struct Routed {
+    target: Target,
+    /// `None`: close the connection without answering (an injected fault).
+    response: Option<Response>,
+}
+
+fn record(journal: &Journal, now_ms: i64, req: &Request, target: &Target, status: u16, ms: f64) {
+    let (flavour, path) = match target {
+        Target::Flavour(f) => (Some(f.name()), format!("{}{}", req.mount, req.path)),
+        _ => (None, req.path.clone()),
+    };
+    let body = match &req.body {
+        crate::http::Body::Complete(bytes) => {
+            journal::redact_body(bytes, req.header("Content-Type"))
+        }
+        crate::http::Body::TooLarge => "(over the body limit)".to_string(),
+        crate::http::Body::Unreadable => "(unreadable)".to_string(),
+    };
+    journal.record(journal::Entry {
+        at_ms: now_ms,
+        method: req.method.clone(),
+        path,
+        query: req.query.clone(),
+        status,
+        flavour,
+        // The Basic user names the tenant for the flavours that authenticate with Basic.
+        tenant: crate::auth::parse_basic(req.header("Authorization")).map(|(user, _)| user),
+        duration_ms: ms,
+        body,
+    });
+}
+
+fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
+    let flavour = match mount {
+        Mount::Dedicated(flavour) => flavour,
+        Mount::Main => {
+            if req.path == "/healthz" {
+                return Routed {
+                    target: Target::Other,
+                    response: Some(Response::json(200, &json!({"status": "ok"}))),
+                };
+            }
+            if under(&req.path, "/_admin") {
+                return Routed {
+                    target: Target::Admin,
+                    response: Some(crate::admin::handle(app, req)),
+                };
+            }
+            let Some(flavour) = Flavour::ALL
+                .into_iter()
+                .find(|f| under(&req.path, f.prefix()))
+            else {
+                let prefixes: Vec<&str> = Flavour::ALL.iter().map(|f| f.prefix()).collect();
+                return Routed {
+                    target: Target::Other,
+                    response: Some(Response::json(
+                        404,
+                        &json!({"error": "not found", "flavours": prefixes}),
+                    )),
+                };
+            };
+            req.path = req.path[flavour.prefix().len()..].to_string();
+            req.mount = flavour.prefix().to_string();
+            flavour
+        }
+    };
+    let target = Target::Flavour(flavour);
+    if let Some(fault) = app
+        .faults
+        .take(Some(flavour.name()), &req.method, &req.path)
+    {
+        if let Some(ms) = fault.delay_ms {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+        if fault.drop {
+            return Routed {
+                target,
+                response: None,
+            };
+        }
+        if let Some(status) = fault.status {
+            return Routed {
+                target,
+                response: Some(flavour.fault_response(status, fault.body)),
+            };
+        }
+    }
+    Routed {
+        target,
+        response: Some(flavour.handle(app, req)),
     }
 }
 

@@ -7,6 +7,8 @@ pub mod mx;
 pub mod nueve09;
 pub mod shieldconex;
 
+use serde_json::{json, Value};
+
 use crate::app::App;
 use crate::http::{Request, Response};
 
@@ -44,6 +46,34 @@ impl Flavour {
             Flavour::Nueve09 => "/nueve09",
             Flavour::MakeLeaps => "/makeleaps",
         }
+    }
+
+    /// An injected fault's answer: `body`, or this vendor's own error body for `status`.
+    pub fn fault_response(self, status: u16, body: Option<Value>) -> Response {
+        let reason = match status {
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            403 => "Forbidden",
+            404 => "Not Found",
+            409 => "Conflict",
+            422 => "Unprocessable Entity",
+            429 => "Too Many Requests",
+            500 => "Internal Server Error",
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
+            504 => "Gateway Timeout",
+            _ => "Injected fault",
+        };
+        let body = body.unwrap_or_else(|| match self {
+            Flavour::Mx => json!({"error": reason}),
+            Flavour::ShieldConex => json!({"uuid": crate::ids::uuid_v4(),
+                "errorCode": 7000 + u32::from(status), "message": format!("{reason}.")}),
+            Flavour::Nueve09 => json!({"success": false, "code": status, "message": reason,
+                "data": null}),
+            Flavour::MakeLeaps => json!({"meta": {"status": status},
+                "response": {"detail": format!("{reason}.")}}),
+        });
+        Response::json(status, &body)
     }
 
     /// Answers a request whose `path` is already relative to the mount point.

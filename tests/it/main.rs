@@ -1,9 +1,14 @@
 //! Black-box tests: each spawns the real `clientele` binary on a free port with its own
 //! database file, and talks HTTP to it over a socket. One test binary, one module per area.
 
+mod browser;
 mod core;
+mod fixture;
 mod makeleaps;
 mod mx;
+mod mx_dashboard;
+mod mx_mail;
 mod nueve09;
 mod shieldconex;
+mod smtp_sink;
 mod support;

@@ -310,3 +310,80 @@ pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8
         body,
     }
 }
+
+/// Creates (or re-invites) an MX client of the demo processor, as seed 000's curl does.
+pub fn mx_invite(server: &Server, email: &str) -> Reply {
+    let body = serde_json::json!({"client": {"company_name": "MX", "email": email,
+                                             "first_name": "John", "last_name": "Foo"}});
+    server.post(
+        "/mx/clients",
+        &[
+            ("Accept", MX_ACCEPT),
+            ("Authorization", MX_DEMO_AUTH),
+            ("Content-Type", "application/json"),
+        ],
+        &body.to_string(),
+    )
+}
+
+/// The admin mailbox's messages to `to`.
+pub fn mails_to(server: &Server, to: &str) -> Vec<Value> {
+    let reply = server.admin("GET", &format!("/mail?to={to}"), None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Waits (at most `timeout`) until every mail to `to` has the given status.
+pub fn wait_mail_status(server: &Server, to: &str, status: &str, timeout: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mails = mails_to(server, to);
+        if (!mails.is_empty() && mails.iter().all(|m| m["status"] == status))
+            || Instant::now() > deadline
+        {
+            return mails;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The path (without the origin) of the newest link mailed to `to`.
+pub fn newest_link_path(server: &Server, to: &str) -> String {
+    let mails = mails_to(server, to);
+    let link = mails.last().expect("a mail")["links"][0]
+        .as_str()
+        .expect("a link")
+        .to_string();
+    link.strip_prefix(&server.url)
+        .expect("links point at the server")
+        .to_string()
+}
+
+/// A form POST with cookies; returns the reply.
+pub fn post_form(server: &Server, path: &str, cookies: &str, fields: &[(&str, &str)]) -> Reply {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    server.call(
+        "POST",
+        path,
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", cookies),
+        ],
+        Some(body.as_bytes()),
+    )
+}
+
+/// `name=value` of a `Set-Cookie` header of `reply` named `name`.
+pub fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
+    reply
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.split(';').next().unwrap_or("").to_string())
+        .find(|pair| pair.starts_with(&format!("{name}=")))
+}

@@ -5,7 +5,8 @@ use std::str::FromStr;
 use rusqlite::OptionalExtension;
 use serde_json::{Map, Value};
 
-use super::Error;
+use super::invitation::{already_registered_mail, registration_mail, Invitation};
+use super::{Error, REGISTER_LINK};
 use crate::app::App;
 use crate::http::{json_body, Request, Response};
 
@@ -13,7 +14,6 @@ use crate::http::{json_body, Request, Response};
 const API_MEDIA_TYPE: &str = "application/vnd.mx.provisioning.v1+json";
 
 /// A processor that authenticated.
-#[allow(dead_code)] // `name` goes into the invitation mail
 pub struct Processor {
     pub id: String,
     pub name: String,
@@ -46,9 +46,41 @@ pub fn create(app: &App, req: &Request) -> Result<Response, Error> {
     let client = NewClient::from_json(&json_body(req)?)?;
     let now = app.clock.now_ms();
     let source_ip = req.remote.map(|a| a.ip().to_string());
-    app.store
-        .write(|tx| upsert_client(tx, &processor, &client, source_ip.as_deref(), now))?;
+    app.store.write(|tx| {
+        let upserted = upsert_client(tx, &processor, &client, source_ip.as_deref(), now)?;
+        invite(app, tx, &processor, &client, &upserted, now)
+    })?;
+    app.wake_mailer();
     Ok(Response::empty(200))
+}
+
+/// Queues the invitation mail in the create's own transaction: with a fresh one-time link
+/// (revoking any earlier one), or, for a client who registered already, a sign-in pointer.
+fn invite(
+    app: &App,
+    tx: &rusqlite::Transaction,
+    processor: &Processor,
+    client: &NewClient,
+    upserted: &Upserted,
+    now_ms: i64,
+) -> Result<(), Error> {
+    let invitation = Invitation {
+        first_name: &client.first_name,
+        company_name: &client.company_name,
+        processor_name: &processor.name,
+        email: &client.email,
+    };
+    let base = format!("{}/mx/dashboard", app.config.public_url);
+    let mail = if upserted.status == "registered" {
+        already_registered_mail(&invitation, &format!("{base}/login"))
+    } else {
+        let ttl = app.config.link_ttl_ms;
+        let token = crate::links::issue(tx, REGISTER_LINK, &upserted.id, now_ms, ttl)?;
+        let link = format!("{base}/register/{token}");
+        registration_mail(&invitation, &link, now_ms.saturating_add(ttl), ttl)
+    };
+    crate::mail::enqueue(tx, &mail, now_ms)?;
+    Ok(())
 }
 
 /// Basic `processor_id:api_key`, verified against the processor's argon2id hash (cached).
@@ -138,11 +170,10 @@ fn required_string(client: &Map<String, Value>, name: &str, max: usize) -> Resul
     Ok(value.to_string())
 }
 
-/// What a create did: a new client, or a repeat for the same processor and e-mail.
-#[allow(dead_code)] // read by the invitation mail
+/// The client row a create inserted or re-invited.
 pub struct Upserted {
     pub id: String,
-    pub invitations: i64,
+    pub status: String,
 }
 
 /// Inserts the client, or on a repeat (same processor, same e-mail) updates the names and
@@ -168,7 +199,7 @@ fn upsert_client(
                  status = CASE status WHEN 'registered' THEN status ELSE 'invited' END,
                  invitations = invitations + 1,
                  updated_at = excluded.updated_at
-             RETURNING id, invitations",
+             RETURNING id, status",
         )?
         .query_row(
             rusqlite::params![
@@ -184,7 +215,7 @@ fn upsert_client(
             |r| {
                 Ok(Upserted {
                     id: r.get(0)?,
-                    invitations: r.get(1)?,
+                    status: r.get(1)?,
                 })
             },
         )?;

@@ -1,7 +1,10 @@
 //! The `nueve09` section of a seed document: top-level accounts with their balance.
+//! Amounts are read exactly to the cent, as in `POST /clients` (see `money.rs`).
 
 use serde::Deserialize;
+use serde_json::Number;
 
+use super::money;
 use crate::seed::Hasher;
 
 #[derive(Debug, Default, Deserialize)]
@@ -30,16 +33,25 @@ pub struct Account {
     pub email: Option<String>,
     /// Pesos, e.g. 22814.55; kept as integer cents.
     #[serde(default)]
-    pub available: f64,
+    available: Option<Number>,
+    /// Pesos; the login answer's `balance` (the docs show 1154.0). Default 0.
+    #[serde(default)]
+    balance: Option<Number>,
+    #[serde(skip)]
+    available_cents: i64,
+    #[serde(skip)]
+    balance_cents: i64,
     #[serde(skip)]
     api_key_hash: Vec<u8>,
     #[serde(skip)]
     password_hash: String,
 }
 
-/// Pesos as a JSON number → integer cents, rounding away float noise (22814.55 → 2281455).
-pub fn cents(amount: f64) -> i64 {
-    (amount * 100.0).round() as i64
+/// An optional amount in pesos → cents (absent: 0).
+fn cents(amount: &Option<Number>) -> Result<i64, money::AmountError> {
+    amount
+        .as_ref()
+        .map_or(Ok(0), |n| money::parse_cents(&n.to_string()))
 }
 
 impl Section {
@@ -50,10 +62,10 @@ impl Section {
                     "nueve09.accounts[{i}]: api_key and password must not be empty"
                 ));
             }
-            if !(a.available.is_finite() && a.available >= 0.0 && a.available < 1e13) {
-                return Err(format!(
-                    "nueve09.accounts[{i}].available must be a non-negative amount"
-                ));
+            for (field, amount) in [("available", &a.available), ("balance", &a.balance)] {
+                if let Err(e) = cents(amount) {
+                    return Err(format!("nueve09.accounts[{i}].{field} {}", e.message()));
+                }
             }
         }
         Ok(())
@@ -62,6 +74,9 @@ impl Section {
     pub fn prepare(&mut self, hash: Hasher) {
         for a in &mut self.accounts {
             a.id.get_or_insert_with(crate::ids::uuid_v4);
+            // `validate` has refused bad amounts already.
+            a.available_cents = cents(&a.available).unwrap_or(0);
+            a.balance_cents = cents(&a.balance).unwrap_or(0);
             a.api_key_hash = crate::auth::sha256(a.api_key.as_bytes()).to_vec();
             a.password_hash = hash(&a.password);
             a.api_key.clear();
@@ -72,8 +87,8 @@ impl Section {
     pub fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
         let mut insert = tx.prepare_cached(
             "INSERT INTO n09_accounts (id, api_key_hash, password_hash, name, alias, code,
-                 entity_code, email, available_cents, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) ON CONFLICT DO NOTHING",
+                 entity_code, email, available_cents, balance_cents, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) ON CONFLICT DO NOTHING",
         )?;
         for a in &self.accounts {
             let code = a
@@ -89,7 +104,8 @@ impl Section {
                 code,
                 a.entity_code.as_deref().unwrap_or(""),
                 a.email.as_deref().unwrap_or(""),
-                cents(a.available),
+                a.available_cents,
+                a.balance_cents,
                 now_ms
             ])?;
         }

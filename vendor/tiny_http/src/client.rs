@@ -34,6 +34,9 @@ pub struct ClientConnection {
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // Clientele patch: lets a request close the connection without an answer
+    abort_handle: Option<crate::connection::Connection>,
 }
 
 /// Error that can happen when reading a request.
@@ -54,6 +57,7 @@ impl ClientConnection {
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
+        let abort_handle = read_socket.abort_handle();
 
         let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
         let first_header = source.next().unwrap();
@@ -65,6 +69,7 @@ impl ClientConnection {
             next_header_source: first_header,
             no_more_requests: false,
             secure,
+            abort_handle,
         }
     }
 
@@ -154,6 +159,10 @@ impl ClientConnection {
             data_source,
             writer,
         )
+        .map(|mut request| {
+            request.abort_handle = self.abort_handle.as_ref().and_then(|c| c.try_clone().ok());
+            request
+        })
         .map_err(|e| {
             use crate::request;
             match e {

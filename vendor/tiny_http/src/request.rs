@@ -74,6 +74,9 @@ pub struct Request {
 
     // If Some, a message must be sent after responding
     notify_when_responded: Option<Sender<()>>,
+
+    // Clientele patch: the socket, to shut it down in `abort`
+    pub(crate) abort_handle: Option<crate::connection::Connection>,
 }
 
 struct NotifyOnDrop<R> {
@@ -238,6 +241,7 @@ where
         body_length: content_length,
         must_send_continue: expects_continue,
         notify_when_responded: None,
+        abort_handle: None,
     })
 }
 
@@ -425,6 +429,18 @@ impl Request {
         let mut reader = None;
         mem::swap(&mut self.data_reader, &mut reader);
         reader.unwrap()
+    }
+
+    /// Clientele patch: closes the connection without answering (fault injection: the
+    /// client sees the connection drop). Falls back to an empty 500 under TLS.
+    pub fn abort(mut self) {
+        if let Some(handle) = self.abort_handle.take() {
+            let _ = handle.shutdown(std::net::Shutdown::Both);
+            self.response_writer = None;
+            if let Some(sender) = self.notify_when_responded.take() {
+                let _ = sender.send(());
+            }
+        }
     }
 
     /// Sends a response to this request.

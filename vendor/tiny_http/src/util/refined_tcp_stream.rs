@@ -113,6 +113,16 @@ impl RefinedTcpStream {
     }
 
     /// Returns true if this struct wraps around a secure connection.
+    /// Clientele patch: a second handle on a plain TCP socket, so a request can be aborted
+    /// (the socket shut down) without answering. `None` under TLS.
+    pub(crate) fn abort_handle(&self) -> Option<Connection> {
+        match &self.stream {
+            Stream::Http(connection) => connection.try_clone().ok(),
+            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+            Stream::Https(_) => None,
+        }
+    }
+
     #[inline]
     pub(crate) fn secure(&self) -> bool {
         self.stream.secure()

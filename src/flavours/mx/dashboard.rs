@@ -1,0 +1,400 @@
+//! The Client Dashboard (seed 000: "a one-time use link to register on the Client
+//! Dashboard"): registration through the mailed link, sign-in, the overview, sign-out.
+//!
+//! Sessions are rows of the shared `sessions` table (the cookie holds a random token, we
+//! keep its SHA-256). Forms are protected against CSRF: the anonymous ones (register, sign
+//! in) by a double-submit cookie, sign-out by the session's own CSRF token.
+
+use rusqlite::OptionalExtension;
+
+use super::pages::{self, Overview, RegisterForm};
+use super::{Error, REGISTER_LINK};
+use crate::app::App;
+use crate::auth::{constant_time_eq, hash_secret, sha256, verify_secret};
+use crate::clock::iso_seconds;
+use crate::http::{cookie, form_body, Request, Response};
+use crate::links::{self, LinkError};
+
+const SESSION_PURPOSE: &str = "mx.dashboard";
+const SESSION_COOKIE: &str = "mx_session";
+const CSRF_COOKIE: &str = "mx_csrf";
+const SESSION_TTL_MS: i64 = 12 * 3_600_000;
+const MIN_PASSWORD: usize = 8;
+const MAX_PASSWORD: usize = 128;
+
+/// `/mx/dashboard` on the main listener, `/dashboard` on a dedicated one.
+fn base(req: &Request) -> String {
+    format!("{}/dashboard", req.mount)
+}
+
+fn cookie_header(req: &Request, name: &str, value: &str, max_age_s: i64) -> String {
+    let secure = if req.secure { "; Secure" } else { "" };
+    format!(
+        "{name}={value}; Path={}; Max-Age={max_age_s}; HttpOnly; SameSite=Lax{secure}",
+        base(req)
+    )
+}
+
+/// The double-submit CSRF value: the browser's cookie if it has one, else a new one.
+fn csrf_for_form(req: &Request) -> (String, Option<String>) {
+    match cookie(req, CSRF_COOKIE).filter(|v| v.len() >= 32) {
+        Some(existing) => (existing, None),
+        None => {
+            let fresh = crate::ids::secret_token();
+            let header = cookie_header(req, CSRF_COOKIE, &fresh, 86_400);
+            (fresh, Some(header))
+        }
+    }
+}
+
+fn with_cookie(response: Response, set_cookie: Option<String>) -> Response {
+    match set_cookie {
+        Some(c) => response.with_header("Set-Cookie", &c),
+        None => response,
+    }
+    .with_header("Cache-Control", "no-store")
+}
+
+/// True when the form's `csrf` field matches the double-submit cookie.
+fn csrf_ok(req: &Request, form: &[(String, String)]) -> bool {
+    let sent = field(form, "csrf");
+    match cookie(req, CSRF_COOKIE) {
+        Some(c) => !c.is_empty() && constant_time_eq(c.as_bytes(), sent.as_bytes()),
+        None => false,
+    }
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+fn stale_form(req: &Request) -> Response {
+    Response::html(
+        403,
+        pages::notice(
+            "Please try again",
+            "This form expired or was sent from another page. Reload it and submit again.",
+            Some((&format!("{}/login", base(req)), "Back to sign in")),
+        ),
+    )
+}
+
+fn dead_link(req: &Request, error: &LinkError) -> Response {
+    let (status, title, message) = match error {
+        LinkError::Unknown => (
+            404,
+            "This link is not valid",
+            "This registration link does not exist. Check that you opened the whole link from \
+             the e-mail; your processor can send a new invitation.",
+        ),
+        LinkError::Used => (
+            410,
+            "This link has been used",
+            "This registration link was used already or replaced by a newer invitation. If you \
+             registered, sign in; otherwise your processor can send a new invitation.",
+        ),
+        LinkError::Expired => (
+            410,
+            "This link has expired",
+            "This registration link has expired. Your processor can send a new invitation.",
+        ),
+        LinkError::Store(_) => (500, "Something went wrong", "Please try again later."),
+    };
+    if let LinkError::Store(e) = error {
+        eprintln!("mx: internal error: {e}");
+    }
+    Response::html(
+        status,
+        pages::notice(
+            title,
+            message,
+            Some((&format!("{}/login", base(req)), "Sign in")),
+        ),
+    )
+}
+
+/// The client a registration link names, for the form.
+struct Invitee {
+    email: String,
+    first_name: String,
+    last_name: String,
+    company_name: String,
+}
+
+fn invitee(app: &App, client_id: &str) -> Result<Invitee, Error> {
+    Ok(app.store.read(|c| {
+        c.prepare_cached(
+            "SELECT email, first_name, last_name, company_name FROM mx_clients WHERE id = ?1",
+        )?
+        .query_row([client_id], |r| {
+            Ok(Invitee {
+                email: r.get(0)?,
+                first_name: r.get(1)?,
+                last_name: r.get(2)?,
+                company_name: r.get(3)?,
+            })
+        })
+    })?)
+}
+
+/// `GET /dashboard/register/{token}`: the registration form, pre-filled.
+pub fn show_register(app: &App, req: &Request, token: &str) -> Result<Response, Error> {
+    let now = app.clock.now_ms();
+    let client_id = match app
+        .store
+        .read(|c| Ok::<_, rusqlite::Error>(links::check(c, REGISTER_LINK, token, now)))?
+    {
+        Ok(id) => id,
+        Err(e) => return Ok(dead_link(req, &e)),
+    };
+    let who = invitee(app, &client_id)?;
+    let (csrf, set_cookie) = csrf_for_form(req);
+    let action = format!("{}/register/{token}", base(req));
+    let page = pages::register(&RegisterForm {
+        action: &action,
+        csrf: &csrf,
+        email: &who.email,
+        first_name: &who.first_name,
+        last_name: &who.last_name,
+        company_name: &who.company_name,
+        error: None,
+    });
+    Ok(with_cookie(Response::html(200, page), set_cookie))
+}
+
+/// `POST /dashboard/register/{token}`: set the password, burn the link, sign in.
+pub fn submit_register(app: &App, req: &Request, token: &str) -> Result<Response, Error> {
+    let form = form_body(req);
+    if !csrf_ok(req, &form) {
+        return Ok(stale_form(req));
+    }
+    let now = app.clock.now_ms();
+    let client_id = match app
+        .store
+        .read(|c| Ok::<_, rusqlite::Error>(links::check(c, REGISTER_LINK, token, now)))?
+    {
+        Ok(id) => id,
+        Err(e) => return Ok(dead_link(req, &e)),
+    };
+    let who = invitee(app, &client_id)?;
+    let or_kept = |name: &str, kept: &str| {
+        let v = field(&form, name).trim();
+        if v.is_empty() {
+            kept.to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let first_name = or_kept("first_name", &who.first_name);
+    let last_name = or_kept("last_name", &who.last_name);
+    let company_name = or_kept("company_name", &who.company_name);
+    let password = field(&form, "password");
+    let problem = if password.chars().count() < MIN_PASSWORD {
+        Some(format!(
+            "Choose a password of at least {MIN_PASSWORD} characters."
+        ))
+    } else if password.chars().count() > MAX_PASSWORD {
+        Some(format!(
+            "Choose a password of at most {MAX_PASSWORD} characters."
+        ))
+    } else if password != field(&form, "password_confirmation") {
+        Some("The two passwords do not match.".to_string())
+    } else if first_name.chars().count() > 100
+        || last_name.chars().count() > 100
+        || company_name.chars().count() > 255
+    {
+        Some("Names are limited to 100 characters, the company to 255.".to_string())
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        let csrf = field(&form, "csrf");
+        let action = format!("{}/register/{token}", base(req));
+        let page = pages::register(&RegisterForm {
+            action: &action,
+            csrf,
+            email: &who.email,
+            first_name: &first_name,
+            last_name: &last_name,
+            company_name: &company_name,
+            error: Some(&problem),
+        });
+        return Ok(Response::html(422, page).with_header("Cache-Control", "no-store"));
+    }
+    // Hash before taking the write lock: argon2 takes tens of milliseconds.
+    let password_hash = hash_secret(password);
+    let session = crate::ids::secret_token();
+    let outcome = app.store.write(|tx| {
+        let client_id = match links::redeem(tx, REGISTER_LINK, token, now) {
+            Ok(id) => id,
+            Err(LinkError::Store(e)) => return Err(e),
+            Err(e) => return Ok(Err(e)),
+        };
+        tx.prepare_cached(
+            "UPDATE mx_clients SET password_hash = ?2, status = 'registered', registered_at = ?3,
+                 updated_at = ?3, first_name = ?4, last_name = ?5, company_name = ?6
+             WHERE id = ?1",
+        )?
+        .execute(rusqlite::params![
+            client_id,
+            password_hash,
+            now,
+            first_name,
+            last_name,
+            company_name
+        ])?;
+        start_session(tx, &session, &client_id, now)?;
+        Ok(Ok(()))
+    })?;
+    if let Err(e) = outcome {
+        return Ok(dead_link(req, &e));
+    }
+    Ok(signed_in(req, &session))
+}
+
+fn start_session(
+    tx: &rusqlite::Transaction,
+    token: &str,
+    client_id: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO sessions (token_hash, purpose, subject_id, csrf_token, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(rusqlite::params![
+        sha256(token.as_bytes()),
+        SESSION_PURPOSE,
+        client_id,
+        crate::ids::secret_token(),
+        now,
+        now + SESSION_TTL_MS
+    ])?;
+    Ok(())
+}
+
+fn signed_in(req: &Request, session: &str) -> Response {
+    Response::redirect(&format!("{}/", base(req)))
+        .with_header(
+            "Set-Cookie",
+            &cookie_header(req, SESSION_COOKIE, session, SESSION_TTL_MS / 1000),
+        )
+        .with_header("Cache-Control", "no-store")
+}
+
+/// The signed-in client and the session's CSRF token, from the session cookie.
+fn session(app: &App, req: &Request) -> Result<Option<(String, String, Vec<u8>)>, Error> {
+    let Some(token) = cookie(req, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let hash = sha256(token.as_bytes()).to_vec();
+    let now = app.clock.now_ms();
+    let row: Option<(String, String)> = app.store.read(|c| {
+        c.prepare_cached(
+            "SELECT subject_id, csrf_token FROM sessions
+             WHERE token_hash = ?1 AND purpose = ?2 AND expires_at > ?3",
+        )?
+        .query_row(rusqlite::params![hash, SESSION_PURPOSE, now], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+    })?;
+    Ok(row.map(|(client, csrf)| (client, csrf, hash)))
+}
+
+/// `GET /dashboard/`: the overview, or the sign-in page for a visitor.
+pub fn show_overview(app: &App, req: &Request) -> Result<Response, Error> {
+    let Some((client_id, csrf, _)) = session(app, req)? else {
+        return Ok(Response::redirect(&format!("{}/login", base(req))));
+    };
+    let overview = app.store.read(|c| {
+        c.prepare_cached(
+            "SELECT c.id, c.company_name, c.first_name, c.last_name, c.email, c.status,
+                    p.id, p.name, c.created_at, c.registered_at
+             FROM mx_clients c JOIN mx_processors p ON p.id = c.processor_id WHERE c.id = ?1",
+        )?
+        .query_row([&client_id], |r| {
+            let registered: Option<i64> = r.get(9)?;
+            Ok(Overview {
+                client_id: r.get(0)?,
+                company_name: r.get(1)?,
+                first_name: r.get(2)?,
+                last_name: r.get(3)?,
+                email: r.get(4)?,
+                status: r.get(5)?,
+                processor_id: r.get(6)?,
+                processor_name: r.get(7)?,
+                created: iso_seconds(r.get(8)?),
+                registered: registered.map_or("-".to_string(), iso_seconds),
+            })
+        })
+        .optional()
+    })?;
+    let Some(overview) = overview else {
+        // The client is gone (an admin reset): the session means nothing any more.
+        return Ok(Response::redirect(&format!("{}/login", base(req))));
+    };
+    let page = pages::dashboard(&overview, &format!("{}/logout", base(req)), &csrf);
+    Ok(Response::html(200, page).with_header("Cache-Control", "no-store"))
+}
+
+/// `GET /dashboard/login`.
+pub fn show_login(req: &Request) -> Response {
+    let (csrf, set_cookie) = csrf_for_form(req);
+    let page = pages::login(&format!("{}/login", base(req)), &csrf, "", None);
+    with_cookie(Response::html(200, page), set_cookie)
+}
+
+/// `POST /dashboard/login`: e-mail and password; a failure does not say which was wrong.
+pub fn submit_login(app: &App, req: &Request) -> Result<Response, Error> {
+    let form = form_body(req);
+    if !csrf_ok(req, &form) {
+        return Ok(stale_form(req));
+    }
+    let email = field(&form, "email").trim();
+    let password = field(&form, "password");
+    let candidates: Vec<(String, String)> = app.store.read(|c| {
+        let mut stmt = c.prepare_cached(
+            "SELECT id, password_hash FROM mx_clients
+             WHERE email = ?1 AND status = 'registered' AND password_hash IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([email], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    })?;
+    // One e-mail can be enrolled by several processors; the password picks the client.
+    let matched = candidates
+        .into_iter()
+        .find(|(_, hash)| !password.is_empty() && verify_secret(password, hash));
+    let Some((client_id, _)) = matched else {
+        let csrf = field(&form, "csrf");
+        let page = pages::login(
+            &format!("{}/login", base(req)),
+            csrf,
+            email,
+            Some("Wrong e-mail or password."),
+        );
+        return Ok(Response::html(401, page).with_header("Cache-Control", "no-store"));
+    };
+    let session = crate::ids::secret_token();
+    let now = app.clock.now_ms();
+    app.store
+        .write(|tx| start_session(tx, &session, &client_id, now))?;
+    Ok(signed_in(req, &session))
+}
+
+/// `POST /dashboard/logout`: ends the session (CSRF-checked against the session's token).
+pub fn submit_logout(app: &App, req: &Request) -> Result<Response, Error> {
+    let form = form_body(req);
+    let login = format!("{}/login", base(req));
+    if let Some((_, csrf, hash)) = session(app, req)? {
+        if !constant_time_eq(csrf.as_bytes(), field(&form, "csrf").as_bytes()) {
+            return Ok(stale_form(req));
+        }
+        app.store
+            .write(|tx| tx.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash]))?;
+    }
+    Ok(Response::redirect(&login)
+        .with_header("Set-Cookie", &cookie_header(req, SESSION_COOKIE, "", 0)))
+}

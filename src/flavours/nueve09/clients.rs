@@ -1,0 +1,289 @@
+//! Sub-clients: `POST /clients` (seed 002) creates one funded from the caller's `available`;
+//! `GET /clients` and `GET /clients/{id}` read back the caller's own (our design: the vendor
+//! publishes no read endpoints).
+//!
+//! A sub-client is an account (`n09_accounts` with `parent_id` set): it logs in with
+//! `api_key` = the `api_client.name` of the create answer and `password` =
+//! `api_key_password`, and can fund sub-clients of its own.
+
+use std::sync::OnceLock;
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{OptionalExtension, Row, Transaction};
+use serde_json::{json, Map, Value};
+
+use super::accounts::{mexico_city_time, Account};
+use super::form::{self, Form, COLUMNS};
+use super::{money, ok, token, Error, FieldErrors};
+use crate::app::App;
+use crate::http::{json_body, Request, Response};
+
+/// `GET /clients` pages: 25 sub-clients unless `per_page` says otherwise, at most 100.
+const DEFAULT_PER_PAGE: i64 = 25;
+const MAX_PER_PAGE: i64 = 100;
+
+/// What the server makes for a new sub-client, before the transaction.
+struct NewSubclient {
+    id: String,
+    /// Shown once, as `api_client.name`; stored only as its SHA-256.
+    api_key: String,
+    password_hash: String,
+}
+
+/// `POST /clients`: validates every field, then in one transaction checks uniqueness,
+/// debits the caller and creates the sub-client.
+pub fn create_client(app: &App, req: &Request) -> Result<Response, Error> {
+    let caller = token::authenticate(app, req)?;
+    let form = Form::from_json(&json_body(req)?)?;
+    let new = NewSubclient {
+        id: crate::ids::uuid_v4(),
+        api_key: crate::ids::uuid_v4(),
+        // argon2id costs 15-70 ms: hash before taking the writer, not inside the transaction.
+        password_hash: crate::auth::hash_secret(&form.api_key_password),
+    };
+    let now = app.clock.now_ms();
+    let floor_cents = app.config.nueve09_min_balance_cents;
+    app.store
+        .write(|tx| insert_subclient(tx, &caller, &form, &new, floor_cents, now))?;
+    let rfc = form.get("rfc").unwrap_or_default();
+    if !form::looks_like_rfc(rfc) {
+        eprintln!(
+            "nueve09: sub-client {} has an rfc that does not follow SAT's pattern (accepted)",
+            new.id
+        );
+    }
+    let alias = form.get("alias").unwrap_or_default();
+    // Seed 002's answer, field for field: `code` is the alias, `api_client.id` an empty string.
+    Ok(ok(json!({"subclient": {
+        "id": new.id,
+        "code": alias,
+        "name": form.get("name"),
+        "available": money::to_json(form.available_cents),
+        "rfc": rfc,
+        "api_client": {
+            "id": "",
+            "name": new.api_key,
+            "alias": alias,
+            "description": form.get("api_key_description").unwrap_or_default(),
+        },
+    }})))
+}
+
+/// `GET /clients?page=1&per_page=25`: the caller's sub-clients in creation order.
+pub fn list_clients(app: &App, req: &Request) -> Result<Response, Error> {
+    let caller = token::authenticate(app, req)?;
+    let page = positive_param(req, "page", 1, i64::from(u32::MAX))?;
+    let per_page = positive_param(req, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)?;
+    let (total, subclients) = app.store.read(|conn| {
+        let total: i64 = conn
+            .prepare_cached("SELECT subclient_count FROM n09_accounts WHERE id = ?1")?
+            .query_row([&caller.id], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let mut stmt = conn.prepare_cached(list_sql())?;
+        let rows = stmt.query_map(
+            rusqlite::params![caller.id, per_page, (page - 1) * per_page],
+            subclient_json,
+        )?;
+        let subclients = rows.collect::<rusqlite::Result<Vec<Value>>>()?;
+        Ok::<_, Error>((total, subclients))
+    })?;
+    Ok(ok(json!({
+        "subclients": subclients,
+        "pagination": {
+            "page": page,
+            "per_page": per_page,
+            "total": total,
+            "total_pages": (total + per_page - 1) / per_page,
+        },
+    })))
+}
+
+/// `GET /clients/{id}`: one sub-client of the caller; anyone else's is 404.
+pub fn get_client(app: &App, req: &Request, id: &str) -> Result<Response, Error> {
+    let caller = token::authenticate(app, req)?;
+    let found = app.store.read(|conn| {
+        conn.prepare_cached(get_sql())?
+            .query_row([id, &caller.id], subclient_json)
+            .optional()
+    })?;
+    let subclient = found.ok_or(Error::NotFound)?;
+    Ok(ok(json!({ "subclient": subclient })))
+}
+
+/// The create's transaction: uniqueness (409), the balance check (422 code 1001), the debit
+/// and the insert. Writes are serialised, so two creates can never both spend the same pesos.
+fn insert_subclient(
+    tx: &Transaction,
+    caller: &Account,
+    form: &Form,
+    new: &NewSubclient,
+    floor_cents: i64,
+    now_ms: i64,
+) -> Result<(), Error> {
+    let duplicates = duplicates(tx, &caller.id, form)?;
+    if !duplicates.is_empty() {
+        return Err(Error::Duplicate(duplicates));
+    }
+    // Read again inside the transaction: the `available` seen at authentication may be stale.
+    let available_cents: i64 = tx
+        .prepare_cached("SELECT available_cents FROM n09_accounts WHERE id = ?1")?
+        .query_row([&caller.id], |r| r.get(0))
+        .optional()?
+        .ok_or(Error::Unauthorized("the token's account no longer exists"))?;
+    // The caller keeps at least --nueve09-min-balance, and never goes below zero.
+    let floor_cents = floor_cents.max(0);
+    if available_cents - form.available_cents < floor_cents {
+        return Err(Error::InsufficientBalance {
+            available_cents,
+            requested_cents: form.available_cents,
+            floor_cents,
+        });
+    }
+    tx.prepare_cached(
+        "UPDATE n09_accounts SET available_cents = available_cents - ?2,
+             subclient_count = subclient_count + 1, updated_at = ?3
+         WHERE id = ?1",
+    )?
+    .execute(rusqlite::params![caller.id, form.available_cents, now_ms])?;
+
+    let alias = form.get("alias").unwrap_or_default();
+    let mut values: Vec<SqlValue> = vec![
+        new.id.clone().into(),
+        caller.id.clone().into(),
+        crate::auth::sha256(new.api_key.as_bytes()).to_vec().into(),
+        new.password_hash.clone().into(),
+        alias.to_string().into(), // code: the alias, as seed 002's answer shows
+        caller.entity_code.clone().into(), // a sub-client belongs to its parent's entity
+        form.available_cents.into(),
+        now_ms.into(),
+    ];
+    values.extend(
+        form.columns()
+            .map(|(_, value)| value.map(str::to_string).into()),
+    );
+    tx.prepare_cached(insert_sql())?
+        .execute(rusqlite::params_from_iter(values))?;
+    Ok(())
+}
+
+/// Which of alias, RFC and API-key name another sub-client of the caller already uses
+/// (case-insensitively, as the unique indexes of schema.sql compare them).
+fn duplicates(tx: &Transaction, parent_id: &str, form: &Form) -> rusqlite::Result<FieldErrors> {
+    let unique = ["alias", "rfc", "api_key_name"].map(|f| (f, form.get(f).unwrap_or_default()));
+    let mut stmt = tx.prepare_cached(
+        "SELECT alias, rfc, api_key_name FROM n09_accounts
+         WHERE parent_id = ?1 AND (alias = ?2 COLLATE NOCASE OR rfc = ?3 COLLATE NOCASE
+                                   OR api_key_name = ?4 COLLATE NOCASE)",
+    )?;
+    let mut rows = stmt.query(rusqlite::params![
+        parent_id,
+        unique[0].1,
+        unique[1].1,
+        unique[2].1
+    ])?;
+    let mut taken = FieldErrors::new();
+    while let Some(row) = rows.next()? {
+        for (i, (field, wanted)) in unique.iter().enumerate() {
+            let existing: Option<String> = row.get(i)?;
+            if existing.is_some_and(|e| e.eq_ignore_ascii_case(wanted)) {
+                taken.insert(field.to_string(), vec!["has already been taken".into()]);
+            }
+        }
+    }
+    Ok(taken)
+}
+
+/// `INSERT INTO n09_accounts (...)`: the server's columns, then one per field of `COLUMNS`
+/// (schema.sql names them as seed 002 does).
+fn insert_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let fixed = [
+            "id",
+            "parent_id",
+            "api_key_hash",
+            "password_hash",
+            "code",
+            "entity_code",
+            "available_cents",
+            "created_at",
+        ];
+        let columns: Vec<&str> = fixed
+            .into_iter()
+            .chain(COLUMNS.iter().map(|f| f.name))
+            .collect();
+        let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        // updated_at = created_at: ?8.
+        format!(
+            "INSERT INTO n09_accounts ({}, updated_at) VALUES ({}, ?8)",
+            columns.join(", "),
+            placeholders.join(", ")
+        )
+    })
+}
+
+/// One sub-client of a parent: `?1` its id, `?2` the parent's.
+fn get_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| format!("{} WHERE id = ?1 AND parent_id = ?2", select_view()))
+}
+
+/// A page of a parent's sub-clients in creation order: `?1` the parent, `?2` and `?3` the
+/// limit and offset. The `(parent_id)` index yields them in rowid order, so nothing is sorted.
+fn list_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "{} WHERE parent_id = ?1 ORDER BY rowid LIMIT ?2 OFFSET ?3",
+            select_view()
+        )
+    })
+}
+
+/// `SELECT` of what a sub-client view shows (see `subclient_json`), without its `WHERE`.
+fn select_view() -> String {
+    let fields: Vec<&str> = COLUMNS.iter().map(|f| f.name).collect();
+    format!(
+        "SELECT id, code, available_cents, status, created_at, updated_at, {} FROM n09_accounts",
+        fields.join(", ")
+    )
+}
+
+/// A sub-client as the read endpoints show it: the create answer's fields, its current
+/// `available`, and the rest of the form as given. `api_client.name` (the API key) is only
+/// in the create answer: the key is stored as its SHA-256.
+fn subclient_json(row: &Row) -> rusqlite::Result<Value> {
+    let mut view = Map::new();
+    view.insert("id".into(), Value::String(row.get(0)?));
+    view.insert("code".into(), Value::String(row.get(1)?));
+    view.insert("available".into(), money::to_json(row.get(2)?));
+    view.insert("status".into(), Value::String(row.get(3)?));
+    view.insert("created_at".into(), mexico_city_time(row.get(4)?).into());
+    view.insert("updated_at".into(), mexico_city_time(row.get(5)?).into());
+    for (i, field) in COLUMNS.iter().enumerate() {
+        let value: Option<String> = row.get(6 + i)?;
+        view.insert(field.name.into(), value.into());
+    }
+    let api_client = json!({
+        "id": "",
+        "alias": view["alias"],
+        "description": view["api_key_description"].as_str().unwrap_or_default(),
+    });
+    view.insert("api_client".into(), api_client);
+    Ok(Value::Object(view))
+}
+
+/// A positive integer query parameter, `default` when absent, at most `max`; else 422.
+fn positive_param(req: &Request, name: &str, default: i64, max: i64) -> Result<i64, Error> {
+    match req.query_param(name) {
+        None => Ok(default),
+        Some(text) => match text.trim().parse::<i64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(Error::invalid(
+                name,
+                &format!("must be an integer from 1 to {max}"),
+            )),
+        },
+    }
+}

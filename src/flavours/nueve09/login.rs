@@ -1,0 +1,59 @@
+//! `POST /auth/login` ("Get authorization Token", VENDORS.md §3): body
+//! `{"api_client": {"api_key", "password"}}`; the token comes back in the `Authorization`
+//! response header, the account in the body.
+
+use serde_json::{json, Value};
+
+use super::accounts::Account;
+use super::{token, Error};
+use crate::app::App;
+use crate::http::{json_body, Request, Response};
+
+/// Logs an account in: its api_key names it, its password is checked against the argon2id
+/// hash (once per credential, then from the cache).
+pub fn log_in(app: &App, req: &Request) -> Result<Response, Error> {
+    let body = json_body(req)?;
+    let (api_key, password) = credentials(&body)?;
+    let found = app.store.read(|conn| Account::by_api_key(conn, api_key))?;
+    let Some((account, password_hash)) = found else {
+        return Err(Error::InvalidCredentials);
+    };
+    if !app
+        .credentials
+        .verify("nueve09", &account.id, password, &password_hash)
+    {
+        return Err(Error::InvalidCredentials);
+    }
+    let token = token::issue(app, &account.id)?;
+    let body = json!({
+        "status": {"code": 200, "message": "Logged in successfully."},
+        "data": {"client": account.to_json()},
+    });
+    Ok(Response::json(200, &body)
+        .with_header("Authorization", &format!("Bearer {token}"))
+        // Browser clients can read the header only when it is exposed (devise-jwt's advice).
+        .with_header("Access-Control-Expose-Headers", "Authorization"))
+}
+
+/// `api_client.api_key` and `api_client.password`, or a 400 naming what is missing.
+fn credentials(body: &Value) -> Result<(&str, &str), Error> {
+    let api_client =
+        match body.get("api_client") {
+            None | Some(Value::Null) => return Err(Error::BadRequest(
+                "api_client is required: {\"api_client\": {\"api_key\": ..., \"password\": ...}}"
+                    .into(),
+            )),
+            Some(Value::Object(map)) => map,
+            Some(_) => return Err(Error::BadRequest("api_client must be an object".into())),
+        };
+    let field = |name: &str| match api_client.get(name) {
+        Some(Value::String(s)) => Ok(s.as_str()),
+        None | Some(Value::Null) => {
+            Err(Error::BadRequest(format!("api_client.{name} is required")))
+        }
+        Some(_) => Err(Error::BadRequest(format!(
+            "api_client.{name} must be a string"
+        ))),
+    };
+    Ok((field("api_key")?, field("password")?))
+}

@@ -1,0 +1,246 @@
+//! The request journal (`GET /_admin/requests`): the most recent requests, with secrets in
+//! their bodies redacted. A ring bounded both in entries and in bytes, because a fixture
+//! that keeps every request of a long suite runs out of memory (as some peers do).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use serde_json::{json, Map, Value};
+
+/// Bodies are kept up to this many bytes each.
+const MAX_BODY_KEPT: usize = 4096;
+
+pub struct Entry {
+    pub at_ms: i64,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+    pub flavour: Option<&'static str>,
+    pub tenant: Option<String>,
+    pub duration_ms: f64,
+    pub body: String,
+}
+
+impl Entry {
+    fn size(&self) -> usize {
+        64 + self.method.len()
+            + self.path.len()
+            + self.query.len()
+            + self.body.len()
+            + self.tenant.as_ref().map_or(0, String::len)
+    }
+}
+
+struct Ring {
+    entries: VecDeque<(u64, Entry)>,
+    bytes: usize,
+    next_id: u64,
+}
+
+pub struct Journal {
+    ring: Mutex<Ring>,
+    max_entries: usize,
+    max_bytes: usize,
+}
+
+/// Which entries `list` returns.
+#[derive(Default)]
+pub struct Filter {
+    pub flavour: Option<String>,
+    /// A prefix of the path.
+    pub path: Option<String>,
+    /// Only entries at or after this time (Unix ms).
+    pub since_ms: Option<i64>,
+}
+
+impl Journal {
+    pub fn new(max_entries: usize, max_bytes: usize) -> Journal {
+        Journal {
+            ring: Mutex::new(Ring {
+                entries: VecDeque::new(),
+                bytes: 0,
+                next_id: 1,
+            }),
+            max_entries,
+            max_bytes,
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.max_entries > 0 && self.max_bytes > 0
+    }
+
+    pub fn record(&self, entry: Entry) {
+        if !self.enabled() {
+            return;
+        }
+        let mut ring = self.lock();
+        ring.bytes += entry.size();
+        let id = ring.next_id;
+        ring.next_id += 1;
+        ring.entries.push_back((id, entry));
+        while ring.entries.len() > self.max_entries || ring.bytes > self.max_bytes {
+            match ring.entries.pop_front() {
+                Some((_, old)) => ring.bytes -= old.size(),
+                None => break,
+            }
+        }
+    }
+
+    pub fn list(&self, filter: &Filter) -> Value {
+        let ring = self.lock();
+        let requests: Vec<Value> = ring
+            .entries
+            .iter()
+            .filter(|(_, e)| {
+                filter
+                    .flavour
+                    .as_deref()
+                    .is_none_or(|f| e.flavour == Some(f))
+                    && filter.path.as_deref().is_none_or(|p| e.path.starts_with(p))
+                    && filter.since_ms.is_none_or(|s| e.at_ms >= s)
+            })
+            .map(|(id, e)| {
+                json!({
+                    "id": id,
+                    "at": crate::clock::iso_millis(e.at_ms),
+                    "method": e.method,
+                    "path": e.path,
+                    "query": e.query,
+                    "status": e.status,
+                    "flavour": e.flavour,
+                    "tenant": e.tenant,
+                    "duration_ms": (e.duration_ms * 1000.0).round() / 1000.0,
+                    "body": e.body,
+                })
+            })
+            .collect();
+        json!({ "requests": requests })
+    }
+
+    pub fn clear(&self) {
+        let mut ring = self.lock();
+        ring.entries.clear();
+        ring.bytes = 0;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
+        self.ring.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// True for field names that hold secrets (passwords, keys, tokens).
+fn is_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["password", "secret", "token", "api_key", "apikey"]
+        .iter()
+        .any(|s| name.contains(s))
+}
+
+/// The body as the journal keeps it: secrets of JSON and form bodies replaced by `***`,
+/// then cut to `MAX_BODY_KEPT` bytes.
+pub fn redact_body(bytes: &[u8], content_type: Option<&str>) -> String {
+    if bytes.is_empty() {
+        return String::new();
+    }
+    let text = if let Ok(mut value) = serde_json::from_slice::<Value>(bytes) {
+        redact_json(&mut value);
+        value.to_string()
+    } else if content_type.is_some_and(|t| t.starts_with("application/x-www-form-urlencoded")) {
+        let pairs = form_urlencoded::parse(bytes).map(|(k, v)| {
+            let v = if is_secret(&k) { "***".into() } else { v };
+            (k, v)
+        });
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+    } else {
+        String::from_utf8_lossy(bytes).into_owned()
+    };
+    if text.len() <= MAX_BODY_KEPT {
+        return text;
+    }
+    let mut cut = MAX_BODY_KEPT;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut])
+}
+
+fn redact_json(value: &mut Value) {
+    match value {
+        Value::Object(map) => redact_map(map),
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        _ => {}
+    }
+}
+
+fn redact_map(map: &mut Map<String, Value>) {
+    for (key, value) in map.iter_mut() {
+        if is_secret(key) && !value.is_null() {
+            *value = Value::from("***");
+        } else {
+            redact_json(value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, body: &str) -> Entry {
+        Entry {
+            at_ms: 0,
+            method: "GET".into(),
+            path: path.into(),
+            query: String::new(),
+            status: 200,
+            flavour: Some("mx"),
+            tenant: None,
+            duration_ms: 0.1,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn the_ring_is_bounded_in_entries_and_bytes() {
+        let journal = Journal::new(3, 1_000_000);
+        for i in 0..5 {
+            journal.record(entry(&format!("/{i}"), ""));
+        }
+        let list = journal.list(&Filter::default());
+        let paths: Vec<&str> = list["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(paths, ["/2", "/3", "/4"]);
+        let journal = Journal::new(1000, 500);
+        for _ in 0..10 {
+            journal.record(entry("/x", &"b".repeat(200)));
+        }
+        assert_eq!(
+            journal.list(&Filter::default())["requests"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let body = br#"{"api_client":{"api_key":"k","password":"p"},"name":"n"}"#;
+        let kept = redact_body(body, Some("application/json"));
+        assert!(!kept.contains("\"k\"") && !kept.contains("\"p\"") && kept.contains("\"n\""));
+        let form = redact_body(
+            b"grant_type=client_credentials&client_secret=s",
+            Some("application/x-www-form-urlencoded"),
+        );
+        assert_eq!(form, "grant_type=client_credentials&client_secret=***");
+        assert!(redact_body("é".repeat(5000).as_bytes(), None).len() <= MAX_BODY_KEPT + 3);
+    }
+}

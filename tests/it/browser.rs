@@ -1,0 +1,1 @@
+//! The MX Client Dashboard in a real headless browser (Debian's chromium + chromedriver).
