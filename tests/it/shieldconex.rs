@@ -1531,3 +1531,7 @@ fn partners_are_created_as_sub_partners_and_updated() {
         [793, id]
     );
 }
+
+/// The welcome mail and its set-password page.
+#[path = "shieldconex_welcome.rs"]
+mod welcome;

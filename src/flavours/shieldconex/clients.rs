@@ -260,6 +260,7 @@ pub fn create_client(
             );
         }
     }
+    let sends_mail = contact.as_ref().is_some_and(ContactInput::sends_welcome);
     let now = app.clock.now_ms();
     let id = app.store.write(|tx| {
         let direct_partner = match &direct_partner {
@@ -311,7 +312,7 @@ pub fn create_client(
             .execute([id, contact_id])?;
         Ok::<_, Error>(id)
     })?;
-    welcome::after_commit(app);
+    welcome::after_commit(app, sends_mail);
     Ok(id_response(id))
 }
 

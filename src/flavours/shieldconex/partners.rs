@@ -240,6 +240,7 @@ pub fn create_partner(
             );
         }
     }
+    let sends_mail = matches!(&contact, Field::Set(c) if c.sends_welcome());
     let now = app.clock.now_ms();
     let id = app.store.write(|tx| {
         let parent = match &parent {
@@ -288,7 +289,7 @@ pub fn create_partner(
             .execute(rusqlite::params![id, contact_id])?;
         Ok::<_, Error>(id)
     })?;
-    welcome::after_commit(app);
+    welcome::after_commit(app, sends_mail);
     Ok(id_response(id))
 }
 

@@ -296,6 +296,11 @@ pub enum ContactInput {
 }
 
 impl ContactInput {
+    /// True for a new user who asked for the welcome mail.
+    pub fn sends_welcome(&self) -> bool {
+        matches!(self, ContactInput::New(user) if user.send_welcome)
+    }
+
     pub fn read(
         reader: &Reader,
         key: &str,
@@ -423,6 +428,7 @@ pub fn create_user(app: &App, req: &Request, caller: &Caller, _: &str) -> Result
         return Err(Error::Invalid(problems));
     };
     check_role_grant(caller, user.role)?;
+    let sends_mail = user.send_welcome;
     let now = app.clock.now_ms();
     let id = app.store.write(|tx| {
         check_unique_user_name(tx, &user.user_name, None, "userName", &mut problems)?;
@@ -437,7 +443,7 @@ pub fn create_user(app: &App, req: &Request, caller: &Caller, _: &str) -> Result
         problems.check()?;
         user.insert(app, tx, partner_id, client_id, now)
     })?;
-    app_after_commit(app);
+    welcome::after_commit(app, sends_mail);
     Ok(id_response(id))
 }
 
@@ -515,10 +521,11 @@ pub fn update_user(app: &App, req: &Request, caller: &Caller, id: &str) -> Resul
     let id = input::path_id(id)?;
     let body = input::object(req)?;
     let changes = UserChanges::read(&body)?;
+    let sends_mail = changes.send_welcome;
     let now = app.clock.now_ms();
     app.store
         .write(|tx| changes.apply(app, tx, caller, id, now))?;
-    app_after_commit(app);
+    welcome::after_commit(app, sends_mail);
     Ok(id_response(id))
 }
 
@@ -703,11 +710,6 @@ impl UserChanges {
         }
         Ok(())
     }
-}
-
-/// After a commit that may have queued mail.
-fn app_after_commit(app: &App) {
-    welcome::after_commit(app);
 }
 
 #[cfg(test)]
