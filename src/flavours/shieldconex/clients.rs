@@ -190,8 +190,7 @@ pub fn get_client(app: &App, _: &Request, caller: &Caller, id: &str) -> Result<R
         let Some(mut details) = details else {
             return Err(Error::NotFound);
         };
-        scope::client_access(conn, caller, id, details.direct_partner.id)?.require()?;
-        details.partner = scope::root(conn, details.direct_partner.id)?;
+        details.partner = scope::visible_client_root(conn, caller, id, details.direct_partner.id)?;
         Ok(json_response(200, &details))
     })
 }

@@ -65,11 +65,15 @@ impl<T> Field<T> {
     }
 }
 
-/// A reference to a partner or client: by id, by name, or (optimally, seed 001) both.
+/// A reference to a partner or client: by id, by name, or (optimally, seed 001) both, which
+/// must then name the same record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ref {
     pub id: Option<i64>,
     pub name: Option<String>,
+    /// A query parameter's one value, which may be either (`?partner=792`): `id` is tried
+    /// first, then `name`.
+    pub id_or_name: bool,
 }
 
 /// The request body as a JSON object; a body that is not one is a 409 on `body`.
@@ -216,6 +220,7 @@ impl<'a> Reader<'a> {
                 Field::Set(s) if !s.is_empty() => Some(s),
                 _ => None,
             },
+            id_or_name: false,
         };
         if r.id.is_none() && r.name.is_none() {
             problems.add(&attr, REQUIRED, format!("{attr} needs an id or a name."));
@@ -350,6 +355,7 @@ pub fn query_ref(req: &Request, name: &str, problems: &mut Problems) -> Option<R
     Some(Ref {
         id,
         name: Some(value.to_string()),
+        id_or_name: true,
     })
 }
 
@@ -389,14 +395,16 @@ mod tests {
             r.reference("p", &mut p),
             Field::Set(Ref {
                 id: Some(792),
-                name: Some("partnerName".into())
+                name: Some("partnerName".into()),
+                id_or_name: false,
             })
         );
         assert_eq!(
             r.reference("r", &mut p),
             Field::Set(Ref {
                 id: None,
-                name: Some("n".into())
+                name: Some("n".into()),
+                id_or_name: false,
             })
         );
         assert!(p.is_empty());

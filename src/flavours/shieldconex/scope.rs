@@ -138,6 +138,29 @@ pub fn client_access(
     })
 }
 
+/// The root partner of a live client the caller may see (404 otherwise), walking the tree
+/// once: the hot path of `GET /clients/{id}`. Same rule as `client_access`.
+pub fn visible_client_root(
+    conn: &Connection,
+    caller: &Caller,
+    client_id: i64,
+    direct_partner_id: i64,
+) -> Result<Named, Error> {
+    let lineage = lineage(conn, direct_partner_id)?;
+    let visible = match caller.home {
+        Home::System => true,
+        Home::Partner(home) => lineage.iter().any(|p| p.id == home),
+        Home::Client(own) => own == client_id,
+    };
+    if !visible {
+        return Err(Error::NotFound);
+    }
+    lineage
+        .into_iter()
+        .last()
+        .ok_or_else(|| Error::Internal(format!("partner {direct_partner_id} has no lineage")))
+}
+
 /// What decides a user's place: its role, partner and (live) client.
 pub struct UserPlace {
     pub role: String,
@@ -333,35 +356,35 @@ enum Found<T> {
     Mismatch,
 }
 
-/// Looks a reference up by id, else by name. A query parameter of digits (`?partner=792`)
-/// carries both; its name is only tried when no record has that id.
+/// Looks a reference up: by id and/or name (both must then agree), or, for a query
+/// parameter's single value, by id first and then by name.
 fn find<T: HasName>(
     reference: &Ref,
     by_id: impl Fn(i64) -> rusqlite::Result<Option<T>>,
     by_name: impl Fn(&str) -> rusqlite::Result<Option<T>>,
 ) -> rusqlite::Result<Found<T>> {
-    if let Some(id) = reference.id {
-        match by_id(id)? {
-            Some(found) => {
-                return Ok(match &reference.name {
-                    Some(name)
-                        if name != &id.to_string() && !found.name().eq_ignore_ascii_case(name) =>
-                    {
-                        Found::Mismatch
-                    }
-                    _ => Found::Yes(found),
-                })
-            }
-            None if reference.name.as_deref() != Some(id.to_string().as_str()) => {
-                return Ok(Found::No)
-            }
-            None => {}
+    let found_by_id = match reference.id {
+        Some(id) => by_id(id)?,
+        None => None,
+    };
+    if reference.id_or_name {
+        return Ok(match found_by_id {
+            Some(found) => Found::Yes(found),
+            None => match &reference.name {
+                Some(name) => by_name(name)?.map_or(Found::No, Found::Yes),
+                None => Found::No,
+            },
+        });
+    }
+    Ok(match (reference.id, found_by_id, &reference.name) {
+        (Some(_), None, _) => Found::No,
+        (Some(_), Some(found), Some(name)) if !found.name().eq_ignore_ascii_case(name) => {
+            Found::Mismatch
         }
-    }
-    match &reference.name {
-        Some(name) => Ok(by_name(name)?.map_or(Found::No, Found::Yes)),
-        None => Ok(Found::No),
-    }
+        (Some(_), Some(found), _) => Found::Yes(found),
+        (None, _, Some(name)) => by_name(name)?.map_or(Found::No, Found::Yes),
+        (None, _, None) => Found::No,
+    })
 }
 
 trait HasName {
@@ -377,5 +400,65 @@ impl HasName for Named {
 impl HasName for (Named, i64) {
     fn name(&self) -> &str {
         &self.0.name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(reference: &Ref) -> &'static str {
+        let records = [(792, "partnerName"), (793, "newPartnerName"), (7, "12345")];
+        let named = |(id, name): &(i64, &str)| Named {
+            id: *id,
+            name: name.to_string(),
+        };
+        let by_id = |id: i64| Ok(records.iter().find(|r| r.0 == id).map(named));
+        let by_name = |n: &str| {
+            Ok(records
+                .iter()
+                .find(|r| r.1.eq_ignore_ascii_case(n))
+                .map(named))
+        };
+        match find(reference, by_id, by_name).unwrap() {
+            Found::Yes(p) if p.id == 792 => "792",
+            Found::Yes(p) if p.id == 793 => "793",
+            Found::Yes(_) => "7",
+            Found::No => "no",
+            Found::Mismatch => "mismatch",
+        }
+    }
+
+    fn body(id: Option<i64>, name: Option<&str>) -> Ref {
+        Ref {
+            id,
+            name: name.map(str::to_string),
+            id_or_name: false,
+        }
+    }
+
+    fn query(value: &str) -> Ref {
+        Ref {
+            id: value.parse().ok(),
+            name: Some(value.to_string()),
+            id_or_name: true,
+        }
+    }
+
+    #[test]
+    fn references_by_id_name_or_both() {
+        assert_eq!(lookup(&body(Some(792), Some("PARTNERNAME"))), "792");
+        assert_eq!(lookup(&body(Some(792), Some("newPartnerName"))), "mismatch");
+        assert_eq!(lookup(&body(Some(999), Some("partnerName"))), "no");
+        assert_eq!(lookup(&body(None, Some("newPartnerName"))), "793");
+        assert_eq!(lookup(&query("0792")), "792");
+        assert_eq!(lookup(&query("793")), "793");
+        assert_eq!(lookup(&query("partnerName")), "792");
+        assert_eq!(lookup(&query("nothing")), "no");
+        assert_eq!(
+            lookup(&query("12345")),
+            "7",
+            "a name of digits, when no id matches"
+        );
     }
 }
