@@ -94,24 +94,31 @@ CREATE TABLE mx_clients (
 
 ------------------------------------------------------------------------------------------
 -- ShieldConex (seed 001): partners own sub-partners and clients; users belong to a partner
--- or a client and authenticate with Basic userName:password.
+-- or a client and authenticate with Basic userName:password. `version` counts updates and
+-- starts at 0 (seed 001); ids are the vendor's int64s, assigned here.
 ------------------------------------------------------------------------------------------
 
+-- Partner trees: a root partner (parent_id NULL) has sub-partners to any depth. The API only
+-- creates sub-partners. Names are unique, ASCII case ignored: `?partner=` takes a name too.
+-- Users and partners refer to each other (a partner's contact is a user); the foreign keys
+-- are checked per statement, so rows are written in dependency order (seeds defer them).
 CREATE TABLE sc_partners (
     id                   INTEGER PRIMARY KEY,
-    name                 TEXT    NOT NULL,
+    name                 TEXT    NOT NULL UNIQUE COLLATE NOCASE,
     reference            TEXT,
     billing_id           TEXT,
     verification_phrase  TEXT,
     is_active            INTEGER NOT NULL DEFAULT 1,
     version              INTEGER NOT NULL DEFAULT 0,
-    parent_id            INTEGER REFERENCES sc_partners (id) ON DELETE CASCADE,
-    contact_id           INTEGER,           -- sc_users.id; no FK: users and partners refer to each other
+    parent_id            INTEGER REFERENCES sc_partners (id),
+    contact_id           INTEGER REFERENCES sc_users (id),
     created_at           INTEGER NOT NULL,
     modified_at          INTEGER NOT NULL
 );
 CREATE INDEX sc_partners_parent ON sc_partners (parent_id);
 
+-- Partner-level users have a partner_id, client-level users a client_id, system-level users
+-- neither (a seed may give a client user its partner too; the API never shows it).
 CREATE TABLE sc_users (
     id             INTEGER PRIMARY KEY,
     user_name      TEXT    NOT NULL UNIQUE COLLATE NOCASE,
@@ -121,8 +128,8 @@ CREATE TABLE sc_users (
     email          TEXT    NOT NULL,
     phone          TEXT    NOT NULL,
     user_role      TEXT    NOT NULL,        -- the OpenAPI spelling, e.g. 'Partner Supervisor'
-    partner_id     INTEGER REFERENCES sc_partners (id) ON DELETE CASCADE,
-    client_id      INTEGER,                 -- sc_clients.id for client-level users
+    partner_id     INTEGER REFERENCES sc_partners (id),
+    client_id      INTEGER REFERENCES sc_clients (id),
     is_active      INTEGER NOT NULL DEFAULT 1,
     version        INTEGER NOT NULL DEFAULT 0,
     created_at     INTEGER NOT NULL,
@@ -131,22 +138,26 @@ CREATE TABLE sc_users (
 CREATE INDEX sc_users_partner ON sc_users (partner_id);
 CREATE INDEX sc_users_client ON sc_users (client_id);
 
+-- Clients hang under their direct partner; their `partner` in the API is the tree's root.
+-- DELETE is soft (VENDORS.md §2): the row stays with deleted_at set, gone from every
+-- answer, and its name is free again.
 CREATE TABLE sc_clients (
     id                 INTEGER PRIMARY KEY,
-    name               TEXT    NOT NULL,
+    name               TEXT    NOT NULL COLLATE NOCASE,
     billing_id         TEXT,
     mid                TEXT,
     location           INTEGER,
     is_active          INTEGER NOT NULL DEFAULT 1,
     version            INTEGER NOT NULL DEFAULT 0,
-    direct_partner_id  INTEGER NOT NULL REFERENCES sc_partners (id) ON DELETE CASCADE,
+    direct_partner_id  INTEGER NOT NULL REFERENCES sc_partners (id),
     contact_id         INTEGER REFERENCES sc_users (id),
     created_at         INTEGER NOT NULL,
     modified_at        INTEGER NOT NULL,
-    deleted_at         INTEGER                  -- soft delete: kept, but gone from the API
+    deleted_at         INTEGER
 );
 CREATE UNIQUE INDEX sc_clients_live_name ON sc_clients (name) WHERE deleted_at IS NULL;
-CREATE INDEX sc_clients_direct_partner ON sc_clients (direct_partner_id);
+CREATE INDEX sc_clients_live_by_partner ON sc_clients (direct_partner_id, id)
+    WHERE deleted_at IS NULL;
 
 ------------------------------------------------------------------------------------------
 -- Nueve09 (seed 002): accounts log in with api_key + password (POST /auth/login) and fund

@@ -1,8 +1,13 @@
 //! The six ShieldConex roles. The docs spell them "System Administrator", "Client
 //! Administrator", ...; the OpenAPI enum "System Admin", "Client Admin", ... (VENDORS.md §2).
 //! Both are accepted; the API's spelling is what we store and emit.
+//!
+//! Each role sits at a level of the hierarchy (System → Partner → Client) and is either the
+//! level's manager (Admin, Supervisor) or a plain user. The order of `ROLES` is the order of
+//! permission: a user may create or change users of its own rank or lower ("cannot be a higher
+//! permission level than the role creating it", OpenAPI `userRole`).
 
-/// The OpenAPI spellings, highest level first.
+/// The OpenAPI spellings, highest permission first.
 pub const ROLES: [&str; 6] = [
     "System Admin",
     "System User",
@@ -11,6 +16,19 @@ pub const ROLES: [&str; 6] = [
     "Client Admin",
     "Client User",
 ];
+
+/// The partner-level roles, as stored (for SQL `IN` lists).
+pub const PARTNER_ROLES: [&str; 2] = ["Partner Supervisor", "Partner User"];
+/// The client-level roles, as stored.
+pub const CLIENT_ROLES: [&str; 2] = ["Client Admin", "Client User"];
+
+/// Where in the hierarchy a role belongs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    System,
+    Partner,
+    Client,
+}
 
 /// The stored spelling of a role name in either spelling (case-insensitive).
 pub fn canonical(name: &str) -> Option<&'static str> {
@@ -22,9 +40,30 @@ pub fn canonical(name: &str) -> Option<&'static str> {
         .copied()
 }
 
-/// True for roles that belong to a client rather than a partner.
-pub fn is_client_level(role: &str) -> bool {
-    role.starts_with("Client")
+pub fn level(role: &str) -> Level {
+    if role.starts_with("System") {
+        Level::System
+    } else if role.starts_with("Partner") {
+        Level::Partner
+    } else {
+        Level::Client
+    }
+}
+
+/// 0 for System Admin down to 5 for Client User; an unknown role ranks below everything.
+pub fn rank(role: &str) -> usize {
+    ROLES.iter().position(|r| *r == role).unwrap_or(ROLES.len())
+}
+
+/// True when `role` may hand out or change a user holding `other` (same rank or lower).
+pub fn outranks_or_equals(role: &str, other: &str) -> bool {
+    rank(role) <= rank(other)
+}
+
+/// Admins and Supervisors manage their level; the "User" roles only read (README decision:
+/// the vendor names a manager role at every level, so the plain roles are read-only here).
+pub fn can_manage(role: &str) -> bool {
+    matches!(role, "System Admin" | "Partner Supervisor" | "Client Admin")
 }
 
 #[cfg(test)]
@@ -38,5 +77,19 @@ mod tests {
         assert_eq!(canonical("System Administrator"), Some("System Admin"));
         assert_eq!(canonical("Partner Supervisor"), Some("Partner Supervisor"));
         assert_eq!(canonical("Partner Administrator"), None);
+    }
+
+    #[test]
+    fn levels_and_ranks() {
+        assert_eq!(level("System User"), Level::System);
+        assert_eq!(level("Partner User"), Level::Partner);
+        assert_eq!(level("Client Admin"), Level::Client);
+        assert!(outranks_or_equals(
+            "Partner Supervisor",
+            "Partner Supervisor"
+        ));
+        assert!(outranks_or_equals("Partner Supervisor", "Client User"));
+        assert!(!outranks_or_equals("Client Admin", "Partner User"));
+        assert!(can_manage("Client Admin") && !can_manage("Partner User"));
     }
 }

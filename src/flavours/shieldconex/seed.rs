@@ -1,4 +1,8 @@
 //! The `shieldconex` section of a seed document: partner trees, users and clients.
+//!
+//! Partner-level users name their `partner`, client-level users their `client` (and may name
+//! its partner too); system-level users need neither. References are checked by the
+//! database when the seed is applied: a dangling one fails the whole seed.
 
 use serde::Deserialize;
 
@@ -29,7 +33,12 @@ pub struct Partner {
     #[serde(default)]
     pub billing_id: Option<String>,
     #[serde(default)]
+    pub verification_phrase: Option<String>,
+    #[serde(default)]
     pub is_active: Option<bool>,
+    /// A user id.
+    #[serde(default)]
+    pub contact: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,15 +98,28 @@ impl Section {
                     roles::ROLES.join(", ")
                 ));
             };
-            if roles::is_client_level(role) && u.client.is_none() && u.partner.is_none() {
-                return Err(format!(
-                    "shieldconex.users[{i}] needs a client or a partner"
-                ));
+            match roles::level(role) {
+                roles::Level::Partner if u.partner.is_none() => {
+                    return Err(format!(
+                        "shieldconex.users[{i}].partner is required for the role {role}"
+                    ))
+                }
+                roles::Level::Client if u.client.is_none() => {
+                    return Err(format!(
+                        "shieldconex.users[{i}].client is required for the role {role}"
+                    ))
+                }
+                _ => {}
             }
         }
         for (i, p) in self.partners.iter().enumerate() {
             if p.name.trim().is_empty() {
                 return Err(format!("shieldconex.partners[{i}].name must not be empty"));
+            }
+            if p.id.is_some() && p.parent == p.id {
+                return Err(format!(
+                    "shieldconex.partners[{i}].parent must not be the partner itself"
+                ));
             }
         }
         for (i, c) in self.clients.iter().enumerate() {
@@ -119,9 +141,9 @@ impl Section {
         // Partners, users and clients refer to each other; check the references at commit.
         tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         let mut partner = tx.prepare_cached(
-            "INSERT INTO sc_partners (id, name, parent_id, reference, billing_id, is_active,
-                 created_at, modified_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT DO NOTHING",
+            "INSERT INTO sc_partners (id, name, parent_id, reference, billing_id,
+                 verification_phrase, is_active, contact_id, created_at, modified_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) ON CONFLICT DO NOTHING",
         )?;
         for p in &self.partners {
             partner.execute(params![
@@ -130,7 +152,9 @@ impl Section {
                 p.parent,
                 p.reference,
                 p.billing_id,
+                p.verification_phrase,
                 p.is_active.unwrap_or(true),
+                p.contact,
                 now_ms
             ])?;
         }

@@ -1,0 +1,302 @@
+//! The welcome mail and its set-password page. A user created with `sendWelcomeEmail: true`
+//! (directly, or inline as a client's or partner's contact) "will receive an email with a
+//! link to access the system [and] will be prompted to update their password" (Bluefin's
+//! administration guide); a PATCH with `sendWelcomeEmail: true` sends a fresh link, as the
+//! portal's "Resetting a User's Password" does.
+//!
+//! The mail is queued in the transaction that creates or updates the user (`mail::enqueue`),
+//! with a one-time link (`links`, purpose `shieldconex.welcome`, subject the user id); a new
+//! link revokes the user's earlier ones. `GET /welcome/{token}` shows a password form;
+//! `POST` redeems the link atomically and stores the password's argon2id hash, after which
+//! the user can call the API with Basic `userName:password`. The token in the path is the
+//! only credential, so the form needs no CSRF token of its own: a forged POST would have to
+//! know it.
+
+use rusqlite::{OptionalExtension, Transaction};
+
+use super::error::Error;
+use crate::app::App;
+use crate::auth::hash_secret;
+use crate::clock::iso_seconds;
+use crate::http::{escape_html as esc, form_body, Request, Response};
+use crate::links::{self, LinkError};
+use crate::mail::{self, Mail};
+
+const WELCOME_LINK: &str = "shieldconex.welcome";
+const MIN_PASSWORD: usize = 8;
+const MAX_PASSWORD: usize = 128;
+
+/// Who a welcome mail greets.
+struct Recipient {
+    user_name: String,
+    first_name: String,
+    email: String,
+}
+
+/// Queues the welcome mail of user `user_id`, with a fresh set-password link, in `tx`.
+/// Call `after_commit` once the transaction committed.
+pub fn send(app: &App, tx: &Transaction, user_id: i64, now_ms: i64) -> Result<(), Error> {
+    let who = tx
+        .prepare_cached("SELECT user_name, first_name, email FROM sc_users WHERE id = ?1")?
+        .query_row([user_id], |r| {
+            Ok(Recipient {
+                user_name: r.get(0)?,
+                first_name: r.get(1)?,
+                email: r.get(2)?,
+            })
+        })?;
+    let ttl = app.config.link_ttl_ms;
+    let token = links::issue(tx, WELCOME_LINK, &user_id.to_string(), now_ms, ttl)?;
+    let link = format!("{}/shieldconex/welcome/{token}", app.config.public_url);
+    mail::enqueue(
+        tx,
+        &welcome_mail(&who, &link, now_ms.saturating_add(ttl)),
+        now_ms,
+    )?;
+    Ok(())
+}
+
+/// Lets the mail sender know, when a committed transaction queued a welcome mail.
+pub fn after_commit(app: &App, queued: bool) {
+    if queued {
+        app.wake_mailer();
+    }
+}
+
+fn welcome_mail(who: &Recipient, link: &str, expires_at_ms: i64) -> Mail {
+    let expiry = iso_seconds(expires_at_ms)
+        .replace('T', " ")
+        .replace('Z', " UTC");
+    let text = format!(
+        "Hello {first},\n\n\
+         Welcome to ShieldConex. Your user name is {user}. Use this one-time link to set your \
+         password:\n\n{link}\n\n\
+         The link works once and expires on {expiry}. After that, ask your administrator to \
+         send a new welcome e-mail.\n\n\
+         With your user name and password you can sign in to the ShieldConex API (HTTP Basic \
+         authentication).\n",
+        first = who.first_name,
+        user = who.user_name,
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">\
+         <p>Hello {first},</p>\
+         <p>Welcome to ShieldConex. Your user name is <b>{user}</b>. Use this one-time link to \
+         set your password:</p>\
+         <p><a href=\"{link}\" style=\"display:inline-block;padding:10px 18px;background:#00539b;\
+         color:#fff;border-radius:6px;text-decoration:none\">Set your password</a></p>\
+         <p style=\"font-size:90%\">Or open {link}</p>\
+         <p>The link works once and expires on {expiry}. After that, ask your administrator to \
+         send a new welcome e-mail.</p></body></html>",
+        first = esc(&who.first_name),
+        user = esc(&who.user_name),
+        link = esc(link),
+        expiry = esc(&expiry),
+    );
+    Mail {
+        flavour: "shieldconex",
+        to: who.email.clone(),
+        subject: "Welcome to ShieldConex: set your password".to_string(),
+        text,
+        html: Some(html),
+        links: vec![link.to_string()],
+    }
+}
+
+/// `GET` shows the form, `POST` sets the password; other methods are 405.
+pub fn page(app: &App, req: &Request, token: &str) -> Result<Response, Error> {
+    match req.method.as_str() {
+        "GET" => show_form(app, req, token),
+        "POST" => set_password(app, req, token),
+        _ => Err(Error::MethodNotAllowed("GET, POST")),
+    }
+}
+
+fn show_form(app: &App, req: &Request, token: &str) -> Result<Response, Error> {
+    let now = app.clock.now_ms();
+    let user = app.store.read(|conn| {
+        Ok::<_, rusqlite::Error>(match links::check(conn, WELCOME_LINK, token, now) {
+            Ok(id) => Ok(user_name(conn, &id)?),
+            Err(e) => Err(e),
+        })
+    })?;
+    Ok(match user {
+        Ok(Some(user_name)) => html(200, &form(req, token, &user_name, None)),
+        Ok(None) => dead_link(&LinkError::Unknown),
+        Err(e) => dead_link(&e),
+    })
+}
+
+fn set_password(app: &App, req: &Request, token: &str) -> Result<Response, Error> {
+    let fields = form_body(req);
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let password = field("password");
+    let problem = if password.chars().count() < MIN_PASSWORD {
+        Some(format!(
+            "Choose a password of at least {MIN_PASSWORD} characters."
+        ))
+    } else if password.chars().count() > MAX_PASSWORD {
+        Some(format!(
+            "Choose a password of at most {MAX_PASSWORD} characters."
+        ))
+    } else if password != field("password_confirmation") {
+        Some("The two passwords do not match.".to_string())
+    } else {
+        None
+    };
+    let now = app.clock.now_ms();
+    if let Some(problem) = problem {
+        let user = app.store.read(|conn| {
+            Ok::<_, rusqlite::Error>(match links::check(conn, WELCOME_LINK, token, now) {
+                Ok(id) => Ok(user_name(conn, &id)?),
+                Err(e) => Err(e),
+            })
+        })?;
+        return Ok(match user {
+            Ok(Some(user_name)) => html(422, &form(req, token, &user_name, Some(&problem))),
+            Ok(None) => dead_link(&LinkError::Unknown),
+            Err(e) => dead_link(&e),
+        });
+    }
+    // Hash before taking the write lock: argon2 takes tens of milliseconds.
+    let password_hash = hash_secret(password);
+    let outcome = app.store.write(|tx| {
+        let user_id = match links::redeem(tx, WELCOME_LINK, token, now) {
+            Ok(id) => id,
+            Err(LinkError::Store(e)) => return Err(e),
+            Err(e) => return Ok(Err(e)),
+        };
+        let user_name: Option<String> = tx
+            .prepare_cached(
+                "UPDATE sc_users SET password_hash = ?2 WHERE id = ?1 RETURNING user_name",
+            )?
+            .query_row(rusqlite::params![user_id, password_hash], |r| r.get(0))
+            .optional()?;
+        Ok(user_name.ok_or(LinkError::Unknown))
+    })?;
+    Ok(match outcome {
+        Ok(user_name) => html(
+            200,
+            &notice(
+                "Your password is set",
+                &format!(
+                    "You can now call the ShieldConex API as {user_name}, with HTTP Basic \
+                     authentication (user name and password)."
+                ),
+            ),
+        ),
+        Err(e) => dead_link(&e),
+    })
+}
+
+fn user_name(conn: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT user_name FROM sc_users WHERE id = ?1")?
+        .query_row([user_id], |r| r.get(0))
+        .optional()
+}
+
+fn dead_link(error: &LinkError) -> Response {
+    let (status, title, message) = match error {
+        LinkError::Unknown => (
+            404,
+            "This link is not valid",
+            "This link does not exist. Check that you opened the whole link from the e-mail.",
+        ),
+        LinkError::Used => (
+            410,
+            "This link has been used",
+            "This link was used already or replaced by a newer welcome e-mail. Ask your \
+             administrator to send a new one if you still need to set your password.",
+        ),
+        LinkError::Expired => (
+            410,
+            "This link has expired",
+            "Ask your administrator to send a new welcome e-mail.",
+        ),
+        LinkError::Store(_) => (500, "Something went wrong", "Please try again later."),
+    };
+    if let LinkError::Store(e) = error {
+        eprintln!("shieldconex: internal error: {e}");
+    }
+    html(status, &notice(title, message))
+}
+
+fn html(status: u16, page: &str) -> Response {
+    Response::html(status, page.to_string()).with_header("Cache-Control", "no-store")
+}
+
+const STYLE: &str = "\
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;color:#1d2733;background:#f2f4f7}\
+header{background:#00539b;color:#fff;padding:12px 20px;font-weight:600}\
+main{max-width:520px;margin:24px auto;padding:0 16px}\
+.card{background:#fff;border-radius:10px;padding:20px;box-shadow:0 1px 3px rgba(0,0,0,.12)}\
+h1{font-size:1.4em;margin:0 0 12px}label{display:block;margin:12px 0 4px;font-weight:600}\
+input{width:100%;padding:10px;border:1px solid #b8c2cc;border-radius:6px;font-size:1em}\
+button{margin-top:18px;width:100%;padding:12px;border:0;border-radius:6px;background:#00539b;color:#fff;font-size:1em;cursor:pointer}\
+.error{background:#fde8e8;color:#8a1c1c;padding:10px;border-radius:6px;margin-bottom:12px}";
+
+fn layout(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{title} · ShieldConex</title><style>{STYLE}</style></head>\
+         <body><header>ShieldConex</header><main><div class=\"card\">{body}</div></main>\
+         </body></html>",
+        title = esc(title)
+    )
+}
+
+fn notice(title: &str, message: &str) -> String {
+    layout(
+        title,
+        &format!("<h1>{}</h1><p>{}</p>", esc(title), esc(message)),
+    )
+}
+
+fn form(req: &Request, token: &str, user_name: &str, error: Option<&str>) -> String {
+    let error = error.map_or(String::new(), |e| {
+        format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))
+    });
+    let body = format!(
+        "<h1>Set your password</h1>{error}\
+         <p>Choose the password of <b>{user}</b>.</p>\
+         <form method=\"post\" action=\"{action}\">\
+         <label for=\"password\">Password</label>\
+         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" \
+         required minlength=\"{MIN_PASSWORD}\" maxlength=\"{MAX_PASSWORD}\">\
+         <label for=\"password_confirmation\">Confirm password</label>\
+         <input id=\"password_confirmation\" name=\"password_confirmation\" type=\"password\" \
+         autocomplete=\"new-password\" required minlength=\"{MIN_PASSWORD}\">\
+         <button type=\"submit\">Set password</button></form>",
+        user = esc(user_name),
+        action = esc(&format!("{}/welcome/{token}", req.mount)),
+    );
+    layout("Set your password", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mail_greets_names_the_user_and_escapes_html() {
+        let who = Recipient {
+            user_name: "John <Doe>".into(),
+            first_name: "John".into(),
+            email: "john@example.com".into(),
+        };
+        let mail = welcome_mail(&who, "http://x/shieldconex/welcome/t", 0);
+        assert!(mail.text.starts_with("Hello John,"));
+        assert!(mail.text.contains("Your user name is John <Doe>."));
+        assert!(mail.text.contains("1970-01-01 00:00:00 UTC"));
+        let html = mail.html.unwrap();
+        assert!(html.contains("John &lt;Doe&gt;") && !html.contains("<Doe>"));
+        assert_eq!(mail.links, vec!["http://x/shieldconex/welcome/t"]);
+        assert_eq!(mail.to, "john@example.com");
+    }
+}
