@@ -19,8 +19,9 @@ fn readiness_line_names_a_working_url_and_health_is_ok() {
     let reply = server.get("/healthz", &[]);
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json(), json!({"status": "ok"}));
+    // The log line is written just after the answer, so wait for it.
     assert!(
-        server.stderr().contains("GET /healthz 200"),
+        server.stderr_shows("GET /healthz 200"),
         "one log line per request"
     );
 }

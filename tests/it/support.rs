@@ -154,6 +154,18 @@ impl Server {
         std::fs::read_to_string(self.dir().join("stderr.log")).unwrap_or_default()
     }
 
+    /// Waits (at most 5 s) until stderr contains `text`; true if it did.
+    pub fn stderr_shows(&self, text: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if self.stderr().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -12,7 +12,7 @@ h1{font-size:1.4em;margin:0 0 12px}label{display:block;margin:12px 0 4px;font-we
 input{width:100%;padding:10px;border:1px solid #b8c2cc;border-radius:6px;font-size:1em}\
 button{margin-top:18px;width:100%;padding:12px;border:0;border-radius:6px;background:#1b5fd1;color:#fff;font-size:1em;cursor:pointer}\
 .error{background:#fde8e8;color:#8a1c1c;padding:10px;border-radius:6px;margin-bottom:12px}\
-dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:0}dt{color:#5b6773}dd{margin:0;word-break:break-all}\
+dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:0}dt{color:#5b6773}dd{margin:0;overflow-wrap:anywhere}\
 .link{margin-top:16px;display:block;text-align:center}";
 
 /// A whole page around `body` (already HTML).
