@@ -215,6 +215,9 @@ CREATE TABLE ml_clients (
     updated_at           INTEGER NOT NULL
 );
 CREATE INDEX ml_clients_partner ON ml_clients (partner_mid, seq);
+-- SQLite checks a foreign key from the parent's side (inserting or deleting a contact) by
+-- looking up the child column: without this index, every contact write would scan clients.
+CREATE INDEX ml_clients_default_contact ON ml_clients (default_contact_mid);
 -- client_external_id is unique per partner when given.
 CREATE UNIQUE INDEX ml_clients_external_id ON ml_clients (partner_mid, client_external_id)
     WHERE client_external_id <> '';
