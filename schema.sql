@@ -237,7 +237,8 @@ CREATE TABLE n09_signing_key (
 );
 
 ------------------------------------------------------------------------------------------
--- MakeLeaps (seed 003): a partner gets OAuth2 client-credentials tokens.
+-- MakeLeaps (seed 003): a partner gets OAuth2 client-credentials tokens and keeps clients,
+-- each with its contacts (an organization and/or people). Ids are "mids": 19 random digits.
 ------------------------------------------------------------------------------------------
 
 CREATE TABLE ml_partners (
@@ -245,13 +246,68 @@ CREATE TABLE ml_partners (
     name                TEXT    NOT NULL,
     client_id           TEXT    NOT NULL UNIQUE,
     client_secret_hash  TEXT    NOT NULL,     -- argon2id
+    -- Kept by the triggers below, so `meta.count` of a client list costs one row read, not
+    -- a scan of the partner's clients (DESIGN.md §6: list latency flat from 1k to 1M rows).
+    client_count        INTEGER NOT NULL DEFAULT 0,
     created_at          INTEGER NOT NULL
 );
 
+-- Access tokens: 30 random characters given once, kept only as their SHA-256. Expired rows
+-- are deleted whenever a new token is issued, so the table holds only live tokens.
 CREATE TABLE ml_tokens (
     token_hash   BLOB    PRIMARY KEY,         -- SHA-256 of the access token
     partner_mid  TEXT    NOT NULL REFERENCES ml_partners (mid) ON DELETE CASCADE,
     created_at   INTEGER NOT NULL,
     expires_at   INTEGER NOT NULL,
-    revoked_at   INTEGER
+    revoked_at   INTEGER                      -- set by POST /user/oauth2/revoke-token/
 ) WITHOUT ROWID;
+CREATE INDEX ml_tokens_expiry ON ml_tokens (expires_at);
+
+-- A partner's clients. `seq` gives the list its stable creation order.
+CREATE TABLE ml_clients (
+    seq                  INTEGER PRIMARY KEY,
+    mid                  TEXT    NOT NULL UNIQUE,
+    partner_mid          TEXT    NOT NULL REFERENCES ml_partners (mid) ON DELETE CASCADE,
+    client_external_id   TEXT    NOT NULL DEFAULT '',  -- the caller's own id; '' = none
+    display_name         TEXT    NOT NULL,             -- derived from the contacts
+    is_organization      INTEGER NOT NULL,             -- 1 when it has an organization contact
+    -- Always one of the client's own contacts; deferred, because a client and its first
+    -- contact are inserted in the same transaction.
+    default_contact_mid  TEXT    NOT NULL
+                         REFERENCES ml_contacts (mid) DEFERRABLE INITIALLY DEFERRED,
+    created_at           INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL
+);
+CREATE INDEX ml_clients_partner ON ml_clients (partner_mid, seq);
+-- SQLite checks a foreign key from the parent's side (inserting or deleting a contact) by
+-- looking up the child column: without this index, every contact write would scan clients.
+CREATE INDEX ml_clients_default_contact ON ml_clients (default_contact_mid);
+-- client_external_id is unique per partner when given.
+CREATE UNIQUE INDEX ml_clients_external_id ON ml_clients (partner_mid, client_external_id)
+    WHERE client_external_id <> '';
+
+CREATE TRIGGER ml_clients_counted AFTER INSERT ON ml_clients BEGIN
+    UPDATE ml_partners SET client_count = client_count + 1 WHERE mid = NEW.partner_mid;
+END;
+CREATE TRIGGER ml_clients_uncounted AFTER DELETE ON ml_clients BEGIN
+    UPDATE ml_partners SET client_count = client_count - 1 WHERE mid = OLD.partner_mid;
+END;
+
+-- A client's contacts, in the order the client lists them. Deleting a client deletes them.
+CREATE TABLE ml_contacts (
+    mid           TEXT    PRIMARY KEY,
+    client_mid    TEXT    NOT NULL REFERENCES ml_clients (mid) ON DELETE CASCADE,
+    partner_mid   TEXT    NOT NULL,           -- the client's, for /api/partner/{mid}/contact/{mid}/
+    position      INTEGER NOT NULL,           -- 0-based place in the client's `contacts`
+    contact_type  TEXT    NOT NULL CHECK (contact_type IN ('organization', 'person')),
+    name          TEXT    NOT NULL DEFAULT '',
+    family_name   TEXT    NOT NULL DEFAULT '',
+    given_name    TEXT    NOT NULL DEFAULT '',
+    title         TEXT    NOT NULL DEFAULT '',
+    department    TEXT    NOT NULL DEFAULT '',
+    phone_number  TEXT    NOT NULL DEFAULT '',
+    email         TEXT,                       -- NULL: no e-mail (the seed's {"address": ""})
+    addresses     TEXT    NOT NULL DEFAULT '[]', -- JSON array of address objects, as rendered
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX ml_contacts_client ON ml_contacts (client_mid, position);

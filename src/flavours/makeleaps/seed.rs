@@ -1,7 +1,15 @@
-//! The `makeleaps` section of a seed document: partners and their OAuth2 client credentials.
+//! The `makeleaps` section of a seed document: partners with their OAuth2 client credentials,
+//! and optionally clients of theirs.
+//!
+//! Clients are seeded so that seed 003's PATCH and DELETE transcripts, which name client
+//! `0000000000000000000`, work verbatim against `--demo`. A seeded client's `contacts` take
+//! the API's create shape (checked by the same code), plus an optional `mid` each.
 
 use serde::Deserialize;
+use serde_json::Value;
 
+use super::clients::insert_client;
+use super::contacts::NewContact;
 use crate::seed::Hasher;
 
 #[derive(Debug, Default, Deserialize)]
@@ -9,6 +17,8 @@ use crate::seed::Hasher;
 pub struct Section {
     #[serde(default)]
     pub partners: Vec<Partner>,
+    #[serde(default)]
+    pub clients: Vec<Client>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -24,11 +34,29 @@ pub struct Partner {
     client_secret_hash: String,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    /// 19 digits; generated when absent.
+    #[serde(default)]
+    pub mid: Option<String>,
+    /// The owning partner's mid (in this document or already stored).
+    pub partner: String,
+    #[serde(default)]
+    pub client_external_id: String,
+    /// Contact objects as the API's create takes them, each with an optional `mid`.
+    pub contacts: Vec<Value>,
+}
+
+fn is_mid(text: &str) -> bool {
+    text.len() == 19 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 impl Section {
     pub fn validate(&self) -> Result<(), String> {
         for (i, p) in self.partners.iter().enumerate() {
             if let Some(mid) = &p.mid {
-                if mid.len() != 19 || !mid.bytes().all(|b| b.is_ascii_digit()) {
+                if !is_mid(mid) {
                     return Err(format!("makeleaps.partners[{i}].mid must be 19 digits"));
                 }
             }
@@ -43,6 +71,26 @@ impl Section {
                 ));
             }
         }
+        for (i, c) in self.clients.iter().enumerate() {
+            if c.mid.as_deref().is_some_and(|m| !is_mid(m)) {
+                return Err(format!("makeleaps.clients[{i}].mid must be 19 digits"));
+            }
+            if !is_mid(&c.partner) {
+                return Err(format!("makeleaps.clients[{i}].partner must be 19 digits"));
+            }
+            if c.contacts.is_empty() {
+                return Err(format!("makeleaps.clients[{i}].contacts must not be empty"));
+            }
+            for (j, contact) in c.contacts.iter().enumerate() {
+                let at = format!("makeleaps.clients[{i}].contacts[{j}]");
+                NewContact::from_json(contact).map_err(|e| format!("{at}: {e}"))?;
+                match contact.get("mid") {
+                    None => {}
+                    Some(Value::String(m)) if is_mid(m) => {}
+                    Some(_) => return Err(format!("{at}.mid must be 19 digits")),
+                }
+            }
+        }
         Ok(())
     }
 
@@ -51,6 +99,17 @@ impl Section {
             p.mid.get_or_insert_with(|| crate::ids::digits(19));
             p.client_secret_hash = hash(&p.client_secret);
             p.client_secret.clear();
+        }
+        // Fix generated mids now, so that a reset seeds the very same records again.
+        for c in &mut self.clients {
+            c.mid.get_or_insert_with(|| crate::ids::digits(19));
+            for contact in &mut c.contacts {
+                if let Some(object) = contact.as_object_mut() {
+                    object
+                        .entry("mid")
+                        .or_insert_with(|| Value::String(crate::ids::digits(19)));
+                }
+            }
         }
     }
 
@@ -68,6 +127,57 @@ impl Section {
                 now_ms
             ])?;
         }
+        for c in &self.clients {
+            // Idempotent: a client whose mid exists is left as it is.
+            let mid = c.mid.clone().unwrap_or_default();
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM ml_clients WHERE mid = ?1")?
+                .exists([&mid])?;
+            if exists {
+                continue;
+            }
+            let contacts: Vec<(String, NewContact)> = c
+                .contacts
+                .iter()
+                .filter_map(|v| {
+                    let mid = v.get("mid")?.as_str()?.to_string();
+                    Some((mid, NewContact::from_json(v).ok()?))
+                })
+                .collect();
+            insert_client(
+                tx,
+                &c.partner,
+                &mid,
+                &c.client_external_id,
+                &contacts,
+                now_ms,
+            )?;
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_checked_like_the_api_checks_them() {
+        let doc = |contacts: &str| {
+            let text = format!(
+                r#"{{"clients": [{{"partner": "0000000000000000000", "contacts": {contacts}}}]}}"#
+            );
+            serde_json::from_str::<Section>(&text).unwrap().validate()
+        };
+        assert!(doc(r#"[{"contact_type": "person", "family_name": "Taro"}]"#).is_ok());
+        let err = doc(r#"[{"contact_type": "person"}]"#).unwrap_err();
+        assert!(
+            err.contains("contacts[0]") && err.contains("family_name"),
+            "{err}"
+        );
+        let err =
+            doc(r#"[{"contact_type": "person", "family_name": "T", "mid": "1"}]"#).unwrap_err();
+        assert!(err.contains("mid must be 19 digits"), "{err}");
+        assert!(doc("[]").is_err());
     }
 }
