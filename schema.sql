@@ -60,6 +60,19 @@ CREATE TABLE sessions (
     expires_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- Isolated tenant sets made by POST /_admin/tenants, one tenant per flavour, so that each
+-- test of a parallel suite owns its tenants; DELETE of the set removes them and their data.
+CREATE TABLE tenant_sets (
+    id          TEXT    PRIMARY KEY,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE tenant_set_members (
+    set_id      TEXT    NOT NULL REFERENCES tenant_sets (id) ON DELETE CASCADE,
+    flavour     TEXT    NOT NULL,
+    tenant_key  TEXT    NOT NULL,           -- processor id, root partner id, account id, mid
+    PRIMARY KEY (set_id, flavour, tenant_key)
+) WITHOUT ROWID;
+
 ------------------------------------------------------------------------------------------
 -- MX Client Enablement (seed 000)
 ------------------------------------------------------------------------------------------

@@ -51,6 +51,17 @@ pub fn handle(app: &App, req: &Request) -> Response {
         ("POST", ["reviews", id, decision @ ("approve" | "reject")]) => review(app, id, decision),
         (_, ["reviews"]) => method_not_allowed("GET"),
         (_, ["reviews", _, "approve" | "reject"]) => method_not_allowed("POST"),
+        ("POST", ["tenants"]) => match crate::tenants::create(app) {
+            Ok(set) => Response::json(201, &set),
+            Err(e) => internal("creating a tenant set", &e),
+        },
+        ("DELETE", ["tenants", id]) => match crate::tenants::delete(app, id) {
+            Ok(true) => Response::json(200, &json!({"deleted": id})),
+            Ok(false) => error(404, "no such tenant set"),
+            Err(e) => internal("deleting a tenant set", &e),
+        },
+        (_, ["tenants"]) => method_not_allowed("POST"),
+        (_, ["tenants", _]) => method_not_allowed("DELETE"),
         ("GET", ["clock"]) => clock(app),
         ("POST", ["clock"]) => move_clock(app, req),
         ("DELETE", ["clock"]) => {

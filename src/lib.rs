@@ -21,4 +21,5 @@ pub mod mail;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod tenants;
 pub mod testing;

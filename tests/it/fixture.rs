@@ -375,3 +375,102 @@ fn x_forwarded_for_counts_only_from_trusted_proxies() {
         1
     );
 }
+
+/// Each flavour's cheapest authenticated call as tenant set `set`; the statuses.
+fn calls_as(server: &Server, set: &serde_json::Value) -> [u16; 4] {
+    let mx = invite_with(
+        server,
+        set["mx"]["authorization"].as_str().unwrap(),
+        "x@example.com",
+    );
+    let partner = set["shieldconex"]["partner"]["id"].as_i64().unwrap();
+    let sc = server
+        .get(
+            &format!("/shieldconex/api/v1/clients?partner={partner}"),
+            &[(
+                "Authorization",
+                set["shieldconex"]["authorization"].as_str().unwrap(),
+            )],
+        )
+        .status;
+    let login = json!({"api_client": {"api_key": set["nueve09"]["api_key"], "password": set["nueve09"]["password"]}});
+    let n09 = server
+        .post(
+            "/nueve09/auth/login",
+            &[("Content-Type", "application/json")],
+            &login.to_string(),
+        )
+        .status;
+    let ml = server
+        .post(
+            "/makeleaps/user/oauth2/token/",
+            &[
+                (
+                    "Authorization",
+                    set["makeleaps"]["authorization"].as_str().unwrap(),
+                ),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            "grant_type=client_credentials",
+        )
+        .status;
+    [mx, sc, n09, ml]
+}
+
+fn invite_with(server: &Server, authorization: &str, email: &str) -> u16 {
+    let body = json!({"client": {"company_name": "T", "email": email, "first_name": "T", "last_name": "T"}});
+    server
+        .post(
+            "/mx/clients",
+            &[
+                ("Accept", crate::support::MX_ACCEPT),
+                ("Authorization", authorization),
+                ("Content-Type", "application/json"),
+            ],
+            &body.to_string(),
+        )
+        .status
+}
+
+#[test]
+fn tenant_sets_are_isolated_and_deleted_whole() {
+    let server = Server::start();
+    let a = server.admin("POST", "/tenants", None);
+    assert_eq!(a.status, 201, "{}", a.body);
+    let a = a.json();
+    let b = server.admin("POST", "/tenants", None).json();
+    assert_ne!(a["id"], b["id"]);
+    assert_ne!(a["mx"]["processor_id"], b["mx"]["processor_id"]);
+    assert_eq!(calls_as(&server, &a), [200, 200, 200, 200]);
+    assert_eq!(calls_as(&server, &b), [200, 200, 200, 200]);
+    assert_eq!(server.count("mx_clients"), 2);
+
+    let deleted = server.admin(
+        "DELETE",
+        &format!("/tenants/{}", a["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(calls_as(&server, &a), [401, 401, 401, 401], "set A is gone");
+    assert_eq!(
+        calls_as(&server, &b),
+        [200, 200, 200, 200],
+        "set B is untouched"
+    );
+    assert_eq!(server.count("mx_clients"), 1);
+    assert_eq!(
+        mx_invite(&server, "demo@example.com").status,
+        200,
+        "the demo tenants too"
+    );
+    assert_eq!(
+        server
+            .admin(
+                "DELETE",
+                &format!("/tenants/{}", a["id"].as_str().unwrap()),
+                None
+            )
+            .status,
+        404
+    );
+}

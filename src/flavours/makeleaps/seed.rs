@@ -52,6 +52,12 @@ fn is_mid(text: &str) -> bool {
     text.len() == 19 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Deletes partner `mid` with its tokens, clients and contacts (ON DELETE CASCADE).
+pub fn delete_tenant(tx: &rusqlite::Transaction, mid: &str) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM ml_partners WHERE mid = ?1", [mid])?;
+    Ok(())
+}
+
 impl Section {
     pub fn validate(&self) -> Result<(), String> {
         for (i, p) in self.partners.iter().enumerate() {

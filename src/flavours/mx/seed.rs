@@ -22,6 +22,23 @@ pub struct Processor {
     api_key_hash: String,
 }
 
+/// Deletes processor `id` with its clients (and their links and sessions).
+pub fn delete_tenant(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "DELETE FROM links WHERE purpose LIKE 'mx.%'
+           AND subject_id IN (SELECT id FROM mx_clients WHERE processor_id = ?1)",
+        [id],
+    )?;
+    tx.execute(
+        "DELETE FROM sessions WHERE purpose LIKE 'mx.%'
+           AND subject_id IN (SELECT id FROM mx_clients WHERE processor_id = ?1)",
+        [id],
+    )?;
+    // mx_clients go with their processor (ON DELETE CASCADE).
+    tx.execute("DELETE FROM mx_processors WHERE id = ?1", [id])?;
+    Ok(())
+}
+
 impl Section {
     pub fn validate(&self) -> Result<(), String> {
         for (i, p) in self.processors.iter().enumerate() {

@@ -54,6 +54,12 @@ fn cents(amount: &Option<Number>) -> Result<i64, money::AmountError> {
         .map_or(Ok(0), |n| money::parse_cents(&n.to_string()))
 }
 
+/// Deletes top-level account `id` and every sub-client below it (ON DELETE CASCADE).
+pub fn delete_tenant(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM n09_accounts WHERE id = ?1", [id])?;
+    Ok(())
+}
+
 impl Section {
     pub fn validate(&self) -> Result<(), String> {
         for (i, a) in self.accounts.iter().enumerate() {

@@ -84,6 +84,40 @@ pub struct Client {
     pub is_active: Option<bool>,
 }
 
+/// Deletes root partner `id` with its whole subtree: sub-partners, their clients (deleted
+/// or not) and users, and the users' welcome links.
+pub fn delete_tenant(tx: &rusqlite::Transaction, id: i64) -> rusqlite::Result<()> {
+    // Partners, users and clients refer to each other; check the references at commit.
+    tx.execute_batch(
+        "PRAGMA defer_foreign_keys = ON;
+         CREATE TEMP TABLE IF NOT EXISTS doomed_partners (id INTEGER PRIMARY KEY);
+         DELETE FROM temp.doomed_partners;",
+    )?;
+    tx.execute(
+        "INSERT INTO temp.doomed_partners
+         WITH RECURSIVE tree(id) AS (
+             SELECT id FROM sc_partners WHERE id = ?1
+             UNION SELECT p.id FROM sc_partners p JOIN tree ON p.parent_id = tree.id)
+         SELECT id FROM tree",
+        [id],
+    )?;
+    tx.execute_batch(
+        "DELETE FROM links WHERE purpose LIKE 'shieldconex.%' AND subject_id IN (
+             SELECT CAST(id AS TEXT) FROM sc_users
+             WHERE partner_id IN (SELECT id FROM temp.doomed_partners)
+                OR client_id IN (SELECT id FROM sc_clients
+                                 WHERE direct_partner_id IN (SELECT id FROM temp.doomed_partners)));
+         DELETE FROM sc_users
+             WHERE partner_id IN (SELECT id FROM temp.doomed_partners)
+                OR client_id IN (SELECT id FROM sc_clients
+                                 WHERE direct_partner_id IN (SELECT id FROM temp.doomed_partners));
+         DELETE FROM sc_clients WHERE direct_partner_id IN (SELECT id FROM temp.doomed_partners);
+         DELETE FROM sc_partners WHERE id IN (SELECT id FROM temp.doomed_partners);
+         DELETE FROM temp.doomed_partners;",
+    )?;
+    Ok(())
+}
+
 impl Section {
     pub fn validate(&self) -> Result<(), String> {
         for (i, u) in self.users.iter().enumerate() {
