@@ -575,22 +575,7 @@ fn paging_follows_meta_next_through_every_client() {
 
 #[test]
 fn a_dedicated_listener_serves_makeleaps_at_the_root_with_its_own_links() {
-    let server = Server::builder()
-        .arg("--listen-makeleaps")
-        .arg("127.0.0.1:0")
-        .start();
-    let line = server
-        .stderr()
-        .lines()
-        .find(|l| l.contains("makeleaps listening on "))
-        .expect("the dedicated listener is announced")
-        .to_string();
-    let base = line
-        .split("listening on ")
-        .nth(1)
-        .unwrap()
-        .trim()
-        .to_string();
+    let (_server, base) = Server::with_dedicated("makeleaps");
     let reply = call(
         "POST",
         &format!("{base}/user/oauth2/token/"),

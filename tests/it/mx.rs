@@ -49,22 +49,7 @@ fn seed_curl_example_answers_200_with_no_body() {
 
 #[test]
 fn dedicated_listener_serves_mx_at_the_root() {
-    let server = Server::builder()
-        .arg("--listen-mx")
-        .arg("127.0.0.1:0")
-        .start();
-    let line = server
-        .stderr()
-        .lines()
-        .find(|l| l.contains("mx listening on "))
-        .expect("the dedicated listener is announced on stderr")
-        .to_string();
-    let url = line
-        .split("listening on ")
-        .nth(1)
-        .unwrap()
-        .trim()
-        .to_string();
+    let (_server, url) = Server::with_dedicated("mx");
     let reply = crate::support::call(
         "POST",
         &format!("{url}/clients"),

@@ -998,22 +998,7 @@ fn unknown_paths_get_the_vendor_envelope() {
 
 #[test]
 fn dedicated_listener_serves_nueve09_at_the_root() {
-    let server = Server::builder()
-        .arg("--listen-nueve09")
-        .arg("127.0.0.1:0")
-        .start();
-    let line = server
-        .stderr()
-        .lines()
-        .find(|l| l.contains("nueve09 listening on "))
-        .expect("the dedicated listener is announced")
-        .to_string();
-    let url = line
-        .split("listening on ")
-        .nth(1)
-        .unwrap()
-        .trim()
-        .to_string();
+    let (server, url) = Server::with_dedicated("nueve09");
     let reply = call(
         "POST",
         &format!("{url}/auth/login"),

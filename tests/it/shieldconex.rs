@@ -400,22 +400,7 @@ fn users_and_partners_have_no_delete() {
 
 #[test]
 fn dedicated_listener_serves_shieldconex_at_the_root() {
-    let server = Server::builder()
-        .arg("--listen-shieldconex")
-        .arg("127.0.0.1:0")
-        .start();
-    let line = server
-        .stderr()
-        .lines()
-        .find(|l| l.contains("shieldconex listening on "))
-        .expect("the dedicated listener is announced on stderr")
-        .to_string();
-    let url = line
-        .split("listening on ")
-        .nth(1)
-        .unwrap()
-        .trim()
-        .to_string();
+    let (_server, url) = Server::with_dedicated("shieldconex");
     let auth = basic(WATERFORD);
     let reply = crate::support::call(
         "GET",

@@ -166,6 +166,25 @@ impl Server {
         false
     }
 
+    /// Starts a server with a dedicated `--listen-<flavour>` listener; returns it and the
+    /// listener's base URL (announced on stderr before the readiness line).
+    pub fn with_dedicated(flavour: &str) -> (Server, String) {
+        let server = Server::builder()
+            .arg(format!("--listen-{flavour}"))
+            .arg("127.0.0.1:0")
+            .start();
+        let announced = format!("{flavour} listening on ");
+        let url = server
+            .stderr()
+            .lines()
+            .find_map(|l| {
+                l.split_once(&announced)
+                    .map(|(_, url)| url.trim().to_string())
+            })
+            .expect("the dedicated listener is announced on stderr");
+        (server, url)
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
