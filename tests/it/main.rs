@@ -13,3 +13,4 @@ mod nueve09;
 mod shieldconex;
 mod smtp_sink;
 mod support;
+mod tls;
