@@ -85,6 +85,15 @@ pub struct ServeOptions {
     )]
     pub admin_token: Option<String>,
 
+    /// Serve HTTPS (TLS 1.2 and 1.3 only) on every listener with this PEM certificate chain;
+    /// needs --tls-key.
+    #[arg(long, env = "CLIENTELE_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, env = "CLIENTELE_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+
     /// A dedicated listener serving MX at its vendor's root paths.
     #[arg(long, env = "CLIENTELE_LISTEN_MX", value_name = "ADDR")]
     pub listen_mx: Option<String>,

@@ -4,7 +4,7 @@
 //! each `--listen-<flavour>` listener serves one flavour at its vendor's root paths. Every
 //! listener has its own workers looping on tiny_http's `recv()` (tiny_http gives each
 //! connection a thread and hands us whole requests). A handler that panics is answered 500
-//! and the worker carries on.
+//! and the worker carries on. With `--tls-cert`/`--tls-key` every listener speaks HTTPS only.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -86,6 +86,7 @@ impl Running {
 
 /// Opens the store, seeds startup tenants, binds every listener and starts the workers.
 pub fn start(options: ServeOptions) -> Result<Running, String> {
+    let tls = tls_config(&options)?;
     let durability = if options.durable {
         Durability::PowerLoss
     } else {
@@ -101,8 +102,9 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
         .parse()
         .map_err(|e| format!("--mail-from {:?}: {e}", options.mail_from))?;
 
-    let main = bind(&options.listen)?;
-    let url = format!("http://{}", main.server_addr());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let main = bind(&options.listen, tls.as_ref())?;
+    let url = format!("{scheme}://{}", main.server_addr());
     let public_url = options
         .public_url
         .clone()
@@ -112,8 +114,8 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
     let mut servers = vec![(main, Mount::Main)];
     let mut dedicated = Vec::new();
     for (flavour, addr) in dedicated_listeners(&options) {
-        let server = bind(addr)?;
-        dedicated.push((flavour, format!("http://{}", server.server_addr())));
+        let server = bind(addr, tls.as_ref())?;
+        dedicated.push((flavour, format!("{scheme}://{}", server.server_addr())));
         servers.push((server, Mount::Dedicated(flavour)));
     }
 
@@ -177,8 +179,58 @@ fn default_workers() -> usize {
     (cores * 2).clamp(4, 16)
 }
 
-fn bind(addr: &str) -> Result<tiny_http::Server, String> {
-    tiny_http::Server::http(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
+fn bind(addr: &str, tls: Option<&Tls>) -> Result<tiny_http::Server, String> {
+    match tls {
+        None => tiny_http::Server::http(addr).map_err(|e| format!("cannot listen on {addr}: {e}")),
+        Some(tls) => tiny_http::Server::https(addr, tls.config.clone())
+            .map_err(|e| format!("cannot listen on {addr} with {}: {e}", tls.files)),
+    }
+}
+
+/// The loaded `--tls-cert` and `--tls-key`, and how to name them in an error.
+struct Tls {
+    config: tiny_http::SslConfig,
+    files: String,
+}
+
+/// `--tls-cert` and `--tls-key`, read and checked here so that a bad file is named; the
+/// vendored tiny_http serves TLS 1.3 and 1.2 with rustls 0.23 (README, "TLS").
+fn tls_config(options: &ServeOptions) -> Result<Option<Tls>, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+    let (cert, key) = match (&options.tls_cert, &options.tls_key) {
+        (None, None) => return Ok(None),
+        (Some(cert), Some(key)) => (cert, key),
+        _ => return Err("--tls-cert and --tls-key go together: give both or neither".into()),
+    };
+    let read = |flag: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
+    };
+    let certificate = read("--tls-cert", cert)?;
+    let private_key = read("--tls-key", key)?;
+    let certs = CertificateDer::pem_slice_iter(&certificate)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "--tls-cert {}: no PEM certificate in it",
+            cert.display()
+        ));
+    }
+    PrivateKeyDer::from_pem_slice(&private_key).map_err(|e| {
+        format!(
+            "--tls-key {}: no PEM private key in it ({e})",
+            key.display()
+        )
+    })?;
+    Ok(Some(Tls {
+        config: tiny_http::SslConfig {
+            certificate,
+            private_key,
+        },
+        files: format!("--tls-cert {} --tls-key {}", cert.display(), key.display()),
+    }))
 }
 
 fn dedicated_listeners(options: &ServeOptions) -> Vec<(Flavour, &str)> {

@@ -14,3 +14,4 @@ mod robustness;
 mod shieldconex;
 mod smtp_sink;
 mod support;
+mod tls;

@@ -52,6 +52,8 @@ pub struct Builder {
     demo: bool,
     args: Vec<String>,
     envs: Vec<(String, String)>,
+    /// PEM of the certificate the server presents under `tls`, for the client to trust.
+    trusted: Option<Vec<u8>>,
 }
 
 impl Builder {
@@ -68,6 +70,15 @@ impl Builder {
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.envs.push((key.into(), value.into()));
         self
+    }
+
+    /// Serves HTTPS with this certificate and key; the server's calls trust the certificate.
+    pub fn tls(mut self, cert: &Path, key: &Path) -> Self {
+        self.trusted = Some(std::fs::read(cert).expect("reading the test certificate"));
+        self.arg("--tls-cert")
+            .arg(cert.display().to_string())
+            .arg("--tls-key")
+            .arg(key.display().to_string())
     }
 
     pub fn start(self) -> Server {
@@ -115,6 +126,10 @@ impl Builder {
         };
         Server {
             url: url.to_string(),
+            agent: match &self.trusted {
+                Some(cert) => agent_trusting(cert),
+                None => agent(),
+            },
             child,
             _stdout: stdout,
             dir: Some(dir),
@@ -124,6 +139,8 @@ impl Builder {
 
 pub struct Server {
     pub url: String,
+    /// The client for `get`, `post`, `call`: it trusts the server's certificate under TLS.
+    pub agent: ureq::Agent,
     child: Child,
     _stdout: BufReader<ChildStdout>,
     dir: Option<TempDir>,
@@ -139,6 +156,7 @@ impl Server {
             demo: true,
             args: Vec::new(),
             envs: Vec::new(),
+            trusted: None,
         }
     }
 
@@ -223,11 +241,12 @@ impl Server {
     }
 
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
-        call("GET", &format!("{}{path}", self.url), headers, None)
+        self.call("GET", path, headers, None)
     }
 
     pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-        call(
+        call_with(
+            &self.agent,
             "POST",
             &format!("{}{path}", self.url),
             headers,
@@ -242,7 +261,13 @@ impl Server {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> Reply {
-        call(method, &format!("{}{path}", self.url), headers, body)
+        call_with(
+            &self.agent,
+            method,
+            &format!("{}{path}", self.url),
+            headers,
+            body,
+        )
     }
 
     /// A call to the admin API with the right token.
@@ -303,24 +328,48 @@ impl Reply {
     }
 }
 
-fn agent() -> ureq::Agent {
+fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
+}
+
+fn agent() -> ureq::Agent {
+    agent_config().build().into()
+}
+
+/// A client that trusts only this (PEM) certificate, over rustls with ring.
+pub fn agent_trusting(cert_pem: &[u8]) -> ureq::Agent {
+    use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+    let cert = Certificate::from_pem(cert_pem).expect("a PEM certificate");
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .root_certs(RootCerts::new_with_certs(&[cert]))
+        .build();
+    agent_config().tls_config(tls).build().into()
 }
 
 /// One HTTP call; 4xx and 5xx come back as replies, not errors.
 pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Reply {
+    call_with(&agent(), method, url, headers, body)
+}
+
+/// `call` with a given client (e.g. `Server::agent`, which trusts a test certificate).
+pub fn call_with(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Reply {
     let mut request = ureq::http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         request = request.header(*k, *v);
     }
     let result = match body {
-        Some(bytes) => agent().run(request.body(bytes.to_vec()).expect("a valid request")),
-        None => agent().run(request.body(()).expect("a valid request")),
+        Some(bytes) => agent.run(request.body(bytes.to_vec()).expect("a valid request")),
+        None => agent.run(request.body(()).expect("a valid request")),
     };
     let mut response = result.unwrap_or_else(|e| panic!("{method} {url} failed: {e}"));
     let headers = response

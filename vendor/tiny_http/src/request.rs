@@ -432,7 +432,7 @@ impl Request {
     }
 
     /// Clientele patch: closes the connection without answering (fault injection: the
-    /// client sees the connection drop). Falls back to an empty 500 under TLS.
+    /// client sees the connection drop). Falls back to an empty 500 under OpenSSL.
     pub fn abort(mut self) {
         if let Some(handle) = self.abort_handle.take() {
             let _ = handle.shutdown(std::net::Shutdown::Both);

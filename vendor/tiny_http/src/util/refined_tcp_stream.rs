@@ -112,16 +112,21 @@ impl RefinedTcpStream {
         (read, write)
     }
 
-    /// Returns true if this struct wraps around a secure connection.
-    /// Clientele patch: a second handle on a plain TCP socket, so a request can be aborted
-    /// (the socket shut down) without answering. `None` under TLS.
+    /// Clientele patch: a second handle on the TCP socket, so a request can be aborted
+    /// (the socket shut down) without answering; under rustls, the socket beneath the TLS
+    /// session (the client sees the connection drop, with no close_notify). `None` under
+    /// OpenSSL.
     pub(crate) fn abort_handle(&self) -> Option<Connection> {
         match &self.stream {
             Stream::Http(connection) => connection.try_clone().ok(),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+            #[cfg(feature = "ssl-rustls")]
+            Stream::Https(tls) => tls.socket_clone(),
+            #[cfg(feature = "ssl-openssl")]
             Stream::Https(_) => None,
         }
     }
+
+    /// Returns true if this struct wraps around a secure connection.
 
     #[inline]
     pub(crate) fn secure(&self) -> bool {
