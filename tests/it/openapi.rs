@@ -21,8 +21,11 @@
 //! Building a request from the document: the example names of an operation are those of its
 //! request body's and parameters' `examples` (one nameless replay, "default", when there are
 //! none). A parameter takes its example of that name, else its `example`, else a value that a
-//! `links` entry of an earlier response captured for it (`$response.body#/pointer`). The body
-//! is the request body's example of that name, sent as its media type (JSON or a form).
+//! `links` entry of an earlier response captured for it (`$response.body#/pointer`). A
+//! parameter example marked `"x-from-link": true` shows the vendor's value (seed 001's client
+//! 872) and is replayed with the linked one (the client the create example made), so that a
+//! create, read, update and delete replay as one story. The body is the request body's example
+//! of that name, sent as its media type (JSON or a form).
 //! Credentials come from the security requirement: the demo tenants' Basic credentials, and
 //! bearer tokens obtained the way the vendor says (Nueve09's login, MakeLeaps' token endpoint).
 
@@ -470,7 +473,36 @@ impl<'d> Checker<'d> {
         }
     }
 
+    /// The (operationId, parameter) pairs that some response's links give a value.
+    fn link_targets(&self) -> BTreeSet<(String, String)> {
+        let mut targets = BTreeSet::new();
+        for operation in self.operations() {
+            for (_, response) in object_entries(&operation.op["responses"]) {
+                for (_, link) in object_entries(&self.resolve(response)["links"]) {
+                    let target = link["operationId"].as_str().unwrap_or("").to_string();
+                    for (parameter, _) in object_entries(&link["parameters"]) {
+                        targets.insert((target.clone(), parameter.clone()));
+                    }
+                }
+            }
+        }
+        targets
+    }
+
     fn check_links(&mut self, operation: &Operation<'d>) {
+        let targets = self.link_targets();
+        for parameter in self.parameters(operation) {
+            let pname = parameter["name"].as_str().unwrap_or("").to_string();
+            for (name, example) in object_entries(&parameter["examples"]) {
+                let linked = (operation.id().to_string(), pname.clone());
+                if self.resolve(example)["x-from-link"] == true && !targets.contains(&linked) {
+                    self.problem(format!(
+                        "{}: example {name} of {pname} is x-from-link, but no link gives {pname}",
+                        operation.label()
+                    ));
+                }
+            }
+        }
         let ids: BTreeSet<String> = self
             .operations()
             .iter()
@@ -683,15 +715,17 @@ impl Replay<'_, '_, '_> {
         let mut headers = Vec::new();
         for parameter in self.checker.parameters(operation) {
             let pname = parameter["name"].as_str().unwrap_or("").to_string();
-            let value = parameter["examples"]
-                .get(name)
-                .map(|e| self.checker.resolve(e)["value"].clone())
-                .or_else(|| parameter.get("example").cloned())
-                .or_else(|| {
-                    self.linked
-                        .get(&(operation.id().to_string(), pname.clone()))
-                        .map(|v| Value::String(v.clone()))
-                });
+            let linked = self
+                .linked
+                .get(&(operation.id().to_string(), pname.clone()))
+                .map(|v| Value::String(v.clone()));
+            let value = match parameter["examples"].get(name).map(|e| self.checker.resolve(e)) {
+                Some(example) if example["x-from-link"] == true => {
+                    linked.or_else(|| Some(example["value"].clone()))
+                }
+                Some(example) => Some(example["value"].clone()),
+                None => parameter.get("example").cloned().or(linked),
+            };
             let Some(value) = value else {
                 if parameter["required"] == true {
                     self.checker.problem(format!(
