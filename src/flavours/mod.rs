@@ -300,5 +300,9 @@ mod tests {
             assert_eq!(at_root["servers"][0]["url"], "/");
             assert_eq!(at_root["paths"], doc["paths"]);
         }
+        let at_root: Value =
+            serde_json::from_str(&Flavour::MakeLeaps.openapi_for_mount("")).unwrap();
+        let flow = &at_root["components"]["securitySchemes"]["partnerToken"]["flows"];
+        assert_eq!(flow["clientCredentials"]["tokenUrl"], "/user/oauth2/token/");
     }
 }

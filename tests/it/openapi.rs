@@ -719,7 +719,10 @@ impl Replay<'_, '_, '_> {
                 .linked
                 .get(&(operation.id().to_string(), pname.clone()))
                 .map(|v| Value::String(v.clone()));
-            let value = match parameter["examples"].get(name).map(|e| self.checker.resolve(e)) {
+            let value = match parameter["examples"]
+                .get(name)
+                .map(|e| self.checker.resolve(e))
+            {
                 Some(example) if example["x-from-link"] == true => {
                     linked.or_else(|| Some(example["value"].clone()))
                 }
