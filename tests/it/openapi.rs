@@ -4,7 +4,9 @@
 //! 1. **Routes.** The document's operations (path template and method) are exactly the
 //!    flavour's route table, `ROUTES`, which its router consults for every request: nothing
 //!    answered is undocumented, nothing documented is unanswered.
-//! 2. **The document itself.** OpenAPI 3.1; every `$ref` resolves; every schema is a valid
+//! 2. **The document itself.** Valid against the OpenAPI 3.1 schema of the OpenAPI Initiative
+//!    (`oas-3.1-schema.json`: https://spec.openapis.org/oas/3.1/schema/2022-10-07, Apache-2.0,
+//!    kept verbatim); every `$ref` resolves; every schema is a valid
 //!    JSON Schema 2020-12; path parameters match their templates; operation ids are unique;
 //!    security requirements and links name what exists; every example in the document
 //!    (request bodies, parameters, responses) validates against its schema, except request
@@ -293,6 +295,15 @@ impl<'d> Checker<'d> {
                 doc["servers"][0]["url"],
                 flavour.prefix()
             ));
+        }
+        let oas: Value = serde_json::from_str(include_str!("oas-3.1-schema.json")).unwrap();
+        match jsonschema::draft202012::new(&oas) {
+            Ok(validator) => {
+                for e in validator.iter_errors(doc) {
+                    self.problem(format!("not OpenAPI 3.1: {e} (at {})", e.instance_path()));
+                }
+            }
+            Err(e) => self.problem(format!("the OpenAPI 3.1 schema does not compile: {e}")),
         }
         let mut refs = Vec::new();
         collect_refs(doc, &mut refs);
