@@ -50,20 +50,29 @@ pub enum Routing {
     Unlisted,
 }
 
-/// Looks a request up in a route table.
+/// Looks a request up in a route table: one pass over the table, per request.
 pub fn routing(routes: &[Route], method: &str, path: &str) -> Routing {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let listed = |wanted: &str| {
-        routes
-            .iter()
-            .any(|(m, template)| *m == wanted && template_matches(template, &segments))
-    };
-    let allow: Vec<&str> = METHOD_ORDER.into_iter().filter(|m| listed(m)).collect();
+    let mut path_methods = [false; METHOD_ORDER.len()];
+    let mut listed = false;
+    for (route_method, template) in routes {
+        if template_matches(template, &segments) {
+            listed |= *route_method == method;
+            if let Some(i) = METHOD_ORDER.iter().position(|m| m == route_method) {
+                path_methods[i] = true;
+            }
+        }
+    }
+    let allow: Vec<&str> = METHOD_ORDER
+        .into_iter()
+        .zip(path_methods)
+        .filter_map(|(m, on)| on.then_some(m))
+        .collect();
     if allow.is_empty() {
         return Routing::Unlisted;
     }
     let allow = allow.join(", ");
-    if listed(method) {
+    if listed {
         Routing::Listed { allow }
     } else {
         Routing::OtherMethod { allow }
