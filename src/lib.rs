@@ -4,7 +4,8 @@
 //! The binary is a thin wrapper over this library so that Rust tests can run the same server
 //! in-process. Reading order: `cli` (options) → `server` (listeners, workers, dispatch) →
 //! `flavours` (one folder per vendor) → the shared plumbing they call (`http`, `store`,
-//! `auth`, `links`, `mail`, `admin`, `seed`).
+//! `auth`, `links`, `mail`, `seed`, `clock`, `ids`) → the test-fixture side (`admin` with
+//! `journal`, `faults`, `tenants`; `testing` for in-process servers).
 
 pub mod admin;
 pub mod app;

@@ -67,7 +67,8 @@ impl Running {
     pub fn shutdown(self) {
         self.stopping.store(true, Ordering::SeqCst);
         for listener in &self.listeners {
-            for _ in 0..listener.workers.len() {
+            // Each worker takes at most two wake-ups: one ends its recv(), one its final drain.
+            for _ in 0..2 * listener.workers.len() {
                 listener.server.unblock();
             }
         }
@@ -225,6 +226,10 @@ fn spawn_worker(
                     Err(_) if stopping.load(Ordering::SeqCst) => break,
                     Err(e) => eprintln!("clientele: accepting a request failed: {e}"),
                 }
+            }
+            // Shutting down: answer what already arrived rather than drop it.
+            while let Ok(Some(raw)) = server.try_recv() {
+                serve_one(&app, mount, raw);
             }
         })
         .expect("spawning a worker thread")

@@ -284,3 +284,36 @@ fn many_simultaneous_keep_alive_connections_are_all_answered() {
         }
     }
 }
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish() {
+    let mut server = Server::start();
+    let slow = json!({"flavour": "mx", "path": "/clients", "delay_ms": 600, "times": 1});
+    assert_eq!(
+        server
+            .admin("POST", "/faults", Some(&slow.to_string()))
+            .status,
+        201
+    );
+    let url = server.url.clone();
+    let in_flight = std::thread::spawn(move || {
+        let body = json!({"client": {"company_name": "MX", "email": "late@example.com",
+                                     "first_name": "L", "last_name": "F"}});
+        call(
+            "POST",
+            &format!("{url}/mx/clients"),
+            &[
+                ("Accept", MX_ACCEPT),
+                ("Authorization", MX_DEMO_AUTH),
+                ("Content-Type", "application/json"),
+            ],
+            Some(body.to_string().as_bytes()),
+        )
+        .status
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal("TERM");
+    assert_eq!(in_flight.join().unwrap(), 200, "answered before exiting");
+    assert_eq!(server.wait_exit().code(), Some(0));
+    assert_eq!(server.count("mx_clients"), 1);
+}

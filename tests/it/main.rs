@@ -11,6 +11,7 @@ mod mx_dashboard;
 mod mx_mail;
 mod nueve09;
 mod openapi;
+mod robustness;
 mod shieldconex;
 mod smtp_sink;
 mod support;
