@@ -15,7 +15,6 @@ pub mod mx;
 pub mod nueve09;
 pub mod shieldconex;
 
-use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
@@ -149,13 +148,13 @@ impl Flavour {
     /// on a dedicated listener (no prefix) with the prefix taken out of `servers` and of
     /// OAuth2 token URLs, so that clients generated from it call the right paths. That variant
     /// is made once (re-serialized, so its keys come out sorted).
-    pub fn openapi_for_mount(self, mount: &str) -> Cow<'static, str> {
+    pub fn openapi_for_mount(self, mount: &str) -> &'static str {
         if mount == self.prefix() {
-            return Cow::Borrowed(self.openapi());
+            return self.openapi();
         }
         static DEDICATED: [OnceLock<String>; 4] = [const { OnceLock::new() }; 4];
         let index = Flavour::ALL.iter().position(|f| *f == self).unwrap_or(0);
-        Cow::Borrowed(DEDICATED[index].get_or_init(|| self.openapi_at_root()))
+        DEDICATED[index].get_or_init(|| self.openapi_at_root())
     }
 
     fn openapi_at_root(self) -> String {
@@ -305,12 +304,12 @@ mod tests {
             let doc: Value = serde_json::from_str(flavour.openapi()).expect("valid JSON");
             assert_eq!(doc["servers"][0]["url"], flavour.prefix());
             let at_root: Value =
-                serde_json::from_str(&flavour.openapi_for_mount("")).expect("valid JSON");
+                serde_json::from_str(flavour.openapi_for_mount("")).expect("valid JSON");
             assert_eq!(at_root["servers"][0]["url"], "/");
             assert_eq!(at_root["paths"], doc["paths"]);
         }
         let at_root: Value =
-            serde_json::from_str(&Flavour::MakeLeaps.openapi_for_mount("")).unwrap();
+            serde_json::from_str(Flavour::MakeLeaps.openapi_for_mount("")).unwrap();
         let flow = &at_root["components"]["securitySchemes"]["partnerToken"]["flows"];
         assert_eq!(flow["clientCredentials"]["tokenUrl"], "/user/oauth2/token/");
     }
