@@ -408,6 +408,15 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
         }
     };
     let target = Target::Flavour(flavour);
+    // The document describes the API, it is not part of it: no authentication, and before
+    // the faults, so that a test that breaks the API can still read how it should work.
+    // Other methods go on to the router, which answers the vendor's 405.
+    if req.method == "GET" && req.path == crate::flavours::OPENAPI_PATH {
+        return Routed {
+            target,
+            response: Some(flavour.openapi_response(req)),
+        };
+    }
     if let Some(fault) = app
         .faults
         .take(Some(flavour.name()), &req.method, &req.path)

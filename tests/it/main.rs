@@ -10,6 +10,7 @@ mod mx;
 mod mx_dashboard;
 mod mx_mail;
 mod nueve09;
+mod openapi;
 mod robustness;
 mod shieldconex;
 mod smtp_sink;

@@ -23,7 +23,7 @@ pub enum Error {
     UnsupportedGrantType,
     /// 400: a grant type OAuth2 knows, but MakeLeaps' API applications may not use.
     UnauthorizedClient,
-    /// 405 from a plain Django view: no body, just `Allow`.
+    /// 405 from a plain Django view: no body, just `Allow` (the router adds it).
     OAuthMethodNotAllowed,
 
     // ---- API: DRF bodies inside the envelope ----
@@ -89,7 +89,7 @@ impl Error {
             Error::InvalidRequest(description) => oauth("invalid_request", Some(description)),
             Error::UnsupportedGrantType => oauth("unsupported_grant_type", None),
             Error::UnauthorizedClient => oauth("unauthorized_client", None),
-            Error::OAuthMethodNotAllowed => Response::empty(405).with_header("Allow", "POST"),
+            Error::OAuthMethodNotAllowed => Response::empty(405),
             Error::NotAuthenticated => detail("Authentication credentials were not provided.")
                 .with_header("WWW-Authenticate", "Bearer realm=\"api\""),
             Error::InvalidToken => {

@@ -13,11 +13,13 @@
 //! | `/api/partner/{mid}/client/{mid}/`                | GET, PUT, PATCH, DELETE       |
 //! | `/api/partner/{mid}/client/{mid}/contact/`        | GET (paged)                   |
 //! | `/api/partner/{mid}/contact/{mid}/`               | GET (where contact URLs point)|
+//! | `/openapi.json`                                   | GET (served by `server.rs`)   |
 //!
 //! Every `/api/` path also answers HEAD and OPTIONS, needs `Authorization: Bearer TOKEN`,
-//! and carries an `Allow` header, as DRF views do. The order of checks is DRF's: an unknown
-//! path is 404 before anything else, then authentication (401), then the method (405), then
-//! the records (404 for another partner's mid), then the body (415, 400).
+//! and carries an `Allow` header, as DRF views do. `ROUTES` lists every method of every
+//! path; the router asks it first. The order of checks is DRF's: an unknown path is 404
+//! before anything else, then authentication (401), then the method (405), then the records
+//! (404 for another partner's mid), then the body (415, 400).
 //!
 //! Successful bodies are enveloped: `{"meta": {...}, "response": ...}`; errors too (error.rs).
 //! Links are full URLs built from the request's Host and mount (urls.rs), so following them
@@ -36,31 +38,87 @@ mod urls;
 use rusqlite::OptionalExtension;
 use serde_json::{json, Value};
 
+use super::Routing;
 use crate::app::App;
 use crate::http::{json_body, Body, Request, Response};
 
 pub use error::Error;
 use urls::Urls;
 
+/// Every operation this flavour answers; `openapi.json` documents exactly these, and the
+/// `Allow` header of a path is made from them.
+pub const ROUTES: &[super::Route] = &[
+    ("POST", "/user/oauth2/token/"),
+    ("POST", "/user/oauth2/revoke-token/"),
+    ("GET", "/api/partner/"),
+    ("HEAD", "/api/partner/"),
+    ("OPTIONS", "/api/partner/"),
+    ("GET", "/api/partner/{partner_mid}/"),
+    ("HEAD", "/api/partner/{partner_mid}/"),
+    ("OPTIONS", "/api/partner/{partner_mid}/"),
+    ("GET", "/api/partner/{partner_mid}/client/"),
+    ("POST", "/api/partner/{partner_mid}/client/"),
+    ("HEAD", "/api/partner/{partner_mid}/client/"),
+    ("OPTIONS", "/api/partner/{partner_mid}/client/"),
+    ("GET", "/api/partner/{partner_mid}/client/{client_mid}/"),
+    ("PUT", "/api/partner/{partner_mid}/client/{client_mid}/"),
+    ("PATCH", "/api/partner/{partner_mid}/client/{client_mid}/"),
+    ("DELETE", "/api/partner/{partner_mid}/client/{client_mid}/"),
+    ("HEAD", "/api/partner/{partner_mid}/client/{client_mid}/"),
+    ("OPTIONS", "/api/partner/{partner_mid}/client/{client_mid}/"),
+    (
+        "GET",
+        "/api/partner/{partner_mid}/client/{client_mid}/contact/",
+    ),
+    (
+        "HEAD",
+        "/api/partner/{partner_mid}/client/{client_mid}/contact/",
+    ),
+    (
+        "OPTIONS",
+        "/api/partner/{partner_mid}/client/{client_mid}/contact/",
+    ),
+    ("GET", "/api/partner/{partner_mid}/contact/{contact_mid}/"),
+    ("HEAD", "/api/partner/{partner_mid}/contact/{contact_mid}/"),
+    (
+        "OPTIONS",
+        "/api/partner/{partner_mid}/contact/{contact_mid}/",
+    ),
+    super::OPENAPI_ROUTE,
+];
+
 /// Answers one request whose path is relative to the mount point.
 pub fn handle(app: &App, req: &Request) -> Response {
-    let segments = req.segments();
-    let Some(route) = Route::parse(&segments) else {
-        return Error::NotFound.render();
+    let (listed, allow) = match super::routing(ROUTES, &req.method, &req.path) {
+        Routing::Listed { allow } => (true, allow),
+        Routing::OtherMethod { allow } => (false, allow),
+        Routing::Unlisted => return Error::NotFound.render(),
     };
-    match route {
-        Route::Token | Route::RevokeToken => {
-            let result = match (req.method.as_str(), route) {
-                ("POST", Route::Token) => oauth::issue_token(app, req),
-                ("POST", _) => oauth::revoke_token(app, req),
-                _ => Err(Error::OAuthMethodNotAllowed),
-            };
-            result.unwrap_or_else(|e| e.render())
-        }
-        _ => api(app, req, route)
+    let segments = req.segments();
+    match Route::parse(&segments) {
+        Some(Route::Token | Route::RevokeToken) if !listed => Error::OAuthMethodNotAllowed
+            .render()
+            .with_header("Allow", &allow),
+        Some(Route::Token) => oauth::issue_token(app, req).unwrap_or_else(|e| e.render()),
+        Some(Route::RevokeToken) => oauth::revoke_token(app, req).unwrap_or_else(|e| e.render()),
+        Some(route) => api(app, req, route, listed)
             .unwrap_or_else(|e| e.render())
-            .with_header("Allow", route.allow()),
+            .with_header("Allow", &allow),
+        // `/openapi.json` with another method than the GET that the server answers.
+        None if !listed => Error::MethodNotAllowed(req.method.clone())
+            .render()
+            .with_header("Allow", &allow),
+        None => Error::Internal(unhandled(req)).render(),
     }
+}
+
+/// A listed route without a handler is a bug (the OpenAPI test finds it), as is
+/// `GET /openapi.json` reaching the router: the server answers it.
+fn unhandled(req: &Request) -> String {
+    format!(
+        "no handler for the listed route {} {}",
+        req.method, req.path
+    )
 }
 
 /// The paths this flavour knows, with the mids they name.
@@ -91,19 +149,6 @@ impl<'a> Route<'a> {
             ["api", "partner", p, "contact", c] => Route::Contact(p, c),
             _ => return None,
         })
-    }
-
-    /// The `Allow` header of the path: the methods of seed 003's API reference (client.md).
-    fn allow(self) -> &'static str {
-        match self {
-            Route::Token | Route::RevokeToken => "POST",
-            Route::Clients(_) => "GET, POST, HEAD, OPTIONS",
-            Route::Client(..) => "GET, PUT, PATCH, DELETE, HEAD, OPTIONS",
-            Route::Partners
-            | Route::Partner(_)
-            | Route::ClientContacts(..)
-            | Route::Contact(..) => "GET, HEAD, OPTIONS",
-        }
     }
 
     /// The view's name, as DRF's OPTIONS answer gives it (client.md's endpoint names).
@@ -148,8 +193,13 @@ pub enum Update {
     Partial,
 }
 
-fn api(app: &App, req: &Request, route: Route) -> Result<Response, Error> {
+/// An `/api/` route: authentication, then the method (`listed`: the route table has it),
+/// then the handler.
+fn api(app: &App, req: &Request, route: Route, listed: bool) -> Result<Response, Error> {
     let partner = authenticate(app, req)?;
+    if !listed {
+        return Err(Error::MethodNotAllowed(req.method.clone()));
+    }
     let ctx = Ctx {
         app,
         req,
@@ -173,7 +223,7 @@ fn api(app: &App, req: &Request, route: Route) -> Result<Response, Error> {
         ("DELETE", Route::Client(p, c)) => clients::delete_client(&ctx, p, c),
         ("GET", Route::ClientContacts(p, c)) => contacts::list_client_contacts(&ctx, p, c),
         ("GET", Route::Contact(p, c)) => contacts::get_contact(&ctx, p, c),
-        _ => Err(Error::MethodNotAllowed(req.method.clone())),
+        _ => Err(Error::Internal(unhandled(req))),
     }
 }
 

@@ -13,7 +13,7 @@ pub enum Error {
     NotFound,
     WrongContentType,
     /// 405, with the methods the path does allow.
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(String),
     /// 406: the Accept header names another API version.
     NotAcceptable,
     /// 400: malformed JSON, a missing field, a wrong type.

@@ -38,7 +38,7 @@ pub enum Error {
     /// 404: no such path, or no such sub-client of the caller.
     NotFound,
     /// 405, with the methods the path does allow.
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(String),
     /// 400: the body is not JSON, or not the shape the endpoint reads.
     BadRequest(String),
     /// 413: a body over the limit.

@@ -30,7 +30,7 @@ pub enum Error {
     /// 404: no such path or record, or a record outside the caller's scope.
     NotFound,
     /// 405, with the methods the path does allow.
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(String),
     /// 409: the attributes that are wrong, each with its message and code.
     Invalid(Problems),
     /// 413: a body over the limit.

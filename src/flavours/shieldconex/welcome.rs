@@ -103,16 +103,8 @@ fn welcome_mail(who: &Recipient, link: &str, expires_at_ms: i64) -> Mail {
     }
 }
 
-/// `GET` shows the form, `POST` sets the password; other methods are 405.
-pub fn page(app: &App, req: &Request, token: &str) -> Result<Response, Error> {
-    match req.method.as_str() {
-        "GET" => show_form(app, req, token),
-        "POST" => set_password(app, req, token),
-        _ => Err(Error::MethodNotAllowed("GET, POST")),
-    }
-}
-
-fn show_form(app: &App, req: &Request, token: &str) -> Result<Response, Error> {
+/// `GET /welcome/{token}`: the password form, or a page saying the link is dead.
+pub fn show_form(app: &App, req: &Request, token: &str) -> Result<Response, Error> {
     let now = app.clock.now_ms();
     let user = app.store.read(|conn| {
         Ok::<_, rusqlite::Error>(match links::check(conn, WELCOME_LINK, token, now) {
@@ -127,7 +119,8 @@ fn show_form(app: &App, req: &Request, token: &str) -> Result<Response, Error> {
     })
 }
 
-fn set_password(app: &App, req: &Request, token: &str) -> Result<Response, Error> {
+/// `POST /welcome/{token}`: sets the password and burns the link.
+pub fn set_password(app: &App, req: &Request, token: &str) -> Result<Response, Error> {
     let fields = form_body(req);
     let field = |name: &str| {
         fields
