@@ -16,8 +16,19 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+/// One argon2 computation at a time. Each needs a 19 MiB working area, and concurrent ones
+/// left that much resident per worker thread (RSS 91 MiB after 2M requests in
+/// bench/results/throughput-notes.md). Taking turns bounds it to one area, and lets a burst
+/// of first requests with the same credential verify it once (see `CredentialCache`).
+static ARGON2_TURN: Mutex<()> = Mutex::new(());
+
+fn argon2_turn() -> std::sync::MutexGuard<'static, ()> {
+    ARGON2_TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Hashes a secret with argon2id and its default parameters; a PHC string comes back.
 pub fn hash_secret(secret: &str) -> String {
+    let _turn = argon2_turn();
     let mut salt = [0u8; 16];
     crate::ids::fill_random(&mut salt);
     let salt = SaltString::encode_b64(&salt).expect("16 bytes is a valid salt length");
@@ -29,6 +40,12 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// Checks a secret against a PHC string made by `hash_secret` (constant time inside argon2).
 pub fn verify_secret(secret: &str, phc: &str) -> bool {
+    let _turn = argon2_turn();
+    verify_in_turn(secret, phc)
+}
+
+/// `verify_secret` for a caller that holds the argon2 turn already.
+fn verify_in_turn(secret: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
         Ok(parsed) => Argon2::default()
             .verify_password(secret.as_bytes(), &parsed)
@@ -81,13 +98,15 @@ impl CredentialCache {
     pub fn verify(&self, scope: &str, user: &str, secret: &str, stored_hash: &str) -> bool {
         let key = credential_key(scope, user, secret);
         let stored = sha256(stored_hash.as_bytes());
-        let cached = self.lock().get(&key).copied();
-        if let Some(seen) = cached {
-            if constant_time_eq(&seen, &stored) {
-                return true;
-            }
+        if self.seen(&key, &stored) {
+            return true;
         }
-        if !verify_secret(secret, stored_hash) {
+        let _turn = argon2_turn();
+        // Another worker may have verified this very credential while we waited our turn.
+        if self.seen(&key, &stored) {
+            return true;
+        }
+        if !verify_in_turn(secret, stored_hash) {
             return false;
         }
         let mut map = self.lock();
@@ -96,6 +115,11 @@ impl CredentialCache {
         }
         map.insert(key, stored);
         true
+    }
+
+    fn seen(&self, key: &[u8; 32], stored: &[u8; 32]) -> bool {
+        let cached = self.lock().get(key).copied();
+        cached.is_some_and(|seen| constant_time_eq(&seen, stored))
     }
 
     pub fn clear(&self) {

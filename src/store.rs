@@ -90,8 +90,10 @@ impl Store {
              PRAGMA synchronous = {sync};
              PRAGMA foreign_keys = ON;
              PRAGMA busy_timeout = 5000;
-             PRAGMA wal_autocheckpoint = 0;"
+             PRAGMA wal_autocheckpoint = 0;
+             PRAGMA journal_size_limit = {WAL_LIMIT_BYTES};"
         ))?;
+        keep_plans(&conn)?;
         migrate(&conn)?;
         let store = Arc::new(Store {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
@@ -172,8 +174,27 @@ fn open_reader(path: &str) -> rusqlite::Result<Connection> {
     )?;
     // A smaller page cache per reader: each thread has its own (STACK.md: RSS grows per reader).
     conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -1024;")?;
+    keep_plans(&conn)?;
     Ok(conn)
 }
+
+/// Lets cached statements keep their query plan when rebound. Without it this SQLite marks
+/// statements with `col = ?N` to be prepared again whenever their parameters change, and
+/// rusqlite's statement cache clears the bindings on every return: each "cached" query was
+/// parsed and planned anew (55 % of a GET by id; bench/results/throughput-notes.md). Our
+/// queries are simple lookups whose best plan does not depend on the values bound.
+fn keep_plans(conn: &Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
+}
+
+/// Past this size the WAL is checkpointed with RESTART (so writers start again at its
+/// beginning) and truncated back to it; under sustained writes PASSIVE checkpoints alone never
+/// catch up and the `-wal` file grew without bound (bench/results/throughput-notes.md).
+const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Checkpoints the WAL every 200 ms on its own connection, so no request pays for it.
 fn spawn_checkpointer(path: String, stop: Arc<AtomicBool>) {
@@ -184,9 +205,12 @@ fn spawn_checkpointer(path: String, stop: Arc<AtomicBool>) {
                 return;
             };
             let _ = conn.execute_batch("PRAGMA busy_timeout = 5000");
+            let wal = format!("{path}-wal");
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(200));
-                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                let oversized = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT_BYTES);
+                let mode = if oversized { "RESTART" } else { "PASSIVE" };
+                let _ = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()));
             }
         })
         .expect("spawning the checkpoint thread");

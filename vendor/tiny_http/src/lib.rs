@@ -315,6 +315,7 @@ impl Server {
                             drop(sock);
                             continue;
                         }
+                        let _ = sock.set_nodelay();
                         if sock.set_read_timeout(Some(CONNECTION_READ_TIMEOUT)).is_err() {
                             continue;
                         }
