@@ -172,6 +172,31 @@ CREATE UNIQUE INDEX sc_clients_live_name ON sc_clients (name) WHERE deleted_at I
 CREATE INDEX sc_clients_live_by_partner ON sc_clients (direct_partner_id, id)
     WHERE deleted_at IS NULL;
 
+-- Live clients per direct partner, kept by the triggers below, so that a list's `total` costs
+-- one row per partner of the subtree instead of a count over all its clients.
+CREATE TABLE sc_partner_live_clients (
+    partner_id  INTEGER PRIMARY KEY,
+    live        INTEGER NOT NULL DEFAULT 0
+);
+CREATE TRIGGER sc_clients_live_insert AFTER INSERT ON sc_clients
+WHEN NEW.deleted_at IS NULL BEGIN
+    INSERT OR IGNORE INTO sc_partner_live_clients (partner_id) VALUES (NEW.direct_partner_id);
+    UPDATE sc_partner_live_clients SET live = live + 1 WHERE partner_id = NEW.direct_partner_id;
+END;
+CREATE TRIGGER sc_clients_live_delete AFTER DELETE ON sc_clients
+WHEN OLD.deleted_at IS NULL BEGIN
+    UPDATE sc_partner_live_clients SET live = live - 1 WHERE partner_id = OLD.direct_partner_id;
+END;
+CREATE TRIGGER sc_clients_live_update AFTER UPDATE OF deleted_at, direct_partner_id ON sc_clients
+BEGIN
+    UPDATE sc_partner_live_clients SET live = live - 1
+        WHERE partner_id = OLD.direct_partner_id AND OLD.deleted_at IS NULL;
+    INSERT OR IGNORE INTO sc_partner_live_clients (partner_id)
+        SELECT NEW.direct_partner_id WHERE NEW.deleted_at IS NULL;
+    UPDATE sc_partner_live_clients SET live = live + 1
+        WHERE partner_id = NEW.direct_partner_id AND NEW.deleted_at IS NULL;
+END;
+
 ------------------------------------------------------------------------------------------
 -- Nueve09 (seed 002): accounts log in with api_key + password (POST /auth/login) and fund
 -- sub-clients (POST /clients), which are accounts themselves (parent_id set) and log in with

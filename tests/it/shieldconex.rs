@@ -1520,3 +1520,81 @@ fn partners_are_created_as_sub_partners_and_updated() {
 /// The welcome mail and its set-password page.
 #[path = "shieldconex_welcome.rs"]
 mod welcome;
+
+/// The list's `total` comes from counts kept by triggers; after creates, a move to another
+/// partner and a soft delete, it must still equal a plain count, and paging across the
+/// subtree's partners must give every live client once, in id order.
+#[test]
+fn list_totals_and_pages_stay_exact_across_moves_and_deletes() {
+    let server = Server::start();
+    let auth = basic(WATERFORD);
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let partner = if i % 2 == 0 { 792 } else { 793 };
+        let body = json!({"name": format!("Counted {i}"), "directPartner": {"id": partner}, "contact": {"id": 2664}});
+        let reply = server.post("/shieldconex/api/v1/clients", &headers, &body.to_string());
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        ids.push(reply.json()["id"].as_i64().unwrap());
+    }
+    let moved = server.call(
+        "PATCH",
+        &format!("/shieldconex/api/v1/clients/{}", ids[0]),
+        &headers,
+        Some(br#"{"directPartner": {"id": 793}}"#),
+    );
+    assert_eq!(moved.status, 200);
+    assert_eq!(
+        server
+            .call(
+                "DELETE",
+                &format!("/shieldconex/api/v1/clients/{}", ids[1]),
+                &headers,
+                None
+            )
+            .status,
+        200
+    );
+
+    let live: i64 = server
+        .db()
+        .query_row(
+            "SELECT count(*) FROM sc_clients WHERE deleted_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut seen = Vec::new();
+    for skip in (0..20).step_by(3) {
+        let page = server
+            .get(
+                &format!("/shieldconex/api/v1/clients?partner=792&take=3&skip={skip}"),
+                &headers,
+            )
+            .json();
+        assert_eq!(page["total"], live);
+        seen.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_i64().unwrap()),
+        );
+    }
+    let mut sorted = seen.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(seen, sorted, "in id order, each once");
+    assert_eq!(seen.len() as i64, live);
+    assert!(!seen.contains(&ids[1]));
+    let sub = server
+        .get("/shieldconex/api/v1/clients?partner=793", &headers)
+        .json();
+    assert_eq!(
+        sub["total"], 3,
+        "793 got clients 1, 3 and 5; 1 was deleted and 0 moved in: {sub}"
+    );
+}

@@ -79,6 +79,34 @@ struct ClientList {
 const MAX_NAME: usize = 255;
 const MAX_ID_FIELD: usize = 50;
 
+/// The ids of one page (`skip`, `take`) of the live clients of `partners`, in id order.
+/// Each partner's clients come sorted from the `sc_clients_live_by_partner` index, so they
+/// are merged here rather than sorting the whole subtree in SQL (a temporary B-tree over
+/// every client made a page of one cost 47 ms at 100k clients; bench/).
+fn page_ids(
+    conn: &Connection,
+    partners: &[i64],
+    skip: i64,
+    take: i64,
+) -> rusqlite::Result<Vec<i64>> {
+    let wanted = skip.saturating_add(take);
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM sc_clients WHERE direct_partner_id = ?1 AND deleted_at IS NULL
+         ORDER BY id LIMIT ?2",
+    )?;
+    let mut ids = Vec::new();
+    for partner in partners {
+        let rows = stmt.query_map(rusqlite::params![partner, wanted], |r| r.get::<_, i64>(0))?;
+        for id in rows {
+            ids.push(id?);
+        }
+    }
+    ids.sort_unstable();
+    let start = usize::try_from(skip).unwrap_or(usize::MAX).min(ids.len());
+    let end = usize::try_from(wanted).unwrap_or(usize::MAX).min(ids.len());
+    Ok(ids[start..end].to_vec())
+}
+
 /// `GET /api/v1/clients?partner=<id|name>&take=&skip=`: the live clients of that partner's
 /// subtree. `partner` is required (seed 001), so client-level users, who cannot name
 /// partners, may not list.
@@ -101,25 +129,33 @@ pub fn list_clients(app: &App, req: &Request, caller: &Caller, _: &str) -> Resul
         };
         // Every client of one subtree has the same root: the subtree's.
         let root = scope::root(conn, partner.id)?;
-        let total: i64 = conn
-            .prepare_cached(concat!(
-                subtree!(),
-                "SELECT count(*) FROM sc_clients
-                 WHERE deleted_at IS NULL AND direct_partner_id IN (SELECT id FROM sub)"
-            ))?
-            .query_row([partner.id], |r| r.get(0))?;
-        let mut stmt = conn.prepare_cached(concat!(
-            subtree!(),
+        let partners: Vec<i64> = conn
+            .prepare_cached(concat!(subtree!(), "SELECT id FROM sub"))?
+            .query_map([partner.id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let total: i64 = {
+            let mut live = conn
+                .prepare_cached("SELECT live FROM sc_partner_live_clients WHERE partner_id = ?1")?;
+            let mut total = 0;
+            for id in &partners {
+                total += live
+                    .query_row([id], |r| r.get::<_, i64>(0))
+                    .optional()?
+                    .unwrap_or(0);
+            }
+            total
+        };
+        let page = page_ids(conn, &partners, paging.skip, paging.take)?;
+        let mut stmt = conn.prepare_cached(
             "SELECT c.id, c.name, c.mid, c.is_active, c.version, dp.id, dp.name, c.contact_id,
                     c.billing_id
              FROM sc_clients c JOIN sc_partners dp ON dp.id = c.direct_partner_id
-             WHERE c.deleted_at IS NULL AND c.direct_partner_id IN (SELECT id FROM sub)
-             ORDER BY c.id LIMIT ?2 OFFSET ?3"
-        ))?;
-        let data = stmt
-            .query_map(
-                rusqlite::params![partner.id, paging.take, paging.skip],
-                |r| {
+             WHERE c.id = ?1",
+        )?;
+        let data = page
+            .iter()
+            .map(|id| {
+                stmt.query_row([id], |r| {
                     Ok(ClientItem {
                         id: r.get(0)?,
                         name: r.get(1)?,
@@ -134,8 +170,8 @@ pub fn list_clients(app: &App, req: &Request, caller: &Caller, _: &str) -> Resul
                         contact: r.get::<_, Option<i64>>(7)?.map(|id| ContactId { id }),
                         billing_id: r.get(8)?,
                     })
-                },
-            )?
+                })
+            })
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(json_response(200, &ClientList { total, data }))
     })
