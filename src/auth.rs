@@ -9,8 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -31,11 +31,23 @@ pub fn hash_secret(secret: &str) -> String {
     let _turn = argon2_turn();
     let mut salt = [0u8; 16];
     crate::ids::fill_random(&mut salt);
+    let params = Params::default();
+    let mut area = working_area(&params).expect("the default parameters fit the working area");
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(secret.as_bytes(), &salt, &mut out, &mut area)
+        .expect("argon2id with default parameters accepts any secret");
     let salt = SaltString::encode_b64(&salt).expect("16 bytes is a valid salt length");
-    Argon2::default()
-        .hash_password(secret.as_bytes(), &salt)
-        .expect("argon2id with default parameters accepts any secret")
-        .to_string()
+    PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: (&params)
+            .try_into()
+            .expect("default parameters are valid PHC parameters"),
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).expect("32 bytes is a valid output length")),
+    }
+    .to_string()
 }
 
 /// Checks a secret against a PHC string made by `hash_secret` (constant time inside argon2).
@@ -44,14 +56,50 @@ pub fn verify_secret(secret: &str, phc: &str) -> bool {
     verify_in_turn(secret, phc)
 }
 
-/// `verify_secret` for a caller that holds the argon2 turn already.
+/// `verify_secret` for a caller that holds the argon2 turn already: recomputes the hash
+/// with the PHC string's own parameters and salt, in `working_area`, and compares in
+/// constant time.
 fn verify_in_turn(secret: &str, phc: &str) -> bool {
-    match PasswordHash::new(phc) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(secret.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
-    }
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm)) = (
+        Params::try_from(&parsed),
+        Algorithm::try_from(parsed.algorithm),
+    ) else {
+        return false;
+    };
+    let Ok(version) = Version::try_from(parsed.version.unwrap_or(0x13)) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let Some(mut area) = working_area(&params) else {
+        return false;
+    };
+    let mut computed = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(secret.as_bytes(), salt, &mut computed, &mut area)
+        .is_ok()
+        && constant_time_eq(&computed, expected.as_bytes())
+}
+
+/// glibc serves allocations up to a threshold it raises to the size of the last freed
+/// mmapped block (at most 32 MiB) from per-thread arenas, which keep the memory after it is
+/// freed: each worker's second argon2 run (19 MiB) stayed resident, 20 MiB per flavour
+/// used. Asking for more than that ceiling is always served by mmap and returned to the
+/// system on free; argon2 touches only the blocks its parameters need.
+const WORKING_AREA_BYTES: usize = 33 * 1024 * 1024;
+
+fn working_area(params: &Params) -> Option<Vec<Block>> {
+    let blocks = params.block_count().max(WORKING_AREA_BYTES / Block::SIZE);
+    // Guard against parameters in a stored hash that would ask for absurd memory.
+    (blocks <= 4 * WORKING_AREA_BYTES / Block::SIZE).then(|| vec![Block::new(); blocks])
 }
 
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -151,6 +199,24 @@ mod tests {
         assert!(verify_secret("waterford123", &a));
         assert!(!verify_secret("waterford124", &a));
         assert_ne!(a, hash_secret("waterford123"));
+    }
+
+    #[test]
+    fn our_hashes_are_standard_phc_strings() {
+        use argon2::password_hash::PasswordVerifier;
+        let ours = hash_secret("waterford123");
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"waterford123", &parsed)
+            .is_ok());
+        assert!(Argon2::default()
+            .verify_password(b"waterford", &parsed)
+            .is_err());
+        assert!(!verify_secret(
+            "x",
+            "$argon2id$v=19$m=999999999,t=2,p=1$c2FsdHNhbHQ$aGFzaA"
+        ));
+        assert!(!verify_secret("x", "not a hash"));
     }
 
     #[test]
