@@ -69,6 +69,22 @@ pub struct Contact {
     pub email: String,
 }
 
+impl Contact {
+    /// The contact in columns `first..first + 4` (id, firstName, lastName, email) of a row
+    /// that LEFT JOINs the user; `None` when there is none.
+    pub fn from_columns(r: &rusqlite::Row, first: usize) -> rusqlite::Result<Option<Contact>> {
+        let Some(id) = r.get::<_, Option<i64>>(first)? else {
+            return Ok(None);
+        };
+        Ok(Some(Contact {
+            id,
+            first_name: r.get(first + 1)?,
+            last_name: r.get(first + 2)?,
+            email: r.get(first + 3)?,
+        }))
+    }
+}
+
 #[derive(Serialize)]
 struct ClientList {
     total: i64,
@@ -192,15 +208,7 @@ pub fn get_client(app: &App, _: &Request, caller: &Caller, id: &str) -> Result<R
                  WHERE c.id = ?1 AND c.deleted_at IS NULL",
             )?
             .query_row([id], |r| {
-                let contact = match r.get::<_, Option<i64>>(9)? {
-                    Some(id) => Some(Contact {
-                        id,
-                        first_name: r.get(10)?,
-                        last_name: r.get(11)?,
-                        email: r.get(12)?,
-                    }),
-                    None => None,
-                };
+                let contact = Contact::from_columns(r, 9)?;
                 Ok(ClientDetails {
                     id: r.get(0)?,
                     name: r.get(1)?,

@@ -133,15 +133,7 @@ pub fn get_partner(app: &App, _: &Request, caller: &Caller, id: &str) -> Result<
                  WHERE p.id = ?1",
             )?
             .query_row([id], |r| {
-                let contact = match r.get::<_, Option<i64>>(9)? {
-                    Some(id) => Some(Contact {
-                        id,
-                        first_name: r.get(10)?,
-                        last_name: r.get(11)?,
-                        email: r.get(12)?,
-                    }),
-                    None => None,
-                };
+                let contact = Contact::from_columns(r, 9)?;
                 Ok(PartnerItem {
                     id: r.get(0)?,
                     name: r.get(1)?,
