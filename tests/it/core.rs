@@ -317,3 +317,45 @@ fn sigterm_lets_a_request_in_flight_finish() {
     assert_eq!(server.wait_exit().code(), Some(0));
     assert_eq!(server.count("mx_clients"), 1);
 }
+
+/// A client cannot make the server allocate without bound with one endless header line
+/// (the vendored tiny_http read header lines of any length): past 16 KiB it answers 400 and
+/// closes, and the server carries on.
+#[test]
+fn an_endless_header_line_is_cut_off_with_400() {
+    let server = Server::start();
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let mut socket = TcpStream::connect(&addr).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    socket
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: ")
+        .unwrap();
+    let chunk = vec![b'a'; 64 * 1024];
+    // The server closes after its 400; later writes may fail, which is the point.
+    for _ in 0..64 {
+        if socket.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer);
+    assert!(
+        answer.starts_with(b"HTTP/1.1 400"),
+        "{:?}",
+        String::from_utf8_lossy(&answer[..answer.len().min(80)])
+    );
+    let many: String = (0..200).map(|i| format!("X-{i}: v\r\n")).collect();
+    let mut socket = TcpStream::connect(&addr).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    socket
+        .write_all(format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes())
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer);
+    assert!(answer.starts_with(b"HTTP/1.1 400"));
+    assert_eq!(server.get("/healthz", &[]).status, 200);
+}

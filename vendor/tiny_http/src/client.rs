@@ -12,6 +12,11 @@ use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
 
+/// Clientele patch: the longest request line or header line accepted (then 400 and close).
+const MAX_LINE_BYTES: usize = 16 * 1024;
+/// Clientele patch: the most headers one request may carry.
+const MAX_HEADERS: usize = 128;
+
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
 pub struct ClientConnection {
@@ -102,6 +107,11 @@ impl ClientConnection {
 
             prev_byte_was_cr = byte == b'\r';
 
+            // Clientele patch: upstream grew the line without bound, so one fast client could
+            // make the server allocate any amount with a single endless header line.
+            if buf.len() >= MAX_LINE_BYTES {
+                return Err(IoError::new(ErrorKind::InvalidData, "request line or header too long"));
+            }
             buf.push(byte);
         }
     }
@@ -112,7 +122,10 @@ impl ClientConnection {
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                let line = self.read_next_line().map_err(|e| match e.kind() {
+                    ErrorKind::InvalidData => ReadError::WrongRequestLine,
+                    _ => ReadError::ReadIoError(e),
+                })?;
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -123,11 +136,18 @@ impl ClientConnection {
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                    let line = self.read_next_line().map_err(|e| match e.kind() {
+                        ErrorKind::InvalidData => ReadError::WrongHeader(version.clone()),
+                        _ => ReadError::ReadIoError(e),
+                    })?;
 
                     if line.is_empty() {
                         break;
                     };
+                    // Clientele patch: a bounded number of headers, for the same reason.
+                    if headers.len() >= MAX_HEADERS {
+                        return Err(ReadError::WrongHeader(version));
+                    }
                     headers.push(match FromStr::from_str(line.as_str().trim()) {
                         // TODO: remove this conversion
                         Ok(h) => h,
