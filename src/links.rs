@@ -25,7 +25,22 @@ impl From<rusqlite::Error> for LinkError {
     }
 }
 
-/// Creates a link for `subject_id` and returns its token (to put in a URL).
+/// Revokes every live link of `purpose` for `subject_id`.
+pub fn revoke(
+    tx: &Transaction,
+    purpose: &str,
+    subject_id: &str,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE links SET revoked_at = ?3
+         WHERE purpose = ?1 AND subject_id = ?2 AND used_at IS NULL AND revoked_at IS NULL",
+    )?
+    .execute(rusqlite::params![purpose, subject_id, now_ms])?;
+    Ok(())
+}
+
+/// Creates a link for `subject_id` (revoking its earlier ones) and returns its token.
 pub fn issue(
     tx: &Transaction,
     purpose: &str,
@@ -33,11 +48,7 @@ pub fn issue(
     now_ms: i64,
     ttl_ms: i64,
 ) -> rusqlite::Result<String> {
-    tx.prepare_cached(
-        "UPDATE links SET revoked_at = ?3
-         WHERE purpose = ?1 AND subject_id = ?2 AND used_at IS NULL AND revoked_at IS NULL",
-    )?
-    .execute(rusqlite::params![purpose, subject_id, now_ms])?;
+    revoke(tx, purpose, subject_id, now_ms)?;
     let token = crate::ids::secret_token();
     tx.prepare_cached(
         "INSERT INTO links (token_hash, purpose, subject_id, created_at, expires_at)

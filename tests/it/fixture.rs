@@ -474,3 +474,40 @@ fn tenant_sets_are_isolated_and_deleted_whole() {
         404
     );
 }
+
+#[test]
+fn a_link_mailed_before_a_review_cannot_get_around_it() {
+    let server = Server::builder()
+        .arg("--trusted-networks")
+        .arg("203.0.113.0/24")
+        .arg("--trusted-proxies")
+        .arg("127.0.0.1")
+        .start();
+    assert_eq!(
+        invite_from(&server, "ana@example.com", Some("203.0.113.5")),
+        200
+    );
+    let link = newest_link_path(&server, "ana@example.com");
+    assert_eq!(server.get(&link, &[]).status, 200);
+    assert_eq!(
+        invite_from(&server, "ana@example.com", None),
+        200,
+        "again, from elsewhere"
+    );
+    assert_eq!(
+        server.get(&link, &[]).status,
+        410,
+        "held for review: the old link is dead"
+    );
+    let id = server.admin("GET", "/reviews", None).json()["reviews"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        server
+            .admin("POST", &format!("/reviews/{id}/reject"), None)
+            .status,
+        200
+    );
+    assert_eq!(server.get(&link, &[]).status, 410);
+}

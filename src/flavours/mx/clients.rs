@@ -62,6 +62,8 @@ pub fn create(app: &App, req: &Request) -> Result<Response, Error> {
             now,
         )?;
         if upserted.status == "pending_review" {
+            // A link mailed earlier must not get around the review.
+            crate::links::revoke(tx, super::REGISTER_LINK, &upserted.id, now)?;
             return Ok(());
         }
         Ok::<_, Error>(invitations::send(app, tx, &upserted.id, now)?)

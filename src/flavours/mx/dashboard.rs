@@ -232,19 +232,24 @@ pub fn submit_register(app: &App, req: &Request, token: &str) -> Result<Response
             Err(LinkError::Store(e)) => return Err(e),
             Err(e) => return Ok(Err(e)),
         };
-        tx.prepare_cached(
-            "UPDATE mx_clients SET password_hash = ?2, status = 'registered', registered_at = ?3,
-                 updated_at = ?3, first_name = ?4, last_name = ?5, company_name = ?6
-             WHERE id = ?1",
-        )?
-        .execute(rusqlite::params![
-            client_id,
-            password_hash,
-            now,
-            first_name,
-            last_name,
-            company_name
-        ])?;
+        // Only an invited client registers: not one held for review or rejected since.
+        let registered = tx
+            .prepare_cached(
+                "UPDATE mx_clients SET password_hash = ?2, status = 'registered', registered_at = ?3,
+                     updated_at = ?3, first_name = ?4, last_name = ?5, company_name = ?6
+                 WHERE id = ?1 AND status = 'invited'",
+            )?
+            .execute(rusqlite::params![
+                client_id,
+                password_hash,
+                now,
+                first_name,
+                last_name,
+                company_name
+            ])?;
+        if registered == 0 {
+            return Ok(Err(LinkError::Used));
+        }
         start_session(tx, &session, &client_id, now)?;
         Ok(Ok(()))
     })?;

@@ -72,6 +72,8 @@ fn decide(app: &App, client_id: &str, status: &str) -> Result<Value, ReviewError
         }
         if status == "invited" {
             super::invitations::send(app, tx, client_id, now)?;
+        } else {
+            crate::links::revoke(tx, super::REGISTER_LINK, client_id, now)?;
         }
         Ok(())
     })?;
