@@ -143,18 +143,20 @@ pub fn set_password(app: &App, req: &Request, token: &str) -> Result<Response, E
         None
     };
     let now = app.clock.now_ms();
+    // The link first: a dead one must not cost an argon2 run (an unauthenticated request).
+    let user = app.store.read(|conn| {
+        Ok::<_, rusqlite::Error>(match links::check(conn, WELCOME_LINK, token, now) {
+            Ok(id) => Ok(user_name(conn, &id)?),
+            Err(e) => Err(e),
+        })
+    })?;
+    let user_name = match user {
+        Ok(Some(user_name)) => user_name,
+        Ok(None) => return Ok(dead_link(&LinkError::Unknown)),
+        Err(e) => return Ok(dead_link(&e)),
+    };
     if let Some(problem) = problem {
-        let user = app.store.read(|conn| {
-            Ok::<_, rusqlite::Error>(match links::check(conn, WELCOME_LINK, token, now) {
-                Ok(id) => Ok(user_name(conn, &id)?),
-                Err(e) => Err(e),
-            })
-        })?;
-        return Ok(match user {
-            Ok(Some(user_name)) => html(422, &form(req, token, &user_name, Some(&problem))),
-            Ok(None) => dead_link(&LinkError::Unknown),
-            Err(e) => dead_link(&e),
-        });
+        return Ok(html(422, &form(req, token, &user_name, Some(&problem))));
     }
     // Hash before taking the write lock: argon2 takes tens of milliseconds.
     let password_hash = hash_secret(password);
