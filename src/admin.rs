@@ -182,6 +182,10 @@ fn move_clock(app: &App, req: &Request) -> Response {
     };
     match (body.get("advance"), body.get("set")) {
         (Some(serde_json::Value::String(by)), None) => match crate::clock::parse_duration_ms(by) {
+            // Far enough for any expiry; further would overflow the stamps derived from now.
+            Ok(ms) if ms > 100 * 366 * 86_400_000 => {
+                return error(400, "advance: at most 100 years at a time")
+            }
             Ok(ms) => app.clock.advance(ms),
             Err(m) => return error(400, &format!("advance: {m}")),
         },

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -133,49 +134,63 @@ pub fn parse_bearer(header: Option<&str>) -> Option<&str> {
 /// Most entries kept; past it the cache starts over (a refill costs one verify per caller).
 const CACHE_CAPACITY: usize = 10_000;
 
-/// Remembers credentials that verified, so each costs argon2 once, not per request.
+/// How long a wrong credential is remembered as wrong.
+const FAILURE_MEMORY: Duration = Duration::from_secs(60);
+
+/// What one credential was found to be, against which stored hash.
+#[derive(Clone, Copy)]
+struct Verdict {
+    stored: [u8; 32],
+    ok: bool,
+    /// Failures are forgotten after `FAILURE_MEMORY`; successes last until evicted.
+    until: Option<Instant>,
+}
+
+/// Remembers verified credentials, so each costs argon2 once, not per request; and, for a
+/// minute, wrong ones, so that a client retrying a bad password does not cost argon2 (and
+/// the one-at-a-time argon2 turn) at every request.
 #[derive(Default)]
 pub struct CredentialCache {
-    /// SHA-256(scope, user, secret) → SHA-256 of the stored hash it verified against.
-    verified: Mutex<HashMap<[u8; 32], [u8; 32]>>,
+    /// SHA-256(scope, user, secret) → the verdict and the SHA-256 of the stored hash.
+    verdicts: Mutex<HashMap<[u8; 32], Verdict>>,
 }
 
 impl CredentialCache {
     /// True when `secret` is the secret behind `stored_hash`: from the cache when this exact
-    /// credential verified against this exact stored hash before, else by argon2id.
+    /// credential was checked against this exact stored hash before, else by argon2id.
     pub fn verify(&self, scope: &str, user: &str, secret: &str, stored_hash: &str) -> bool {
         let key = credential_key(scope, user, secret);
         let stored = sha256(stored_hash.as_bytes());
-        if self.seen(&key, &stored) {
-            return true;
+        if let Some(ok) = self.known(&key, &stored) {
+            return ok;
         }
         let _turn = argon2_turn();
-        // Another worker may have verified this very credential while we waited our turn.
-        if self.seen(&key, &stored) {
-            return true;
+        // Another worker may have checked this very credential while we waited our turn.
+        if let Some(ok) = self.known(&key, &stored) {
+            return ok;
         }
-        if !verify_in_turn(secret, stored_hash) {
-            return false;
-        }
+        let ok = verify_in_turn(secret, stored_hash);
+        let until = (!ok).then(|| Instant::now() + FAILURE_MEMORY);
         let mut map = self.lock();
         if map.len() >= CACHE_CAPACITY {
             map.clear();
         }
-        map.insert(key, stored);
-        true
+        map.insert(key, Verdict { stored, ok, until });
+        ok
     }
 
-    fn seen(&self, key: &[u8; 32], stored: &[u8; 32]) -> bool {
-        let cached = self.lock().get(key).copied();
-        cached.is_some_and(|seen| constant_time_eq(&seen, stored))
+    fn known(&self, key: &[u8; 32], stored: &[u8; 32]) -> Option<bool> {
+        let verdict = self.lock().get(key).copied()?;
+        let current = verdict.until.is_none_or(|until| Instant::now() < until);
+        (current && constant_time_eq(&verdict.stored, stored)).then_some(verdict.ok)
     }
 
     pub fn clear(&self) {
         self.lock().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], [u8; 32]>> {
-        self.verified.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Verdict>> {
+        self.verdicts.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -17,11 +17,15 @@ impl Clock {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        system + self.offset_ms.load(Ordering::Relaxed)
+        system.saturating_add(self.offset_ms.load(Ordering::Relaxed))
     }
 
     pub fn advance(&self, by_ms: i64) {
-        self.offset_ms.fetch_add(by_ms, Ordering::Relaxed);
+        let _ = self
+            .offset_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
+                Some(o.saturating_add(by_ms))
+            });
     }
 
     /// Makes "now" be `at_ms` (the clock keeps ticking from there).
@@ -90,6 +94,9 @@ pub fn parse_iso(text: &str) -> Result<i64, String> {
         return Err(bad());
     }
     let (y, m, day) = (num(d[0])?, num(d[1])?, num(d[2])?);
+    if !(1..=9999).contains(&y) {
+        return Err(bad());
+    }
     let (h, min, sec) = (num(t[0])?, num(t[1])?, num(t[2])?);
     if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || sec > 59 {
         return Err(bad());
@@ -158,6 +165,7 @@ mod tests {
         assert_eq!(parse_iso("2030-01-01T00:00:00Z"), Ok(1_893_456_000_000));
         assert!(parse_iso("2030-02-30T00:00:00Z").is_err());
         assert!(parse_iso("2030-01-01 00:00:00").is_err());
+        assert!(parse_iso("99999999999999-01-01T00:00:00Z").is_err());
     }
 
     #[test]

@@ -60,8 +60,9 @@ impl Faults {
             return Err("a rule needs status, delay_ms or drop".into());
         }
         if let Some(status) = rule.status {
-            if !(100..=599).contains(&status) {
-                return Err("status must be between 100 and 599".into());
+            // A 1xx is not a final answer: tiny_http would send it and the client wait on.
+            if !(200..=599).contains(&status) {
+                return Err("status must be between 200 and 599".into());
             }
         }
         if rule.delay_ms.is_some_and(|d| d > MAX_DELAY_MS) {

@@ -131,7 +131,7 @@ impl Journal {
 }
 
 /// True for field names that hold secrets (passwords, keys, tokens).
-fn is_secret(name: &str) -> bool {
+pub fn is_secret(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     ["password", "secret", "token", "api_key", "apikey"]
         .iter()

@@ -362,8 +362,9 @@ fn record(journal: &Journal, now_ms: i64, req: &Request, target: &Target, status
     journal.record(journal::Entry {
         at_ms: now_ms,
         method: req.method.clone(),
-        path,
-        query: req.query.clone(),
+        // One-time tokens in paths and secret query parameters are not kept.
+        path: redact_path(&path),
+        query: redact_query(&req.query),
         status,
         flavour,
         // The Basic user names the tenant for the flavours that authenticate with Basic.
@@ -451,7 +452,29 @@ fn under(path: &str, prefix: &str) -> bool {
 
 /// The path and query for the log, with long opaque segments (one-time tokens) elided.
 fn redact(url: &str) -> String {
-    url.split('/')
+    match url.split_once('?') {
+        Some((path, query)) => format!("{}?{}", redact_path(path), redact_query(query)),
+        None => redact_path(url),
+    }
+}
+
+/// A query string with the values of secret-named parameters (`token=`, ...) replaced.
+fn redact_query(query: &str) -> String {
+    let pairs = form_urlencoded::parse(query.as_bytes()).map(|(k, v)| {
+        let v = if journal::is_secret(&k) {
+            "***".into()
+        } else {
+            v
+        };
+        (k, v)
+    });
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+fn redact_path(path: &str) -> String {
+    path.split('/')
         .map(|segment| {
             let opaque = segment.len() >= 32
                 && segment
@@ -476,6 +499,12 @@ mod tests {
         assert!(under("/mx", "/mx"));
         assert!(under("/mx/clients", "/mx"));
         assert!(!under("/mxclients", "/mx"));
+    }
+
+    #[test]
+    fn secret_query_parameters_are_not_logged() {
+        let logged = redact("/makeleaps/user/oauth2/revoke-token/?token=abc&x=1");
+        assert_eq!(logged, "/makeleaps/user/oauth2/revoke-token/?token=***&x=1");
     }
 
     #[test]

@@ -17,6 +17,25 @@ const MAX_LINE_BYTES: usize = 16 * 1024;
 /// Clientele patch: the most headers one request may carry.
 const MAX_HEADERS: usize = 128;
 
+/// Clientele patch: the error of a line over `MAX_LINE_BYTES` (told apart from I/O errors,
+/// which close the connection without an answer).
+#[derive(Debug)]
+struct LineTooLong;
+
+impl LineTooLong {
+    fn is(e: &IoError) -> bool {
+        e.get_ref().is_some_and(|inner| inner.is::<LineTooLong>())
+    }
+}
+
+impl std::fmt::Display for LineTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("request line or header too long")
+    }
+}
+
+impl std::error::Error for LineTooLong {}
+
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
 pub struct ClientConnection {
@@ -110,7 +129,7 @@ impl ClientConnection {
             // Clientele patch: upstream grew the line without bound, so one fast client could
             // make the server allocate any amount with a single endless header line.
             if buf.len() >= MAX_LINE_BYTES {
-                return Err(IoError::new(ErrorKind::InvalidData, "request line or header too long"));
+                return Err(IoError::new(ErrorKind::InvalidData, LineTooLong));
             }
             buf.push(byte);
         }
@@ -122,9 +141,12 @@ impl ClientConnection {
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self.read_next_line().map_err(|e| match e.kind() {
-                    ErrorKind::InvalidData => ReadError::WrongRequestLine,
-                    _ => ReadError::ReadIoError(e),
+                let line = self.read_next_line().map_err(|e| {
+                    if LineTooLong::is(&e) {
+                        ReadError::WrongRequestLine
+                    } else {
+                        ReadError::ReadIoError(e)
+                    }
                 })?;
 
                 parse_request_line(
@@ -136,9 +158,12 @@ impl ClientConnection {
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line().map_err(|e| match e.kind() {
-                        ErrorKind::InvalidData => ReadError::WrongHeader(version.clone()),
-                        _ => ReadError::ReadIoError(e),
+                    let line = self.read_next_line().map_err(|e| {
+                        if LineTooLong::is(&e) {
+                            ReadError::WrongHeader(version.clone())
+                        } else {
+                            ReadError::ReadIoError(e)
+                        }
                     })?;
 
                     if line.is_empty() {
