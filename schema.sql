@@ -5,8 +5,9 @@
 -- an older binary refuses a newer file. Never edit a step that has been released; add one.
 --
 -- Conventions: times are Unix milliseconds (INTEGER); money is integer cents; secrets people
--- choose (passwords, chosen API keys) are argon2id PHC strings; secrets we generate (links,
--- tokens, random keys) are stored only as their SHA-256 (BLOB). Table names start with their
+-- choose (passwords, client secrets) are argon2id PHC strings; secrets we generate (links,
+-- tokens, random keys) are stored only as their SHA-256 (BLOB), and so is a Nueve09 api_key,
+-- which is also how an account is looked up (its password is argon2id). Table names start with their
 -- flavour (mx_, sc_ for ShieldConex, n09_ for Nueve09, ml_ for MakeLeaps); shared plumbing
 -- (mail, links, sessions) has no prefix.
 
