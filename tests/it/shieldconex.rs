@@ -1598,3 +1598,41 @@ fn list_totals_and_pages_stay_exact_across_moves_and_deletes() {
         "793 got clients 1, 3 and 5; 1 was deleted and 0 moved in: {sub}"
     );
 }
+
+/// Tree walks stop at 64 levels, so a tree may not grow deeper: past it, a create answers
+/// 409 on `parent`, and every partner of the chain still has the true root.
+#[test]
+fn partner_trees_stop_at_64_levels() {
+    let server = Server::start();
+    let auth = basic(WATERFORD);
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let mut parent = 792;
+    let mut refused = None;
+    for level in 1..=70 {
+        let body = json!({"name": format!("level{level}"), "parent": {"id": parent}});
+        let reply = server.post("/shieldconex/api/v1/partners", &headers, &body.to_string());
+        if reply.status != 200 {
+            assert_eq!(reply.status, 409, "{}", reply.body);
+            assert!(reply.json()["errors"]["parent"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("64 levels"));
+            refused = Some(level);
+            break;
+        }
+        parent = reply.json()["id"].as_i64().unwrap();
+    }
+    assert_eq!(
+        refused,
+        Some(64),
+        "levels 1 to 63 below the root are accepted"
+    );
+    let deepest = server.get(&format!("/shieldconex/api/v1/partners/{parent}"), &headers);
+    assert_eq!(
+        deepest.status, 200,
+        "the root partner's user still sees the deepest one"
+    );
+}

@@ -236,7 +236,17 @@ pub fn create_partner(
     let now = app.clock.now_ms();
     let id = app.store.write(|tx| {
         let parent = match &parent {
-            Some(r) => scope::resolve_partner(tx, caller, r, "parent", &mut problems)?,
+            Some(r) => match scope::resolve_partner(tx, caller, r, "parent", &mut problems)? {
+                Some(p) if scope::lineage(tx, p.id)?.len() >= scope::MAX_DEPTH => {
+                    problems.add(
+                        "parent",
+                        INVALID,
+                        "a partner tree is at most 64 levels deep.",
+                    );
+                    None
+                }
+                found => found,
+            },
             None => None,
         };
         if let Some(name) = &name {
@@ -336,6 +346,16 @@ fn apply_update(
                     "parent",
                     INVALID,
                     "parent cannot be the partner itself or one of its sub-partners.",
+                );
+                None
+            }
+            Some(p)
+                if scope::lineage(tx, p.id)?.len() + scope::height(tx, id)? >= scope::MAX_DEPTH =>
+            {
+                problems.add(
+                    "parent",
+                    INVALID,
+                    "a partner tree is at most 64 levels deep.",
                 );
                 None
             }

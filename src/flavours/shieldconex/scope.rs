@@ -17,6 +17,11 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
+/// The deepest a partner tree may be (levels below its root). The recursive queries below
+/// spell it as the literal 64; creates and moves refuse to go past it, so every walk sees
+/// the whole tree.
+pub const MAX_DEPTH: usize = 64;
+
 use super::caller::{Caller, Home};
 use super::error::{Error, Problems, INVALID, NOT_FOUND};
 use super::input::Ref;
@@ -61,6 +66,13 @@ macro_rules! subtree {
     };
 }
 pub(crate) use subtree;
+
+/// The levels below `partner_id` (0 for a partner without sub-partners).
+pub fn height(conn: &Connection, partner_id: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached(concat!(subtree!(), "SELECT max(depth) FROM sub"))?
+        .query_row([partner_id], |r| r.get::<_, Option<i64>>(0))
+        .map(|h| h.unwrap_or(0).max(0) as usize)
+}
 
 /// The partner and its ancestors, nearest first (so the root is last); empty when absent.
 pub fn lineage(conn: &Connection, partner_id: i64) -> rusqlite::Result<Vec<Named>> {
