@@ -103,6 +103,27 @@ fn working_area(params: &Params) -> Option<Vec<Block>> {
     (blocks <= 4 * WORKING_AREA_BYTES / Block::SIZE).then(|| vec![Block::new(); blocks])
 }
 
+/// Bounds of a password chosen on a page (MX registration, ShieldConex welcome).
+pub const MIN_PASSWORD: usize = 8;
+pub const MAX_PASSWORD: usize = 128;
+
+/// The password rule of every page that sets one: `MIN_PASSWORD` to `MAX_PASSWORD`
+/// characters, typed the same twice. `Some` says what is wrong, for the page.
+pub fn new_password_problem(password: &str, confirmation: &str) -> Option<String> {
+    const MIN: usize = MIN_PASSWORD;
+    const MAX: usize = MAX_PASSWORD;
+    let length = password.chars().count();
+    if length < MIN {
+        Some(format!("Choose a password of at least {MIN} characters."))
+    } else if length > MAX {
+        Some(format!("Choose a password of at most {MAX} characters."))
+    } else if password != confirmation {
+        Some("The two passwords do not match.".to_string())
+    } else {
+        None
+    }
+}
+
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }

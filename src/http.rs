@@ -234,6 +234,13 @@ pub fn form_body(req: &Request) -> Vec<(String, String)> {
     }
 }
 
+/// The first value of field `name` of a form (from `form_body`).
+pub fn form_field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
 /// The value of one cookie from the `Cookie` header.
 pub fn cookie(req: &Request, name: &str) -> Option<String> {
     req.headers

@@ -105,9 +105,7 @@ pub fn revoke_token(app: &App, req: &Request) -> Result<Response, Error> {
 }
 
 fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    crate::http::form_field(form, name)
 }
 
 /// The client credentials (Basic, or `client_id`/`client_secret` in the form as RFC 6749

@@ -10,17 +10,15 @@ use rusqlite::OptionalExtension;
 use super::pages::{self, Overview, RegisterForm};
 use super::{Error, REGISTER_LINK};
 use crate::app::App;
-use crate::auth::{constant_time_eq, hash_secret, sha256, verify_secret};
+use crate::auth::{constant_time_eq, hash_secret, new_password_problem, sha256, verify_secret};
 use crate::clock::iso_seconds;
-use crate::http::{cookie, form_body, Request, Response};
+use crate::http::{cookie, form_body, form_field, Request, Response};
 use crate::links::{self, LinkError};
 
 const SESSION_PURPOSE: &str = "mx.dashboard";
 const SESSION_COOKIE: &str = "mx_session";
 const CSRF_COOKIE: &str = "mx_csrf";
 const SESSION_TTL_MS: i64 = 12 * 3_600_000;
-const MIN_PASSWORD: usize = 8;
-const MAX_PASSWORD: usize = 128;
 
 /// `/mx/dashboard` on the main listener, `/dashboard` on a dedicated one.
 fn base(req: &Request) -> String {
@@ -65,9 +63,7 @@ fn csrf_ok(req: &Request, form: &[(String, String)]) -> bool {
 }
 
 fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
+    form_field(form, name).unwrap_or("")
 }
 
 fn stale_form(req: &Request) -> Response {
@@ -191,16 +187,10 @@ pub fn submit_register(app: &App, req: &Request, token: &str) -> Result<Response
     let last_name = or_kept("last_name", &who.last_name);
     let company_name = or_kept("company_name", &who.company_name);
     let password = field(&form, "password");
-    let problem = if password.chars().count() < MIN_PASSWORD {
-        Some(format!(
-            "Choose a password of at least {MIN_PASSWORD} characters."
-        ))
-    } else if password.chars().count() > MAX_PASSWORD {
-        Some(format!(
-            "Choose a password of at most {MAX_PASSWORD} characters."
-        ))
-    } else if password != field(&form, "password_confirmation") {
-        Some("The two passwords do not match.".to_string())
+    let problem = if let Some(problem) =
+        new_password_problem(password, field(&form, "password_confirmation"))
+    {
+        Some(problem)
     } else if first_name.chars().count() > 100
         || last_name.chars().count() > 100
         || company_name.chars().count() > 255

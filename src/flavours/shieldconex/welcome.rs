@@ -23,8 +23,6 @@ use crate::links::{self, LinkError};
 use crate::mail::{self, Mail};
 
 const WELCOME_LINK: &str = "shieldconex.welcome";
-const MIN_PASSWORD: usize = 8;
-const MAX_PASSWORD: usize = 128;
 
 /// Who a welcome mail greets.
 struct Recipient {
@@ -122,26 +120,9 @@ pub fn show_form(app: &App, req: &Request, token: &str) -> Result<Response, Erro
 /// `POST /welcome/{token}`: sets the password and burns the link.
 pub fn set_password(app: &App, req: &Request, token: &str) -> Result<Response, Error> {
     let fields = form_body(req);
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    };
+    let field = |name: &str| crate::http::form_field(&fields, name).unwrap_or("");
     let password = field("password");
-    let problem = if password.chars().count() < MIN_PASSWORD {
-        Some(format!(
-            "Choose a password of at least {MIN_PASSWORD} characters."
-        ))
-    } else if password.chars().count() > MAX_PASSWORD {
-        Some(format!(
-            "Choose a password of at most {MAX_PASSWORD} characters."
-        ))
-    } else if password != field("password_confirmation") {
-        Some("The two passwords do not match.".to_string())
-    } else {
-        None
-    };
+    let problem = crate::auth::new_password_problem(password, field("password_confirmation"));
     let now = app.clock.now_ms();
     // The link first: a dead one must not cost an argon2 run (an unauthenticated request).
     let user = app.store.read(|conn| {
@@ -263,13 +244,15 @@ fn form(req: &Request, token: &str, user_name: &str, error: Option<&str>) -> Str
          <form method=\"post\" action=\"{action}\">\
          <label for=\"password\">Password</label>\
          <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" \
-         required minlength=\"{MIN_PASSWORD}\" maxlength=\"{MAX_PASSWORD}\">\
+         required minlength=\"{min}\" maxlength=\"{max}\">\
          <label for=\"password_confirmation\">Confirm password</label>\
          <input id=\"password_confirmation\" name=\"password_confirmation\" type=\"password\" \
-         autocomplete=\"new-password\" required minlength=\"{MIN_PASSWORD}\">\
+         autocomplete=\"new-password\" required minlength=\"{min}\">\
          <button type=\"submit\">Set password</button></form>",
         user = esc(user_name),
         action = esc(&format!("{}/welcome/{token}", req.mount)),
+        min = crate::auth::MIN_PASSWORD,
+        max = crate::auth::MAX_PASSWORD,
     );
     layout("Set your password", &body)
 }
