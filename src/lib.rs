@@ -14,6 +14,7 @@ pub mod cli;
 pub mod clock;
 pub mod faults;
 pub mod flavours;
+pub mod housekeeping;
 pub mod http;
 pub mod ids;
 pub mod journal;

@@ -83,8 +83,16 @@ pub fn spawn_sender(
     std::thread::Builder::new()
         .name("mail-sender".into())
         .spawn(move || {
+            let mut pruned_at = i64::MIN;
             while !app.mailer.stopping.load(Ordering::SeqCst) {
                 let now = app.clock.now_ms();
+                // This thread wakes at least every second anyway: it also clears dead rows.
+                if now.saturating_sub(pruned_at) >= crate::housekeeping::EVERY_MS {
+                    pruned_at = now;
+                    if let Err(e) = crate::housekeeping::prune(&app) {
+                        eprintln!("housekeeping: pruning dead rows failed: {e}");
+                    }
+                }
                 let due = match app.store.read(|c| due_rows(c, now)) {
                     Ok(due) => due,
                     Err(e) => {

@@ -511,3 +511,23 @@ fn a_link_mailed_before_a_review_cannot_get_around_it() {
     );
     assert_eq!(server.get(&link, &[]).status, 410);
 }
+
+#[test]
+fn dead_rows_are_pruned_once_long_past() {
+    let server = Server::start();
+    assert_eq!(mx_invite(&server, "old@example.com").status, 200);
+    wait_mail_status(&server, "old@example.com", "sent", Duration::from_secs(2));
+    assert_eq!((server.count("links"), server.count("mail_outbox")), (1, 1));
+    assert_eq!(
+        server
+            .admin("POST", "/clock", Some(r#"{"advance": "40d"}"#))
+            .status,
+        200
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.count("links") + server.count("mail_outbox") > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!((server.count("links"), server.count("mail_outbox")), (0, 0));
+    assert_eq!(server.count("mx_clients"), 1, "records stay");
+}
