@@ -37,6 +37,8 @@ pub struct App {
     pub startup_seed: Vec<seed::Document>,
     pub mailer: Mailer,
     pub journal: Journal,
+    /// ShieldConex's informative per-user request counts (its X-RateLimit-* headers).
+    pub shieldconex_rate: crate::flavours::shieldconex::ratelimit::RateWindows,
     pub faults: Faults,
 }
 
@@ -58,6 +60,7 @@ impl App {
             Ok::<_, rusqlite::Error>(())
         })?;
         self.credentials.clear();
+        self.shieldconex_rate.clear();
         Ok(())
     }
 }

@@ -19,6 +19,18 @@ pub enum LinkError {
     Store(rusqlite::Error),
 }
 
+impl LinkError {
+    /// The HTTP status of a page about this link: 404 for one that never existed, 410 for
+    /// one that did (used, replaced or expired), 500 for a store failure.
+    pub fn status(&self) -> u16 {
+        match self {
+            LinkError::Unknown => 404,
+            LinkError::Used | LinkError::Expired => 410,
+            LinkError::Store(_) => 500,
+        }
+    }
+}
+
 impl From<rusqlite::Error> for LinkError {
     fn from(e: rusqlite::Error) -> Self {
         LinkError::Store(e)

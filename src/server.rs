@@ -137,6 +137,7 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
         startup_seed,
         mailer: Default::default(),
         journal: Journal::new(options.journal_entries, options.journal_bytes),
+        shieldconex_rate: Default::default(),
         faults: Default::default(),
     });
     let now = app.clock.now_ms();

@@ -78,31 +78,28 @@ fn stale_form(req: &Request) -> Response {
 }
 
 fn dead_link(req: &Request, error: &LinkError) -> Response {
-    let (status, title, message) = match error {
+    let (title, message) = match error {
         LinkError::Unknown => (
-            404,
             "This link is not valid",
             "This registration link does not exist. Check that you opened the whole link from \
              the e-mail; your processor can send a new invitation.",
         ),
         LinkError::Used => (
-            410,
             "This link has been used",
             "This registration link was used already or replaced by a newer invitation. If you \
              registered, sign in; otherwise your processor can send a new invitation.",
         ),
         LinkError::Expired => (
-            410,
             "This link has expired",
             "This registration link has expired. Your processor can send a new invitation.",
         ),
-        LinkError::Store(_) => (500, "Something went wrong", "Please try again later."),
+        LinkError::Store(_) => ("Something went wrong", "Please try again later."),
     };
     if let LinkError::Store(e) = error {
         eprintln!("mx: internal error: {e}");
     }
     Response::html(
-        status,
+        error.status(),
         pages::notice(
             title,
             message,

@@ -33,14 +33,12 @@ mod clients;
 pub mod error;
 mod input;
 mod partners;
-mod ratelimit;
+pub mod ratelimit;
 pub mod roles;
 mod scope;
 pub mod seed;
 mod users;
 mod welcome;
-
-use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -120,8 +118,7 @@ fn api(app: &App, req: &Request, rest: &[&str]) -> Result<Response, Error> {
         (method, _) => return Err(unhandled(method, &req.path)),
     };
     let caller = caller::authenticate(app, req)?;
-    let instance = Arc::as_ptr(&app.store) as usize;
-    let quota = ratelimit::hit(instance, caller.user_id, app.clock.now_ms());
+    let quota = app.shieldconex_rate.hit(caller.user_id, app.clock.now_ms());
     let response = handler(app, req, &caller, id)?;
     Ok(quota.apply(response))
 }

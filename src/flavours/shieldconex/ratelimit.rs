@@ -16,13 +16,13 @@ use crate::http::Response;
 pub const LIMIT_PER_HOUR: u32 = 10_000;
 const HOUR_MS: i64 = 3_600_000;
 
-struct Windows {
-    hour: i64,
-    /// (server instance, user id) → requests this hour.
-    counts: HashMap<(usize, i64), u32>,
+/// One server's counts; it lives in `App`, so servers in one process (tests) stay apart and
+/// a reset starts them over.
+#[derive(Default)]
+pub struct RateWindows {
+    /// (the current hour, user id → requests this hour).
+    current: Mutex<(i64, HashMap<i64, u32>)>,
 }
-
-static WINDOWS: Mutex<Option<Windows>> = Mutex::new(None);
 
 /// The quota after one more request of this user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,23 +31,30 @@ pub struct Quota {
     pub reset_ms: i64,
 }
 
-/// Counts a request; `instance` tells servers in one process apart (tests run several).
-pub fn hit(instance: usize, user_id: i64, now_ms: i64) -> Quota {
-    let hour = now_ms.div_euclid(HOUR_MS);
-    let mut guard = WINDOWS.lock().unwrap_or_else(|e| e.into_inner());
-    let windows = guard.get_or_insert_with(|| Windows {
-        hour,
-        counts: HashMap::new(),
-    });
-    if windows.hour != hour {
-        windows.hour = hour;
-        windows.counts.clear();
+impl RateWindows {
+    /// Counts a request of `user_id`.
+    pub fn hit(&self, user_id: i64, now_ms: i64) -> Quota {
+        let hour = now_ms.div_euclid(HOUR_MS);
+        let mut guard = self.lock();
+        let (window, counts) = &mut *guard;
+        if *window != hour {
+            *window = hour;
+            counts.clear();
+        }
+        let count = counts.entry(user_id).or_insert(0);
+        *count = count.saturating_add(1);
+        Quota {
+            remaining: LIMIT_PER_HOUR.saturating_sub(*count),
+            reset_ms: (hour + 1) * HOUR_MS,
+        }
     }
-    let count = windows.counts.entry((instance, user_id)).or_insert(0);
-    *count = count.saturating_add(1);
-    Quota {
-        remaining: LIMIT_PER_HOUR.saturating_sub(*count),
-        reset_ms: (hour + 1) * HOUR_MS,
+
+    pub fn clear(&self) {
+        self.lock().1.clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (i64, HashMap<i64, u32>)> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -66,17 +73,16 @@ mod tests {
 
     #[test]
     fn counts_per_user_and_resets_on_the_hour() {
-        // A far-off hour and instance of its own, so parallel tests do not interfere.
-        let instance = usize::MAX - 7;
+        let windows = RateWindows::default();
         let t = 500 * HOUR_MS + 10;
-        let a = hit(instance, 1, t);
-        let b = hit(instance, 1, t + 5);
-        let other = hit(instance, 2, t + 6);
+        let a = windows.hit(1, t);
+        let b = windows.hit(1, t + 5);
+        let other = windows.hit(2, t + 6);
         assert_eq!(a.remaining, LIMIT_PER_HOUR - 1);
         assert_eq!(b.remaining, LIMIT_PER_HOUR - 2);
         assert_eq!(other.remaining, LIMIT_PER_HOUR - 1);
         assert_eq!(a.reset_ms, 501 * HOUR_MS);
-        let next = hit(instance, 1, 501 * HOUR_MS);
+        let next = windows.hit(1, 501 * HOUR_MS);
         assert_eq!(next.remaining, LIMIT_PER_HOUR - 1);
     }
 }

@@ -177,29 +177,26 @@ fn user_name(conn: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<Opt
 }
 
 fn dead_link(error: &LinkError) -> Response {
-    let (status, title, message) = match error {
+    let (title, message) = match error {
         LinkError::Unknown => (
-            404,
             "This link is not valid",
             "This link does not exist. Check that you opened the whole link from the e-mail.",
         ),
         LinkError::Used => (
-            410,
             "This link has been used",
             "This link was used already or replaced by a newer welcome e-mail. Ask your \
              administrator to send a new one if you still need to set your password.",
         ),
         LinkError::Expired => (
-            410,
             "This link has expired",
             "Ask your administrator to send a new welcome e-mail.",
         ),
-        LinkError::Store(_) => (500, "Something went wrong", "Please try again later."),
+        LinkError::Store(_) => ("Something went wrong", "Please try again later."),
     };
     if let LinkError::Store(e) = error {
         eprintln!("shieldconex: internal error: {e}");
     }
-    html(status, &notice(title, message))
+    html(error.status(), &notice(title, message))
 }
 
 fn html(status: u16, page: &str) -> Response {
