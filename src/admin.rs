@@ -1,6 +1,6 @@
-//! The admin API under `/_admin` (DESIGN.md §5), for test suites and operators. It exists
+//! The admin API under `/_admin` (docs/fixture.md), for test suites and operators. It exists
 //! only with `--admin-token`: without it every admin path is 404, as if absent.
-//! Errors are `{"error": "..."}`.
+//! Errors are `{"error": "..."}`. Flavours add calls of their own (`Flavour::admin_routes`).
 
 use serde_json::json;
 
@@ -11,13 +11,16 @@ use crate::seed::Document;
 
 /// Answers a request whose path starts with `/_admin`.
 pub fn handle(app: &App, req: &Request) -> Response {
-    let Some(token) = &app.config.admin_token else {
+    let Some(token) = &app.settings.admin_token else {
         return error(404, "not found");
     };
     let given = parse_bearer(req.header("Authorization")).unwrap_or("");
     if !constant_time_eq(given.as_bytes(), token.as_bytes()) {
         return error(401, "a valid admin bearer token is required")
             .with_header("WWW-Authenticate", "Bearer realm=\"clientele-admin\"");
+    }
+    if let Some(response) = flavour_call(app, req) {
+        return response;
     }
     let segments = req.segments();
     match (req.method.as_str(), &segments[1..]) {
@@ -44,13 +47,6 @@ pub fn handle(app: &App, req: &Request) -> Response {
             Some(_) => Response::json(200, &app.faults.list()),
             None => error(404, "no such fault"),
         },
-        ("GET", ["reviews"]) => match crate::flavours::mx::reviews::list(app) {
-            Ok(list) => Response::json(200, &list),
-            Err(e) => internal("listing reviews", &e),
-        },
-        ("POST", ["reviews", id, decision @ ("approve" | "reject")]) => review(app, id, decision),
-        (_, ["reviews"]) => method_not_allowed("GET"),
-        (_, ["reviews", _, "approve" | "reject"]) => method_not_allowed("POST"),
         ("POST", ["tenants"]) => match crate::tenants::create(app) {
             Ok(set) => Response::json(201, &set),
             Err(e) => internal("creating a tenant set", &e),
@@ -76,26 +72,32 @@ pub fn handle(app: &App, req: &Request) -> Response {
     }
 }
 
-fn internal(what: &str, e: &dyn std::fmt::Display) -> Response {
+/// An admin call that a flavour adds (`Flavour::admin_routes`), if the path is one.
+fn flavour_call(app: &App, req: &Request) -> Option<Response> {
+    use crate::router::{Routing, Table};
+    let below = req.path.strip_prefix("/_admin").unwrap_or(&req.path);
+    crate::flavours::ALL.iter().find_map(|flavour| {
+        let table = Table::new(flavour.admin_routes());
+        match table.lookup(&req.method, below) {
+            Routing::Found {
+                handler, params, ..
+            } => Some(handler(app, req, &params)),
+            Routing::OtherMethod {
+                allow,
+                some_handler: Some(_),
+            } => Some(method_not_allowed(&allow)),
+            _ => None,
+        }
+    })
+}
+
+/// Logs a failed admin call's detail and answers a 500 that names only what failed.
+pub fn internal(what: &str, e: &dyn std::fmt::Display) -> Response {
     eprintln!("admin: {what} failed: {e}");
     error(500, &format!("{what} failed"))
 }
 
-fn review(app: &App, id: &str, decision: &str) -> Response {
-    use crate::flavours::mx::reviews::{self, ReviewError};
-    let outcome = if decision == "approve" {
-        reviews::approve(app, id)
-    } else {
-        reviews::reject(app, id)
-    };
-    match outcome {
-        Ok(done) => Response::json(200, &done),
-        Err(ReviewError::NotPending) => error(404, "no client waits for review under that id"),
-        Err(ReviewError::Store(e)) => internal("deciding a review", &e),
-    }
-}
-
-fn method_not_allowed(allowed: &str) -> Response {
+pub fn method_not_allowed(allowed: &str) -> Response {
     error(405, &format!("use {allowed}")).with_header("Allow", allowed)
 }
 
@@ -138,10 +140,7 @@ fn add_fault(app: &App, req: &Request) -> Response {
         Err(e) => return error(400, &format!("invalid fault rule: {e}")),
     };
     if let Some(flavour) = &rule.flavour {
-        if !crate::flavours::Flavour::ALL
-            .iter()
-            .any(|f| f.name() == flavour)
-        {
+        if crate::flavours::by_name(flavour).is_none() {
             return error(
                 400,
                 &format!("invalid fault rule: unknown flavour {flavour:?}"),
@@ -205,7 +204,8 @@ fn move_clock(app: &App, req: &Request) -> Response {
     clock(app)
 }
 
-fn error(status: u16, message: &str) -> Response {
+/// The admin API's error body.
+pub fn error(status: u16, message: &str) -> Response {
     Response::json(status, &json!({ "error": message }))
 }
 
@@ -240,7 +240,10 @@ fn seed(app: &App, req: &Request) -> Response {
         Ok(doc) => doc,
         Err(message) => return error(400, &format!("invalid seed document: {message}")),
     };
-    doc.prepare(&crate::auth::hash_secret);
+    doc.prepare(
+        &|secret| crate::auth::hash_secret(secret, &app.ids),
+        &app.ids,
+    );
     let now = app.clock.now_ms();
     match app.store.write(|tx| doc.apply(tx, now)) {
         Ok(()) => Response::json(200, &json!({"seeded": doc.summary()})),

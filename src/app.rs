@@ -1,48 +1,73 @@
-//! What every request handler can reach: the store, the clock, the credential cache, the
-//! configuration, and the tenants that startup seeded (so a reset can seed them again).
+//! What every request handler can reach: the store, this server's clock and id generator,
+//! the credential cache, the settings, each flavour's per-process state, and the tenants that
+//! startup seeded (so a reset can seed them again).
+//!
+//! Nothing here names a flavour: a flavour's state is a `FlavourState` that the flavour made
+//! at startup and finds again with `App::state`.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use crate::auth::CredentialCache;
 use crate::clock::Clock;
 use crate::faults::Faults;
+use crate::ids::Ids;
 use crate::journal::Journal;
 use crate::mail::Mailer;
 use crate::seed;
 use crate::store::Store;
 
-/// Settings handlers need, resolved from the command line at startup.
+/// Settings handlers need, resolved from the `Config` at startup.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct Settings {
     /// Base of the links put in mails, e.g. `http://127.0.0.1:8080` (no trailing slash).
     pub public_url: String,
     /// Lifetime of one-time links.
     pub link_ttl_ms: i64,
-    /// MX: creates from outside these networks wait for manual review; `None` trusts all.
-    pub trusted_networks: Option<Vec<ipnet::IpNet>>,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Bearer token of the admin API; `None` hides `/_admin` entirely.
     pub admin_token: Option<String>,
-    /// Nueve09: cents an account must keep after funding a sub-client (`--nueve09-min-balance`).
-    pub nueve09_min_balance_cents: i64,
 }
+
+/// What one flavour keeps in memory for one server (counters, parsed options).
+pub trait FlavourState: Any + Send + Sync {
+    /// Forgets what requests built up (a reset); options stay.
+    fn reset(&self) {}
+}
+
+/// The state of a flavour that keeps none.
+impl FlavourState for () {}
 
 pub struct App {
     pub store: Arc<Store>,
-    pub clock: Clock,
+    pub clock: Arc<Clock>,
+    /// Ids and secrets: this server's own generator (deterministic or not).
+    pub ids: Ids,
     pub credentials: CredentialCache,
-    pub config: Config,
+    pub settings: Settings,
+    /// One state per flavour, in the order of `flavours::ALL`.
+    pub states: Vec<Box<dyn FlavourState>>,
     /// The tenants seeded at startup (`--demo`, `--seed`), secrets already hashed.
     pub startup_seed: Vec<seed::Document>,
-    pub mailer: Mailer,
+    pub mailer: Arc<Mailer>,
     pub journal: Journal,
-    /// ShieldConex's informative per-user request counts (its X-RateLimit-* headers).
-    pub shieldconex_rate: crate::flavours::shieldconex::ratelimit::RateWindows,
     pub faults: Faults,
 }
 
 impl App {
+    /// The state of type `T` that a flavour made at startup.
+    ///
+    /// # Panics
+    /// When no flavour made one: a flavour asking for a state it does not make is a bug,
+    /// answered 500 by the server's panic fallback.
+    pub fn state<T: FlavourState>(&self) -> &T {
+        self.states
+            .iter()
+            .find_map(|state| (state.as_ref() as &dyn Any).downcast_ref::<T>())
+            .expect("every flavour's state is made at startup")
+    }
+
     /// Tells the mail sender that a transaction queued mail (call after it committed).
     pub fn wake_mailer(&self) {
         self.mailer.wake();
@@ -51,7 +76,7 @@ impl App {
     /// Deletes all data and seeds again what startup seeded, in one transaction.
     pub fn reset(&self) -> rusqlite::Result<()> {
         let now = self.clock.now_ms();
-        crate::ids::restart_sequence();
+        self.ids.restart_sequence();
         self.store.write(|tx| {
             Store::delete_all(tx)?;
             for doc in &self.startup_seed {
@@ -60,7 +85,9 @@ impl App {
             Ok::<_, rusqlite::Error>(())
         })?;
         self.credentials.clear();
-        self.shieldconex_rate.clear();
+        for state in &self.states {
+            state.reset();
+        }
         Ok(())
     }
 }

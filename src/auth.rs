@@ -27,11 +27,16 @@ fn argon2_turn() -> std::sync::MutexGuard<'static, ()> {
     ARGON2_TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Hashes a secret with argon2id and its default parameters; a PHC string comes back.
-pub fn hash_secret(secret: &str) -> String {
+/// Turns a secret into what the store keeps (an argon2id PHC string); seed sections take one
+/// so that the demo can use precomputed hashes.
+pub type Hasher<'a> = &'a dyn Fn(&str) -> String;
+
+/// Hashes a secret with argon2id and its default parameters; a PHC string comes back. The
+/// salt comes from the server's `Ids`, so deterministic mode stays one sequence.
+pub fn hash_secret(secret: &str, ids: &crate::ids::Ids) -> String {
     let _turn = argon2_turn();
     let mut salt = [0u8; 16];
-    crate::ids::fill_random(&mut salt);
+    ids.fill_random(&mut salt);
     let params = Params::default();
     let mut area = working_area(&params).expect("the default parameters fit the working area");
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
@@ -49,6 +54,11 @@ pub fn hash_secret(secret: &str) -> String {
         hash: Some(Output::new(&out).expect("32 bytes is a valid output length")),
     }
     .to_string()
+}
+
+/// The `Authorization` header of HTTP Basic for `user` and `secret`.
+pub fn basic_header(user: &str, secret: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{secret}")))
 }
 
 /// Checks a secret against a PHC string made by `hash_secret` (constant time inside argon2).
@@ -227,20 +237,21 @@ fn credential_key(scope: &str, user: &str, secret: &str) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::Ids;
 
     #[test]
     fn hashes_verify_and_differ() {
-        let a = hash_secret("waterford123");
+        let a = hash_secret("waterford123", &Ids::new(None));
         assert!(a.starts_with("$argon2id$"));
         assert!(verify_secret("waterford123", &a));
         assert!(!verify_secret("waterford124", &a));
-        assert_ne!(a, hash_secret("waterford123"));
+        assert_ne!(a, hash_secret("waterford123", &Ids::new(None)));
     }
 
     #[test]
     fn our_hashes_are_standard_phc_strings() {
         use argon2::password_hash::PasswordVerifier;
-        let ours = hash_secret("waterford123");
+        let ours = hash_secret("waterford123", &Ids::new(None));
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(Argon2::default()
             .verify_password(b"waterford123", &parsed)
@@ -258,11 +269,11 @@ mod tests {
     #[test]
     fn cache_follows_the_stored_hash() {
         let cache = CredentialCache::default();
-        let old = hash_secret("one");
+        let old = hash_secret("one", &Ids::new(None));
         assert!(cache.verify("t", "u", "one", &old));
         assert!(cache.verify("t", "u", "one", &old));
         assert!(!cache.verify("t", "u", "two", &old));
-        let new = hash_secret("two");
+        let new = hash_secret("two", &Ids::new(None));
         assert!(!cache.verify("t", "u", "one", &new));
         assert!(cache.verify("t", "u", "two", &new));
     }

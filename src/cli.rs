@@ -1,10 +1,18 @@
 //! The command line: every option once, with its environment variable, default and help
-//! (DESIGN.md §1). `run` is what `main` calls; it prints a failure once and returns the exit code.
+//! (docs/deploy.md). The shared options are `ServeOptions`; each flavour adds
+//! `--listen-<name>` and its own options (`Flavour::options`). Parsing ends in a plain
+//! `Config` for `server::start`. `run` is what `main` calls; it prints a failure once and
+//! returns the exit code.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
+
+use clap::{Arg, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::flavours;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -94,22 +102,6 @@ pub struct ServeOptions {
     #[arg(long, env = "CLIENTELE_TLS_KEY", value_name = "PEM")]
     pub tls_key: Option<PathBuf>,
 
-    /// A dedicated listener serving MX at its vendor's root paths.
-    #[arg(long, env = "CLIENTELE_LISTEN_MX", value_name = "ADDR")]
-    pub listen_mx: Option<String>,
-
-    /// A dedicated listener serving ShieldConex at its vendor's root paths.
-    #[arg(long, env = "CLIENTELE_LISTEN_SHIELDCONEX", value_name = "ADDR")]
-    pub listen_shieldconex: Option<String>,
-
-    /// A dedicated listener serving Nueve09 at its vendor's root paths.
-    #[arg(long, env = "CLIENTELE_LISTEN_NUEVE09", value_name = "ADDR")]
-    pub listen_nueve09: Option<String>,
-
-    /// A dedicated listener serving MakeLeaps at its vendor's root paths.
-    #[arg(long, env = "CLIENTELE_LISTEN_MAKELEAPS", value_name = "ADDR")]
-    pub listen_makeleaps: Option<String>,
-
     /// Lifetime of one-time links (s, m, h or d).
     #[arg(long, env = "CLIENTELE_LINK_TTL", value_name = "DURATION", default_value = "7d",
           value_parser = crate::clock::parse_duration_ms)]
@@ -139,16 +131,6 @@ pub struct ServeOptions {
           default_missing_value = "0", require_equals = true)]
     pub deterministic: Option<u64>,
 
-    /// Nueve09: the least `available` (pesos) an account keeps after funding a sub-client.
-    #[arg(long, env = "CLIENTELE_NUEVE09_MIN_BALANCE", value_name = "AMOUNT", default_value = "0",
-          value_parser = crate::flavours::nueve09::money::parse_min_balance)]
-    pub nueve09_min_balance: i64,
-
-    /// MX: creates from other addresses wait for manual review (comma-separated CIDRs, e.g.
-    /// 127.0.0.0/8,10.0.0.0/8); default: all trusted.
-    #[arg(long, env = "CLIENTELE_TRUSTED_NETWORKS", value_name = "CIDRS", value_parser = parse_cidrs)]
-    pub trusted_networks: Option<Networks>,
-
     /// Believe X-Forwarded-For only from these peers (comma-separated CIDRs); default none.
     #[arg(long, env = "CLIENTELE_TRUSTED_PROXIES", value_name = "CIDRS", value_parser = parse_cidrs)]
     pub trusted_proxies: Option<Networks>,
@@ -162,43 +144,110 @@ pub struct ServeOptions {
     pub workers: Option<usize>,
 }
 
-/// `serve` options from arguments (and the environment), for embedding.
-pub fn serve_options(args: &[&str]) -> Result<ServeOptions, String> {
-    #[derive(Parser)]
-    #[command(name = "serve", args_override_self = true)]
-    struct Serve {
-        #[command(flatten)]
-        options: ServeOptions,
-    }
+/// `serve` options from arguments (and the environment), as a `Config`: what
+/// `testing::Server::with_args` starts.
+pub fn serve_config(args: &[&str]) -> Result<Config, String> {
     let argv = std::iter::once("serve").chain(args.iter().copied());
-    Serve::try_parse_from(argv)
-        .map(|s| s.options)
-        .map_err(|e| e.to_string())
+    let command = with_flavour_options(ServeOptions::augment_args(
+        clap::Command::new("serve").args_override_self(true),
+    ));
+    let matches = command
+        .try_get_matches_from(argv)
+        .map_err(|e| e.to_string())?;
+    config(&matches)
 }
 
 /// A list of networks given as one comma-separated option.
 #[derive(Debug, Clone)]
 pub struct Networks(pub Vec<ipnet::IpNet>);
 
-/// `10.0.0.0/8,192.168.1.7` → networks (a bare address is a /32 or /128).
 fn parse_cidrs(text: &str) -> Result<Networks, String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<ipnet::IpNet>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| format!("{s:?} is not an address or CIDR network"))
-        })
-        .collect::<Result<_, _>>()
-        .map(Networks)
+    crate::config::parse_cidrs(text).map(Networks)
+}
+
+/// The options every flavour adds: `--listen-<name>`, and the flavour's own.
+fn with_flavour_options(mut command: clap::Command) -> clap::Command {
+    for flavour in flavours::ALL {
+        let long = format!("listen-{}", flavour.name());
+        command = command.arg(
+            Arg::new(long.clone())
+                .long(long.clone())
+                .env(env_name(&long))
+                .value_name("ADDR")
+                .help(format!(
+                    "A dedicated listener serving {} at its vendor's root paths",
+                    flavour.title()
+                )),
+        );
+        for option in flavour.options() {
+            let check = option.check;
+            let mut arg = Arg::new(option.long)
+                .long(option.long)
+                .env(env_name(option.long))
+                .value_name(option.value_name)
+                .help(option.help)
+                .value_parser(move |text: &str| check(text).map(|()| text.to_string()));
+            if let Some(default) = option.default {
+                arg = arg.default_value(default);
+            }
+            command = command.arg(arg);
+        }
+    }
+    command
+}
+
+/// `listen-mx` → `CLIENTELE_LISTEN_MX`.
+fn env_name(long: &str) -> String {
+    format!("CLIENTELE_{}", long.to_uppercase().replace('-', "_"))
+}
+
+/// The `Config` of parsed `serve` options.
+fn config(matches: &ArgMatches) -> Result<Config, String> {
+    let options = ServeOptions::from_arg_matches(matches).map_err(|e| e.to_string())?;
+    let mut dedicated = BTreeMap::new();
+    let mut flavour_options = BTreeMap::new();
+    for flavour in flavours::ALL {
+        let listen = format!("listen-{}", flavour.name());
+        if let Some(addr) = matches.get_one::<String>(&listen) {
+            dedicated.insert(flavour.name().to_string(), addr.clone());
+        }
+        for option in flavour.options() {
+            if let Some(value) = matches.get_one::<String>(option.long) {
+                flavour_options.insert(option.long.to_string(), value.clone());
+            }
+        }
+    }
+    Ok(Config {
+        listen: options.listen,
+        dedicated,
+        db: options.db,
+        durable: options.durable,
+        mail: options.mail,
+        mail_from: options.mail_from,
+        mail_give_up_ms: options.mail_give_up,
+        public_url: options.public_url,
+        demo: options.demo,
+        seed: options.seed,
+        admin_token: options.admin_token,
+        tls_cert: options.tls_cert,
+        tls_key: options.tls_key,
+        link_ttl_ms: options.link_ttl,
+        journal_entries: options.journal_entries,
+        journal_bytes: options.journal_bytes,
+        deterministic: options.deterministic,
+        trusted_proxies: options.trusted_proxies.map_or_else(Vec::new, |n| n.0),
+        workers: options.workers,
+        flavour_options,
+    })
 }
 
 /// Parses the command line, runs the command, and returns the process exit code.
 pub fn run() -> i32 {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve(options) => serve(options),
+    let command = Cli::command().mut_subcommand("serve", with_flavour_options);
+    let matches = command.get_matches();
+    let result = match matches.subcommand() {
+        Some(("serve", serve_matches)) => config(serve_matches).and_then(serve),
+        _ => Err("unknown command".to_string()),
     };
     match result {
         Ok(()) => 0,
@@ -210,22 +259,22 @@ pub fn run() -> i32 {
 }
 
 /// Starts the server, prints the readiness line, and serves until SIGTERM or SIGINT.
-fn serve(options: ServeOptions) -> Result<(), String> {
+fn serve(config: Config) -> Result<(), String> {
     let (stop_tx, stop_rx) = std::sync::mpsc::channel();
     ctrlc::set_handler(move || {
         let _ = stop_tx.send(());
     })
     .map_err(|e| format!("cannot install the signal handler: {e}"))?;
 
-    let demo = options.demo;
-    let running = crate::server::start(options)?;
+    let demo = config.demo;
+    let running = crate::server::start(config)?;
     if demo {
-        eprintln!("{}", crate::seed::DEMO_BANNER);
+        eprintln!("{}", crate::seed::demo_banner());
     }
     // Only the main listener's line goes to stdout (one readiness line); the dedicated
     // listeners are announced on stderr first, so they are known once stdout says ready.
     for (flavour, url) in running.dedicated_urls() {
-        eprintln!("clientele: {} listening on {url}", flavour.name());
+        eprintln!("clientele: {flavour} listening on {url}");
     }
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on {}", running.url())

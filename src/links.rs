@@ -55,13 +55,14 @@ pub fn revoke(
 /// Creates a link for `subject_id` (revoking its earlier ones) and returns its token.
 pub fn issue(
     tx: &Transaction,
+    ids: &crate::ids::Ids,
     purpose: &str,
     subject_id: &str,
     now_ms: i64,
     ttl_ms: i64,
 ) -> rusqlite::Result<String> {
     revoke(tx, purpose, subject_id, now_ms)?;
-    let token = crate::ids::secret_token();
+    let token = ids.secret_token();
     tx.prepare_cached(
         "INSERT INTO links (token_hash, purpose, subject_id, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -134,14 +135,20 @@ mod tests {
     #[test]
     fn a_link_works_once_and_a_new_one_revokes_the_old() {
         let store = Store::open(":memory:", Durability::Process).unwrap();
-        let first = store.write(|tx| issue(tx, "p", "s1", 0, 1000)).unwrap();
-        let second = store.write(|tx| issue(tx, "p", "s1", 10, 1000)).unwrap();
+        let first = store
+            .write(|tx| issue(tx, &crate::ids::Ids::new(None), "p", "s1", 0, 1000))
+            .unwrap();
+        let second = store
+            .write(|tx| issue(tx, &crate::ids::Ids::new(None), "p", "s1", 10, 1000))
+            .unwrap();
         let redeem_at = |token: &str, at: i64| store.write(|tx| redeem(tx, "p", token, at));
         assert!(matches!(redeem_at(&first, 20), Err(LinkError::Used)));
         assert_eq!(redeem_at(&second, 20).unwrap(), "s1");
         assert!(matches!(redeem_at(&second, 21), Err(LinkError::Used)));
         assert!(matches!(redeem_at("nope", 21), Err(LinkError::Unknown)));
-        let third = store.write(|tx| issue(tx, "p", "s2", 0, 1000)).unwrap();
+        let third = store
+            .write(|tx| issue(tx, &crate::ids::Ids::new(None), "p", "s2", 0, 1000))
+            .unwrap();
         assert!(matches!(redeem_at(&third, 1000), Err(LinkError::Expired)));
         assert!(matches!(
             store.write(|tx| redeem(tx, "other", &third, 5)),

@@ -1,103 +1,127 @@
-//! Tenants: the seed document of DESIGN.md §4, shared by `--seed FILE`, `POST /_admin/seed`
-//! and `--demo`. Each flavour owns its section (`flavours/*/seed.rs`); this module composes
-//! them, hashes secrets once (`prepare`), and applies them in one transaction.
+//! Tenants: the seed document (docs/fixture.md), shared by `--seed FILE`, `POST /_admin/seed`
+//! and `--demo`. It is a JSON object with one section per flavour, keyed by the flavour's
+//! name; each flavour parses, checks, prepares and applies its own (`Flavour::parse_seed`),
+//! and this module composes them: every section hashed once (`prepare`), all applied in one
+//! transaction.
 //!
 //! Applying is idempotent: a tenant whose id (or unique key) exists already is left alone.
 
-use serde::Deserialize;
+use serde_json::{Map, Value};
 
-use crate::flavours::{makeleaps, mx, nueve09, shieldconex};
+use crate::auth::Hasher;
+use crate::flavours::{self, Flavour, SeedSection};
+use crate::ids::Ids;
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A parsed seed document: every flavour's section, in the order of `flavours::ALL` (an
+/// absent section is an empty one).
 pub struct Document {
-    #[serde(default)]
-    pub mx: mx::seed::Section,
-    #[serde(default)]
-    pub shieldconex: shieldconex::seed::Section,
-    #[serde(default)]
-    pub nueve09: nueve09::seed::Section,
-    #[serde(default)]
-    pub makeleaps: makeleaps::seed::Section,
+    sections: Vec<(&'static dyn Flavour, Box<dyn SeedSection>)>,
 }
 
-/// Turns a secret into what the store keeps (an argon2id PHC string).
-pub type Hasher<'a> = &'a dyn Fn(&str) -> String;
+impl std::fmt::Debug for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.sections.iter().map(|(flavour, s)| (flavour.name(), s)))
+            .finish()
+    }
+}
 
 impl Document {
     /// Parses and checks a seed document; the message names the offending field.
     pub fn parse(bytes: &[u8]) -> Result<Document, String> {
-        let doc: Document = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        doc.mx.validate()?;
-        doc.shieldconex.validate()?;
-        doc.nueve09.validate()?;
-        doc.makeleaps.validate()?;
-        Ok(doc)
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let Value::Object(map) = value else {
+            return Err("a seed document is a JSON object with one key per flavour".into());
+        };
+        Document::from_sections(map)
+    }
+
+    /// A document from its sections, by flavour name.
+    pub fn from_sections(mut map: Map<String, Value>) -> Result<Document, String> {
+        if let Some(unknown) = map.keys().find(|k| flavours::by_name(k).is_none()) {
+            let known: Vec<String> = flavours::ALL
+                .iter()
+                .map(|f| format!("`{}`", f.name()))
+                .collect();
+            return Err(format!(
+                "unknown field `{unknown}`, expected one of {}",
+                known.join(", ")
+            ));
+        }
+        let sections = flavours::ALL
+            .iter()
+            .map(|flavour| {
+                let section = map
+                    .remove(flavour.name())
+                    .unwrap_or_else(|| Value::Object(Map::new()));
+                Ok((*flavour, flavour.parse_seed(section)?))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Document { sections })
     }
 
     /// Hashes every secret (dropping the plain text) and fixes generated ids, so that
     /// applying the document again (a reset) gives the same tenants without hashing again.
-    pub fn prepare(&mut self, hash: Hasher) {
-        self.mx.prepare(hash);
-        self.shieldconex.prepare(hash);
-        self.nueve09.prepare(hash);
-        self.makeleaps.prepare(hash);
+    pub fn prepare(&mut self, hash: Hasher, ids: &Ids) {
+        for (_, section) in &mut self.sections {
+            section.prepare(hash, ids);
+        }
     }
 
     pub fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
-        self.mx.apply(tx, now_ms)?;
-        self.shieldconex.apply(tx, now_ms)?;
-        self.nueve09.apply(tx, now_ms)?;
-        self.makeleaps.apply(tx, now_ms)
+        self.sections
+            .iter()
+            .try_for_each(|(_, section)| section.apply(tx, now_ms))
     }
 
     /// How many tenants of each kind the document names, for the admin API's answer.
-    pub fn summary(&self) -> serde_json::Value {
-        serde_json::json!({
-            "mx": {"processors": self.mx.processors.len()},
-            "shieldconex": {
-                "partners": self.shieldconex.partners.len(),
-                "users": self.shieldconex.users.len(),
-                "clients": self.shieldconex.clients.len(),
-            },
-            "nueve09": {"accounts": self.nueve09.accounts.len()},
-            "makeleaps": {"partners": self.makeleaps.partners.len()},
-        })
+    pub fn summary(&self) -> Value {
+        let by_flavour = self
+            .sections
+            .iter()
+            .map(|(flavour, section)| (flavour.name().to_string(), section.summary()))
+            .collect();
+        Value::Object(by_flavour)
     }
 }
 
-/// The demo tenants of DESIGN.md §4: the credentials and ids of the vendors' own examples.
-pub const DEMO_JSON: &str = include_str!("demo.json");
-
-/// argon2id hashes of the demo secrets, computed once (the test `demo_hashes_match` checks
-/// them), so that `serve --demo` starts in milliseconds instead of hashing at every start.
-const DEMO_HASHES: &[(&str, &str)] = &[
-    ("API-KEY-4567", "$argon2id$v=19$m=19456,t=2,p=1$rQt7tbIw0eNuTimcHT1UFg$zuJnAHrQ4VD5bwfxzw2z/Rp/RNWHHLdFuvuHhUlvau4"),
-    ("waterford123", "$argon2id$v=19$m=19456,t=2,p=1$IvSUpiWVHokfODPXv45tWQ$pDJFkEgUvrDhR/M2A8DH0hXQj86v4LgVtV/fzzm7/Po"),
-    ("password", "$argon2id$v=19$m=19456,t=2,p=1$r2PCZeUlxY55VtketQ11Dw$RyFj+hnEEyQFZXOaNhIEb8o40M7Zzd7TtDhHDR1ZAco"),
-    ("demo-client-secret", "$argon2id$v=19$m=19456,t=2,p=1$3I2nlNvOs6S3gdzmSI8czA$m4g0AYeHe/EVi8GUg4WyT56rPzM7Xyx8tmvfAIk9FTw"),
-];
-
-/// The demo document, prepared with the precomputed hashes.
-pub fn demo() -> Document {
-    let mut doc = Document::parse(DEMO_JSON.as_bytes()).expect("demo.json is a valid seed");
-    doc.prepare(&|secret| {
-        DEMO_HASHES
-            .iter()
-            .find(|(plain, _)| *plain == secret)
-            .map(|(_, hash)| hash.to_string())
-            .unwrap_or_else(|| crate::auth::hash_secret(secret))
-    });
+/// The demo document: each flavour's documentation examples, prepared with the precomputed
+/// hashes of their secrets.
+pub fn demo(ids: &Ids) -> Document {
+    let sections = flavours::ALL
+        .iter()
+        .map(|f| {
+            let section = serde_json::from_str(f.demo().seed).expect("a flavour's demo is JSON");
+            (f.name().to_string(), section)
+        })
+        .collect();
+    let mut doc = Document::from_sections(sections).expect("the demo is a valid seed");
+    doc.prepare(
+        &|secret| {
+            flavours::ALL
+                .iter()
+                .flat_map(|f| f.demo().hashes)
+                .find(|(plain, _)| *plain == secret)
+                .map(|(_, hash)| hash.to_string())
+                .unwrap_or_else(|| crate::auth::hash_secret(secret, ids))
+        },
+        ids,
+    );
     doc
 }
 
 /// What `serve --demo` prints to stderr: how to call each flavour as the vendor docs do.
-pub const DEMO_BANNER: &str = "\
-demo tenants (the vendors' documentation examples):
-  mx           Basic PROCESSOR-1234:API-KEY-4567 (Authorization: Basic UFJPQ0VTU09SLTEyMzQ6QVBJLUtFWS00NTY3)
-  shieldconex  Basic waterford@example.com:waterford123 (partner 792, sub-partner 793, client 744)
-  nueve09      POST /nueve09/auth/login {\"api_client\":{\"api_key\":\"api_key\",\"password\":\"password\"}}
-  makeleaps    client_id demo-client-id, client_secret demo-client-secret, partner 0000000000000000000";
+pub fn demo_banner() -> String {
+    let mut banner = String::from("demo tenants (the vendors' documentation examples):");
+    for flavour in flavours::ALL {
+        banner.push_str(&format!(
+            "\n  {:<12} {}",
+            flavour.name(),
+            flavour.demo().banner
+        ));
+    }
+    banner
+}
 
 #[cfg(test)]
 mod tests {
@@ -105,18 +129,27 @@ mod tests {
 
     #[test]
     fn demo_hashes_match() {
-        for (plain, hash) in DEMO_HASHES {
-            assert!(crate::auth::verify_secret(plain, hash), "{plain}");
+        for flavour in flavours::ALL {
+            for (plain, hash) in flavour.demo().hashes {
+                assert!(crate::auth::verify_secret(plain, hash), "{plain}");
+            }
         }
     }
 
     #[test]
     fn demo_parses_and_names_every_flavour() {
-        let doc = demo();
-        assert_eq!(doc.mx.processors.len(), 1);
-        assert_eq!(doc.shieldconex.users.len(), 2);
-        assert_eq!(doc.nueve09.accounts.len(), 1);
-        assert_eq!(doc.makeleaps.partners.len(), 1);
+        let summary = demo(&Ids::new(None)).summary();
+        assert_eq!(summary["mx"]["processors"], 1);
+        assert_eq!(summary["shieldconex"]["users"], 2);
+        assert_eq!(summary["nueve09"]["accounts"], 1);
+        assert_eq!(summary["makeleaps"]["partners"], 1);
+        let banner = demo_banner();
+        for flavour in flavours::ALL {
+            assert!(
+                banner.contains(&format!("  {} ", flavour.name())),
+                "{banner}"
+            );
+        }
     }
 
     #[test]

@@ -8,29 +8,31 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lettre::message::Mailbox;
 use serde_json::json;
 
-use crate::app::{App, Config};
-use crate::cli::ServeOptions;
-use crate::flavours::Flavour;
+use crate::app::{App, Settings};
+use crate::config::Config;
+use crate::flavours::{self, Flavour};
 use crate::http::{Request, Response};
+use crate::ids::Ids;
 use crate::journal::{self, Journal};
 use crate::mail::{spawn_sender, Transport};
 use crate::seed;
 use crate::store::{Durability, Store};
 
 /// What a listener serves.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 enum Mount {
     /// Every flavour under its prefix, `/healthz` and `/_admin`.
     Main,
     /// One flavour at the vendor's root paths.
-    Dedicated(Flavour),
+    Dedicated(&'static dyn Flavour),
 }
 
 struct Listener {
@@ -41,11 +43,14 @@ struct Listener {
 /// A started server. Dropping it does not stop it; call `shutdown`.
 pub struct Running {
     url: String,
-    dedicated: Vec<(Flavour, String)>,
+    dedicated: Vec<(&'static str, String)>,
     app: Arc<App>,
     listeners: Vec<Listener>,
     stopping: Arc<AtomicBool>,
     mail_sender: JoinHandle<()>,
+    /// Dropping it stops the housekeeping thread.
+    housekeeping_stop: mpsc::Sender<()>,
+    housekeeping: JoinHandle<()>,
 }
 
 impl Running {
@@ -54,8 +59,8 @@ impl Running {
         &self.url
     }
 
-    /// The `--listen-<flavour>` listeners and their base URLs.
-    pub fn dedicated_urls(&self) -> &[(Flavour, String)] {
+    /// The dedicated listeners: flavour name and base URL.
+    pub fn dedicated_urls(&self) -> &[(&'static str, String)] {
         &self.dedicated
     }
 
@@ -81,63 +86,50 @@ impl Running {
         // the next start.
         self.app.mailer.stop();
         let _ = self.mail_sender.join();
+        drop(self.housekeeping_stop);
+        let _ = self.housekeeping.join();
     }
 }
 
-/// Opens the store, seeds startup tenants, binds every listener and starts the workers.
-pub fn start(options: ServeOptions) -> Result<Running, String> {
-    let tls = tls_config(&options)?;
-    let durability = if options.durable {
-        Durability::PowerLoss
-    } else {
-        Durability::Process
-    };
-    crate::ids::set_deterministic(options.deterministic);
-    let store = Store::open(&options.db, durability)
-        .map_err(|e| format!("cannot open the database {:?}: {e}", options.db))?;
-    let startup_seed = startup_seed(&options)?;
-    let transport = Transport::parse(&options.mail)?;
-    let mail_from: Mailbox = options
+/// Opens the store, seeds startup tenants, binds every listener and starts the workers,
+/// the mail sender and housekeeping.
+pub fn start(config: Config) -> Result<Running, String> {
+    let tls = tls_config(&config)?;
+    let transport = Transport::parse(&config.mail)?;
+    let mail_from: Mailbox = config
         .mail_from
         .parse()
-        .map_err(|e| format!("--mail-from {:?}: {e}", options.mail_from))?;
+        .map_err(|e| format!("--mail-from {:?}: {e}", config.mail_from))?;
+    let states = flavours::ALL
+        .iter()
+        .map(|f| f.state(&config.flavour_options))
+        .collect::<Result<Vec<_>, String>>()?;
+    let ids = Ids::new(config.deterministic);
+    let store = open_store(&config)?;
+    let startup_seed = startup_seed(&config, &ids)?;
 
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let main = bind(&options.listen, tls.as_ref())?;
-    let url = format!("{scheme}://{}", main.server_addr());
-    let public_url = options
+    let (servers, url, dedicated) = bind_all(&config, tls.as_ref())?;
+    let public_url = config
         .public_url
         .clone()
         .unwrap_or_else(|| url.clone())
         .trim_end_matches('/')
         .to_string();
-    let mut servers = vec![(main, Mount::Main)];
-    let mut dedicated = Vec::new();
-    for (flavour, addr) in dedicated_listeners(&options) {
-        let server = bind(addr, tls.as_ref())?;
-        dedicated.push((flavour, format!("{scheme}://{}", server.server_addr())));
-        servers.push((server, Mount::Dedicated(flavour)));
-    }
-
     let app = Arc::new(App {
         store,
         clock: Default::default(),
+        ids,
         credentials: Default::default(),
-        config: Config {
+        settings: Settings {
             public_url,
-            link_ttl_ms: options.link_ttl,
-            admin_token: options.admin_token.clone(),
-            trusted_networks: options.trusted_networks.clone().map(|n| n.0),
-            trusted_proxies: options
-                .trusted_proxies
-                .clone()
-                .map_or_else(Vec::new, |n| n.0),
-            nueve09_min_balance_cents: options.nueve09_min_balance,
+            link_ttl_ms: config.link_ttl_ms,
+            admin_token: config.admin_token.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
         },
+        states,
         startup_seed,
         mailer: Default::default(),
-        journal: Journal::new(options.journal_entries, options.journal_bytes),
-        shieldconex_rate: Default::default(),
+        journal: Journal::new(config.journal_entries, config.journal_bytes),
         faults: Default::default(),
     });
     let now = app.clock.now_ms();
@@ -149,11 +141,20 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
         })
         .map_err(|e| format!("cannot seed the startup tenants: {e}"))?;
     // Deterministic mode: requests after startup draw the same sequence as after a reset.
-    crate::ids::restart_sequence();
+    app.ids.restart_sequence();
 
-    let mail_sender = spawn_sender(app.clone(), transport, mail_from, options.mail_give_up);
+    let mail_sender = spawn_sender(
+        app.store.clone(),
+        app.clock.clone(),
+        app.mailer.clone(),
+        transport,
+        mail_from,
+        config.mail_give_up_ms,
+    );
+    let (housekeeping_stop, stop_signal) = mpsc::channel();
+    let housekeeping = spawn_housekeeping(app.store.clone(), app.clock.clone(), stop_signal);
 
-    let workers_per_listener = options.workers.unwrap_or_else(default_workers).max(1);
+    let workers_per_listener = config.workers.unwrap_or_else(default_workers).max(1);
     let stopping = Arc::new(AtomicBool::new(false));
     let listeners = servers
         .into_iter()
@@ -172,7 +173,74 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
         listeners,
         stopping,
         mail_sender,
+        housekeeping_stop,
+        housekeeping,
     })
+}
+
+fn open_store(config: &Config) -> Result<Arc<Store>, String> {
+    let durability = if config.durable {
+        Durability::PowerLoss
+    } else {
+        Durability::Process
+    };
+    Store::open(&config.db, durability)
+        .map_err(|e| format!("cannot open the database {:?}: {e}", config.db))
+}
+
+/// Every listener bound, with what it serves; the main listener's URL; the dedicated ones'.
+type Bound = (
+    Vec<(tiny_http::Server, Mount)>,
+    String,
+    Vec<(&'static str, String)>,
+);
+
+fn bind_all(config: &Config, tls: Option<&Tls>) -> Result<Bound, String> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let main = bind(&config.listen, tls)?;
+    let url = format!("{scheme}://{}", main.server_addr());
+    let mut servers = vec![(main, Mount::Main)];
+    let mut dedicated = Vec::new();
+    for (name, addr) in &config.dedicated {
+        let flavour = flavours::by_name(name).ok_or_else(|| format!("no flavour {name:?}"))?;
+        let server = bind(addr, tls)?;
+        dedicated.push((
+            flavour.name(),
+            format!("{scheme}://{}", server.server_addr()),
+        ));
+        servers.push((server, Mount::Dedicated(flavour)));
+    }
+    // Announced in the order of the flavours, whatever the order of the options.
+    dedicated.sort_by_key(|(name, _)| flavours::ALL.iter().position(|f| f.name() == *name));
+    Ok((servers, url, dedicated))
+}
+
+/// Prunes dead rows every few minutes of the server's clock; it looks every second, so a
+/// clock moved by the admin API is noticed. Ends when `stop` is dropped.
+fn spawn_housekeeping(
+    store: Arc<Store>,
+    clock: Arc<crate::clock::Clock>,
+    stop: mpsc::Receiver<()>,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("housekeeping".into())
+        .spawn(move || {
+            let mut pruned_at = i64::MIN;
+            loop {
+                let now = clock.now_ms();
+                if now.saturating_sub(pruned_at) >= crate::housekeeping::EVERY_MS {
+                    pruned_at = now;
+                    if let Err(e) = crate::housekeeping::prune(&store, now) {
+                        eprintln!("housekeeping: pruning dead rows failed: {e}");
+                    }
+                }
+                match stop.recv_timeout(Duration::from_secs(1)) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    _ => break,
+                }
+            }
+        })
+        .expect("spawning the housekeeping thread")
 }
 
 fn default_workers() -> usize {
@@ -196,11 +264,11 @@ struct Tls {
 
 /// `--tls-cert` and `--tls-key`, read and checked here so that a bad file is named; the
 /// vendored tiny_http serves TLS 1.3 and 1.2 with rustls 0.23 (README, "TLS").
-fn tls_config(options: &ServeOptions) -> Result<Option<Tls>, String> {
+fn tls_config(config: &Config) -> Result<Option<Tls>, String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-    let (cert, key) = match (&options.tls_cert, &options.tls_key) {
+    let (cert, key) = match (&config.tls_cert, &config.tls_key) {
         (None, None) => return Ok(None),
         (Some(cert), Some(key)) => (cert, key),
         _ => return Err("--tls-cert and --tls-key go together: give both or neither".into()),
@@ -234,30 +302,18 @@ fn tls_config(options: &ServeOptions) -> Result<Option<Tls>, String> {
     }))
 }
 
-fn dedicated_listeners(options: &ServeOptions) -> Vec<(Flavour, &str)> {
-    [
-        (Flavour::Mx, &options.listen_mx),
-        (Flavour::ShieldConex, &options.listen_shieldconex),
-        (Flavour::Nueve09, &options.listen_nueve09),
-        (Flavour::MakeLeaps, &options.listen_makeleaps),
-    ]
-    .into_iter()
-    .filter_map(|(flavour, addr)| addr.as_deref().map(|a| (flavour, a)))
-    .collect()
-}
-
 /// `--demo` and `--seed FILE`, parsed and with secrets hashed once, for startup and resets.
-fn startup_seed(options: &ServeOptions) -> Result<Vec<seed::Document>, String> {
+fn startup_seed(config: &Config, ids: &Ids) -> Result<Vec<seed::Document>, String> {
     let mut docs = Vec::new();
-    if options.demo {
-        docs.push(seed::demo());
+    if config.demo {
+        docs.push(seed::demo(ids));
     }
-    if let Some(path) = &options.seed {
+    if let Some(path) = &config.seed {
         let bytes = std::fs::read(path)
             .map_err(|e| format!("cannot read the seed file {}: {e}", path.display()))?;
         let mut doc = seed::Document::parse(&bytes)
             .map_err(|e| format!("invalid seed file {}: {e}", path.display()))?;
-        doc.prepare(&crate::auth::hash_secret);
+        doc.prepare(&|secret| crate::auth::hash_secret(secret, ids), ids);
         docs.push(doc);
     }
     Ok(docs)
@@ -292,13 +348,16 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
     let started = Instant::now();
     let mut req = Request::read_from(&mut raw);
     let logged_path = redact(raw.url());
+    // Which flavour a request is for is known before its handler runs, so that a handler
+    // that panics is still answered in its vendor's format.
+    let target = target_of(mount, &req);
     let routed =
         catch_unwind(AssertUnwindSafe(|| route(app, mount, &mut req))).unwrap_or_else(|_| Routed {
-            target: Target::Other,
-            response: Some(Response::json(
-                500,
-                &json!({"error": "internal server error"}),
-            )),
+            response: Some(match target {
+                Target::Flavour(flavour) => flavour.error_response(app, 500),
+                _ => Response::json(500, &json!({"error": "internal server error"})),
+            }),
+            target,
         });
     let status = match routed.response {
         Some(response) => {
@@ -335,11 +394,24 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
     }
 }
 
-/// What a request was for, as far as the journal cares.
+/// What a request was for, as far as the journal and the panic fallback care.
+#[derive(Clone, Copy)]
 enum Target {
     Admin,
-    Flavour(Flavour),
+    Flavour(&'static dyn Flavour),
     Other,
+}
+
+/// The flavour (or admin API) a request goes to, by its listener and path.
+fn target_of(mount: Mount, req: &Request) -> Target {
+    match mount {
+        Mount::Dedicated(flavour) => Target::Flavour(flavour),
+        Mount::Main if under(&req.path, "/_admin") => Target::Admin,
+        Mount::Main => flavours::ALL
+            .iter()
+            .find(|f| under(&req.path, f.prefix()))
+            .map_or(Target::Other, |f| Target::Flavour(*f)),
+    }
 }
 
 struct Routed {
@@ -376,67 +448,63 @@ fn record(journal: &Journal, now_ms: i64, req: &Request, target: &Target, status
 }
 
 fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
-    let flavour = match mount {
-        Mount::Dedicated(flavour) => flavour,
-        Mount::Main => {
-            if req.path == "/healthz" {
-                return Routed {
-                    target: Target::Other,
-                    response: Some(Response::json(200, &json!({"status": "ok"}))),
-                };
+    let target = target_of(mount, req);
+    let flavour = match target {
+        Target::Flavour(flavour) => flavour,
+        Target::Admin => {
+            return Routed {
+                target,
+                response: Some(crate::admin::handle(app, req)),
             }
-            if under(&req.path, "/_admin") {
-                return Routed {
-                    target: Target::Admin,
-                    response: Some(crate::admin::handle(app, req)),
-                };
+        }
+        Target::Other if req.path == "/healthz" => {
+            return Routed {
+                target,
+                response: Some(Response::json(200, &json!({"status": "ok"}))),
             }
-            let Some(flavour) = Flavour::ALL
-                .into_iter()
-                .find(|f| under(&req.path, f.prefix()))
-            else {
-                let prefixes: Vec<&str> = Flavour::ALL.iter().map(|f| f.prefix()).collect();
-                return Routed {
-                    target: Target::Other,
-                    response: Some(Response::json(
-                        404,
-                        &json!({"error": "not found", "flavours": prefixes}),
-                    )),
-                };
+        }
+        Target::Other => {
+            let prefixes: Vec<&str> = flavours::ALL.iter().map(|f| f.prefix()).collect();
+            return Routed {
+                target,
+                response: Some(Response::json(
+                    404,
+                    &json!({"error": "not found", "flavours": prefixes}),
+                )),
             };
-            req.path = req.path[flavour.prefix().len()..].to_string();
-            req.mount = flavour.prefix().to_string();
-            flavour
         }
     };
-    let target = Target::Flavour(flavour);
+    if let Mount::Main = mount {
+        req.path = req.path[flavour.prefix().len()..].to_string();
+        req.mount = flavour.prefix().to_string();
+    }
     // The document describes the API, it is not part of it: no authentication, and before
     // the faults, so that a test that breaks the API can still read how it should work.
-    // Other methods go on to the router, which answers the vendor's 405.
-    if req.method == "GET" && req.path == crate::flavours::OPENAPI_PATH {
-        return Routed {
-            target,
-            response: Some(flavour.openapi_response(req)),
-        };
-    }
-    if let Some(fault) = app
-        .faults
-        .take(Some(flavour.name()), &req.method, &req.path)
-    {
-        if let Some(ms) = fault.delay_ms {
-            std::thread::sleep(std::time::Duration::from_millis(ms));
-        }
-        if fault.drop {
-            return Routed {
-                target,
-                response: None,
-            };
-        }
-        if let Some(status) = fault.status {
-            return Routed {
-                target,
-                response: Some(flavour.fault_response(status, fault.body)),
-            };
+    // Other methods go on to the flavour, which answers the vendor's 405.
+    if !flavours::is_document_request(req) {
+        if let Some(fault) = app
+            .faults
+            .take(Some(flavour.name()), &req.method, &req.path)
+        {
+            if let Some(ms) = fault.delay_ms {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+            }
+            if fault.drop {
+                return Routed {
+                    target,
+                    response: None,
+                };
+            }
+            if let Some(status) = fault.status {
+                let response = match fault.body {
+                    Some(body) => Response::json(status, &body),
+                    None => flavour.error_response(app, status),
+                };
+                return Routed {
+                    target,
+                    response: Some(response),
+                };
+            }
         }
     }
     Routed {
@@ -510,7 +578,7 @@ mod tests {
 
     #[test]
     fn tokens_are_not_logged() {
-        let token = crate::ids::secret_token();
+        let token = crate::ids::Ids::new(None).secret_token();
         let logged = redact(&format!("/mx/dashboard/register/{token}"));
         assert_eq!(logged, "/mx/dashboard/register/…");
     }

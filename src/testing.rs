@@ -8,9 +8,13 @@
 //! assert!(server.mails().is_empty());
 //! ```
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use serde_json::Value;
 
 use crate::app::App;
+use crate::config::Config;
 use crate::server::Running;
 
 /// The admin token of in-process servers, for tests that drive `/_admin` over HTTP.
@@ -18,26 +22,52 @@ pub const ADMIN_TOKEN: &str = "clientele-testing";
 
 pub struct Server {
     running: Option<Running>,
-    mail_dir: std::path::PathBuf,
+    mail_dir: PathBuf,
+}
+
+/// A directory of its own for an in-process server's mbox.
+fn temporary_mail_dir() -> Result<PathBuf, String> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let mail_dir = std::env::temp_dir().join(format!(
+        "clientele-testing-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&mail_dir).map_err(|e| e.to_string())?;
+    Ok(mail_dir)
 }
 
 impl Server {
     /// The demo tenants, an in-memory database, a free port.
     pub fn start() -> Server {
-        Server::with_args(&["--demo"]).expect("starting an in-process Clientele")
+        let config = Config {
+            demo: true,
+            ..Config::default()
+        };
+        Server::with_config(config).expect("starting an in-process Clientele")
+    }
+
+    /// Starts with `config`, except for what an in-process server always has: a free port,
+    /// an in-memory database, mail in an mbox of a temporary directory, the admin token
+    /// `ADMIN_TOKEN`, and 4 workers.
+    pub fn with_config(config: Config) -> Result<Server, String> {
+        let mail_dir = temporary_mail_dir()?;
+        let config = Config {
+            listen: "127.0.0.1:0".into(),
+            db: ":memory:".into(),
+            mail: format!("mbox:{}", mail_dir.join("mail.mbox").display()),
+            admin_token: Some(ADMIN_TOKEN.into()),
+            workers: Some(4),
+            ..config
+        };
+        Server::started(config, mail_dir)
     }
 
     /// Starts with extra `serve` options (`--demo`, `--link-ttl 1s`, ...). The listener,
     /// database (":memory:"), mail (an mbox in a temporary directory) and admin token are
     /// set for you; options given here come after them and win.
     pub fn with_args(args: &[&str]) -> Result<Server, String> {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let mail_dir = std::env::temp_dir().join(format!(
-            "clientele-testing-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&mail_dir).map_err(|e| e.to_string())?;
+        let mail_dir = temporary_mail_dir()?;
         let mbox = format!("mbox:{}", mail_dir.join("mail.mbox").display());
         let mut all = vec![
             "--listen",
@@ -52,12 +82,21 @@ impl Server {
             "4",
         ];
         all.extend_from_slice(args);
-        let options = crate::cli::serve_options(&all)?;
-        let running = crate::server::start(options)?;
-        Ok(Server {
-            running: Some(running),
-            mail_dir,
-        })
+        let config = crate::cli::serve_config(&all)?;
+        Server::started(config, mail_dir)
+    }
+
+    fn started(config: Config, mail_dir: PathBuf) -> Result<Server, String> {
+        match crate::server::start(config) {
+            Ok(running) => Ok(Server {
+                running: Some(running),
+                mail_dir,
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&mail_dir);
+                Err(e)
+            }
+        }
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234`; flavours live under `/mx`, ...

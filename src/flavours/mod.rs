@@ -1,297 +1,285 @@
-//! The table of flavours: each vendor's API, its mount point, and its request handler.
-//! A flavour folder owns everything that makes that vendor that vendor (routes, validation,
-//! error format, SQL, seed section, OpenAPI document); the shared plumbing lives outside
-//! `flavours/`.
+//! The flavours: each vendor's API as one value that owns everything that makes that vendor
+//! that vendor, behind the `Flavour` trait, and `ALL`, the one list of them.
 //!
-//! Each flavour lists what it answers in a route table, `ROUTES`: (method, path template)
-//! pairs in the vendor's spelling. The router asks `routing` about every request before it
-//! dispatches, so the table decides 404 (no such path), 405 with `Allow` (the path, another
-//! method) and what is dispatched at all; the flavour's OpenAPI document
-//! (`<flavour>/openapi.json`) must list exactly the same operations, which
-//! `tests/it/openapi.rs` checks both ways.
+//! A flavour folder holds its routes (one `router::Table` of method, path template and
+//! handler), validation, error format, SQL, seed section, tenant sets, options, per-process
+//! state, housekeeping and OpenAPI document (`<flavour>/openapi.json`, which must list
+//! exactly the table's operations: `tests/it/openapi.rs` checks both ways). The shared
+//! modules (`server`, `cli`, `seed`, `tenants`, `housekeeping`, `admin`, `app`) loop over
+//! `ALL` and name no vendor.
+//!
+//! Adding a fifth vendor is one new folder with a value that implements `Flavour`, and one
+//! line in `ALL`: its prefix, `--listen-<name>` option, options, seed section, tenant sets,
+//! faults and journal entries follow from there.
 
 pub mod makeleaps;
 pub mod mx;
 pub mod nueve09;
 pub mod shieldconex;
 
+use std::any::Any;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::app::App;
+use crate::app::{App, FlavourState};
+use crate::auth::Hasher;
 use crate::http::{Request, Response};
+use crate::ids::Ids;
+use crate::router::OPENAPI_PATH;
 
-/// One operation of a flavour: an HTTP method and a path template below the mount, as the
-/// vendor writes it (`/api/v1/clients/{id}`, `/api/partner/{partner_mid}/client/`). A `{name}`
-/// segment stands for any one path segment. Paths match segment by segment with empty
-/// segments dropped, as the routers always matched them: a trailing slash is optional.
-pub type Route = (&'static str, &'static str);
+/// Every flavour, in the order the main listener tries their prefixes and seeds apply.
+pub static ALL: &[&dyn Flavour] = &[
+    &mx::Mx,
+    &shieldconex::ShieldConex,
+    &nueve09::Nueve09,
+    &makeleaps::MakeLeaps,
+];
 
-/// Where every flavour serves its OpenAPI document; `server.rs` answers the GET itself, before
-/// the flavour's router (and its injected faults), and each flavour lists it in `ROUTES` so
-/// that other methods get the vendor's 405.
-pub const OPENAPI_PATH: &str = "/openapi.json";
-pub const OPENAPI_ROUTE: Route = ("GET", OPENAPI_PATH);
-
-/// The order of methods in an `Allow` header, whatever the order of the route table.
-pub const METHOD_ORDER: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-
-/// What a route table says about a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Routing {
-    /// Listed: dispatch it. `allow` is every method listed for the path (MakeLeaps sends it
-    /// on every answer, as DRF does).
-    Listed { allow: String },
-    /// The path is listed, with other methods only: 405 with this `Allow`.
-    OtherMethod { allow: String },
-    /// No listed path matches: 404.
-    Unlisted,
+/// The flavour called `name` (`mx`, ...).
+pub fn by_name(name: &str) -> Option<&'static dyn Flavour> {
+    ALL.iter().copied().find(|f| f.name() == name)
 }
 
-/// Looks a request up in a route table: one pass over the table, per request.
-pub fn routing(routes: &[Route], method: &str, path: &str) -> Routing {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let mut path_methods = [false; METHOD_ORDER.len()];
-    let mut listed = false;
-    for (route_method, template) in routes {
-        if template_matches(template, &segments) {
-            listed |= *route_method == method;
-            if let Some(i) = METHOD_ORDER.iter().position(|m| m == route_method) {
-                path_methods[i] = true;
+/// One vendor's whole behaviour.
+pub trait Flavour: Sync {
+    /// The one lowercase word used for this flavour everywhere (prefix, options, seed
+    /// section, logs, journal).
+    fn name(&self) -> &'static str;
+
+    /// How the vendor writes its own name (`MX`, `ShieldConex`), for help texts.
+    fn title(&self) -> &'static str;
+
+    /// Where the main listener mounts it (`/mx`); the vendor's paths follow unchanged.
+    fn prefix(&self) -> &'static str;
+
+    /// The OpenAPI 3.1 document as written: its `servers` name the main listener's mount.
+    fn openapi(&self) -> &'static str;
+
+    /// Every (method, path template) it answers, from its route table.
+    fn operations(&self) -> Vec<(&'static str, &'static str)>;
+
+    /// Answers a request whose `path` is relative to the mount point: the route table, then
+    /// the handler, every error in the vendor's format.
+    fn handle(&self, app: &App, req: &Request) -> Response;
+
+    /// The vendor's own error answer for `status`, with nothing more to say than the
+    /// status: an injected fault without a body, and a handler that panicked (500).
+    fn error_response(&self, app: &App, status: u16) -> Response;
+
+    /// The command-line options this flavour adds (`--nueve09-min-balance`).
+    fn options(&self) -> &'static [FlavourOption] {
+        &[]
+    }
+
+    /// Its per-process state, made at startup from its options.
+    fn state(&self, _options: &OptionValues) -> Result<Box<dyn FlavourState>, String> {
+        Ok(Box::new(()))
+    }
+
+    /// Parses and checks its section of a seed document (`{}` when the document has none);
+    /// the message names the offending field.
+    fn parse_seed(&self, section: Value) -> Result<Box<dyn SeedSection>, String>;
+
+    /// Its section of the demo seed (the vendor's documentation examples), the argon2id
+    /// hashes of the demo secrets (so `serve --demo` does not hash at every start), and the
+    /// line `serve --demo` prints on how to call it.
+    fn demo(&self) -> Demo;
+
+    /// A fresh tenant with random ids and credentials, for `POST /_admin/tenants`.
+    fn fresh_tenant(&self, ids: &Ids, tag: &str) -> Result<Box<dyn FreshTenant>, String>;
+
+    /// Deletes the tenant `key` (what `FreshTenant::insert` returned) with all its data.
+    fn delete_tenant(&self, tx: &rusqlite::Transaction, key: &str) -> rusqlite::Result<()>;
+
+    /// Statements that delete its rows nobody can use any more, run every few minutes;
+    /// `?1` is now (Unix ms).
+    fn housekeeping(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Admin calls of its own under `/_admin` (path below `/_admin`).
+    fn admin_routes(&self) -> &'static [crate::router::Route<AdminHandler>] {
+        &[]
+    }
+}
+
+/// An admin call a flavour adds.
+pub type AdminHandler = fn(&App, &Request, &crate::router::Params) -> Response;
+
+/// A command-line option of one flavour; `cli` turns it into `--<long>` with its
+/// environment variable, and `Config::flavour_options` carries the value given.
+pub struct FlavourOption {
+    /// `nueve09-min-balance`: the option is `--nueve09-min-balance`, the variable
+    /// `CLIENTELE_NUEVE09_MIN_BALANCE`.
+    pub long: &'static str,
+    pub value_name: &'static str,
+    pub help: &'static str,
+    pub default: Option<&'static str>,
+    /// Refuses a value the flavour could not use (at parse time, with the option named).
+    pub check: fn(&str) -> Result<(), String>,
+}
+
+/// The values of the flavours' options, by long name.
+pub type OptionValues = BTreeMap<String, String>;
+
+/// A flavour's part of the demo seed.
+pub struct Demo {
+    pub seed: &'static str,
+    pub hashes: &'static [(&'static str, &'static str)],
+    pub banner: &'static str,
+}
+
+/// A flavour's section of a seed document, parsed and checked.
+pub trait SeedSection: Any + Send + Sync + std::fmt::Debug {
+    /// Hashes every secret (dropping the plain text) and fixes generated ids, so that
+    /// applying it again (a reset) gives the same tenants without hashing again.
+    fn prepare(&mut self, hash: Hasher, ids: &Ids);
+
+    /// Inserts what is not there yet (idempotent).
+    fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()>;
+
+    /// How many tenants of each kind it names, for the admin API's answer.
+    fn summary(&self) -> Value;
+}
+
+/// One flavour's tenant of a tenant set, from creation to the credentials a test gets.
+pub trait FreshTenant {
+    /// Hashes its secrets; called outside the write lock (argon2 takes tens of ms).
+    fn prepare(&mut self, hash: Hasher, ids: &Ids);
+
+    /// Writes it inside the set's transaction (taking any ids that depend on the data);
+    /// returns the key that `Flavour::delete_tenant` takes.
+    fn insert(&mut self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<String>;
+
+    /// What a test needs to call the flavour as this tenant.
+    fn credentials(&self) -> Value;
+}
+
+/// The document for a request mounted at `mount`: as written under the flavour's prefix; on
+/// a dedicated listener (no prefix) with the prefix taken out of `servers` and of OAuth2
+/// token URLs, so that clients generated from it call the right paths. That variant is made
+/// once per flavour (re-serialized, so its keys come out sorted).
+pub fn openapi_for_mount(flavour: &dyn Flavour, mount: &str) -> &'static str {
+    if mount == flavour.prefix() {
+        return flavour.openapi();
+    }
+    static DEDICATED: OnceLock<Vec<String>> = OnceLock::new();
+    let documents = DEDICATED.get_or_init(|| ALL.iter().map(|f| openapi_at_root(*f)).collect());
+    ALL.iter()
+        .position(|f| f.name() == flavour.name())
+        .and_then(|i| documents.get(i))
+        .map_or(flavour.openapi(), String::as_str)
+}
+
+fn openapi_at_root(flavour: &dyn Flavour) -> String {
+    let Ok(mut doc) = serde_json::from_str::<Value>(flavour.openapi()) else {
+        // A unit test parses every document; this only keeps a broken build from panicking.
+        return flavour.openapi().to_string();
+    };
+    let prefix = flavour.prefix();
+    let unprefixed = |url: &str| match url.strip_prefix(prefix) {
+        Some("") => Some("/".to_string()),
+        Some(rest) if rest.starts_with('/') => Some(rest.to_string()),
+        _ => None,
+    };
+    if let Some(servers) = doc.get_mut("servers").and_then(Value::as_array_mut) {
+        for server in servers {
+            if let Some(url) = server["url"].as_str().and_then(unprefixed) {
+                server["url"] = Value::String(url);
             }
         }
     }
-    let allow: Vec<&str> = METHOD_ORDER
-        .into_iter()
-        .zip(path_methods)
-        .filter_map(|(m, on)| on.then_some(m))
-        .collect();
-    if allow.is_empty() {
-        return Routing::Unlisted;
-    }
-    let allow = allow.join(", ");
-    if listed {
-        Routing::Listed { allow }
-    } else {
-        Routing::OtherMethod { allow }
-    }
-}
-
-fn template_matches(template: &str, segments: &[&str]) -> bool {
-    let mut parts = template.split('/').filter(|s| !s.is_empty());
-    segments.iter().all(|segment| match parts.next() {
-        Some(part) if part.starts_with('{') && part.ends_with('}') => true,
-        Some(part) => part == *segment,
-        None => false,
-    }) && parts.next().is_none()
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flavour {
-    Mx,
-    ShieldConex,
-    Nueve09,
-    MakeLeaps,
-}
-
-impl Flavour {
-    pub const ALL: [Flavour; 4] = [
-        Flavour::Mx,
-        Flavour::ShieldConex,
-        Flavour::Nueve09,
-        Flavour::MakeLeaps,
-    ];
-
-    /// The one lowercase word used for this flavour everywhere (prefix, option, logs).
-    pub fn name(self) -> &'static str {
-        match self {
-            Flavour::Mx => "mx",
-            Flavour::ShieldConex => "shieldconex",
-            Flavour::Nueve09 => "nueve09",
-            Flavour::MakeLeaps => "makeleaps",
-        }
-    }
-
-    /// Where the main listener mounts it; the vendor's paths follow unchanged.
-    pub fn prefix(self) -> &'static str {
-        match self {
-            Flavour::Mx => "/mx",
-            Flavour::ShieldConex => "/shieldconex",
-            Flavour::Nueve09 => "/nueve09",
-            Flavour::MakeLeaps => "/makeleaps",
-        }
-    }
-
-    /// The flavour's route table (see `Route`).
-    pub fn routes(self) -> &'static [Route] {
-        match self {
-            Flavour::Mx => mx::ROUTES,
-            Flavour::ShieldConex => shieldconex::ROUTES,
-            Flavour::Nueve09 => nueve09::ROUTES,
-            Flavour::MakeLeaps => makeleaps::ROUTES,
-        }
-    }
-
-    /// The flavour's OpenAPI 3.1 document as written: its `servers` name the main listener's
-    /// mount (`/mx`).
-    pub fn openapi(self) -> &'static str {
-        match self {
-            Flavour::Mx => include_str!("mx/openapi.json"),
-            Flavour::ShieldConex => include_str!("shieldconex/openapi.json"),
-            Flavour::Nueve09 => include_str!("nueve09/openapi.json"),
-            Flavour::MakeLeaps => include_str!("makeleaps/openapi.json"),
-        }
-    }
-
-    /// The document for a request mounted at `mount`: as written under the flavour's prefix;
-    /// on a dedicated listener (no prefix) with the prefix taken out of `servers` and of
-    /// OAuth2 token URLs, so that clients generated from it call the right paths. That variant
-    /// is made once (re-serialized, so its keys come out sorted).
-    pub fn openapi_for_mount(self, mount: &str) -> &'static str {
-        if mount == self.prefix() {
-            return self.openapi();
-        }
-        static DEDICATED: [OnceLock<String>; 4] = [const { OnceLock::new() }; 4];
-        let index = Flavour::ALL.iter().position(|f| *f == self).unwrap_or(0);
-        DEDICATED[index].get_or_init(|| self.openapi_at_root())
-    }
-
-    fn openapi_at_root(self) -> String {
-        let Ok(mut doc) = serde_json::from_str::<Value>(self.openapi()) else {
-            // A unit test parses every document; this only keeps a broken build from panicking.
-            return self.openapi().to_string();
-        };
-        let prefix = self.prefix();
-        let unprefixed = |url: &str| match url.strip_prefix(prefix) {
-            Some("") => Some("/".to_string()),
-            Some(rest) if rest.starts_with('/') => Some(rest.to_string()),
-            _ => None,
-        };
-        if let Some(servers) = doc.get_mut("servers").and_then(Value::as_array_mut) {
-            for server in servers {
-                if let Some(url) = server["url"].as_str().and_then(unprefixed) {
-                    server["url"] = Value::String(url);
+    if let Some(schemes) = doc
+        .pointer_mut("/components/securitySchemes")
+        .and_then(Value::as_object_mut)
+    {
+        let flows = schemes
+            .values_mut()
+            .filter_map(|s| s.get_mut("flows").and_then(Value::as_object_mut));
+        for flow in flows.flat_map(|f| f.values_mut()) {
+            for key in ["tokenUrl", "authorizationUrl", "refreshUrl"] {
+                if let Some(url) = flow.get(key).and_then(Value::as_str).and_then(unprefixed) {
+                    flow[key] = Value::String(url);
                 }
             }
         }
-        if let Some(schemes) = doc
-            .pointer_mut("/components/securitySchemes")
-            .and_then(Value::as_object_mut)
-        {
-            let flows = schemes
-                .values_mut()
-                .filter_map(|s| s.get_mut("flows").and_then(Value::as_object_mut));
-            for flow in flows.flat_map(|f| f.values_mut()) {
-                for key in ["tokenUrl", "authorizationUrl", "refreshUrl"] {
-                    if let Some(url) = flow.get(key).and_then(Value::as_str).and_then(unprefixed) {
-                        flow[key] = Value::String(url);
-                    }
-                }
-            }
-        }
-        serde_json::to_string_pretty(&doc).unwrap_or_else(|_| self.openapi().to_string())
     }
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| flavour.openapi().to_string())
+}
 
-    /// `GET /openapi.json`: the document, no authentication.
-    pub fn openapi_response(self, req: &Request) -> Response {
-        Response::empty(200)
-            .with_header("Content-Type", "application/json")
-            .with_body(self.openapi_for_mount(&req.mount).as_bytes().to_vec())
-    }
+/// `GET /openapi.json`: the document, no authentication.
+pub fn openapi_response(flavour: &dyn Flavour, req: &Request) -> Response {
+    Response::empty(200)
+        .with_header("Content-Type", "application/json")
+        .with_body(openapi_for_mount(flavour, &req.mount).as_bytes().to_vec())
+}
 
-    /// An injected fault's answer: `body`, or this vendor's own error body for `status`.
-    pub fn fault_response(self, status: u16, body: Option<Value>) -> Response {
-        let reason = match status {
-            400 => "Bad Request",
-            401 => "Unauthorized",
-            403 => "Forbidden",
-            404 => "Not Found",
-            409 => "Conflict",
-            422 => "Unprocessable Entity",
-            429 => "Too Many Requests",
-            500 => "Internal Server Error",
-            502 => "Bad Gateway",
-            503 => "Service Unavailable",
-            504 => "Gateway Timeout",
-            _ => "Injected fault",
-        };
-        let body = body.unwrap_or_else(|| match self {
-            Flavour::Mx => json!({"error": reason}),
-            Flavour::ShieldConex => json!({"uuid": crate::ids::uuid_v4(),
-                "errorCode": 7000 + u32::from(status), "message": format!("{reason}.")}),
-            Flavour::Nueve09 => json!({"success": false, "code": status, "message": reason,
-                "data": null}),
-            Flavour::MakeLeaps => json!({"meta": {"status": status},
-                "response": {"detail": format!("{reason}.")}}),
-        });
-        Response::json(status, &body)
-    }
+/// True for the request every flavour answers before its faults: `GET /openapi.json`.
+pub fn is_document_request(req: &Request) -> bool {
+    req.method == "GET" && req.path == OPENAPI_PATH
+}
 
-    /// Answers a request whose `path` is already relative to the mount point.
-    pub fn handle(self, app: &App, req: &Request) -> Response {
-        match self {
-            Flavour::Mx => mx::handle(app, req),
-            Flavour::ShieldConex => shieldconex::handle(app, req),
-            Flavour::Nueve09 => nueve09::handle(app, req),
-            Flavour::MakeLeaps => makeleaps::handle(app, req),
-        }
+/// The reason phrase that vendors' generic error bodies carry for `status`.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Injected fault",
     }
+}
+
+/// Parses a seed section with serde and checks it with `validate`.
+pub fn parse_section<T>(
+    section: Value,
+    validate: impl FnOnce(&T) -> Result<(), String>,
+) -> Result<T, String>
+where
+    T: serde::de::DeserializeOwned,
+{
+    let parsed: T = serde_json::from_value(section).map_err(|e| e.to_string())?;
+    validate(&parsed)?;
+    Ok(parsed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const TABLE: &[Route] = &[
-        ("GET", "/api/v1/clients"),
-        ("POST", "/api/v1/clients"),
-        ("PATCH", "/api/v1/clients/{id}"),
-        ("GET", "/api/v1/clients/{id}"),
-    ];
+    use crate::router::METHOD_ORDER;
 
     #[test]
-    fn routing_matches_segments_and_orders_allow() {
-        let listed = |allow: &str| Routing::Listed {
-            allow: allow.into(),
-        };
-        assert_eq!(
-            routing(TABLE, "GET", "/api/v1/clients"),
-            listed("GET, POST")
-        );
-        assert_eq!(
-            routing(TABLE, "POST", "/api/v1/clients/"),
-            listed("GET, POST")
-        );
-        assert_eq!(
-            routing(TABLE, "DELETE", "/api/v1/clients/744"),
-            Routing::OtherMethod {
-                allow: "GET, PATCH".into()
-            }
-        );
-        assert_eq!(
-            routing(TABLE, "GET", "/api/v1//clients/744/"),
-            listed("GET, PATCH")
-        );
-        for unlisted in ["/api/v1", "/api/v1/clients/744/x", "/api/v2/clients", "/"] {
-            assert_eq!(
-                routing(TABLE, "GET", unlisted),
-                Routing::Unlisted,
-                "{unlisted}"
-            );
+    fn names_and_prefixes_are_unique() {
+        for (i, flavour) in ALL.iter().enumerate() {
+            assert_eq!(flavour.prefix(), format!("/{}", flavour.name()));
+            assert!(by_name(flavour.name()).is_some());
+            assert!(ALL[..i].iter().all(|f| f.name() != flavour.name()));
         }
     }
 
     #[test]
     fn every_route_table_is_well_formed() {
-        for flavour in Flavour::ALL {
-            let routes = flavour.routes();
-            assert!(routes.contains(&OPENAPI_ROUTE), "{flavour:?}");
-            for (i, (method, template)) in routes.iter().enumerate() {
-                assert!(METHOD_ORDER.contains(method), "{flavour:?} {method}");
-                assert!(template.starts_with('/'), "{flavour:?} {template}");
+        for flavour in ALL {
+            let operations = flavour.operations();
+            assert!(
+                operations.contains(&("GET", OPENAPI_PATH)),
+                "{}",
+                flavour.name()
+            );
+            for (i, (method, template)) in operations.iter().enumerate() {
+                assert!(METHOD_ORDER.contains(method), "{} {method}", flavour.name());
+                assert!(template.starts_with('/'), "{} {template}", flavour.name());
                 assert!(
-                    !routes[..i].contains(&(method, template)),
+                    !operations[..i].contains(&(method, template)),
                     "{method} {template} twice"
                 );
             }
@@ -300,16 +288,16 @@ mod tests {
 
     #[test]
     fn documents_parse_and_move_to_the_root_on_a_dedicated_listener() {
-        for flavour in Flavour::ALL {
+        for flavour in ALL {
             let doc: Value = serde_json::from_str(flavour.openapi()).expect("valid JSON");
             assert_eq!(doc["servers"][0]["url"], flavour.prefix());
             let at_root: Value =
-                serde_json::from_str(flavour.openapi_for_mount("")).expect("valid JSON");
+                serde_json::from_str(openapi_for_mount(*flavour, "")).expect("valid JSON");
             assert_eq!(at_root["servers"][0]["url"], "/");
             assert_eq!(at_root["paths"], doc["paths"]);
         }
-        let at_root: Value =
-            serde_json::from_str(Flavour::MakeLeaps.openapi_for_mount("")).unwrap();
+        let makeleaps = by_name("makeleaps").unwrap();
+        let at_root: Value = serde_json::from_str(openapi_for_mount(makeleaps, "")).unwrap();
         let flow = &at_root["components"]["securitySchemes"]["partnerToken"]["flows"];
         assert_eq!(flow["clientCredentials"]["tokenUrl"], "/user/oauth2/token/");
     }

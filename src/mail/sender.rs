@@ -13,7 +13,8 @@ use lettre::Message;
 use rusqlite::OptionalExtension;
 
 use super::transport::{DeliveryError, Transport};
-use crate::app::App;
+use crate::clock::Clock;
+use crate::store::Store;
 
 /// First retry after this, doubling per attempt up to `MAX_BACKOFF_MS`.
 const FIRST_BACKOFF_MS: i64 = 500;
@@ -74,8 +75,13 @@ struct Due {
     created_at: i64,
 }
 
+/// Starts the sender thread. It gets what delivering needs and no more: the store (the
+/// outbox), the server's clock, the `Mailer` it is woken and stopped through, and the
+/// transport.
 pub fn spawn_sender(
-    app: Arc<App>,
+    store: Arc<Store>,
+    clock: Arc<Clock>,
+    mailer: Arc<Mailer>,
     transport: Transport,
     from: Mailbox,
     give_up_ms: i64,
@@ -83,17 +89,9 @@ pub fn spawn_sender(
     std::thread::Builder::new()
         .name("mail-sender".into())
         .spawn(move || {
-            let mut pruned_at = i64::MIN;
-            while !app.mailer.stopping.load(Ordering::SeqCst) {
-                let now = app.clock.now_ms();
-                // This thread wakes at least every second anyway: it also clears dead rows.
-                if now.saturating_sub(pruned_at) >= crate::housekeeping::EVERY_MS {
-                    pruned_at = now;
-                    if let Err(e) = crate::housekeeping::prune(&app) {
-                        eprintln!("housekeeping: pruning dead rows failed: {e}");
-                    }
-                }
-                let due = match app.store.read(|c| due_rows(c, now)) {
+            while !mailer.stopping.load(Ordering::SeqCst) {
+                let now = clock.now_ms();
+                let due = match store.read(|c| due_rows(c, now)) {
                     Ok(due) => due,
                     Err(e) => {
                         eprintln!("mail: reading the outbox failed: {e}");
@@ -101,24 +99,24 @@ pub fn spawn_sender(
                     }
                 };
                 for row in &due {
-                    if app.mailer.stopping.load(Ordering::SeqCst) {
+                    if mailer.stopping.load(Ordering::SeqCst) {
                         break;
                     }
-                    let outcome = deliver(&app, &transport, &from, row);
-                    if let Err(e) = record(&app, row, outcome, give_up_ms) {
+                    let outcome = deliver(&mailer, &clock, &transport, &from, row);
+                    if let Err(e) = record(&store, &clock, row, outcome, give_up_ms) {
                         eprintln!("mail: recording the outcome of mail {} failed: {e}", row.id);
                     }
                 }
                 if due.len() as i64 == BATCH {
                     continue;
                 }
-                let next = app.store.read(next_due).ok().flatten();
-                let now = app.clock.now_ms();
+                let next = store.read(next_due).ok().flatten();
+                let now = clock.now_ms();
                 let wait = next.map_or(MAX_IDLE, |at| {
                     Duration::from_millis((at - now).clamp(0, 1000) as u64)
                 });
                 if !wait.is_zero() {
-                    app.mailer.sleep(wait);
+                    mailer.sleep(wait);
                 }
             }
         })
@@ -153,12 +151,13 @@ fn next_due(conn: &rusqlite::Connection) -> rusqlite::Result<Option<i64>> {
 }
 
 fn deliver(
-    app: &App,
+    mailer: &Mailer,
+    clock: &Clock,
     transport: &Transport,
     from: &Mailbox,
     row: &Due,
 ) -> Result<(), DeliveryError> {
-    if app.mailer.take_injected_failure() {
+    if mailer.take_injected_failure() {
         return Err(DeliveryError::Transient(
             "failure injected by the admin API".into(),
         ));
@@ -188,19 +187,20 @@ fn deliver(
             .body(row.text.clone()),
     }
     .map_err(|e| DeliveryError::Permanent(format!("building the message: {e}")))?;
-    let date = crate::clock::asctime(app.clock.now_ms());
+    let date = crate::clock::asctime(clock.now_ms());
     transport.deliver(&message, from.email.as_ref(), &date)
 }
 
 fn record(
-    app: &App,
+    store: &Store,
+    clock: &Clock,
     row: &Due,
     outcome: Result<(), DeliveryError>,
     give_up_ms: i64,
 ) -> rusqlite::Result<()> {
-    let now = app.clock.now_ms();
+    let now = clock.now_ms();
     let attempts = row.attempts + 1;
-    app.store.write(|tx| {
+    store.write(|tx| {
         match outcome {
             Ok(()) => {
                 tx.prepare_cached(

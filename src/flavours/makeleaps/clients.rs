@@ -235,11 +235,11 @@ fn external_id_taken(
 pub fn create_client(ctx: &Ctx, partner: &str) -> Result<Response, Error> {
     ctx.own_partner(partner)?;
     let new = NewClient::from_json(&request_data(ctx.req)?).map_err(Error::Invalid)?;
-    let mid = crate::ids::digits(19);
+    let mid = ctx.app.ids.digits(19);
     let contacts: Vec<(String, NewContact)> = new
         .contacts
         .into_iter()
-        .map(|c| (crate::ids::digits(19), c))
+        .map(|c| (ctx.app.ids.digits(19), c))
         .collect();
     let now = ctx.app.clock.now_ms();
     let client = ctx.app.store.write(|tx| {
@@ -468,7 +468,7 @@ fn apply_update(
                             break;
                         }
                     },
-                    ContactRef::New(c) => entries.push((crate::ids::digits(19), Some(c))),
+                    ContactRef::New(c) => entries.push((ctx.app.ids.digits(19), Some(c))),
                 }
             }
         }

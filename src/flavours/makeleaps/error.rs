@@ -120,6 +120,15 @@ fn envelope_error(status: u16, response: Value) -> Response {
     )
 }
 
+/// MakeLeaps' body for a bare status (an injected fault, a handler that panicked): DRF's
+/// `detail` in the envelope.
+pub fn for_status(status: u16) -> Response {
+    envelope_error(
+        status,
+        json!({"detail": format!("{}.", crate::flavours::reason(status))}),
+    )
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         Error::Internal(e.to_string())

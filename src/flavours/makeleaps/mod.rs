@@ -38,131 +38,211 @@ mod urls;
 use rusqlite::OptionalExtension;
 use serde_json::{json, Value};
 
-use super::Routing;
+use super::{Demo, FreshTenant, SeedSection};
 use crate::app::App;
 use crate::http::{json_body, Body, Request, Response};
+use crate::ids::Ids;
+use crate::router::{Params, Route, Routing, Table, Via};
 
 pub use error::Error;
 use urls::Urls;
 
-/// Every operation this flavour answers; `openapi.json` documents exactly these, and the
+/// What answers a MakeLeaps route.
+enum Handler {
+    /// An OAuth2 endpoint: client credentials in the request, no bearer token; another
+    /// method is a bare 405.
+    OAuth(fn(&App, &Request) -> Result<Response, Error>),
+    /// An API view: bearer token first, `Allow` on every answer. `view` is the view's name,
+    /// as DRF's OPTIONS answer gives it (the vendor's endpoint names).
+    Api {
+        view: &'static str,
+        run: fn(&Ctx, &Params) -> Result<Response, Error>,
+    },
+}
+
+const fn view(
+    method: &'static str,
+    path: &'static str,
+    view: &'static str,
+    run: fn(&Ctx, &Params) -> Result<Response, Error>,
+) -> Route<Handler> {
+    Route {
+        method,
+        path,
+        handler: Handler::Api { view, run },
+    }
+}
+
+/// Every operation this flavour answers, each with its handler; every path with a GET also
+/// answers HEAD and OPTIONS, as DRF views do. `openapi.json` documents exactly these, and the
 /// `Allow` header of a path is made from them.
-pub const ROUTES: &[super::Route] = &[
-    ("POST", "/user/oauth2/token/"),
-    ("POST", "/user/oauth2/revoke-token/"),
-    ("GET", "/api/partner/"),
-    ("HEAD", "/api/partner/"),
-    ("OPTIONS", "/api/partner/"),
-    ("GET", "/api/partner/{partner_mid}/"),
-    ("HEAD", "/api/partner/{partner_mid}/"),
-    ("OPTIONS", "/api/partner/{partner_mid}/"),
-    ("GET", "/api/partner/{partner_mid}/client/"),
-    ("POST", "/api/partner/{partner_mid}/client/"),
-    ("HEAD", "/api/partner/{partner_mid}/client/"),
-    ("OPTIONS", "/api/partner/{partner_mid}/client/"),
-    ("GET", "/api/partner/{partner_mid}/client/{client_mid}/"),
-    ("PUT", "/api/partner/{partner_mid}/client/{client_mid}/"),
-    ("PATCH", "/api/partner/{partner_mid}/client/{client_mid}/"),
-    ("DELETE", "/api/partner/{partner_mid}/client/{client_mid}/"),
-    ("HEAD", "/api/partner/{partner_mid}/client/{client_mid}/"),
-    ("OPTIONS", "/api/partner/{partner_mid}/client/{client_mid}/"),
-    (
+static ROUTES: Table<Handler> = Table::with_head_and_options(&[
+    Route {
+        method: "POST",
+        path: "/user/oauth2/token/",
+        handler: Handler::OAuth(oauth::issue_token),
+    },
+    Route {
+        method: "POST",
+        path: "/user/oauth2/revoke-token/",
+        handler: Handler::OAuth(oauth::revoke_token),
+    },
+    view("GET", "/api/partner/", "Partner List", |ctx, _| {
+        partners::list_partners(ctx)
+    }),
+    view(
+        "GET",
+        "/api/partner/{partner_mid}/",
+        "Partner Instance",
+        |ctx, p| partners::get_partner(ctx, p.get("partner_mid")),
+    ),
+    view(
+        "GET",
+        "/api/partner/{partner_mid}/client/",
+        "Client List",
+        |ctx, p| clients::list_clients(ctx, p.get("partner_mid")),
+    ),
+    view(
+        "POST",
+        "/api/partner/{partner_mid}/client/",
+        "Client List",
+        |ctx, p| clients::create_client(ctx, p.get("partner_mid")),
+    ),
+    view(
+        "GET",
+        "/api/partner/{partner_mid}/client/{client_mid}/",
+        "Client Instance",
+        |ctx, p| clients::get_client(ctx, p.get("partner_mid"), p.get("client_mid")),
+    ),
+    view(
+        "PUT",
+        "/api/partner/{partner_mid}/client/{client_mid}/",
+        "Client Instance",
+        |ctx, p| {
+            let (partner, client) = (p.get("partner_mid"), p.get("client_mid"));
+            clients::update_client(ctx, partner, client, Update::Full)
+        },
+    ),
+    view(
+        "PATCH",
+        "/api/partner/{partner_mid}/client/{client_mid}/",
+        "Client Instance",
+        |ctx, p| {
+            let (partner, client) = (p.get("partner_mid"), p.get("client_mid"));
+            clients::update_client(ctx, partner, client, Update::Partial)
+        },
+    ),
+    view(
+        "DELETE",
+        "/api/partner/{partner_mid}/client/{client_mid}/",
+        "Client Instance",
+        |ctx, p| clients::delete_client(ctx, p.get("partner_mid"), p.get("client_mid")),
+    ),
+    view(
         "GET",
         "/api/partner/{partner_mid}/client/{client_mid}/contact/",
+        "Client Contact List",
+        |ctx, p| contacts::list_client_contacts(ctx, p.get("partner_mid"), p.get("client_mid")),
     ),
-    (
-        "HEAD",
-        "/api/partner/{partner_mid}/client/{client_mid}/contact/",
-    ),
-    (
-        "OPTIONS",
-        "/api/partner/{partner_mid}/client/{client_mid}/contact/",
-    ),
-    ("GET", "/api/partner/{partner_mid}/contact/{contact_mid}/"),
-    ("HEAD", "/api/partner/{partner_mid}/contact/{contact_mid}/"),
-    (
-        "OPTIONS",
+    view(
+        "GET",
         "/api/partner/{partner_mid}/contact/{contact_mid}/",
+        "Contact Instance",
+        |ctx, p| contacts::get_contact(ctx, p.get("partner_mid"), p.get("contact_mid")),
     ),
-    super::OPENAPI_ROUTE,
-];
+]);
 
-/// Answers one request whose path is relative to the mount point.
-pub fn handle(app: &App, req: &Request) -> Response {
-    let (listed, allow) = match super::routing(ROUTES, &req.method, &req.path) {
-        Routing::Listed { allow } => (true, allow),
-        Routing::OtherMethod { allow } => (false, allow),
-        Routing::Unlisted => return Error::NotFound.render(),
-    };
-    let segments = req.segments();
-    match Route::parse(&segments) {
-        Some(Route::Token | Route::RevokeToken) if !listed => Error::OAuthMethodNotAllowed
-            .render()
-            .with_header("Allow", &allow),
-        Some(Route::Token) => oauth::issue_token(app, req).unwrap_or_else(|e| e.render()),
-        Some(Route::RevokeToken) => oauth::revoke_token(app, req).unwrap_or_else(|e| e.render()),
-        Some(route) => api(app, req, route, listed)
-            .unwrap_or_else(|e| e.render())
-            .with_header("Allow", &allow),
-        // `/openapi.json` with another method than the GET that the server answers.
-        None if !listed => Error::MethodNotAllowed(req.method.clone())
-            .render()
-            .with_header("Allow", &allow),
-        None => Error::Internal(unhandled(req)).render(),
-    }
-}
+/// MakeLeaps, as `flavours::ALL` lists it.
+pub struct MakeLeaps;
 
-/// A listed route without a handler is a bug (the OpenAPI test finds it), as is
-/// `GET /openapi.json` reaching the router: the server answers it.
-fn unhandled(req: &Request) -> String {
-    format!(
-        "no handler for the listed route {} {}",
-        req.method, req.path
-    )
-}
-
-/// The paths this flavour knows, with the mids they name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Route<'a> {
-    Token,
-    RevokeToken,
-    Partners,
-    Partner(&'a str),
-    Clients(&'a str),
-    Client(&'a str, &'a str),
-    ClientContacts(&'a str, &'a str),
-    Contact(&'a str, &'a str),
-}
-
-impl<'a> Route<'a> {
-    /// Trailing slashes are optional: DRF's routes end in `/`, and Django would redirect a
-    /// GET without it; answering both directly serves the same clients with less fuss.
-    fn parse(segments: &[&'a str]) -> Option<Route<'a>> {
-        Some(match segments {
-            ["user", "oauth2", "token"] => Route::Token,
-            ["user", "oauth2", "revoke-token"] => Route::RevokeToken,
-            ["api", "partner"] => Route::Partners,
-            ["api", "partner", p] => Route::Partner(p),
-            ["api", "partner", p, "client"] => Route::Clients(p),
-            ["api", "partner", p, "client", c] => Route::Client(p, c),
-            ["api", "partner", p, "client", c, "contact"] => Route::ClientContacts(p, c),
-            ["api", "partner", p, "contact", c] => Route::Contact(p, c),
-            _ => return None,
-        })
+impl super::Flavour for MakeLeaps {
+    fn name(&self) -> &'static str {
+        "makeleaps"
     }
 
-    /// The view's name, as DRF's OPTIONS answer gives it (client.md's endpoint names).
-    fn name(self) -> &'static str {
-        match self {
-            Route::Token => "Token",
-            Route::RevokeToken => "Revoke Token",
-            Route::Partners => "Partner List",
-            Route::Partner(_) => "Partner Instance",
-            Route::Clients(_) => "Client List",
-            Route::Client(..) => "Client Instance",
-            Route::ClientContacts(..) => "Client Contact List",
-            Route::Contact(..) => "Contact Instance",
+    fn title(&self) -> &'static str {
+        "MakeLeaps"
+    }
+
+    fn prefix(&self) -> &'static str {
+        "/makeleaps"
+    }
+
+    fn openapi(&self) -> &'static str {
+        include_str!("openapi.json")
+    }
+
+    fn operations(&self) -> Vec<(&'static str, &'static str)> {
+        ROUTES.operations()
+    }
+
+    /// The order of checks is DRF's: an unknown path is 404 before anything else, then
+    /// authentication (401), then the method (405), then the records, then the body.
+    fn handle(&self, app: &App, req: &Request) -> Response {
+        match ROUTES.lookup(&req.method, &req.path) {
+            Routing::Unlisted => Error::NotFound.render(),
+            Routing::Document => super::openapi_response(self, req),
+            Routing::Found {
+                handler: Handler::OAuth(run),
+                ..
+            } => run(app, req).unwrap_or_else(|e| e.render()),
+            Routing::Found {
+                handler: Handler::Api { view, run },
+                params,
+                via,
+                allow,
+            } => api(app, req, via, view, *run, &params)
+                .unwrap_or_else(|e| e.render())
+                .with_header("Allow", &allow),
+            Routing::OtherMethod {
+                allow,
+                some_handler: Some(Handler::OAuth(_)),
+            } => Error::OAuthMethodNotAllowed
+                .render()
+                .with_header("Allow", &allow),
+            Routing::OtherMethod {
+                allow,
+                some_handler: Some(Handler::Api { .. }),
+            } => authenticate(app, req)
+                .and_then(|_| Err(Error::MethodNotAllowed(req.method.clone())))
+                .unwrap_or_else(|e: Error| e.render())
+                .with_header("Allow", &allow),
+            // `/openapi.json` with another method than GET.
+            Routing::OtherMethod {
+                allow,
+                some_handler: None,
+            } => Error::MethodNotAllowed(req.method.clone())
+                .render()
+                .with_header("Allow", &allow),
         }
+    }
+
+    fn error_response(&self, _app: &App, status: u16) -> Response {
+        error::for_status(status)
+    }
+
+    fn parse_seed(&self, section: Value) -> Result<Box<dyn SeedSection>, String> {
+        Ok(Box::new(seed::Section::parse(section)?))
+    }
+
+    fn demo(&self) -> Demo {
+        Demo {
+            seed: include_str!("demo.json"),
+            hashes: &[("demo-client-secret", "$argon2id$v=19$m=19456,t=2,p=1$3I2nlNvOs6S3gdzmSI8czA$m4g0AYeHe/EVi8GUg4WyT56rPzM7Xyx8tmvfAIk9FTw")],
+            banner: "client_id demo-client-id, client_secret demo-client-secret, partner 0000000000000000000",
+        }
+    }
+
+    fn fresh_tenant(&self, ids: &Ids, tag: &str) -> Result<Box<dyn FreshTenant>, String> {
+        Ok(Box::new(seed::Fresh::new(ids, tag)?))
+    }
+
+    fn delete_tenant(&self, tx: &rusqlite::Transaction, key: &str) -> rusqlite::Result<()> {
+        seed::delete_tenant(tx, key)
+    }
+
+    fn housekeeping(&self) -> &'static [&'static str] {
+        &["DELETE FROM ml_tokens WHERE expires_at <= ?1 OR revoked_at IS NOT NULL"]
     }
 }
 
@@ -193,12 +273,18 @@ pub enum Update {
     Partial,
 }
 
-/// An `/api/` route: authentication, then the method (`listed`: the route table has it),
-/// then the handler.
-fn api(app: &App, req: &Request, route: Route, listed: bool) -> Result<Response, Error> {
+/// An API view: authentication, then the view (an OPTIONS answers DRF's metadata).
+fn api(
+    app: &App,
+    req: &Request,
+    via: Via,
+    view: &'static str,
+    run: fn(&Ctx, &Params) -> Result<Response, Error>,
+    params: &Params,
+) -> Result<Response, Error> {
     let partner = authenticate(app, req)?;
-    if !listed {
-        return Err(Error::MethodNotAllowed(req.method.clone()));
+    if via == Via::Options {
+        return Ok(options(view));
     }
     let ctx = Ctx {
         app,
@@ -206,25 +292,7 @@ fn api(app: &App, req: &Request, route: Route, listed: bool) -> Result<Response,
         partner,
         urls: Urls::of(req),
     };
-    // HEAD is a GET whose body tiny_http drops.
-    let method = match req.method.as_str() {
-        "HEAD" => "GET",
-        m => m,
-    };
-    match (method, route) {
-        ("OPTIONS", _) => Ok(options(route)),
-        ("GET", Route::Partners) => partners::list_partners(&ctx),
-        ("GET", Route::Partner(p)) => partners::get_partner(&ctx, p),
-        ("GET", Route::Clients(p)) => clients::list_clients(&ctx, p),
-        ("POST", Route::Clients(p)) => clients::create_client(&ctx, p),
-        ("GET", Route::Client(p, c)) => clients::get_client(&ctx, p, c),
-        ("PUT", Route::Client(p, c)) => clients::update_client(&ctx, p, c, Update::Full),
-        ("PATCH", Route::Client(p, c)) => clients::update_client(&ctx, p, c, Update::Partial),
-        ("DELETE", Route::Client(p, c)) => clients::delete_client(&ctx, p, c),
-        ("GET", Route::ClientContacts(p, c)) => contacts::list_client_contacts(&ctx, p, c),
-        ("GET", Route::Contact(p, c)) => contacts::get_contact(&ctx, p, c),
-        _ => Err(Error::Internal(unhandled(req))),
-    }
+    run(&ctx, params)
 }
 
 /// `Authorization: Bearer TOKEN` → the partner's mid. One indexed read of the token's
@@ -248,11 +316,11 @@ fn authenticate(app: &App, req: &Request) -> Result<String, Error> {
 }
 
 /// DRF's OPTIONS answer (SimpleMetadata), enveloped.
-fn options(route: Route) -> Response {
+fn options(view: &str) -> Response {
     ok(
         200,
         json!({
-            "name": route.name(),
+            "name": view,
             "description": "",
             "renders": ["application/json"],
             "parses": ["application/json"],
@@ -289,16 +357,27 @@ mod tests {
 
     #[test]
     fn routes_match_whole_paths_with_or_without_the_trailing_slash() {
-        let parse = |path: &str| {
-            let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-            Route::parse(&segments).map(|r| format!("{r:?}"))
+        let found = |method: &str, path: &str| match ROUTES.lookup(method, path) {
+            Routing::Found {
+                handler: Handler::Api { view, .. },
+                params,
+                ..
+            } => Some(format!("{view} {}", params.get("client_mid"))),
+            Routing::Found {
+                handler: Handler::OAuth(_),
+                ..
+            } => Some("OAuth".into()),
+            _ => None,
         };
-        assert_eq!(parse("/user/oauth2/token/").as_deref(), Some("Token"));
         assert_eq!(
-            parse("/api/partner/1/client/2/contact").as_deref(),
-            Some("ClientContacts(\"1\", \"2\")")
+            found("POST", "/user/oauth2/token").as_deref(),
+            Some("OAuth")
         );
-        assert_eq!(parse("/api/partner/1/client/2/settings/"), None);
-        assert_eq!(parse("/user/oath2/token/"), None);
+        assert_eq!(
+            found("GET", "/api/partner/1/client/2/contact").as_deref(),
+            Some("Client Contact List 2")
+        );
+        assert_eq!(found("GET", "/api/partner/1/client/2/settings/"), None);
+        assert_eq!(found("POST", "/user/oath2/token/"), None);
     }
 }

@@ -53,7 +53,7 @@ pub fn issue_token(app: &App, req: &Request) -> Result<Response, Error> {
         Some(_) => return Err(Error::UnauthorizedClient),
     }
 
-    let token = new_token();
+    let token = new_token(&app.ids);
     let hash = crate::auth::sha256(token.as_bytes());
     let now = app.clock.now_ms();
     app.store.write(|tx| {
@@ -141,11 +141,11 @@ fn authenticate_client(
 
 /// 30 characters drawn uniformly from letters and digits (rejection sampling, so no
 /// character is likelier than another): about 178 bits.
-fn new_token() -> String {
+fn new_token(ids: &crate::ids::Ids) -> String {
     let mut token = String::with_capacity(TOKEN_LEN);
     let mut bytes = [0u8; 64];
     while token.len() < TOKEN_LEN {
-        crate::ids::fill_random(&mut bytes);
+        ids.fill_random(&mut bytes);
         // 248 = 4 × 62: bytes at or above it would favour the first characters.
         for b in bytes.iter().filter(|&&b| b < 248) {
             if token.len() == TOKEN_LEN {
@@ -163,9 +163,10 @@ mod tests {
 
     #[test]
     fn tokens_look_like_makeleaps_tokens() {
-        let a = new_token();
+        let ids = crate::ids::Ids::new(None);
+        let a = new_token(&ids);
         assert_eq!(a.len(), 30);
         assert!(a.bytes().all(|b| b.is_ascii_alphanumeric()));
-        assert_ne!(a, new_token());
+        assert_ne!(a, new_token(&ids));
     }
 }

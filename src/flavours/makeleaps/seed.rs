@@ -6,11 +6,13 @@
 //! the API's create shape (checked by the same code), plus an optional `mid` each.
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::clients::insert_client;
 use super::contacts::NewContact;
-use crate::seed::Hasher;
+use crate::auth::Hasher;
+use crate::flavours::{FreshTenant, SeedSection};
+use crate::ids::Ids;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +61,11 @@ pub fn delete_tenant(tx: &rusqlite::Transaction, mid: &str) -> rusqlite::Result<
 }
 
 impl Section {
+    /// The section as the seed document has it, checked.
+    pub fn parse(section: Value) -> Result<Section, String> {
+        crate::flavours::parse_section(section, Section::validate)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         for (i, p) in self.partners.iter().enumerate() {
             if let Some(mid) = &p.mid {
@@ -99,27 +106,29 @@ impl Section {
         }
         Ok(())
     }
+}
 
-    pub fn prepare(&mut self, hash: Hasher) {
+impl SeedSection for Section {
+    fn prepare(&mut self, hash: Hasher, ids: &Ids) {
         for p in &mut self.partners {
-            p.mid.get_or_insert_with(|| crate::ids::digits(19));
+            p.mid.get_or_insert_with(|| ids.digits(19));
             p.client_secret_hash = hash(&p.client_secret);
             p.client_secret.clear();
         }
         // Fix generated mids now, so that a reset seeds the very same records again.
         for c in &mut self.clients {
-            c.mid.get_or_insert_with(|| crate::ids::digits(19));
+            c.mid.get_or_insert_with(|| ids.digits(19));
             for contact in &mut c.contacts {
                 if let Some(object) = contact.as_object_mut() {
                     object
                         .entry("mid")
-                        .or_insert_with(|| Value::String(crate::ids::digits(19)));
+                        .or_insert_with(|| Value::String(ids.digits(19)));
                 }
             }
         }
     }
 
-    pub fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
+    fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
         let mut insert = tx.prepare_cached(
             "INSERT INTO ml_partners (mid, name, client_id, client_secret_hash, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
@@ -160,6 +169,49 @@ impl Section {
             )?;
         }
         Ok(())
+    }
+
+    fn summary(&self) -> Value {
+        json!({"partners": self.partners.len()})
+    }
+}
+
+/// A tenant set's partner, with random OAuth2 client credentials.
+pub struct Fresh {
+    section: Section,
+    client_id: String,
+    client_secret: String,
+}
+
+impl Fresh {
+    pub fn new(ids: &Ids, tag: &str) -> Result<Fresh, String> {
+        let client_id = format!("client-{tag}");
+        let client_secret = ids.secret_token();
+        let section = Section::parse(json!({"partners": [{
+            "name": format!("Partner {tag}"), "client_id": client_id,
+            "client_secret": client_secret}]}))?;
+        Ok(Fresh {
+            section,
+            client_id,
+            client_secret,
+        })
+    }
+}
+
+impl FreshTenant for Fresh {
+    fn prepare(&mut self, hash: Hasher, ids: &Ids) {
+        self.section.prepare(hash, ids);
+    }
+
+    fn insert(&mut self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<String> {
+        self.section.apply(tx, now_ms)?;
+        Ok(self.section.partners[0].mid.clone().unwrap_or_default())
+    }
+
+    fn credentials(&self) -> Value {
+        json!({"partner_mid": self.section.partners[0].mid, "client_id": self.client_id,
+               "client_secret": self.client_secret,
+               "authorization": crate::auth::basic_header(&self.client_id, &self.client_secret)})
     }
 }
 

@@ -43,10 +43,10 @@ pub fn create(app: &App, req: &Request) -> Result<Response, Error> {
     }
     let client = NewClient::from_json(&json_body(req)?)?;
     let now = app.clock.now_ms();
-    let source_ip = crate::http::client_ip(req, &app.config.trusted_proxies);
+    let source_ip = crate::http::client_ip(req, &app.settings.trusted_proxies);
     // Seed 000: requests from outside the trusted networks "must be manually investigated
     // and approved". The caller cannot tell: same 200, but no mail until an admin approves.
-    let needs_review = match (&app.config.trusted_networks, source_ip) {
+    let needs_review = match (&app.state::<super::MxState>().trusted_networks, source_ip) {
         (Some(networks), Some(ip)) => !networks.iter().any(|n| n.contains(&ip)),
         (Some(_), None) => true,
         (None, _) => false,
@@ -55,6 +55,7 @@ pub fn create(app: &App, req: &Request) -> Result<Response, Error> {
     app.store.write(|tx| {
         let upserted = upsert_client(
             tx,
+            &app.ids,
             &processor,
             &client,
             source_ip.as_deref(),
@@ -170,13 +171,14 @@ pub struct Upserted {
 /// `invited`, or `pending_review` for a request from outside the trusted networks.
 fn upsert_client(
     tx: &rusqlite::Transaction,
+    ids: &crate::ids::Ids,
     processor: &Processor,
     client: &NewClient,
     source_ip: Option<&str>,
     needs_review: bool,
     now_ms: i64,
 ) -> Result<Upserted, Error> {
-    let new_id = format!("CLT-{}", crate::ids::uuid_v4());
+    let new_id = format!("CLT-{}", ids.uuid_v4());
     let upserted = tx
         .prepare_cached(
             "INSERT INTO mx_clients (id, processor_id, company_name, email, first_name, last_name,

@@ -34,11 +34,11 @@ fn cookie_header(req: &Request, name: &str, value: &str, max_age_s: i64) -> Stri
 }
 
 /// The double-submit CSRF value: the browser's cookie if it has one, else a new one.
-fn csrf_for_form(req: &Request) -> (String, Option<String>) {
+fn csrf_for_form(ids: &crate::ids::Ids, req: &Request) -> (String, Option<String>) {
     match cookie(req, CSRF_COOKIE).filter(|v| v.len() >= 32) {
         Some(existing) => (existing, None),
         None => {
-            let fresh = crate::ids::secret_token();
+            let fresh = ids.secret_token();
             let header = cookie_header(req, CSRF_COOKIE, &fresh, 86_400);
             (fresh, Some(header))
         }
@@ -143,7 +143,7 @@ pub fn show_register(app: &App, req: &Request, token: &str) -> Result<Response, 
         Err(e) => return Ok(dead_link(req, &e)),
     };
     let who = invitee(app, &client_id)?;
-    let (csrf, set_cookie) = csrf_for_form(req);
+    let (csrf, set_cookie) = csrf_for_form(&app.ids, req);
     let action = format!("{}/register/{token}", base(req));
     let page = pages::register(&RegisterForm {
         action: &action,
@@ -211,8 +211,8 @@ pub fn submit_register(app: &App, req: &Request, token: &str) -> Result<Response
         return Ok(Response::html(422, page).with_header("Cache-Control", "no-store"));
     }
     // Hash before taking the write lock: argon2 takes tens of milliseconds.
-    let password_hash = hash_secret(password);
-    let session = crate::ids::secret_token();
+    let password_hash = hash_secret(password, &app.ids);
+    let session = app.ids.secret_token();
     let outcome = app.store.write(|tx| {
         let client_id = match links::redeem(tx, REGISTER_LINK, token, now) {
             Ok(id) => id,
@@ -237,7 +237,7 @@ pub fn submit_register(app: &App, req: &Request, token: &str) -> Result<Response
         if registered == 0 {
             return Ok(Err(LinkError::Used));
         }
-        start_session(tx, &session, &client_id, now)?;
+        start_session(tx, &app.ids, &session, &client_id, now)?;
         Ok(Ok(()))
     })?;
     if let Err(e) = outcome {
@@ -248,6 +248,7 @@ pub fn submit_register(app: &App, req: &Request, token: &str) -> Result<Response
 
 fn start_session(
     tx: &rusqlite::Transaction,
+    ids: &crate::ids::Ids,
     token: &str,
     client_id: &str,
     now: i64,
@@ -260,7 +261,7 @@ fn start_session(
         sha256(token.as_bytes()),
         SESSION_PURPOSE,
         client_id,
-        crate::ids::secret_token(),
+        ids.secret_token(),
         now,
         now + SESSION_TTL_MS
     ])?;
@@ -298,6 +299,10 @@ fn session(app: &App, req: &Request) -> Result<Option<(String, String, Vec<u8>)>
 
 /// `GET /dashboard/`: the overview, or the sign-in page for a visitor.
 pub fn show_overview(app: &App, req: &Request) -> Result<Response, Error> {
+    // Without its slash, to `/dashboard/`, where the page's relative links work.
+    if !req.path.ends_with('/') {
+        return Ok(Response::redirect(&format!("{}/dashboard/", req.mount)));
+    }
     let Some((client_id, csrf, _)) = session(app, req)? else {
         return Ok(Response::redirect(&format!("{}/login", base(req))));
     };
@@ -333,8 +338,8 @@ pub fn show_overview(app: &App, req: &Request) -> Result<Response, Error> {
 }
 
 /// `GET /dashboard/login`.
-pub fn show_login(req: &Request) -> Response {
-    let (csrf, set_cookie) = csrf_for_form(req);
+pub fn show_login(app: &App, req: &Request) -> Response {
+    let (csrf, set_cookie) = csrf_for_form(&app.ids, req);
     let page = pages::login(&format!("{}/login", base(req)), &csrf, "", None);
     with_cookie(Response::html(200, page), set_cookie)
 }
@@ -369,10 +374,10 @@ pub fn submit_login(app: &App, req: &Request) -> Result<Response, Error> {
         );
         return Ok(Response::html(401, page).with_header("Cache-Control", "no-store"));
     };
-    let session = crate::ids::secret_token();
+    let session = app.ids.secret_token();
     let now = app.clock.now_ms();
     app.store
-        .write(|tx| start_session(tx, &session, &client_id, now))?;
+        .write(|tx| start_session(tx, &app.ids, &session, &client_id, now))?;
     Ok(signed_in(req, &session))
 }
 

@@ -68,6 +68,11 @@ impl Error {
     }
 }
 
+/// MX's body for a bare status (an injected fault, a handler that panicked).
+pub fn for_status(status: u16) -> Response {
+    Response::json(status, &json!({"error": crate::flavours::reason(status)}))
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         Error::Internal(e.to_string())

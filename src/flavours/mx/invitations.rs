@@ -33,12 +33,12 @@ pub fn send(
         processor_name: &processor_name,
         email: &email,
     };
-    let base = format!("{}/mx/dashboard", app.config.public_url);
+    let base = format!("{}/mx/dashboard", app.settings.public_url);
     let mail = if status == "registered" {
         already_registered_mail(&invitation, &format!("{base}/login"))
     } else {
-        let ttl = app.config.link_ttl_ms;
-        let token = crate::links::issue(tx, REGISTER_LINK, client_id, now_ms, ttl)?;
+        let ttl = app.settings.link_ttl_ms;
+        let token = crate::links::issue(tx, &app.ids, REGISTER_LINK, client_id, now_ms, ttl)?;
         let link = format!("{base}/register/{token}");
         registration_mail(&invitation, &link, now_ms.saturating_add(ttl), ttl)
     };

@@ -20,55 +20,153 @@ mod pages;
 pub mod reviews;
 pub mod seed;
 
-use super::{routing, Route, Routing, OPENAPI_ROUTE};
-use crate::app::App;
+use serde_json::Value;
+
+use super::{Demo, FlavourOption, FreshTenant, OptionValues, SeedSection};
+use crate::app::{App, FlavourState};
 use crate::http::{Request, Response};
+use crate::ids::Ids;
+use crate::router::{Params, Route, Routing, Table};
 
 pub use error::Error;
 
 /// The purpose of the one-time links in invitation mails.
 const REGISTER_LINK: &str = "mx.register";
 
-/// Every operation this flavour answers; `openapi.json` documents exactly these.
-pub const ROUTES: &[Route] = &[
-    ("POST", "/clients"),
-    ("GET", "/dashboard/"),
-    ("GET", "/dashboard/register/{token}"),
-    ("POST", "/dashboard/register/{token}"),
-    ("GET", "/dashboard/login"),
-    ("POST", "/dashboard/login"),
-    ("POST", "/dashboard/logout"),
-    OPENAPI_ROUTE,
-];
+/// What answers an MX route: the request and the path's `{token}`, if any.
+type Handler = fn(&App, &Request, &Params) -> Result<Response, Error>;
 
-pub fn handle(app: &App, req: &Request) -> Response {
-    let result = match routing(ROUTES, &req.method, &req.path) {
-        Routing::Listed { .. } => dispatch(app, req),
-        Routing::OtherMethod { allow } => Err(Error::MethodNotAllowed(allow)),
-        Routing::Unlisted => Err(Error::NotFound),
-    };
-    result.unwrap_or_else(|e| e.render())
+/// Every operation this flavour answers, each with its handler; `openapi.json` documents
+/// exactly these (and `GET /openapi.json`, which every table answers).
+static ROUTES: Table<Handler> = Table::new(&[
+    Route {
+        method: "POST",
+        path: "/clients",
+        handler: |app, req, _| clients::create(app, req),
+    },
+    Route {
+        method: "GET",
+        path: "/dashboard/",
+        handler: |app, req, _| dashboard::show_overview(app, req),
+    },
+    Route {
+        method: "GET",
+        path: "/dashboard/register/{token}",
+        handler: |app, req, p| dashboard::show_register(app, req, p.get("token")),
+    },
+    Route {
+        method: "POST",
+        path: "/dashboard/register/{token}",
+        handler: |app, req, p| dashboard::submit_register(app, req, p.get("token")),
+    },
+    Route {
+        method: "GET",
+        path: "/dashboard/login",
+        handler: |app, req, _| Ok(dashboard::show_login(app, req)),
+    },
+    Route {
+        method: "POST",
+        path: "/dashboard/login",
+        handler: |app, req, _| dashboard::submit_login(app, req),
+    },
+    Route {
+        method: "POST",
+        path: "/dashboard/logout",
+        handler: |app, req, _| dashboard::submit_logout(app, req),
+    },
+]);
+
+/// MX, as `flavours::ALL` lists it.
+pub struct Mx;
+
+/// MX's per-process state: its option.
+pub struct MxState {
+    /// Creates from outside these networks wait for manual review; `None` trusts all.
+    pub trusted_networks: Option<Vec<ipnet::IpNet>>,
 }
 
-/// Runs the handler of a route that `ROUTES` lists.
-fn dispatch(app: &App, req: &Request) -> Result<Response, Error> {
-    let segments = req.segments();
-    match (req.method.as_str(), segments.as_slice()) {
-        ("POST", ["clients"]) => clients::create(app, req),
-        ("GET", ["dashboard"]) if !req.path.ends_with('/') => {
-            Ok(Response::redirect(&format!("{}/dashboard/", req.mount)))
+impl FlavourState for MxState {}
+
+const TRUSTED_NETWORKS: &str = "trusted-networks";
+
+impl super::Flavour for Mx {
+    fn name(&self) -> &'static str {
+        "mx"
+    }
+
+    fn title(&self) -> &'static str {
+        "MX"
+    }
+
+    fn prefix(&self) -> &'static str {
+        "/mx"
+    }
+
+    fn openapi(&self) -> &'static str {
+        include_str!("openapi.json")
+    }
+
+    fn operations(&self) -> Vec<(&'static str, &'static str)> {
+        ROUTES.operations()
+    }
+
+    fn handle(&self, app: &App, req: &Request) -> Response {
+        let result = match ROUTES.lookup(&req.method, &req.path) {
+            Routing::Found {
+                handler, params, ..
+            } => handler(app, req, &params),
+            Routing::Document => Ok(super::openapi_response(self, req)),
+            Routing::OtherMethod { allow, .. } => Err(Error::MethodNotAllowed(allow)),
+            Routing::Unlisted => Err(Error::NotFound),
+        };
+        result.unwrap_or_else(|e| e.render())
+    }
+
+    fn error_response(&self, _app: &App, status: u16) -> Response {
+        error::for_status(status)
+    }
+
+    fn options(&self) -> &'static [FlavourOption] {
+        &[FlavourOption {
+            long: TRUSTED_NETWORKS,
+            value_name: "CIDRS",
+            help: "MX: creates from other addresses wait for manual review (comma-separated \
+                   CIDRs, e.g. 127.0.0.0/8,10.0.0.0/8); default: all trusted",
+            default: None,
+            check: |text| crate::config::parse_cidrs(text).map(|_| ()),
+        }]
+    }
+
+    fn state(&self, options: &OptionValues) -> Result<Box<dyn FlavourState>, String> {
+        let trusted_networks = options
+            .get(TRUSTED_NETWORKS)
+            .map(|text| crate::config::parse_cidrs(text))
+            .transpose()
+            .map_err(|e| format!("--{TRUSTED_NETWORKS}: {e}"))?;
+        Ok(Box::new(MxState { trusted_networks }))
+    }
+
+    fn parse_seed(&self, section: Value) -> Result<Box<dyn SeedSection>, String> {
+        Ok(Box::new(seed::Section::parse(section)?))
+    }
+
+    fn demo(&self) -> Demo {
+        Demo {
+            seed: include_str!("demo.json"),
+            hashes: &[("API-KEY-4567", "$argon2id$v=19$m=19456,t=2,p=1$rQt7tbIw0eNuTimcHT1UFg$zuJnAHrQ4VD5bwfxzw2z/Rp/RNWHHLdFuvuHhUlvau4")],
+            banner: "Basic PROCESSOR-1234:API-KEY-4567 (Authorization: Basic UFJPQ0VTU09SLTEyMzQ6QVBJLUtFWS00NTY3)",
         }
-        ("GET", ["dashboard"]) => dashboard::show_overview(app, req),
-        ("GET", ["dashboard", "register", token]) => dashboard::show_register(app, req, token),
-        ("POST", ["dashboard", "register", token]) => dashboard::submit_register(app, req, token),
-        ("GET", ["dashboard", "login"]) => Ok(dashboard::show_login(req)),
-        ("POST", ["dashboard", "login"]) => dashboard::submit_login(app, req),
-        ("POST", ["dashboard", "logout"]) => dashboard::submit_logout(app, req),
-        // A listed route without a handler here is a bug (the OpenAPI test finds it), as is
-        // `GET /openapi.json` reaching this far: the server answers it.
-        (method, _) => Err(Error::Internal(format!(
-            "no handler for the listed route {method} {}",
-            req.path
-        ))),
+    }
+
+    fn fresh_tenant(&self, ids: &Ids, tag: &str) -> Result<Box<dyn FreshTenant>, String> {
+        Ok(Box::new(seed::Fresh::new(ids, tag)?))
+    }
+
+    fn delete_tenant(&self, tx: &rusqlite::Transaction, key: &str) -> rusqlite::Result<()> {
+        seed::delete_tenant(tx, key)
+    }
+
+    fn admin_routes(&self) -> &'static [Route<super::AdminHandler>] {
+        reviews::ADMIN_ROUTES
     }
 }

@@ -7,6 +7,9 @@ use rusqlite::OptionalExtension;
 use serde_json::{json, Value};
 
 use crate::app::App;
+use crate::flavours::AdminHandler;
+use crate::http::Response;
+use crate::router::Route;
 
 #[derive(Debug)]
 pub enum ReviewError {
@@ -79,4 +82,37 @@ fn decide(app: &App, client_id: &str, status: &str) -> Result<Value, ReviewError
     })?;
     app.wake_mailer();
     Ok(json!({"id": client_id, "status": status}))
+}
+
+/// The review queue's admin calls: `GET /_admin/reviews`, and `POST
+/// /_admin/reviews/{id}/approve` or `.../reject`.
+pub const ADMIN_ROUTES: &[Route<AdminHandler>] = &[
+    Route {
+        method: "GET",
+        path: "/reviews",
+        handler: |app, _, _| match list(app) {
+            Ok(list) => Response::json(200, &list),
+            Err(e) => crate::admin::internal("listing reviews", &e),
+        },
+    },
+    Route {
+        method: "POST",
+        path: "/reviews/{id}/approve",
+        handler: |app, _, params| decided(approve(app, params.get("id"))),
+    },
+    Route {
+        method: "POST",
+        path: "/reviews/{id}/reject",
+        handler: |app, _, params| decided(reject(app, params.get("id"))),
+    },
+];
+
+fn decided(outcome: Result<Value, ReviewError>) -> Response {
+    match outcome {
+        Ok(done) => Response::json(200, &done),
+        Err(ReviewError::NotPending) => {
+            crate::admin::error(404, "no client waits for review under that id")
+        }
+        Err(ReviewError::Store(e)) => crate::admin::internal("deciding a review", &e),
+    }
 }

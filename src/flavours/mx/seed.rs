@@ -1,8 +1,11 @@
 //! The `mx` section of a seed document: processors and their API keys.
 
 use serde::Deserialize;
+use serde_json::{json, Value};
 
-use crate::seed::Hasher;
+use crate::auth::Hasher;
+use crate::flavours::{FreshTenant, SeedSection};
+use crate::ids::Ids;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +43,11 @@ pub fn delete_tenant(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<(
 }
 
 impl Section {
+    /// The section as the seed document has it, checked.
+    pub fn parse(section: Value) -> Result<Section, String> {
+        crate::flavours::parse_section(section, Section::validate)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         for (i, p) in self.processors.iter().enumerate() {
             if p.id.trim().is_empty() || p.id.contains(':') {
@@ -53,15 +61,17 @@ impl Section {
         }
         Ok(())
     }
+}
 
-    pub fn prepare(&mut self, hash: Hasher) {
+impl SeedSection for Section {
+    fn prepare(&mut self, hash: Hasher, _ids: &Ids) {
         for p in &mut self.processors {
             p.api_key_hash = hash(&p.api_key);
             p.api_key.clear();
         }
     }
 
-    pub fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
+    fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
         let mut insert = tx.prepare_cached(
             "INSERT INTO mx_processors (id, name, api_key_hash, created_at)
              VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING",
@@ -71,5 +81,46 @@ impl Section {
             insert.execute(rusqlite::params![p.id, name, p.api_key_hash, now_ms])?;
         }
         Ok(())
+    }
+
+    fn summary(&self) -> Value {
+        json!({"processors": self.processors.len()})
+    }
+}
+
+/// A tenant set's processor: `PROCESSOR-<tag>` with a random API key.
+pub struct Fresh {
+    section: Section,
+    processor_id: String,
+    api_key: String,
+}
+
+impl Fresh {
+    pub fn new(ids: &Ids, tag: &str) -> Result<Fresh, String> {
+        let processor_id = format!("PROCESSOR-{tag}");
+        let api_key = ids.secret_token();
+        let section = Section::parse(json!({"processors": [{
+            "id": processor_id, "api_key": api_key, "name": format!("Processor {tag}")}]}))?;
+        Ok(Fresh {
+            section,
+            processor_id,
+            api_key,
+        })
+    }
+}
+
+impl FreshTenant for Fresh {
+    fn prepare(&mut self, hash: Hasher, ids: &Ids) {
+        self.section.prepare(hash, ids);
+    }
+
+    fn insert(&mut self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<String> {
+        self.section.apply(tx, now_ms)?;
+        Ok(self.processor_id.clone())
+    }
+
+    fn credentials(&self) -> Value {
+        json!({"processor_id": self.processor_id, "api_key": self.api_key,
+               "authorization": crate::auth::basic_header(&self.processor_id, &self.api_key)})
     }
 }

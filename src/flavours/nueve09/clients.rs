@@ -36,13 +36,13 @@ pub fn create_client(app: &App, req: &Request) -> Result<Response, Error> {
     let caller = token::authenticate(app, req)?;
     let form = Form::from_json(&json_body(req)?)?;
     let new = NewSubclient {
-        id: crate::ids::uuid_v4(),
-        api_key: crate::ids::uuid_v4(),
+        id: app.ids.uuid_v4(),
+        api_key: app.ids.uuid_v4(),
         // argon2id costs 15-70 ms: hash before taking the writer, not inside the transaction.
-        password_hash: crate::auth::hash_secret(&form.api_key_password),
+        password_hash: crate::auth::hash_secret(&form.api_key_password, &app.ids),
     };
     let now = app.clock.now_ms();
-    let floor_cents = app.config.nueve09_min_balance_cents;
+    let floor_cents = app.state::<super::Nueve09State>().min_balance_cents;
     app.store
         .write(|tx| insert_subclient(tx, &caller, &form, &new, floor_cents, now))?;
     let rfc = form.get("rfc").unwrap_or_default();

@@ -149,6 +149,14 @@ impl Error {
     }
 }
 
+/// Nueve09's body for a bare status (an injected fault, a handler that panicked), in the
+/// create envelope.
+pub fn for_status(status: u16) -> Response {
+    let body = json!({"success": false, "code": status,
+        "message": crate::flavours::reason(status), "data": null});
+    Response::json(status, &body)
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         Error::Internal(e.to_string())

@@ -28,56 +28,146 @@ mod token;
 
 use serde_json::{json, Value};
 
-use super::{routing, Route, Routing, OPENAPI_ROUTE};
-use crate::app::App;
+use super::{Demo, FlavourOption, FreshTenant, OptionValues, SeedSection};
+use crate::app::{App, FlavourState};
 use crate::http::{Request, Response};
+use crate::ids::Ids;
+use crate::router::{Params, Route, Routing, Table};
 
 pub use error::{Envelope, Error, FieldErrors};
 
-/// Every operation this flavour answers; `openapi.json` documents exactly these.
-pub const ROUTES: &[Route] = &[
-    ("POST", "/auth/login"),
-    ("GET", "/catalogs/states"),
-    ("POST", "/clients"),
-    ("GET", "/clients"),
-    ("GET", "/clients/{id}"),
-    OPENAPI_ROUTE,
-];
+/// What answers a Nueve09 route: the request and the path's `{id}`, if any.
+type Handler = fn(&App, &Request, &Params) -> Result<Response, Error>;
 
-pub fn handle(app: &App, req: &Request) -> Response {
-    let segments = req.segments();
-    // The login answers in its own envelope, errors included; everything else in the API's.
-    let envelope = match segments.as_slice() {
-        ["auth", "login"] => Envelope::Login,
-        _ => Envelope::Api,
-    };
-    let result = match routing(ROUTES, &req.method, &req.path) {
-        Routing::Listed { .. } => dispatch(app, req, &segments),
-        Routing::OtherMethod { allow } => Err(Error::MethodNotAllowed(allow)),
-        Routing::Unlisted => Err(Error::NotFound),
-    };
-    result.unwrap_or_else(|e| e.render(envelope))
+/// Every operation this flavour answers, each with its handler; `openapi.json` documents
+/// exactly these (and `GET /openapi.json`, which every table answers).
+static ROUTES: Table<Handler> = Table::new(&[
+    Route {
+        method: "POST",
+        path: "/auth/login",
+        handler: |app, req, _| login::log_in(app, req),
+    },
+    Route {
+        method: "GET",
+        path: "/catalogs/states",
+        handler: |app, req, _| states::list_states(app, req),
+    },
+    Route {
+        method: "POST",
+        path: "/clients",
+        handler: |app, req, _| clients::create_client(app, req),
+    },
+    Route {
+        method: "GET",
+        path: "/clients",
+        handler: |app, req, _| clients::list_clients(app, req),
+    },
+    Route {
+        method: "GET",
+        path: "/clients/{id}",
+        handler: |app, req, p| clients::get_client(app, req, p.get("id")),
+    },
+]);
+
+/// Nueve09, as `flavours::ALL` lists it.
+pub struct Nueve09;
+
+/// Nueve09's per-process state: its option.
+pub struct Nueve09State {
+    /// Cents an account must keep after funding a sub-client (`--nueve09-min-balance`).
+    pub min_balance_cents: i64,
 }
 
-/// Runs the handler of a route that `ROUTES` lists.
-fn dispatch(app: &App, req: &Request, segments: &[&str]) -> Result<Response, Error> {
-    match (req.method.as_str(), segments) {
-        ("POST", ["auth", "login"]) => login::log_in(app, req),
-        ("GET", ["catalogs", "states"]) => states::list_states(app, req),
-        ("POST", ["clients"]) => clients::create_client(app, req),
-        ("GET", ["clients"]) => clients::list_clients(app, req),
-        ("GET", ["clients", id]) => clients::get_client(app, req, id),
-        // A listed route without a handler here is a bug (the OpenAPI test finds it), as is
-        // `GET /openapi.json` reaching this far: the server answers it.
-        (method, _) => Err(Error::Internal(format!(
-            "no handler for the listed route {method} {}",
-            req.path
-        ))),
+impl FlavourState for Nueve09State {}
+
+const MIN_BALANCE: &str = "nueve09-min-balance";
+
+impl super::Flavour for Nueve09 {
+    fn name(&self) -> &'static str {
+        "nueve09"
+    }
+
+    fn title(&self) -> &'static str {
+        "Nueve09"
+    }
+
+    fn prefix(&self) -> &'static str {
+        "/nueve09"
+    }
+
+    fn openapi(&self) -> &'static str {
+        include_str!("openapi.json")
+    }
+
+    fn operations(&self) -> Vec<(&'static str, &'static str)> {
+        ROUTES.operations()
+    }
+
+    fn handle(&self, app: &App, req: &Request) -> Response {
+        // The login answers in its own envelope, errors included; everything else in the API's.
+        let envelope = match req.segments().as_slice() {
+            ["auth", "login"] => Envelope::Login,
+            _ => Envelope::Api,
+        };
+        let result = match ROUTES.lookup(&req.method, &req.path) {
+            Routing::Found {
+                handler, params, ..
+            } => handler(app, req, &params),
+            Routing::Document => Ok(super::openapi_response(self, req)),
+            Routing::OtherMethod { allow, .. } => Err(Error::MethodNotAllowed(allow)),
+            Routing::Unlisted => Err(Error::NotFound),
+        };
+        result.unwrap_or_else(|e| e.render(envelope))
+    }
+
+    fn error_response(&self, _app: &App, status: u16) -> Response {
+        error::for_status(status)
+    }
+
+    fn options(&self) -> &'static [FlavourOption] {
+        &[FlavourOption {
+            long: MIN_BALANCE,
+            value_name: "AMOUNT",
+            help: "Nueve09: the least `available` (pesos) an account keeps after funding a \
+                   sub-client",
+            default: Some("0"),
+            check: |text| money::parse_min_balance(text).map(|_| ()),
+        }]
+    }
+
+    fn state(&self, options: &OptionValues) -> Result<Box<dyn FlavourState>, String> {
+        let min_balance_cents = match options.get(MIN_BALANCE) {
+            Some(text) => {
+                money::parse_min_balance(text).map_err(|e| format!("--{MIN_BALANCE}: {e}"))?
+            }
+            None => 0,
+        };
+        Ok(Box::new(Nueve09State { min_balance_cents }))
+    }
+
+    fn parse_seed(&self, section: Value) -> Result<Box<dyn SeedSection>, String> {
+        Ok(Box::new(seed::Section::parse(section)?))
+    }
+
+    fn demo(&self) -> Demo {
+        Demo {
+            seed: include_str!("demo.json"),
+            hashes: &[("password", "$argon2id$v=19$m=19456,t=2,p=1$r2PCZeUlxY55VtketQ11Dw$RyFj+hnEEyQFZXOaNhIEb8o40M7Zzd7TtDhHDR1ZAco")],
+            banner: "POST /nueve09/auth/login {\"api_client\":{\"api_key\":\"api_key\",\"password\":\"password\"}}",
+        }
+    }
+
+    fn fresh_tenant(&self, ids: &Ids, tag: &str) -> Result<Box<dyn FreshTenant>, String> {
+        Ok(Box::new(seed::Fresh::new(ids, tag)?))
+    }
+
+    fn delete_tenant(&self, tx: &rusqlite::Transaction, key: &str) -> rusqlite::Result<()> {
+        seed::delete_tenant(tx, key)
     }
 }
 
-/// A success in the create envelope of seed 002: `{"success": true, "code": 0, "message":
-/// "OK", "data": ...}`.
+/// A success in the create envelope of the vendor's create-client example: `{"success":
+/// true, "code": 0, "message": "OK", "data": ...}`.
 fn ok(data: Value) -> Response {
     Response::json(
         200,

@@ -2,10 +2,15 @@
 //! Amounts are read exactly to the cent, as in `POST /clients` (see `money.rs`).
 
 use serde::Deserialize;
-use serde_json::Number;
+use serde_json::{json, Number, Value};
 
 use super::money;
-use crate::seed::Hasher;
+use crate::auth::Hasher;
+use crate::flavours::{FreshTenant, SeedSection};
+use crate::ids::Ids;
+
+/// A tenant set's starting balance, in pesos.
+const FRESH_AVAILABLE: f64 = 100_000.0;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +66,11 @@ pub fn delete_tenant(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<(
 }
 
 impl Section {
+    /// The section as the seed document has it, checked.
+    pub fn parse(section: Value) -> Result<Section, String> {
+        crate::flavours::parse_section(section, Section::validate)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         for (i, a) in self.accounts.iter().enumerate() {
             if a.api_key.is_empty() || a.password.is_empty() {
@@ -76,10 +86,12 @@ impl Section {
         }
         Ok(())
     }
+}
 
-    pub fn prepare(&mut self, hash: Hasher) {
+impl SeedSection for Section {
+    fn prepare(&mut self, hash: Hasher, ids: &Ids) {
         for a in &mut self.accounts {
-            a.id.get_or_insert_with(crate::ids::uuid_v4);
+            a.id.get_or_insert_with(|| ids.uuid_v4());
             // `validate` has refused bad amounts already.
             a.available_cents = cents(&a.available).unwrap_or(0);
             a.balance_cents = cents(&a.balance).unwrap_or(0);
@@ -90,7 +102,7 @@ impl Section {
         }
     }
 
-    pub fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
+    fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
         let mut insert = tx.prepare_cached(
             "INSERT INTO n09_accounts (id, api_key_hash, password_hash, name, alias, code,
                  entity_code, email, available_cents, balance_cents, created_at, updated_at)
@@ -116,5 +128,50 @@ impl Section {
             ])?;
         }
         Ok(())
+    }
+
+    fn summary(&self) -> Value {
+        json!({"accounts": self.accounts.len()})
+    }
+}
+
+/// A tenant set's top-level account, with a random API key and password.
+pub struct Fresh {
+    section: Section,
+    api_key: String,
+    password: String,
+}
+
+impl Fresh {
+    pub fn new(ids: &Ids, tag: &str) -> Result<Fresh, String> {
+        let (api_key, password) = (ids.secret_token(), ids.secret_token());
+        let section = Section::parse(json!({"accounts": [{
+            "api_key": api_key, "password": password, "name": format!("Tenant {tag}"),
+            "alias": format!("T{tag}"), "available": FRESH_AVAILABLE}]}))?;
+        Ok(Fresh {
+            section,
+            api_key,
+            password,
+        })
+    }
+
+    fn account_id(&self) -> String {
+        self.section.accounts[0].id.clone().unwrap_or_default()
+    }
+}
+
+impl FreshTenant for Fresh {
+    fn prepare(&mut self, hash: Hasher, ids: &Ids) {
+        self.section.prepare(hash, ids);
+    }
+
+    fn insert(&mut self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<String> {
+        self.section.apply(tx, now_ms)?;
+        Ok(self.account_id())
+    }
+
+    fn credentials(&self) -> Value {
+        json!({"account_id": self.section.accounts[0].id, "api_key": self.api_key,
+               "password": self.password, "available": FRESH_AVAILABLE})
     }
 }

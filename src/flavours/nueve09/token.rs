@@ -38,7 +38,7 @@ pub fn issue(app: &App, account_id: &str) -> Result<String, Error> {
         "scp": "api_client",
         "iat": now,
         "exp": now + TOKEN_TTL_SECONDS,
-        "jti": crate::ids::uuid_v4(),
+        "jti": app.ids.uuid_v4(),
     });
     Ok(sign(&key, &claims))
 }
@@ -65,7 +65,7 @@ fn signing_key(app: &App) -> Result<Vec<u8>, Error> {
         return Ok(key);
     }
     let mut fresh = [0u8; 32];
-    crate::ids::fill_random(&mut fresh);
+    app.ids.fill_random(&mut fresh);
     let now = app.clock.now_ms();
     app.store.write(|tx| {
         tx.prepare_cached(

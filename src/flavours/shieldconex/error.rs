@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::http::{JsonError, Response};
+use crate::ids::Ids;
 
 /// Per-attribute codes of a 409 (VENDORS.md §2 [D]; 7404 added for unknown references).
 pub const REQUIRED: u16 = 7400;
@@ -101,7 +102,8 @@ struct Body<'a> {
 }
 
 impl Error {
-    pub fn render(&self) -> Response {
+    /// The vendor's body; `ids` draws its fresh `uuid`.
+    pub fn render(&self, ids: &Ids) -> Response {
         let (status, code, message) = match self {
             Error::Unauthorized => (401, 7401, "Unauthorized."),
             Error::Forbidden => (403, 7403, "Permission denied."),
@@ -115,7 +117,7 @@ impl Error {
             }
         };
         let body = Body {
-            uuid: crate::ids::uuid_v4(),
+            uuid: ids.uuid_v4(),
             success: matches!(self, Error::Invalid(_)).then_some(false),
             error_code: code,
             message,
@@ -136,6 +138,14 @@ impl Error {
         }
         response
     }
+}
+
+/// ShieldConex's body for a bare status (an injected fault, a handler that panicked):
+/// the vendor's shape, with `7000 + status` as its code.
+pub fn for_status(ids: &Ids, status: u16) -> Response {
+    let body = serde_json::json!({"uuid": ids.uuid_v4(), "errorCode": 7000 + u32::from(status),
+        "message": format!("{}.", crate::flavours::reason(status))});
+    Response::json(status, &body)
 }
 
 impl From<rusqlite::Error> for Error {
@@ -167,7 +177,7 @@ mod tests {
     use super::*;
 
     fn body(e: &Error) -> serde_json::Value {
-        serde_json::from_slice(&e.render().body).unwrap()
+        serde_json::from_slice(&e.render(&Ids::new(None)).body).unwrap()
     }
 
     #[test]
@@ -176,7 +186,7 @@ mod tests {
         assert_eq!(a["errorCode"], 7404);
         assert_eq!(a["message"], "Requested resource cannot be found.");
         assert_ne!(a["uuid"], body(&Error::NotFound)["uuid"]);
-        assert_eq!(Error::Forbidden.render().status, 403);
+        assert_eq!(Error::Forbidden.render(&Ids::new(None)).status, 403);
         assert!(a.get("success").is_none());
     }
 
@@ -187,7 +197,7 @@ mod tests {
         p.add("name", INVALID, "ignored: the first problem wins");
         p.add("contact.email", INVALID, "bad");
         let e = Error::Invalid(p);
-        assert_eq!(e.render().status, 409);
+        assert_eq!(e.render(&Ids::new(None)).status, 409);
         let b = body(&e);
         assert_eq!(b["success"], false);
         assert_eq!(b["errorCode"], 7409);

@@ -41,96 +41,177 @@ mod users;
 mod welcome;
 
 use serde::Serialize;
+use serde_json::Value;
 
-use super::{routing, Route, Routing, OPENAPI_ROUTE};
-use crate::app::App;
+use super::{Demo, FreshTenant, OptionValues, SeedSection};
+use crate::app::{App, FlavourState};
 use crate::http::{Request, Response};
+use crate::ids::Ids;
+use crate::router::{Route, Routing, Table};
 
 pub use error::Error;
 
-/// Every operation this flavour answers; `openapi.json` documents exactly these.
-pub const ROUTES: &[Route] = &[
-    ("GET", "/api/v1/clients"),
-    ("POST", "/api/v1/clients"),
-    ("GET", "/api/v1/clients/{id}"),
-    ("PATCH", "/api/v1/clients/{id}"),
-    ("DELETE", "/api/v1/clients/{id}"),
-    ("GET", "/api/v1/users"),
-    ("POST", "/api/v1/users"),
-    ("GET", "/api/v1/users/{id}"),
-    ("PATCH", "/api/v1/users/{id}"),
-    ("GET", "/api/v1/partners"),
-    ("POST", "/api/v1/partners"),
-    ("GET", "/api/v1/partners/{id}"),
-    ("PATCH", "/api/v1/partners/{id}"),
-    ("GET", "/welcome/{token}"),
-    ("POST", "/welcome/{token}"),
-    OPENAPI_ROUTE,
-];
-
-pub fn handle(app: &App, req: &Request) -> Response {
-    let result = match routing(ROUTES, &req.method, &req.path) {
-        Routing::Listed { .. } => dispatch(app, req),
-        Routing::OtherMethod { allow } => Err(Error::MethodNotAllowed(allow)),
-        Routing::Unlisted => Err(Error::NotFound),
-    };
-    result.unwrap_or_else(|e| e.render())
+/// What answers a ShieldConex route.
+enum Handler {
+    /// An API call: authenticated with Basic first, counted for the rate-limit headers;
+    /// gets who is calling and the path's `{id}` ("" when the path has none).
+    Api(fn(&App, &Request, &caller::Caller, &str) -> Result<Response, Error>),
+    /// A page of the welcome mail's link: gets the path's `{token}`.
+    Page(fn(&App, &Request, &str) -> Result<Response, Error>),
 }
 
-/// Runs the handler of a route that `ROUTES` lists.
-fn dispatch(app: &App, req: &Request) -> Result<Response, Error> {
-    let segments = req.segments();
-    match (req.method.as_str(), segments.as_slice()) {
-        (_, ["api", "v1", rest @ ..]) => api(app, req, rest),
-        ("GET", ["welcome", token]) => welcome::show_form(app, req, token),
-        ("POST", ["welcome", token]) => welcome::set_password(app, req, token),
-        (method, _) => Err(unhandled(method, &req.path)),
+/// Every operation this flavour answers, each with its handler; `openapi.json` documents
+/// exactly these (and `GET /openapi.json`, which every table answers).
+static ROUTES: Table<Handler> = Table::new(&[
+    api("GET", "/api/v1/clients", clients::list_clients),
+    api("POST", "/api/v1/clients", clients::create_client),
+    api("GET", "/api/v1/clients/{id}", clients::get_client),
+    api("PATCH", "/api/v1/clients/{id}", clients::update_client),
+    api("DELETE", "/api/v1/clients/{id}", clients::delete_client),
+    api("GET", "/api/v1/users", users::list_users),
+    api("POST", "/api/v1/users", users::create_user),
+    api("GET", "/api/v1/users/{id}", users::get_user),
+    api("PATCH", "/api/v1/users/{id}", users::update_user),
+    api("GET", "/api/v1/partners", partners::list_partners),
+    api("POST", "/api/v1/partners", partners::create_partner),
+    api("GET", "/api/v1/partners/{id}", partners::get_partner),
+    api("PATCH", "/api/v1/partners/{id}", partners::update_partner),
+    page("GET", "/welcome/{token}", welcome::show_form),
+    page("POST", "/welcome/{token}", welcome::set_password),
+]);
+
+const fn api(
+    method: &'static str,
+    path: &'static str,
+    handler: fn(&App, &Request, &caller::Caller, &str) -> Result<Response, Error>,
+) -> Route<Handler> {
+    Route {
+        method,
+        path,
+        handler: Handler::Api(handler),
     }
 }
 
-/// A listed route without a handler is a bug (the OpenAPI test finds it), as is
-/// `GET /openapi.json` reaching the router: the server answers it.
-fn unhandled(method: &str, path: &str) -> Error {
-    Error::Internal(format!("no handler for the listed route {method} {path}"))
+const fn page(
+    method: &'static str,
+    path: &'static str,
+    handler: fn(&App, &Request, &str) -> Result<Response, Error>,
+) -> Route<Handler> {
+    Route {
+        method,
+        path,
+        handler: Handler::Page(handler),
+    }
 }
 
-/// A handler of the API: the request, who is calling, and the `{id}` of the path ("" when
-/// the path has none).
-type Handler = fn(&App, &Request, &caller::Caller, &str) -> Result<Response, Error>;
+/// ShieldConex, as `flavours::ALL` lists it.
+pub struct ShieldConex;
 
-/// The API's handlers: finds the handler, authenticates, runs it, and adds the rate-limit
-/// headers to a success.
-fn api(app: &App, req: &Request, rest: &[&str]) -> Result<Response, Error> {
-    let (handler, id): (Handler, &str) = match (req.method.as_str(), rest) {
-        ("GET", ["clients"]) => (clients::list_clients, ""),
-        ("POST", ["clients"]) => (clients::create_client, ""),
-        ("GET", ["clients", id]) => (clients::get_client, id),
-        ("PATCH", ["clients", id]) => (clients::update_client, id),
-        ("DELETE", ["clients", id]) => (clients::delete_client, id),
-        ("GET", ["users"]) => (users::list_users, ""),
-        ("POST", ["users"]) => (users::create_user, ""),
-        ("GET", ["users", id]) => (users::get_user, id),
-        ("PATCH", ["users", id]) => (users::update_user, id),
-        ("GET", ["partners"]) => (partners::list_partners, ""),
-        ("POST", ["partners"]) => (partners::create_partner, ""),
-        ("GET", ["partners", id]) => (partners::get_partner, id),
-        ("PATCH", ["partners", id]) => (partners::update_partner, id),
-        (method, _) => return Err(unhandled(method, &req.path)),
-    };
+impl FlavourState for ratelimit::RateWindows {
+    fn reset(&self) {
+        self.clear();
+    }
+}
+
+impl super::Flavour for ShieldConex {
+    fn name(&self) -> &'static str {
+        "shieldconex"
+    }
+
+    fn title(&self) -> &'static str {
+        "ShieldConex"
+    }
+
+    fn prefix(&self) -> &'static str {
+        "/shieldconex"
+    }
+
+    fn openapi(&self) -> &'static str {
+        include_str!("openapi.json")
+    }
+
+    fn operations(&self) -> Vec<(&'static str, &'static str)> {
+        ROUTES.operations()
+    }
+
+    fn handle(&self, app: &App, req: &Request) -> Response {
+        let result = match ROUTES.lookup(&req.method, &req.path) {
+            Routing::Found {
+                handler: Handler::Api(handler),
+                params,
+                ..
+            } => api_call(app, req, *handler, params.get("id")),
+            Routing::Found {
+                handler: Handler::Page(handler),
+                params,
+                ..
+            } => handler(app, req, params.get("token")),
+            Routing::Document => Ok(super::openapi_response(self, req)),
+            Routing::OtherMethod { allow, .. } => Err(Error::MethodNotAllowed(allow)),
+            Routing::Unlisted => Err(Error::NotFound),
+        };
+        result.unwrap_or_else(|e| e.render(&app.ids))
+    }
+
+    fn error_response(&self, app: &App, status: u16) -> Response {
+        error::for_status(&app.ids, status)
+    }
+
+    fn state(&self, _options: &OptionValues) -> Result<Box<dyn FlavourState>, String> {
+        Ok(Box::new(ratelimit::RateWindows::default()))
+    }
+
+    fn parse_seed(&self, section: Value) -> Result<Box<dyn SeedSection>, String> {
+        Ok(Box::new(seed::Section::parse(section)?))
+    }
+
+    fn demo(&self) -> Demo {
+        Demo {
+            seed: include_str!("demo.json"),
+            hashes: &[("waterford123", "$argon2id$v=19$m=19456,t=2,p=1$IvSUpiWVHokfODPXv45tWQ$pDJFkEgUvrDhR/M2A8DH0hXQj86v4LgVtV/fzzm7/Po")],
+            banner: "Basic waterford@example.com:waterford123 (partner 792, sub-partner 793, client 744)",
+        }
+    }
+
+    fn fresh_tenant(&self, ids: &Ids, tag: &str) -> Result<Box<dyn FreshTenant>, String> {
+        Ok(Box::new(seed::Fresh::new(ids, tag)?))
+    }
+
+    fn delete_tenant(&self, tx: &rusqlite::Transaction, key: &str) -> rusqlite::Result<()> {
+        match key.parse() {
+            Ok(id) => seed::delete_tenant(tx, id),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// An API call: authenticates, counts the request, runs the handler, and adds the
+/// rate-limit headers to a success.
+fn api_call(
+    app: &App,
+    req: &Request,
+    handler: fn(&App, &Request, &caller::Caller, &str) -> Result<Response, Error>,
+    id: &str,
+) -> Result<Response, Error> {
     let caller = caller::authenticate(app, req)?;
-    let quota = app.shieldconex_rate.hit(caller.user_id, app.clock.now_ms());
+    let rate = app.state::<ratelimit::RateWindows>();
+    let quota = rate.hit(caller.user_id, app.clock.now_ms());
     let response = handler(app, req, &caller, id)?;
     Ok(quota.apply(response))
 }
 
 /// A JSON response whose keys keep the order of the struct's fields (the vendor's order;
 /// a `serde_json::Value` would sort them).
+/// Serializing these structs cannot fail; if it ever did, the answer is a bare 500.
 pub(crate) fn json_response(status: u16, body: &impl Serialize) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => Response::empty(status)
             .with_header("Content-Type", "application/json")
             .with_body(bytes),
-        Err(e) => Error::Internal(format!("serializing a response: {e}")).render(),
+        Err(e) => {
+            eprintln!("shieldconex: internal error: serializing a response: {e}");
+            Response::empty(500)
+        }
     }
 }
 

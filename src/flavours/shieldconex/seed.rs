@@ -5,9 +5,12 @@
 //! database when the seed is applied: a dangling one fails the whole seed.
 
 use serde::Deserialize;
+use serde_json::{json, Value};
 
 use super::roles;
-use crate::seed::Hasher;
+use crate::auth::Hasher;
+use crate::flavours::{FreshTenant, SeedSection};
+use crate::ids::Ids;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -119,6 +122,11 @@ pub fn delete_tenant(tx: &rusqlite::Transaction, id: i64) -> rusqlite::Result<()
 }
 
 impl Section {
+    /// The section as the seed document has it, checked.
+    pub fn parse(section: Value) -> Result<Section, String> {
+        crate::flavours::parse_section(section, Section::validate)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         for (i, u) in self.users.iter().enumerate() {
             if u.user_name.trim().is_empty() || u.user_name.contains(':') {
@@ -163,14 +171,16 @@ impl Section {
         }
         Ok(())
     }
+}
 
-    pub fn prepare(&mut self, hash: Hasher) {
+impl SeedSection for Section {
+    fn prepare(&mut self, hash: Hasher, _ids: &Ids) {
         for u in &mut self.users {
             u.password_hash = u.password.take().map(|p| hash(&p));
         }
     }
 
-    pub fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
+    fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
         use rusqlite::params;
         // Partners, users and clients refer to each other; check the references at commit.
         tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
@@ -233,5 +243,72 @@ impl Section {
             ])?;
         }
         Ok(())
+    }
+
+    fn summary(&self) -> Value {
+        json!({
+            "partners": self.partners.len(),
+            "users": self.users.len(),
+            "clients": self.clients.len(),
+        })
+    }
+}
+
+/// A tenant set's root partner with one Partner Supervisor, both numbered by the database
+/// (ShieldConex ids are integers the vendor assigns).
+pub struct Fresh {
+    section: Section,
+    tag: String,
+    user_name: String,
+    password: String,
+}
+
+impl Fresh {
+    pub fn new(ids: &Ids, tag: &str) -> Result<Fresh, String> {
+        let user_name = format!("tenant-{tag}@example.com");
+        let password = ids.secret_token();
+        let section = Section::parse(json!({
+            "partners": [{"id": 0, "name": format!("Partner {tag}")}],
+            "users": [{"id": 0, "userName": user_name, "password": password, "firstName": "Test",
+                       "lastName": tag, "email": user_name, "phone": "+14155550100",
+                       "userRole": "Partner Supervisor", "partner": 0}]
+        }))?;
+        Ok(Fresh {
+            section,
+            tag: tag.to_string(),
+            user_name,
+            password,
+        })
+    }
+}
+
+impl FreshTenant for Fresh {
+    fn prepare(&mut self, hash: Hasher, ids: &Ids) {
+        self.section.prepare(hash, ids);
+    }
+
+    fn insert(&mut self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<String> {
+        // The next free ids, taken inside the transaction that uses them.
+        let next = |table: &str| -> rusqlite::Result<i64> {
+            tx.query_row(
+                &format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"),
+                [],
+                |r| r.get(0),
+            )
+        };
+        let (partner_id, user_id) = (next("sc_partners")?, next("sc_users")?);
+        self.section.partners[0].id = Some(partner_id);
+        self.section.users[0].id = Some(user_id);
+        self.section.users[0].partner = Some(partner_id);
+        self.section.apply(tx, now_ms)?;
+        Ok(partner_id.to_string())
+    }
+
+    fn credentials(&self) -> Value {
+        let partner_id = self.section.partners[0].id;
+        json!({"partner": {"id": partner_id, "name": format!("Partner {}", self.tag)},
+               "user": {"id": self.section.users[0].id, "userName": self.user_name,
+                        "password": self.password},
+               "authorization": crate::auth::basic_header(&self.user_name, &self.password)})
     }
 }

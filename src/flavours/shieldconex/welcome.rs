@@ -43,9 +43,16 @@ pub fn send(app: &App, tx: &Transaction, user_id: i64, now_ms: i64) -> Result<()
                 email: r.get(2)?,
             })
         })?;
-    let ttl = app.config.link_ttl_ms;
-    let token = links::issue(tx, WELCOME_LINK, &user_id.to_string(), now_ms, ttl)?;
-    let link = format!("{}/shieldconex/welcome/{token}", app.config.public_url);
+    let ttl = app.settings.link_ttl_ms;
+    let token = links::issue(
+        tx,
+        &app.ids,
+        WELCOME_LINK,
+        &user_id.to_string(),
+        now_ms,
+        ttl,
+    )?;
+    let link = format!("{}/shieldconex/welcome/{token}", app.settings.public_url);
     mail::enqueue(
         tx,
         &welcome_mail(&who, &link, now_ms.saturating_add(ttl)),
@@ -140,7 +147,7 @@ pub fn set_password(app: &App, req: &Request, token: &str) -> Result<Response, E
         return Ok(html(422, &form(req, token, &user_name, Some(&problem))));
     }
     // Hash before taking the write lock: argon2 takes tens of milliseconds.
-    let password_hash = hash_secret(password);
+    let password_hash = hash_secret(password, &app.ids);
     let outcome = app.store.write(|tx| {
         let user_id = match links::redeem(tx, WELCOME_LINK, token, now) {
             Ok(id) => id,
