@@ -41,8 +41,21 @@ pub struct Config {
     pub deterministic: Option<u64>,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Request worker threads per listener; `None`: twice the cores, at least 4.
+    /// Request worker threads per listener; `None`: twice the cores, at least 4 and at
+    /// most 16.
     pub workers: Option<usize>,
+    /// Connections served at once on each listener, and from one client address.
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    /// How long a keep-alive connection may wait for its next request.
+    pub idle_timeout_ms: i64,
+    /// How long a request line and headers may take to arrive.
+    pub head_timeout_ms: i64,
+    /// How long a request body may take, plus one second per `body_min_rate` bytes.
+    pub body_timeout_ms: i64,
+    pub body_min_rate: u64,
+    /// How long writing an answer may wait on a client that does not read.
+    pub write_timeout_ms: i64,
     /// The flavours' own options, by long option name (`nueve09-min-balance`), as given;
     /// each flavour parses its own and uses its default for an absent one.
     pub flavour_options: BTreeMap<String, String>,
@@ -71,6 +84,13 @@ impl Default for Config {
             deterministic: None,
             trusted_proxies: Vec::new(),
             workers: None,
+            max_connections: 1024,
+            max_connections_per_address: 128,
+            idle_timeout_ms: 30_000,
+            head_timeout_ms: 15_000,
+            body_timeout_ms: 20_000,
+            body_min_rate: 500,
+            write_timeout_ms: 30_000,
             flavour_options: BTreeMap::new(),
         }
     }

@@ -51,6 +51,7 @@ pub struct Running {
     /// Dropping it stops the housekeeping thread.
     housekeeping_stop: mpsc::Sender<()>,
     housekeeping: JoinHandle<()>,
+    write_timeout: Duration,
 }
 
 impl Running {
@@ -81,6 +82,9 @@ impl Running {
             for worker in listener.workers {
                 let _ = worker.join();
             }
+            // Answers are written by their connections' threads: let those finish (a client
+            // that does not read is cut off by the write timeout).
+            listener.server.wait_for_answers(self.write_timeout);
         }
         // After the workers: every mail they queued is in the outbox, delivered now or at
         // the next start.
@@ -108,7 +112,8 @@ pub fn start(config: Config) -> Result<Running, String> {
     let store = open_store(&config)?;
     let startup_seed = startup_seed(&config, &ids)?;
 
-    let (servers, url, dedicated) = bind_all(&config, tls.as_ref())?;
+    let limits = socket_limits(&config);
+    let (servers, url, dedicated) = bind_all(&config, tls.as_ref(), &limits)?;
     let public_url = config
         .public_url
         .clone()
@@ -175,6 +180,7 @@ pub fn start(config: Config) -> Result<Running, String> {
         mail_sender,
         housekeeping_stop,
         housekeeping,
+        write_timeout: limits.write_timeout,
     })
 }
 
@@ -195,15 +201,20 @@ type Bound = (
     Vec<(&'static str, String)>,
 );
 
-fn bind_all(config: &Config, tls: Option<&Tls>) -> Result<Bound, String> {
+fn bind_all(
+    config: &Config,
+    tls: Option<&Tls>,
+    limits: &tiny_http::Limits,
+) -> Result<Bound, String> {
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let main = bind(&config.listen, tls)?;
+    let bind = |addr: &str| bind(addr, tls, limits);
+    let main = bind(&config.listen)?;
     let url = format!("{scheme}://{}", main.server_addr());
     let mut servers = vec![(main, Mount::Main)];
     let mut dedicated = Vec::new();
     for (name, addr) in &config.dedicated {
         let flavour = flavours::by_name(name).ok_or_else(|| format!("no flavour {name:?}"))?;
-        let server = bind(addr, tls)?;
+        let server = bind(addr)?;
         dedicated.push((
             flavour.name(),
             format!("{scheme}://{}", server.server_addr()),
@@ -248,12 +259,37 @@ fn default_workers() -> usize {
     (cores * 2).clamp(4, 16)
 }
 
-fn bind(addr: &str, tls: Option<&Tls>) -> Result<tiny_http::Server, String> {
-    match tls {
-        None => tiny_http::Server::http(addr).map_err(|e| format!("cannot listen on {addr}: {e}")),
-        Some(tls) => tiny_http::Server::https(addr, tls.config.clone())
-            .map_err(|e| format!("cannot listen on {addr} with {}: {e}", tls.files)),
+/// The socket's deadlines and caps (README, "Limits").
+fn socket_limits(config: &Config) -> tiny_http::Limits {
+    let ms = |ms: i64| Duration::from_millis(ms.max(1) as u64);
+    tiny_http::Limits {
+        max_connections: config.max_connections,
+        max_connections_per_address: config.max_connections_per_address,
+        idle_timeout: ms(config.idle_timeout_ms),
+        head_timeout: ms(config.head_timeout_ms),
+        body_timeout: ms(config.body_timeout_ms),
+        body_min_rate: config.body_min_rate,
+        write_timeout: ms(config.write_timeout_ms),
+        // One byte over the body limit, so that a handler can tell "too large" from "exact".
+        max_buffered_body: crate::http::MAX_BODY_BYTES + 1,
     }
+}
+
+fn bind(
+    addr: &str,
+    tls: Option<&Tls>,
+    limits: &tiny_http::Limits,
+) -> Result<tiny_http::Server, String> {
+    let config = tiny_http::ServerConfig {
+        addr: tiny_http::ConfigListenAddr::from_socket_addrs(addr)
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?,
+        ssl: tls.map(|tls| tls.config.clone()),
+        limits: limits.clone(),
+    };
+    tiny_http::Server::new(config).map_err(|e| match tls {
+        None => format!("cannot listen on {addr}: {e}"),
+        Some(tls) => format!("cannot listen on {addr} with {}: {e}", tls.files),
+    })
 }
 
 /// The loaded `--tls-cert` and `--tls-key`, and how to name them in an error.
@@ -369,7 +405,9 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
                     out.add_header(header);
                 }
             }
-            let _ = raw.respond(out);
+            // Written by the connection's own thread: a client that does not read holds
+            // that thread (until the write timeout), never this worker.
+            let _ = raw.hand_back(out);
             status
         }
         None => {
