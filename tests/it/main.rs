@@ -15,5 +15,6 @@ mod openapi;
 mod robustness;
 mod shieldconex;
 mod smtp_sink;
+mod structure;
 mod support;
 mod tls;

@@ -1,0 +1,173 @@
+//! The shape of the program, checked from outside: every flavour's route table is what its
+//! router answers and what its OpenAPI document lists, and in-process servers share nothing.
+
+use std::collections::BTreeSet;
+
+use clientele::config::Config;
+use clientele::flavours;
+use clientele::testing::Server;
+use serde_json::Value;
+
+use crate::support::{call, Reply, MX_ACCEPT, MX_DEMO_AUTH};
+
+/// What the router answers for a path no table lists, without the parts that change per
+/// answer (ShieldConex's fresh `uuid`).
+fn comparable(reply: &Reply) -> (u16, Option<String>, String) {
+    let body = match serde_json::from_str::<Value>(&reply.body) {
+        Ok(Value::Object(mut object)) => {
+            object.remove("uuid");
+            Value::Object(object).to_string()
+        }
+        _ => reply.body.clone(),
+    };
+    (
+        reply.status,
+        reply.header("Content-Type").map(str::to_string),
+        body,
+    )
+}
+
+/// Every route of every table reaches a handler: none answers what the router answers for
+/// a path it does not know.
+#[test]
+fn every_route_in_every_table_reaches_its_handler() {
+    let server = Server::start();
+    for flavour in flavours::ALL {
+        let base = format!("{}{}", server.url(), flavour.prefix());
+        let unrouted = comparable(&call(
+            "GET",
+            &format!("{base}/no/such/route/anywhere"),
+            &[],
+            None,
+        ));
+        assert_eq!(unrouted.0, 404, "{}", flavour.name());
+        let operations = flavour.operations();
+        assert!(operations.len() > 1, "{} has routes", flavour.name());
+        for (method, template) in operations {
+            let path: Vec<String> = template
+                .split('/')
+                .map(|segment| {
+                    if segment.starts_with('{') {
+                        "1".to_string()
+                    } else {
+                        segment.to_string()
+                    }
+                })
+                .collect();
+            let url = format!("{base}{}", path.join("/"));
+            let reply = call(method, &url, &[], None);
+            assert_ne!(
+                comparable(&reply),
+                unrouted,
+                "{} {method} {template} is listed but answered as unrouted",
+                flavour.name()
+            );
+        }
+    }
+}
+
+/// The keys of an OpenAPI path item that are operations.
+const HTTP_METHODS: [&str; 8] = [
+    "GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE",
+];
+
+/// Every operation a flavour's OpenAPI document lists is in its route table, and the other
+/// way round.
+#[test]
+fn every_documented_operation_is_in_a_table() {
+    for flavour in flavours::ALL {
+        let doc: Value = serde_json::from_str(flavour.openapi()).expect("a JSON document");
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("a path item").keys() {
+                let method = method.to_uppercase();
+                if HTTP_METHODS.contains(&method.as_str()) {
+                    documented.insert((method, path.clone()));
+                }
+            }
+        }
+        let routed: BTreeSet<(String, String)> = flavour
+            .operations()
+            .into_iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(documented, routed, "{}", flavour.name());
+    }
+}
+
+/// Invites `to` as the demo MX processor; the newest link mailed to `to`, without the
+/// server's own address (which differs per server).
+fn invite(server: &Server, to: &str) -> String {
+    let body = format!(
+        r#"{{"client": {{"company_name": "MX", "email": "{to}", "first_name": "Ana", "last_name": "Li"}}}}"#
+    );
+    let reply = call(
+        "POST",
+        &format!("{}/mx/clients", server.url()),
+        &[
+            ("Accept", MX_ACCEPT),
+            ("Authorization", MX_DEMO_AUTH),
+            ("Content-Type", "application/json"),
+        ],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let link = server.links_to(to).pop().expect("an invitation link");
+    link.trim_start_matches(server.url()).to_string()
+}
+
+fn client_ids(server: &Server) -> Vec<String> {
+    server
+        .app()
+        .store
+        .read(|c| {
+            let mut stmt = c.prepare("SELECT id FROM mx_clients ORDER BY created_at, id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .expect("reading the clients")
+}
+
+fn deterministic(seed: u64) -> Server {
+    Server::with_config(Config {
+        demo: true,
+        deterministic: Some(seed),
+        ..Config::default()
+    })
+    .expect("starting a deterministic server")
+}
+
+/// Two servers in one process, one deterministic and one not: each has its own ids, tokens
+/// and data, and resetting one does not restart the other's sequence.
+#[test]
+fn in_process_servers_keep_their_ids_tokens_and_data_apart() {
+    let seeded = deterministic(42);
+    let random = Server::start();
+
+    let seeded_first = invite(&seeded, "a@example.com");
+    let random_first = invite(&random, "b@example.com");
+    assert_ne!(seeded_first, random_first);
+    // Data: each server has only its own client and mail.
+    assert_eq!(client_ids(&seeded).len(), 1);
+    assert_eq!(client_ids(&random).len(), 1);
+    assert_ne!(client_ids(&seeded), client_ids(&random));
+    assert!(seeded.links_to("b@example.com").is_empty());
+    assert!(random.links_to("a@example.com").is_empty());
+
+    // The random server's draws and reset leave the seeded server's sequence alone: it goes
+    // on exactly as a second seeded server that nobody disturbed.
+    random.reset();
+    let _ = invite(&random, "c@example.com");
+    let seeded_second = invite(&seeded, "d@example.com");
+    let witness = deterministic(42);
+    assert_eq!(invite(&witness, "a@example.com"), seeded_first);
+    assert_eq!(invite(&witness, "d@example.com"), seeded_second);
+    assert_eq!(client_ids(&witness), client_ids(&seeded));
+
+    // Resetting the seeded server starts its own sequence over, and nobody else's.
+    let random_before = client_ids(&random);
+    seeded.reset();
+    assert_eq!(invite(&seeded, "a@example.com"), seeded_first);
+    assert_eq!(client_ids(&random), random_before);
+    assert_ne!(invite(&random, "e@example.com"), seeded_first);
+}
