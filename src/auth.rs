@@ -113,7 +113,7 @@ fn working_area(params: &Params) -> Option<Vec<Block>> {
     (blocks <= 4 * WORKING_AREA_BYTES / Block::SIZE).then(|| vec![Block::new(); blocks])
 }
 
-/// Bounds of a password chosen on a page (MX registration, ShieldConex welcome).
+/// Bounds of a password chosen on a page (a registration or welcome form).
 pub const MIN_PASSWORD: usize = 8;
 pub const MAX_PASSWORD: usize = 128;
 

@@ -15,12 +15,7 @@ use crate::config::Config;
 use crate::flavours;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "clientele",
-    version,
-    about = "Four vendors' client-onboarding APIs (MX, ShieldConex, Nueve09, MakeLeaps) \
-             in one binary with SQLite inside"
-)]
+#[command(name = "clientele", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -203,6 +198,21 @@ fn parse_cidrs(text: &str) -> Result<Networks, String> {
     crate::config::parse_cidrs(text).map(Networks)
 }
 
+/// What `--help` says the program is, from the list of flavours.
+fn about() -> String {
+    const COUNTS: [&str; 10] = [
+        "No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine",
+    ];
+    let count = COUNTS
+        .get(flavours::ALL.len())
+        .map_or_else(|| flavours::ALL.len().to_string(), |c| c.to_string());
+    let titles: Vec<&str> = flavours::ALL.iter().map(|f| f.title()).collect();
+    format!(
+        "{count} vendors' client-onboarding APIs ({}) in one binary with SQLite inside",
+        titles.join(", ")
+    )
+}
+
 /// The options every flavour adds: `--listen-<name>`, and the flavour's own.
 fn with_flavour_options(mut command: clap::Command) -> clap::Command {
     for flavour in flavours::ALL {
@@ -234,7 +244,7 @@ fn with_flavour_options(mut command: clap::Command) -> clap::Command {
     command
 }
 
-/// `listen-mx` → `CLIENTELE_LISTEN_MX`.
+/// `listen-<name>` → `CLIENTELE_LISTEN_<NAME>`.
 fn env_name(long: &str) -> String {
     format!("CLIENTELE_{}", long.to_uppercase().replace('-', "_"))
 }
@@ -288,7 +298,9 @@ fn config(matches: &ArgMatches) -> Result<Config, String> {
 
 /// Parses the command line, runs the command, and returns the process exit code.
 pub fn run() -> i32 {
-    let command = Cli::command().mut_subcommand("serve", with_flavour_options);
+    let command = Cli::command()
+        .about(about())
+        .mut_subcommand("serve", with_flavour_options);
     let matches = command.get_matches();
     let result = match matches.subcommand() {
         Some(("serve", serve_matches)) => config(serve_matches).and_then(serve),

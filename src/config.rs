@@ -56,7 +56,7 @@ pub struct Config {
     pub body_min_rate: u64,
     /// How long writing an answer may wait on a client that does not read.
     pub write_timeout_ms: i64,
-    /// The flavours' own options, by long option name (`nueve09-min-balance`), as given;
+    /// The flavours' own options, by long option name (`<flavour>-<option>`), as given;
     /// each flavour parses its own and uses its default for an absent one.
     pub flavour_options: BTreeMap<String, String>,
 }

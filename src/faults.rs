@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
-    /// Only this flavour (`mx`, ...); any when absent.
+    /// Only this flavour (by name); any when absent.
     #[serde(default)]
     pub flavour: Option<String>,
     /// Only this method; any when absent.
@@ -174,13 +174,16 @@ mod tests {
         let rule: Rule =
             serde_json::from_value(json!({"path": "/clients", "status": 503, "times": 2})).unwrap();
         faults.add(rule).unwrap();
-        assert!(faults.take(Some("mx"), "POST", "/other").is_none());
+        assert!(faults.take(Some("alpha"), "POST", "/other").is_none());
         assert_eq!(
-            faults.take(Some("mx"), "POST", "/clients").unwrap().status,
+            faults
+                .take(Some("alpha"), "POST", "/clients")
+                .unwrap()
+                .status,
             Some(503)
         );
-        assert!(faults.take(Some("mx"), "POST", "/clients").is_some());
-        assert!(faults.take(Some("mx"), "POST", "/clients").is_none());
+        assert!(faults.take(Some("alpha"), "POST", "/clients").is_some());
+        assert!(faults.take(Some("alpha"), "POST", "/clients").is_none());
         assert!(faults
             .add(serde_json::from_value(json!({"path": "/x"})).unwrap())
             .is_err());

@@ -24,11 +24,12 @@ pub enum Body {
 pub struct Request {
     /// Upper case, e.g. `POST`.
     pub method: String,
-    /// The path below the flavour's mount point, e.g. `/clients` for `/mx/clients`.
+    /// The path below the flavour's mount point, e.g. `/clients` for `/<flavour>/clients`.
     pub path: String,
     /// The raw query string, without `?`.
     pub query: String,
-    /// Where this flavour is mounted on this listener: `/mx`, or `` on a dedicated listener.
+    /// Where this flavour is mounted on this listener: `/<flavour>`, or `` on a dedicated
+    /// listener.
     pub mount: String,
     pub headers: Vec<(String, String)>,
     pub body: Body,

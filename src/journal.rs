@@ -197,7 +197,7 @@ mod tests {
             path: path.into(),
             query: String::new(),
             status: 200,
-            flavour: Some("mx"),
+            flavour: Some("alpha"),
             tenant: None,
             duration_ms: 0.1,
             body: body.into(),

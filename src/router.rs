@@ -57,8 +57,8 @@ pub enum Via {
 
 /// What a route table says about a request.
 pub enum Routing<'t, 'r, H: 'static> {
-    /// A listed operation. `allow` is every method of the path (MakeLeaps sends it on every
-    /// answer, as DRF does).
+    /// A listed operation. `allow` is every method of the path (a flavour may send it
+    /// on every answer, as Django REST Framework does).
     Found {
         handler: &'t H,
         params: Params<'r>,

@@ -139,10 +139,16 @@ mod tests {
     #[test]
     fn demo_parses_and_names_every_flavour() {
         let summary = demo(&Ids::new(None)).summary();
-        assert_eq!(summary["mx"]["processors"], 1);
-        assert_eq!(summary["shieldconex"]["users"], 2);
-        assert_eq!(summary["nueve09"]["accounts"], 1);
-        assert_eq!(summary["makeleaps"]["partners"], 1);
+        for flavour in flavours::ALL {
+            let counts = summary[flavour.name()]
+                .as_object()
+                .expect("a section summary");
+            assert!(
+                counts.values().any(|n| n.as_u64() > Some(0)),
+                "{}: {counts:?}",
+                flavour.name()
+            );
+        }
         let banner = demo_banner();
         for flavour in flavours::ALL {
             assert!(
@@ -154,8 +160,8 @@ mod tests {
 
     #[test]
     fn rejects_unknown_sections_and_fields() {
-        assert!(Document::parse(br#"{"stripe": {}}"#).is_err());
-        let err = Document::parse(br#"{"mx": {"processors": [{"id": "P"}]}}"#).unwrap_err();
-        assert!(err.contains("api_key"), "{err}");
+        let err = Document::parse(br#"{"stripe": {}}"#).unwrap_err();
+        assert!(err.contains("stripe"), "{err}");
+        assert!(Document::parse(b"[]").is_err());
     }
 }

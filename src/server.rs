@@ -551,7 +551,7 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
     }
 }
 
-/// True when `path` is `prefix` itself or below it (`/mx`, `/mx/...`, but not `/mxfoo`).
+/// True when `path` is `prefix` itself or below it (`/a`, `/a/...`, but not `/ab`).
 fn under(path: &str, prefix: &str) -> bool {
     path.strip_prefix(prefix)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -603,21 +603,21 @@ mod tests {
 
     #[test]
     fn prefixes_match_whole_segments() {
-        assert!(under("/mx", "/mx"));
-        assert!(under("/mx/clients", "/mx"));
-        assert!(!under("/mxclients", "/mx"));
+        assert!(under("/alpha", "/alpha"));
+        assert!(under("/alpha/clients", "/alpha"));
+        assert!(!under("/alphaclients", "/alpha"));
     }
 
     #[test]
     fn secret_query_parameters_are_not_logged() {
-        let logged = redact("/makeleaps/user/oauth2/revoke-token/?token=abc&x=1");
-        assert_eq!(logged, "/makeleaps/user/oauth2/revoke-token/?token=***&x=1");
+        let logged = redact("/alpha/oauth2/revoke-token/?token=abc&x=1");
+        assert_eq!(logged, "/alpha/oauth2/revoke-token/?token=***&x=1");
     }
 
     #[test]
     fn tokens_are_not_logged() {
         let token = crate::ids::Ids::new(None).secret_token();
-        let logged = redact(&format!("/mx/dashboard/register/{token}"));
-        assert_eq!(logged, "/mx/dashboard/register/…");
+        let logged = redact(&format!("/alpha/register/{token}"));
+        assert_eq!(logged, "/alpha/register/…");
     }
 }

@@ -276,14 +276,14 @@ mod tests {
         let store = Store::open(":memory:", Durability::Process).unwrap();
         let result: Result<(), rusqlite::Error> = store.write(|tx| {
             tx.execute(
-                "INSERT INTO mx_processors (id, name, api_key_hash, created_at) VALUES ('p', 'n', 'h', 0)",
+                "INSERT INTO tenant_sets (id, created_at) VALUES ('set-1', 0)",
                 [],
             )?;
             Err(rusqlite::Error::QueryReturnedNoRows)
         });
         assert!(result.is_err());
         let count: i64 = store
-            .read(|c| c.query_row("SELECT count(*) FROM mx_processors", [], |r| r.get(0)))
+            .read(|c| c.query_row("SELECT count(*) FROM tenant_sets", [], |r| r.get(0)))
             .unwrap();
         assert_eq!(count, 0);
     }

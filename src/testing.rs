@@ -99,7 +99,7 @@ impl Server {
         }
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:41234`; flavours live under `/mx`, ...
+    /// The base URL, e.g. `http://127.0.0.1:41234`; each flavour lives under its prefix.
     pub fn url(&self) -> &str {
         self.running().url()
     }

@@ -258,6 +258,18 @@ mod tests {
     use crate::router::METHOD_ORDER;
 
     #[test]
+    fn the_demo_seeds_each_vendor_s_examples() {
+        let summary = crate::seed::demo(&Ids::new(None)).summary();
+        assert_eq!(summary["mx"]["processors"], 1);
+        assert_eq!(summary["shieldconex"]["users"], 2);
+        assert_eq!(summary["nueve09"]["accounts"], 1);
+        assert_eq!(summary["makeleaps"]["partners"], 1);
+        let err =
+            crate::seed::Document::parse(br#"{"mx": {"processors": [{"id": "P"}]}}"#).unwrap_err();
+        assert!(err.contains("api_key"), "{err}");
+    }
+
+    #[test]
     fn names_and_prefixes_are_unique() {
         for (i, flavour) in ALL.iter().enumerate() {
             assert_eq!(flavour.prefix(), format!("/{}", flavour.name()));
