@@ -14,6 +14,7 @@ mod nueve09;
 mod openapi;
 mod robustness;
 mod shieldconex;
+mod smtp_relay;
 mod smtp_sink;
 mod support;
 mod tls;
