@@ -28,7 +28,6 @@
 //! and body lines, `…` stands for anything: the pieces between must appear in that order.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -331,26 +330,26 @@ fn run_page(page: &str) -> usize {
         script.push_str(&example.script.replace(DOCS_BASE, &server.url));
         script.push('\n');
     }
-    let mut child = Command::new("sh")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let script_path = server.dir().join("examples.sh");
+    std::fs::write(&script_path, script).expect("writing the examples' script");
+    let out = Command::new("sh")
+        .arg(&script_path)
+        .current_dir(server.dir().path())
+        .stdin(Stdio::null())
+        .output()
         .expect("running sh (and curl) for the documented examples");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().expect("the examples' shell");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut outputs = stdout.split("@@@ example ").skip(1);
     let mut problems = Vec::new();
     for (i, example) in found.iter().enumerate() {
         let output = outputs.next().unwrap_or_default();
         let output = output.strip_prefix(&format!("{i} @@@")).unwrap_or(output);
-        for problem in compare(output, &example.answer) {
+        let answer: Vec<String> = example
+            .answer
+            .iter()
+            .map(|l| l.replace(DOCS_BASE, &server.url))
+            .collect();
+        for problem in compare(output, &answer) {
             problems.push(format!("{page}:{}: {problem}", example.line));
         }
     }
