@@ -157,9 +157,47 @@ pub struct ServeOptions {
     #[arg(long, env = "CLIENTELE_DURABLE")]
     pub durable: bool,
 
-    /// Request worker threads; default twice the cores, at least 4.
+    /// Request worker threads; default twice the cores, at least 4 and at most 16.
     #[arg(long, env = "CLIENTELE_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
+
+    /// Connections served at once on each listener; past it new ones are closed at once.
+    #[arg(long, env = "CLIENTELE_MAX_CONNECTIONS", value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Connections served at once from one client IP address, on each listener.
+    #[arg(long, env = "CLIENTELE_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N",
+          default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_address: u32,
+
+    /// How long a keep-alive connection may wait for its next request.
+    #[arg(long, env = "CLIENTELE_IDLE_TIMEOUT", value_name = "DURATION", default_value = "30s",
+          value_parser = crate::clock::parse_duration_ms)]
+    pub idle_timeout: i64,
+
+    /// How long a request line and headers may take to arrive, from their first byte
+    /// (then 408 and the connection is closed).
+    #[arg(long, env = "CLIENTELE_HEAD_TIMEOUT", value_name = "DURATION", default_value = "15s",
+          value_parser = crate::clock::parse_duration_ms)]
+    pub head_timeout: i64,
+
+    /// How long a request body may take, plus one second per --body-min-rate bytes received
+    /// (then 408 and the connection is closed).
+    #[arg(long, env = "CLIENTELE_BODY_TIMEOUT", value_name = "DURATION", default_value = "20s",
+          value_parser = crate::clock::parse_duration_ms)]
+    pub body_timeout: i64,
+
+    /// Bytes per second a slow request body must keep up (see --body-timeout).
+    #[arg(long, env = "CLIENTELE_BODY_MIN_RATE", value_name = "BYTES", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_min_rate: u64,
+
+    /// How long writing an answer may wait on a client that does not read (then the
+    /// connection is closed).
+    #[arg(long, env = "CLIENTELE_WRITE_TIMEOUT", value_name = "DURATION", default_value = "30s",
+          value_parser = crate::clock::parse_duration_ms)]
+    pub write_timeout: i64,
 }
 
 /// `serve` options from arguments (and the environment), for embedding.

@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lettre::message::Mailbox;
 use serde_json::json;
@@ -46,6 +46,7 @@ pub struct Running {
     listeners: Vec<Listener>,
     stopping: Arc<AtomicBool>,
     mail_sender: JoinHandle<()>,
+    write_timeout: Duration,
 }
 
 impl Running {
@@ -76,6 +77,9 @@ impl Running {
             for worker in listener.workers {
                 let _ = worker.join();
             }
+            // Answers are written by their connections' threads: let those finish (a client
+            // that does not read is cut off by the write timeout).
+            listener.server.wait_for_answers(self.write_timeout);
         }
         // After the workers: every mail they queued is in the outbox, delivered now or at
         // the next start.
@@ -103,7 +107,9 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
         .map_err(|e| format!("--mail-from {:?}: {e}", options.mail_from))?;
 
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let main = bind(&options.listen, tls.as_ref())?;
+    let limits = socket_limits(&options);
+    let bind = |addr: &str| bind(addr, tls.as_ref(), &limits);
+    let main = bind(&options.listen)?;
     let url = format!("{scheme}://{}", main.server_addr());
     let public_url = options
         .public_url
@@ -114,7 +120,7 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
     let mut servers = vec![(main, Mount::Main)];
     let mut dedicated = Vec::new();
     for (flavour, addr) in dedicated_listeners(&options) {
-        let server = bind(addr, tls.as_ref())?;
+        let server = bind(addr)?;
         dedicated.push((flavour, format!("{scheme}://{}", server.server_addr())));
         servers.push((server, Mount::Dedicated(flavour)));
     }
@@ -172,6 +178,7 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
         listeners,
         stopping,
         mail_sender,
+        write_timeout: limits.write_timeout,
     })
 }
 
@@ -180,12 +187,37 @@ fn default_workers() -> usize {
     (cores * 2).clamp(4, 16)
 }
 
-fn bind(addr: &str, tls: Option<&Tls>) -> Result<tiny_http::Server, String> {
-    match tls {
-        None => tiny_http::Server::http(addr).map_err(|e| format!("cannot listen on {addr}: {e}")),
-        Some(tls) => tiny_http::Server::https(addr, tls.config.clone())
-            .map_err(|e| format!("cannot listen on {addr} with {}: {e}", tls.files)),
+/// The socket's deadlines and caps (README, "Limits").
+fn socket_limits(options: &ServeOptions) -> tiny_http::Limits {
+    let ms = |ms: i64| Duration::from_millis(ms.max(1) as u64);
+    tiny_http::Limits {
+        max_connections: options.max_connections as usize,
+        max_connections_per_address: options.max_connections_per_address as usize,
+        idle_timeout: ms(options.idle_timeout),
+        head_timeout: ms(options.head_timeout),
+        body_timeout: ms(options.body_timeout),
+        body_min_rate: options.body_min_rate,
+        write_timeout: ms(options.write_timeout),
+        // One byte over the body limit, so that a handler can tell "too large" from "exact".
+        max_buffered_body: crate::http::MAX_BODY_BYTES + 1,
     }
+}
+
+fn bind(
+    addr: &str,
+    tls: Option<&Tls>,
+    limits: &tiny_http::Limits,
+) -> Result<tiny_http::Server, String> {
+    let config = tiny_http::ServerConfig {
+        addr: tiny_http::ConfigListenAddr::from_socket_addrs(addr)
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?,
+        ssl: tls.map(|tls| tls.config.clone()),
+        limits: limits.clone(),
+    };
+    tiny_http::Server::new(config).map_err(|e| match tls {
+        None => format!("cannot listen on {addr}: {e}"),
+        Some(tls) => format!("cannot listen on {addr} with {}: {e}", tls.files),
+    })
 }
 
 /// The loaded `--tls-cert` and `--tls-key`, and how to name them in an error.
@@ -310,7 +342,9 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
                     out.add_header(header);
                 }
             }
-            let _ = raw.respond(out);
+            // Written by the connection's own thread: a client that does not read holds
+            // that thread (until the write timeout), never this worker.
+            let _ = raw.hand_back(out);
             status
         }
         None => {

@@ -6,6 +6,7 @@ mod core;
 mod docs;
 mod embedding;
 mod fixture;
+mod front_door;
 mod makeleaps;
 mod mx;
 mod mx_dashboard;

@@ -5,6 +5,7 @@ use std::io::Result as IoResult;
 use std::io::{BufReader, BufWriter, ErrorKind, Read};
 
 use std::net::SocketAddr;
+use std::time::Duration;
 use std::str::FromStr;
 
 use crate::common::{HTTPVersion, Method};
@@ -17,24 +18,25 @@ const MAX_LINE_BYTES: usize = 16 * 1024;
 /// Clientele patch: the most headers one request may carry.
 const MAX_HEADERS: usize = 128;
 
-/// Clientele patch: the error of a line over `MAX_LINE_BYTES` (told apart from I/O errors,
-/// which close the connection without an answer).
+/// Clientele patch: the error of a line over `MAX_LINE_BYTES` or with bytes outside ASCII
+/// (told apart from I/O errors, which close the connection without an answer: these get a
+/// 400 first).
 #[derive(Debug)]
-struct LineTooLong;
+struct BadLine(&'static str);
 
-impl LineTooLong {
+impl BadLine {
     fn is(e: &IoError) -> bool {
-        e.get_ref().is_some_and(|inner| inner.is::<LineTooLong>())
+        e.get_ref().is_some_and(|inner| inner.is::<BadLine>())
     }
 }
 
-impl std::fmt::Display for LineTooLong {
+impl std::fmt::Display for BadLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("request line or header too long")
+        f.write_str(self.0)
     }
 }
 
-impl std::error::Error for LineTooLong {}
+impl std::error::Error for BadLine {}
 
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
@@ -61,6 +63,10 @@ pub struct ClientConnection {
 
     // Clientele patch: lets a request close the connection without an answer
     abort_handle: Option<crate::connection::Connection>,
+
+    // Clientele patch: the socket's read deadline, set for each request head and body
+    deadline: std::sync::Arc<crate::connection::ReadDeadline>,
+    limits: std::sync::Arc<crate::Limits>,
 }
 
 /// Error that can happen when reading a request.
@@ -75,9 +81,11 @@ enum ReadError {
 
 impl ClientConnection {
     /// Creates a new `ClientConnection` that takes ownership of the `TcpStream`.
-    pub fn new(
+    pub(crate) fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
+        deadline: std::sync::Arc<crate::connection::ReadDeadline>,
+        limits: std::sync::Arc<crate::Limits>,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
@@ -94,19 +102,27 @@ impl ClientConnection {
             no_more_requests: false,
             secure,
             abort_handle,
+            deadline,
+            limits,
         }
     }
 
-    /// true if the connection is HTTPS
-    pub fn secure(&self) -> bool {
-        self.secure
+    /// Clientele patch: the connection's read deadline and the body timeout, for the drain
+    /// of an unread body after the answer.
+    pub(crate) fn body_deadline(
+        &self,
+    ) -> (std::sync::Arc<crate::connection::ReadDeadline>, Duration) {
+        (self.deadline.clone(), self.limits.body_timeout)
     }
 
     /// Reads the next line from self.next_header_source.
     ///
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
+    ///
+    /// Clientele patch: `starts_request` marks the request line: once its first byte has
+    /// arrived, the whole head must arrive within the head timeout.
+    fn read_next_line(&mut self, starts_request: bool) -> IoResult<AsciiString> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
 
@@ -117,11 +133,17 @@ impl ClientConnection {
                 Some(b) => b?,
                 None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
             };
+            if starts_request && buf.is_empty() {
+                self.deadline
+                    .set(std::time::Instant::now() + self.limits.head_timeout);
+            }
 
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
-                return AsciiString::from_ascii(buf)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
+                // Clientele patch: answered 400 (upstream closed without an answer).
+                return AsciiString::from_ascii(buf).map_err(|_| {
+                    IoError::new(ErrorKind::InvalidData, BadLine("bytes outside ASCII"))
+                });
             }
 
             prev_byte_was_cr = byte == b'\r';
@@ -129,7 +151,7 @@ impl ClientConnection {
             // Clientele patch: upstream grew the line without bound, so one fast client could
             // make the server allocate any amount with a single endless header line.
             if buf.len() >= MAX_LINE_BYTES {
-                return Err(IoError::new(ErrorKind::InvalidData, LineTooLong));
+                return Err(IoError::new(ErrorKind::InvalidData, BadLine("line too long")));
             }
             buf.push(byte);
         }
@@ -141,8 +163,10 @@ impl ClientConnection {
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self.read_next_line().map_err(|e| {
-                    if LineTooLong::is(&e) {
+                // Clientele patch: between requests, only the idle timeout applies.
+                self.deadline.clear();
+                let line = self.read_next_line(true).map_err(|e| {
+                    if BadLine::is(&e) {
                         ReadError::WrongRequestLine
                     } else {
                         ReadError::ReadIoError(e)
@@ -158,8 +182,8 @@ impl ClientConnection {
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line().map_err(|e| {
-                        if LineTooLong::is(&e) {
+                    let line = self.read_next_line(false).map_err(|e| {
+                        if BadLine::is(&e) {
                             ReadError::WrongHeader(version.clone())
                         } else {
                             ReadError::ReadIoError(e)
@@ -207,6 +231,12 @@ impl ClientConnection {
         .map(|mut request| {
             request.abort_handle = self.abort_handle.as_ref().and_then(|c| c.try_clone().ok());
             request
+        })
+        .and_then(|mut request| {
+            request
+                .buffer_body(&self.limits, &self.deadline)
+                .map(|()| request)
+                .map_err(crate::request::RequestCreationError::CreationIoError)
         })
         .map_err(|e| {
             use crate::request;

@@ -2,6 +2,9 @@
 
 #[cfg(unix)]
 use std::os::unix::net as unix_net;
+use std::io::ErrorKind;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use std::{
     net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs},
     path::PathBuf,
@@ -45,93 +48,208 @@ impl From<unix_net::UnixListener> for Listener {
 }
 
 /// Unified connection. Either a [`TcpStream`] or [`std::os::unix::net::UnixStream`].
+///
+/// Clientele patch: every handle on one socket (the read half, the write half, the handle
+/// that aborts a request, the socket beneath a TLS session) shares one [`ReadDeadline`], so
+/// that the connection's thread can bound a whole request head or body, not just one read:
+/// the deadline is enforced on each read of the socket itself, beneath TLS, where a client
+/// that trickles one byte at a time cannot stretch it.
 #[derive(Debug)]
-pub(crate) enum Connection {
+pub(crate) struct Connection {
+    socket: Socket,
+    deadline: std::sync::Arc<ReadDeadline>,
+    /// The read timeout last set on the socket through this handle (saves a system call
+    /// per read between requests, when it does not change).
+    read_timeout: Option<Duration>,
+}
+
+#[derive(Debug)]
+enum Socket {
     Tcp(TcpStream),
     #[cfg(unix)]
     Unix(unix_net::UnixStream),
 }
+
+/// Clientele patch: how long the next reads of a connection may take. With no deadline set,
+/// each read may wait `idle` (a keep-alive connection between requests); with one, every
+/// read waits at most until it, and a read past it fails with `TimedOut`.
+#[derive(Debug)]
+pub(crate) struct ReadDeadline {
+    idle: Duration,
+    /// Nanoseconds after `epoch`; 0 for none.
+    at: AtomicU64,
+    epoch: Instant,
+}
+
+impl ReadDeadline {
+    fn new(idle: Duration) -> ReadDeadline {
+        ReadDeadline {
+            idle,
+            at: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Reads must complete by `at`.
+    pub(crate) fn set(&self, at: Instant) {
+        let nanos = at.saturating_duration_since(self.epoch).as_nanos();
+        self.at
+            .store((nanos.min(u128::from(u64::MAX)) as u64).max(1), Ordering::Relaxed);
+    }
+
+    /// Back to the idle timeout (between requests).
+    pub(crate) fn clear(&self) {
+        self.at.store(0, Ordering::Relaxed);
+    }
+
+    /// The timeout for the next read, or `TimedOut` when the deadline has passed.
+    fn next_read_timeout(&self) -> std::io::Result<Duration> {
+        let at = self.at.load(Ordering::Relaxed);
+        if at == 0 {
+            return Ok(self.idle);
+        }
+        let remaining = Duration::from_nanos(at).saturating_sub(self.epoch.elapsed());
+        if remaining.is_zero() {
+            return Err(timed_out());
+        }
+        // The socket rejects a zero timeout; a millisecond is the finest that matters here.
+        Ok(remaining.max(Duration::from_millis(1)).min(self.idle))
+    }
+}
+
+fn timed_out() -> std::io::Error {
+    std::io::Error::new(ErrorKind::TimedOut, "request deadline passed")
+}
+
 impl std::io::Read for Connection {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Tcp(s) => s.read(buf),
-            #[cfg(unix)]
-            Self::Unix(s) => s.read(buf),
+        let between_requests = self.deadline.at.load(Ordering::Relaxed) == 0;
+        let timeout = Some(self.deadline.next_read_timeout()?);
+        if timeout != self.read_timeout {
+            self.set_read_timeout(timeout)?;
+            self.read_timeout = timeout;
         }
+        let read = match &mut self.socket {
+            Socket::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
+            Socket::Unix(s) => s.read(buf),
+        };
+        // A socket read timeout surfaces as WouldBlock on Unix; say what it is. An idle
+        // keep-alive connection is closed quietly; a request cut short gets a 408.
+        read.map_err(|e| match e.kind() {
+            ErrorKind::WouldBlock if between_requests => {
+                std::io::Error::new(ErrorKind::ConnectionAborted, "idle connection")
+            }
+            ErrorKind::WouldBlock => timed_out(),
+            _ => e,
+        })
     }
 }
 impl std::io::Write for Connection {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Tcp(s) => s.write(buf),
+        let written = match &mut self.socket {
+            Socket::Tcp(s) => s.write(buf),
             #[cfg(unix)]
-            Self::Unix(s) => s.write(buf),
-        }
+            Socket::Unix(s) => s.write(buf),
+        };
+        written.map_err(|e| match e.kind() {
+            ErrorKind::WouldBlock => std::io::Error::new(ErrorKind::TimedOut, "write timed out"),
+            _ => e,
+        })
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.flush(),
+        match &mut self.socket {
+            Socket::Tcp(s) => s.flush(),
             #[cfg(unix)]
-            Self::Unix(s) => s.flush(),
+            Socket::Unix(s) => s.flush(),
         }
     }
 }
 impl Connection {
     /// Gets the peer's address. Some for TCP, None for Unix sockets.
     pub(crate) fn peer_addr(&mut self) -> std::io::Result<Option<SocketAddr>> {
-        match self {
-            Self::Tcp(s) => s.peer_addr().map(Some),
+        match &self.socket {
+            Socket::Tcp(s) => s.peer_addr().map(Some),
             #[cfg(unix)]
-            Self::Unix(_) => Ok(None),
+            Socket::Unix(_) => Ok(None),
         }
     }
 
-    /// Clientele patch (slowloris): bounds how long a connection may sit idle between
-    /// requests or stall mid-request before its thread gives it up.
-    pub(crate) fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.set_read_timeout(timeout),
+    /// Clientele patch: the deadline every handle on this socket shares.
+    pub(crate) fn deadline(&self) -> std::sync::Arc<ReadDeadline> {
+        self.deadline.clone()
+    }
+
+    /// Clientele patch (slowloris): the idle timeout between requests, and how long one
+    /// write may block on a client that does not read.
+    pub(crate) fn set_timeouts(&mut self, idle: Duration, write: Duration) -> std::io::Result<()> {
+        self.deadline = std::sync::Arc::new(ReadDeadline::new(idle));
+        self.set_read_timeout(Some(idle))?;
+        self.read_timeout = Some(idle);
+        match &self.socket {
+            Socket::Tcp(s) => s.set_write_timeout(Some(write)),
             #[cfg(unix)]
-            Self::Unix(s) => s.set_read_timeout(timeout),
+            Socket::Unix(s) => s.set_write_timeout(Some(write)),
+        }
+    }
+
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        match &self.socket {
+            Socket::Tcp(s) => s.set_read_timeout(timeout),
+            #[cfg(unix)]
+            Socket::Unix(s) => s.set_read_timeout(timeout),
         }
     }
 
     /// Clientele patch: headers and body go out as two writes; with Nagle's algorithm the
     /// second waited for the client's delayed ACK, adding 40 ms to every answer over ~1 KiB.
     pub(crate) fn set_nodelay(&self) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.set_nodelay(true),
+        match &self.socket {
+            Socket::Tcp(s) => s.set_nodelay(true),
             #[cfg(unix)]
-            Self::Unix(_) => Ok(()),
+            Socket::Unix(_) => Ok(()),
         }
     }
 
     pub(crate) fn shutdown(&self, how: Shutdown) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.shutdown(how),
+        match &self.socket {
+            Socket::Tcp(s) => s.shutdown(how),
             #[cfg(unix)]
-            Self::Unix(s) => s.shutdown(how),
+            Socket::Unix(s) => s.shutdown(how),
         }
     }
 
     pub(crate) fn try_clone(&self) -> std::io::Result<Self> {
-        match self {
-            Self::Tcp(s) => s.try_clone().map(Self::from),
+        let socket = match &self.socket {
+            Socket::Tcp(s) => Socket::Tcp(s.try_clone()?),
             #[cfg(unix)]
-            Self::Unix(s) => s.try_clone().map(Self::from),
-        }
+            Socket::Unix(s) => Socket::Unix(s.try_clone()?),
+        };
+        Ok(Connection {
+            socket,
+            deadline: self.deadline.clone(),
+            read_timeout: self.read_timeout,
+        })
     }
 }
 impl From<TcpStream> for Connection {
     fn from(s: TcpStream) -> Self {
-        Self::Tcp(s)
+        Connection {
+            socket: Socket::Tcp(s),
+            deadline: std::sync::Arc::new(ReadDeadline::new(Duration::from_secs(30))),
+            read_timeout: None,
+        }
     }
 }
 #[cfg(unix)]
 impl From<unix_net::UnixStream> for Connection {
     fn from(s: unix_net::UnixStream) -> Self {
-        Self::Unix(s)
+        Connection {
+            socket: Socket::Unix(s),
+            deadline: std::sync::Arc::new(ReadDeadline::new(Duration::from_secs(30))),
+            read_timeout: None,
+        }
     }
 }
 

@@ -140,6 +140,9 @@ pub struct Server {
 
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
+
+    // Clientele patch: answers handed back to their connections' threads and not yet written
+    unwritten_answers: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 enum Message {
@@ -178,6 +181,53 @@ pub struct ServerConfig {
 
     /// If `Some`, then the server will use SSL to encode the communications.
     pub ssl: Option<SslConfig>,
+
+    /// Clientele patch: what one client may hold of the server, and for how long.
+    pub limits: Limits,
+}
+
+/// Clientele patch: deadlines and fair shares on the socket.
+///
+/// Each connection has a thread of its own, which reads a request's head and body, hands
+/// the whole request to a worker (`recv`), waits for the answer and writes it: a worker
+/// never waits on a client's socket, and a connection's pipelined requests are served one
+/// at a time, so one connection never holds more than one worker. What a slow or hostile
+/// client can still hold is connection threads, and these limits bound them.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Connections served at once; past it a new connection is closed at once.
+    pub max_connections: usize,
+    /// Connections served at once from one client IP address.
+    pub max_connections_per_address: usize,
+    /// How long a keep-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// How long a request head (request line and headers) may take, from its first byte.
+    pub head_timeout: Duration,
+    /// A request body may take this long, plus one second for every `body_min_rate` bytes
+    /// received (Apache `mod_reqtimeout` style); then 408 and the connection is closed.
+    pub body_timeout: Duration,
+    /// Bytes per second, see `body_timeout`.
+    pub body_min_rate: u64,
+    /// How long one write of an answer may block on a client that does not read.
+    pub write_timeout: Duration,
+    /// Bodies up to this size are read whole by the connection's thread before the request
+    /// is handed over; larger ones are left for the handler to refuse unread.
+    pub max_buffered_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 1024,
+            max_connections_per_address: 128,
+            idle_timeout: Duration::from_secs(30),
+            head_timeout: Duration::from_secs(15),
+            body_timeout: Duration::from_secs(20),
+            body_min_rate: 500,
+            write_timeout: Duration::from_secs(30),
+            max_buffered_body: 1024 * 1024 + 1,
+        }
+    }
 }
 
 /// Configuration of the server for SSL.
@@ -189,17 +239,50 @@ pub struct SslConfig {
     pub private_key: Vec<u8>,
 }
 
-/// Clientele patch: the most connections served at once (each holds a thread).
-const MAX_CONNECTIONS: usize = 1024;
-/// Clientele patch: a connection idle or stalled this long is closed.
-const CONNECTION_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Gives a connection's places back when its thread is done with it: one of the server's
+/// and one of its client address's.
+struct ConnectionSlot {
+    counts: Arc<std::sync::Mutex<ConnectionCounts>>,
+    address: Option<std::net::IpAddr>,
+}
 
-/// Gives a connection's place back when its thread is done with it.
-struct ConnectionSlot(Arc<std::sync::atomic::AtomicUsize>);
+/// Clientele patch: connections held, in all and per client address.
+#[derive(Default)]
+struct ConnectionCounts {
+    total: usize,
+    per_address: std::collections::HashMap<std::net::IpAddr, usize>,
+}
+
+impl ConnectionCounts {
+    /// Takes a place for a new connection from `address`, unless a cap is reached.
+    fn admit(&mut self, address: Option<std::net::IpAddr>, limits: &Limits) -> bool {
+        if self.total >= limits.max_connections {
+            return false;
+        }
+        if let Some(address) = address {
+            let held = self.per_address.entry(address).or_insert(0);
+            if *held >= limits.max_connections_per_address {
+                return false;
+            }
+            *held += 1;
+        }
+        self.total += 1;
+        true
+    }
+}
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Relaxed);
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.total -= 1;
+        if let Some(address) = self.address {
+            if let Some(held) = counts.per_address.get_mut(&address) {
+                *held -= 1;
+                if *held == 0 {
+                    counts.per_address.remove(&address);
+                }
+            }
+        }
     }
 }
 
@@ -213,6 +296,7 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: None,
+            limits: Limits::default(),
         })
     }
 
@@ -229,6 +313,7 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: Some(config),
+            limits: Limits::default(),
         })
     }
 
@@ -241,13 +326,14 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::unix_from_path(path),
             ssl: None,
+            limits: Limits::default(),
         })
     }
 
     /// Builds a new server that listens on the specified address.
     pub fn new(config: ServerConfig) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = config.addr.bind()?;
-        Self::from_listener(listener, config.ssl)
+        Self::from_listener_with_limits(listener, config.ssl, config.limits)
     }
 
     /// Builds a new server using the specified TCP listener.
@@ -257,6 +343,15 @@ impl Server {
     pub fn from_listener<L: Into<Listener>>(
         listener: L,
         ssl_config: Option<SslConfig>,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        Self::from_listener_with_limits(listener, ssl_config, Limits::default())
+    }
+
+    /// Clientele patch: `from_listener` with the given limits.
+    pub fn from_listener_with_limits<L: Into<Listener>>(
+        listener: L,
+        ssl_config: Option<SslConfig>,
+        limits: Limits,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = listener.into();
         // building the "close" variable
@@ -300,25 +395,41 @@ impl Server {
 
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
+        let unwritten_answers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let inside_unwritten_answers = unwritten_answers.clone();
         thread::spawn(move || {
             // a tasks pool is used to dispatch the connections into threads
             let tasks_pool = util::TaskPool::new();
-            // Clientele patch: one thread per connection, so cap the connections held at once;
-            // past the cap a new socket is closed at once rather than spawning without bound.
-            let open_connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            // Clientele patch: one thread per connection, so cap the connections held at once,
+            // in all and per client address; past a cap a new socket is closed at once.
+            let counts = Arc::new(std::sync::Mutex::new(ConnectionCounts::default()));
+            let limits = Arc::new(limits);
 
             log::debug!("Running accept thread");
             while !inside_close_trigger.load(Relaxed) {
                 let new_client = match server.accept() {
-                    Ok((sock, _)) => {
-                        if open_connections.load(Relaxed) >= MAX_CONNECTIONS {
+                    Ok((mut sock, peer)) => {
+                        let address = peer.map(|a| a.ip());
+                        let admitted = counts
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .admit(address, &limits);
+                        if !admitted {
                             drop(sock);
                             continue;
                         }
+                        let slot = ConnectionSlot {
+                            counts: counts.clone(),
+                            address,
+                        };
                         let _ = sock.set_nodelay();
-                        if sock.set_read_timeout(Some(CONNECTION_READ_TIMEOUT)).is_err() {
+                        if sock
+                            .set_timeouts(limits.idle_timeout, limits.write_timeout)
+                            .is_err()
+                        {
                             continue;
                         }
+                        let deadline = sock.deadline();
                         use util::RefinedTcpStream;
                         let (read_closable, write_closable) = match ssl {
                             None => RefinedTcpStream::new(sock),
@@ -337,32 +448,27 @@ impl Server {
                             Some(ref _ssl) => unreachable!(),
                         };
 
-                        Ok(ClientConnection::new(write_closable, read_closable))
+                        Ok((
+                            ClientConnection::new(
+                                write_closable,
+                                read_closable,
+                                deadline,
+                                limits.clone(),
+                            ),
+                            slot,
+                        ))
                     }
                     Err(e) => Err(e),
                 };
 
                 match new_client {
-                    Ok(client) => {
+                    Ok((client, slot)) => {
                         let messages = inside_messages.clone();
-                        let mut client = Some(client);
-                        open_connections.fetch_add(1, Relaxed);
-                        let open_connections = open_connections.clone();
+                        let unwritten_answers = inside_unwritten_answers.clone();
+                        let mut connection = Some((client, slot, unwritten_answers));
                         tasks_pool.spawn(Box::new(move || {
-                            let _open = ConnectionSlot(open_connections.clone());
-                            if let Some(client) = client.take() {
-                                // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
-                                    let (sender, receiver) = mpsc::channel();
-                                    for rq in client {
-                                        messages.push(rq.with_notify_sender(sender.clone()).into());
-                                        receiver.recv().unwrap();
-                                    }
-                                } else {
-                                    for rq in client {
-                                        messages.push(rq.into());
-                                    }
-                                }
+                            if let Some((client, _slot, unwritten_answers)) = connection.take() {
+                                serve_connection(client, &messages, unwritten_answers);
                             }
                         }));
                     }
@@ -382,6 +488,7 @@ impl Server {
             messages,
             close: close_trigger,
             listening_addr: local_addr,
+            unwritten_answers,
         })
     }
 
@@ -426,11 +533,53 @@ impl Server {
         }
     }
 
+    /// Clientele patch: waits, at most `timeout`, until every answer handed back with
+    /// `Request::hand_back` has been written (for a graceful shutdown).
+    pub fn wait_for_answers(&self, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        while self.unwritten_answers.load(std::sync::atomic::Ordering::Acquire) > 0
+            && std::time::Instant::now() < deadline
+        {
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Unblock thread stuck in recv() or incoming_requests().
     /// If there are several such threads, only one is unblocked.
     /// This method allows graceful shutdown of server.
     pub fn unblock(&self) {
         self.messages.unblock();
+    }
+}
+
+/// Clientele patch: a connection's thread. It reads one request (head and body), hands it
+/// to a worker, and waits: the worker hands the request back with its answer, which this
+/// thread writes (under the write timeout) before it reads the next request. Upstream pushed
+/// every pipelined request at once and let workers write, so a client that pipelined and
+/// never read held every worker in a blocked write.
+fn serve_connection(
+    client: ClientConnection,
+    messages: &MessagesQueue<Message>,
+    unwritten_answers: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::Ordering;
+    let (deadline, body_timeout) = client.body_deadline();
+    let (sender, answers) = mpsc::channel();
+    for rq in client {
+        let hand_back = request::HandBack {
+            sender: sender.clone(),
+            unwritten: unwritten_answers.clone(),
+        };
+        messages.push(rq.with_hand_back(hand_back).into());
+        // Err: the worker answered in place or dropped the request (which answers 500).
+        if let Ok((rq, response)) = answers.recv() {
+            let rq: Request = rq;
+            // Answering drops the request, which drains a body the handler left unread: that
+            // gets the body timeout, not the idle one.
+            deadline.set(std::time::Instant::now() + body_timeout);
+            let _ = rq.respond(response);
+            unwritten_answers.fetch_sub(1, Ordering::Release);
+        }
     }
 }
 

@@ -77,6 +77,19 @@ pub struct Request {
 
     // Clientele patch: the socket, to shut it down in `abort`
     pub(crate) abort_handle: Option<crate::connection::Connection>,
+
+    // Clientele patch: where `hand_back` sends this request and its answer
+    hand_back: Option<HandBack>,
+}
+
+/// Clientele patch: a request with its answer, on their way back to the connection's thread.
+pub(crate) type Answered = (Request, Response<Cursor<Vec<u8>>>);
+
+/// Clientele patch: the way back to the connection's thread, and the server's count of the
+/// answers on it (so that a shutdown can wait for them to be written).
+pub(crate) struct HandBack {
+    pub(crate) sender: Sender<Answered>,
+    pub(crate) unwritten: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 struct NotifyOnDrop<R> {
@@ -242,6 +255,7 @@ where
         must_send_continue: expects_continue,
         notify_when_responded: None,
         abort_handle: None,
+        hand_back: None,
     })
 }
 
@@ -485,9 +499,90 @@ impl Request {
         })
     }
 
-    pub(crate) fn with_notify_sender(mut self, sender: Sender<()>) -> Self {
-        self.notify_when_responded = Some(sender);
+    pub(crate) fn with_hand_back(mut self, hand_back: HandBack) -> Self {
+        self.hand_back = Some(hand_back);
         self
+    }
+
+    /// Clientele patch: answers this request from its connection's own thread, which writes
+    /// the answer (and waits on a slow client) while the caller goes on to other requests.
+    /// Without a connection thread to hand it to, answers in place like `respond`.
+    pub fn hand_back(mut self, response: Response<Cursor<Vec<u8>>>) -> Result<(), IoError> {
+        let Some(hand_back) = self.hand_back.take() else {
+            return self.respond(response);
+        };
+        use std::sync::atomic::Ordering;
+        hand_back.unwritten.fetch_add(1, Ordering::AcqRel);
+        match hand_back.sender.send((self, response)) {
+            Ok(()) => Ok(()),
+            Err(std::sync::mpsc::SendError((request, response))) => {
+                hand_back.unwritten.fetch_sub(1, Ordering::AcqRel);
+                request.respond(response)
+            }
+        }
+    }
+
+    /// Clientele patch: reads the body into memory on the connection's thread, so that a
+    /// client that sends it slowly holds that thread and not a worker. The body gets
+    /// `limits.body_timeout`, plus a second for every `limits.body_min_rate` bytes received;
+    /// past that, reading fails with `TimedOut`. A body declared larger than
+    /// `limits.max_buffered_body` is left unread (the handler refuses it); a chunked one is
+    /// read up to that size and the rest left behind it.
+    pub(crate) fn buffer_body(
+        &mut self,
+        limits: &crate::Limits,
+        deadline: &crate::connection::ReadDeadline,
+    ) -> Result<(), IoError> {
+        if self.body_length.is_some_and(|n| n > limits.max_buffered_body) {
+            return Ok(());
+        }
+        let upgrade = self.headers.iter().any(|h| {
+            h.field.equiv("Connection") && h.value.as_str().to_ascii_lowercase().contains("upgrade")
+        });
+        if upgrade {
+            return Ok(());
+        }
+        let Some(mut source) = self.data_reader.take() else {
+            return Ok(());
+        };
+        if self.must_send_continue {
+            let msg = Response::new_empty(StatusCode(100));
+            if let Some(writer) = self.response_writer.as_mut() {
+                msg.raw_print(writer.by_ref(), self.http_version.clone(), &self.headers, true, None)
+                    .ok();
+                writer.flush().ok();
+            }
+            self.must_send_continue = false;
+        }
+        let started = std::time::Instant::now();
+        let per_byte = 1.0 / limits.body_min_rate.max(1) as f64;
+        let mut body = Vec::with_capacity(self.body_length.unwrap_or(0).min(64 * 1024));
+        let mut chunk = [0u8; 8 * 1024];
+        let result = loop {
+            let room = limits.max_buffered_body - body.len();
+            if room == 0 {
+                break Ok(());
+            }
+            let allowed =
+                limits.body_timeout + std::time::Duration::from_secs_f64(body.len() as f64 * per_byte);
+            deadline.set(started + allowed);
+            let want = room.min(chunk.len());
+            match source.read(&mut chunk[..want]) {
+                Ok(0) => break Ok(()),
+                Ok(n) => body.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.data_reader = Some(Box::new(Cursor::new(body).chain(source)));
+        match result {
+            Ok(()) => deadline.clear(),
+            // The connection answers (408) and closes. Dropping this request must not answer
+            // a 500 before that, and the deadline stays passed so that dropping its body
+            // reader does not wait to drain the rest.
+            Err(_) => self.response_writer = None,
+        }
+        result
     }
 }
 
