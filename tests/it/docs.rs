@@ -94,22 +94,34 @@ fn help_options() -> BTreeMap<String, OptionRow> {
         .expect("running clientele serve --help");
     assert!(out.status.success(), "serve --help failed");
     let text = String::from_utf8(out.stdout).expect("UTF-8 help");
-    let mut options = BTreeMap::new();
+    // An option starts a line with `--`; its help follows on the same line or, when clap
+    // chooses the long layout, on the lines below it.
+    let mut entries: Vec<(String, String)> = Vec::new();
     for line in text.lines() {
-        let line = line.trim_start();
-        let line = line.strip_prefix("-h, ").unwrap_or(line);
-        if !line.starts_with("--") || line.starts_with("--help") {
+        let trimmed = line.trim_start();
+        let trimmed = trimmed.strip_prefix("-h, ").unwrap_or(trimmed);
+        if trimmed.starts_with("--") {
+            let usage_end = trimmed.find("  ").unwrap_or(trimmed.len());
+            let (usage, rest) = trimmed.split_at(usage_end);
+            entries.push((usage.to_string(), rest.to_string()));
+        } else if let Some((_, description)) = entries.last_mut() {
+            description.push(' ');
+            description.push_str(trimmed);
+        }
+    }
+    let mut options = BTreeMap::new();
+    for (usage, description) in entries {
+        if usage.starts_with("--help") {
             continue;
         }
-        let usage_end = line.find("  ").unwrap_or(line.len());
-        let usage = line[..usage_end].replace(['<', '>'], "");
+        let usage = usage.replace(['<', '>'], "");
         let name = usage.split(['[', ' ']).next().unwrap().to_string();
         options.insert(
             name,
             OptionRow {
                 usage,
-                default: bracketed(line, "default"),
-                env: bracketed(line, "env"),
+                default: bracketed(&description, "default"),
+                env: bracketed(&description, "env"),
             },
         );
     }
