@@ -20,8 +20,9 @@
 //!
 //! The `sh` block after a `<!-- run: demo -->` line is run with the system `sh` and `curl`,
 //! after every earlier runnable block of the same page, in one shell (variables carry over),
-//! against one server per page started with `serve --demo --admin-token letmein`;
-//! `http://127.0.0.1:8080` is replaced with that server's URL. The `text` block right after
+//! against one server per page started with `serve --demo --admin-token letmein`, in a
+//! temporary directory; `http://127.0.0.1:8080` in the example and in its answer stands for
+//! that server's URL. The `text` block right after
 //! it is the documented answer, compared with the last response the block printed (curl
 //! `-i`): the status code of its first line; each following line up to a blank one is a
 //! header that must be there; each line after the blank one is part of the body. In header
@@ -411,6 +412,69 @@ fn docs_answer_comparison_reads_what_the_docs_promise() {
     assert_eq!(ok(&["HTTP/1.1 200 OK"]).len(), 1);
     assert_eq!(ok(&["HTTP/1.1 201", "Allow: GET"]).len(), 1);
     assert_eq!(ok(&["HTTP/1.1 201", "", "{\"name\":…\"id\""]).len(), 1);
+}
+
+// ---- links between pages ----
+
+/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+fn anchors(page: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(page).unwrap_or_default();
+    let mut in_code = false;
+    let mut found = Vec::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+        } else if !in_code && line.starts_with('#') {
+            found.push(anchor(line.trim_start_matches('#')));
+        }
+    }
+    found
+}
+
+#[test]
+fn docs_relative_links_lead_to_files_and_headings() {
+    let mut pages = pages();
+    pages.extend(["CONTRIBUTING.md".to_string(), "bench/README.md".to_string()]);
+    let mut broken = Vec::new();
+    for page in &pages {
+        let text = read(page);
+        let dir = root().join(page).parent().unwrap().to_path_buf();
+        for (n, line) in text.lines().enumerate() {
+            for part in line.split("](").skip(1) {
+                let Some(target) = part.split(')').next() else {
+                    continue;
+                };
+                if target.contains("://") || target.is_empty() {
+                    continue;
+                }
+                let (file, fragment) = target.split_once('#').unwrap_or((target, ""));
+                let path = if file.is_empty() {
+                    root().join(page)
+                } else {
+                    dir.join(file)
+                };
+                if !path.exists() {
+                    broken.push(format!("{page}:{}: {target}: no such file", n + 1));
+                } else if !fragment.is_empty() && !anchors(&path).iter().any(|a| a == fragment) {
+                    broken.push(format!("{page}:{}: {target}: no such heading", n + 1));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
 // ---- references outside the repository ----
