@@ -3,6 +3,7 @@
 
 mod browser;
 mod core;
+mod docs;
 mod embedding;
 mod fixture;
 mod front_door;
