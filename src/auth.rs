@@ -1,10 +1,10 @@
 //! Secrets: argon2id hashing for secrets people choose, SHA-256 for secrets we generate, a
 //! cache of verified credentials, and the constant-time comparison both rely on.
 //!
-//! One argon2id verify costs 15–70 ms here (DESIGN.md §6), far too much for every request,
-//! so a successful verification is remembered in memory, keyed by the SHA-256 of the whole
-//! credential. The cache entry also records which stored hash it was checked against: when
-//! a password changes, the stored hash changes, and the old entry no longer matches.
+//! One argon2id verify costs 15–70 ms here (docs/deploy.md, "Security notes"), far too much for
+//! every request, so a successful verification is remembered in memory, keyed by the SHA-256 of the
+//! whole credential. The cache entry also records which stored hash it was checked against: when a
+//! password changes, the stored hash changes, and the old entry no longer matches.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

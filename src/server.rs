@@ -99,11 +99,6 @@ impl Running {
 /// the mail sender and housekeeping.
 pub fn start(config: Config) -> Result<Running, String> {
     let tls = tls_config(&config)?;
-    let transport = Transport::parse(&config.mail)?;
-    let mail_from: Mailbox = config
-        .mail_from
-        .parse()
-        .map_err(|e| format!("--mail-from {:?}: {e}", config.mail_from))?;
     let states = flavours::ALL
         .iter()
         .map(|f| f.state(&config.flavour_options))
@@ -111,6 +106,20 @@ pub fn start(config: Config) -> Result<Running, String> {
     let ids = Ids::new(config.deterministic);
     let store = open_store(&config)?;
     let startup_seed = startup_seed(&config, &ids)?;
+    let transport = Transport::parse(&config.mail)?;
+    eprintln!("clientele: mail goes to {}", transport.summary());
+    if let Transport::Smtp(relay) = &transport {
+        if relay.insecure {
+            eprintln!(
+                "clientele: WARNING: --mail has tls_insecure=true: the relay's certificate is \
+                 NOT verified, so anyone on the path can read the mail and the password"
+            );
+        }
+    }
+    let mail_from: Mailbox = config
+        .mail_from
+        .parse()
+        .map_err(|e| format!("--mail-from {:?}: {e}", config.mail_from))?;
 
     let limits = socket_limits(&config);
     let (servers, url, dedicated) = bind_all(&config, tls.as_ref(), &limits)?;

@@ -1,10 +1,10 @@
 //! The SQLite store: open, migrate, per-thread read connections, one writer.
 //!
-//! Writes go through one connection behind a mutex (STACK.md: per-thread writers with a busy
-//! timeout have far worse tails), each as one `BEGIN IMMEDIATE` transaction that commits only
-//! when the closure succeeds, so an error response never leaves half a record. Reads use a
-//! connection per worker thread (WAL lets them run beside the writer). The WAL checkpoint runs
-//! on a background thread, off the request path.
+//! Writes go through one connection behind a mutex (per-thread writers with a busy timeout were
+//! measured with far worse tail latencies), each as one `BEGIN IMMEDIATE` transaction that commits
+//! only when the closure succeeds, so an error response never leaves half a record. Reads use a
+//! connection per worker thread (WAL lets them run beside the writer). The WAL checkpoint runs on a
+//! background thread, off the request path.
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -172,7 +172,8 @@ fn open_reader(path: &str) -> rusqlite::Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    // A smaller page cache per reader: each thread has its own (STACK.md: RSS grows per reader).
+    // A smaller page cache per reader: each thread has its own (memory grows with
+    // every reader).
     conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -1024;")?;
     keep_plans(&conn)?;
     Ok(conn)

@@ -1,15 +1,15 @@
 //! Clients: `/api/partner/{mid}/client/` and `/api/partner/{mid}/client/{mid}/`.
 //!
-//! Seed 003's create sends `client_external_id` and nested `contacts`; the answer is 201 with
-//! the enveloped client ([D] DRF's create status; the tutorial code reads
+//! The vendor's create sends `client_external_id` and nested `contacts`; the answer is 201 with
+//! the enveloped client (our choice: DRF's create status; the tutorial code reads
 //! `resp.json()['response']['url']`). On update, `contacts` are the URLs of the client's
 //! contacts (client.md): a contact left out is deleted. We also take a nested contact object
-//! there, as a new contact. Unknown fields are ignored, as DRF does: seed 003's PATCH sends
+//! there, as a new contact. Unknown fields are ignored, as DRF does: the vendor's PATCH sends
 //! `default_client`, which is no field, and gets 200 with the client unchanged.
 //!
-//! Client fields follow the object recorded from the real API (VENDORS.md §4); where MakeLeaps
-//! is silent ([D]): `display_name` is the organization contact's name, else the first person's;
-//! the first contact is the `default_contact`; `client_external_id` is optional ("" when
+//! Client fields follow the object recorded from the real API (docs/makeleaps.md); where MakeLeaps
+//! is silent (our choice): `display_name` is the organization contact's name, else the first
+//! person's; the first contact is the `default_contact`; `client_external_id` is optional ("" when
 //! absent) and unique per partner when given.
 
 use rusqlite::{Connection, OptionalExtension, Row};

@@ -1,10 +1,10 @@
-//! Contacts: the organization and people of a client. Created nested in a client's body
-//! (seed 003: an organization contact by `name`, a person by `family_name`), listed under
-//! `/client/{mid}/contact/`, and each readable at the URL the client's `contacts` give.
+//! Contacts: the organization and people of a client. Created nested in a client's body (the
+//! vendor's documentation: an organization contact by `name`, a person by `family_name`), listed
+//! under `/client/{mid}/contact/`, and each readable at the URL the client's `contacts` give.
 //!
-//! Fields and rendering follow the contact object recorded from the real API (VENDORS.md §4):
-//! `email` is `{"address": ...}` or null, and an empty address means "no e-mail" ([D], so the
-//! seed's `{"address": ""}` is accepted). E-mails are checked only for the shape of an address
+//! Fields and rendering follow the contact object recorded from the real API (docs/makeleaps.md):
+//! `email` is `{"address": ...}` or null, and an empty address means "no e-mail" (our choice, so
+//! the seed's `{"address": ""}` is accepted). E-mails are checked only for the shape of an address
 //! (something@something, no spaces): MakeLeaps publishes no stricter rule.
 
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -69,7 +69,7 @@ impl NewContact {
                 String::new()
             }
         };
-        // An organization is known by its name, a person by the family name (seed 003).
+        // An organization is known by its name, a person by the family name (docs/makeleaps.md).
         let name_rule = |field: &str| match (contact_type.as_str(), field) {
             ("organization", "name") | ("person", "family_name") => Text::REQUIRED,
             _ => Text::OPTIONAL,
@@ -142,7 +142,7 @@ impl NewContact {
     }
 }
 
-/// [D] An organization shows its name; a person "family given" (Japanese order, as the
+/// Our choice: an organization shows its name; a person "family given" (Japanese order, as the
 /// seed's person has only a family name).
 pub fn display_name(contact_type: &str, name: &str, family: &str, given: &str) -> String {
     if contact_type == "organization" {
@@ -219,7 +219,7 @@ fn read_addresses(value: Option<&Value>, errors: &mut Errors) -> Vec<Value> {
     results.into_iter().flatten().collect()
 }
 
-/// One address, rendered: the recorded fields with their defaults ([D] `jp_default`, `JP`,
+/// One address, rendered: the recorded fields with their defaults (our choice: `jp_default`, `JP`,
 /// MakeLeaps being a Japanese service) and a one-line `display`.
 fn read_address(value: &Value) -> Result<Value, Value> {
     let Some(object) = value.as_object() else {
@@ -236,7 +236,7 @@ fn read_address(value: &Value) -> Result<Value, Value> {
         };
         address.insert(field.to_string(), Value::String(value));
     }
-    // [D] Japanese order, as a Japanese envelope reads: postal code first.
+    // Our choice: Japanese order, as a Japanese envelope reads: postal code first.
     let display: Vec<&str> = ADDRESS_FIELDS[2..]
         .iter()
         .filter_map(|f| address.get(*f).and_then(Value::as_str))
@@ -294,7 +294,7 @@ impl Contact {
         })
     }
 
-    /// The contact object of the real API (VENDORS.md §4).
+    /// The contact object of the real API (docs/makeleaps.md).
     pub fn render(&self, ctx: &Ctx) -> Value {
         let addresses: Value = serde_json::from_str(&self.addresses).unwrap_or_else(|_| json!([]));
         let default_address = addresses.get(0).cloned().unwrap_or(Value::Null);

@@ -2,8 +2,8 @@
 //!
 //! The OAuth2 endpoints (`/user/oauth2/...`) answer as RFC 6749 §5.2 says, in a bare body:
 //! `{"error": "invalid_client"}` with 401 and `WWW-Authenticate: Bearer, error="invalid_client"`
-//! (recorded real traffic, VENDORS.md §4). The API (`/api/...`) is a Django REST Framework app,
-//! so its errors are DRF's bodies inside MakeLeaps' envelope (VENDORS.md §4 [D]):
+//! (recorded real traffic, docs/makeleaps.md). The API (`/api/...`) is a Django REST Framework app,
+//! so its errors are DRF's bodies inside MakeLeaps' envelope (docs/makeleaps.md; our choice):
 //! `{"meta": {"status": 404}, "response": {"detail": "Not found."}}`, and a 400 carries
 //! per-field messages: `{"meta": {...}, "response": {"contacts": ["This field is required."]}}`.
 //! The wording of every message is DRF's own, so client code matching on it keeps working.

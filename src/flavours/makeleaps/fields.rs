@@ -10,7 +10,7 @@ pub const NOT_BLANK: &str = "This field may not be blank.";
 pub const NOT_A_STRING: &str = "Not a valid string.";
 pub const NOT_EMPTY_LIST: &str = "This list may not be empty.";
 
-/// The longest text any field takes. [D]: MakeLeaps publishes no limits; Django's usual.
+/// The longest text any field takes. Our choice: MakeLeaps publishes no limits; Django's usual.
 pub const MAX_TEXT: usize = 255;
 
 /// Python's name for the type of a JSON value, as DRF's messages print it.

@@ -1,5 +1,5 @@
-//! MakeLeaps Client API (seed 003): OAuth2 client credentials, partners, clients and their
-//! contacts, as a Django REST Framework app answers them (VENDORS.md §4).
+//! MakeLeaps Client API (docs/makeleaps.md): OAuth2 client credentials, partners, clients and their
+//! contacts, as a Django REST Framework app answers them.
 //!
 //! Routes (below the `/makeleaps` mount, or at the root of `--listen-makeleaps`):
 //!
@@ -256,7 +256,8 @@ pub struct Ctx<'r> {
 }
 
 impl Ctx<'_> {
-    /// Another partner's mid in the path is 404, as if it did not exist (VENDORS.md §4 [D]).
+    /// Another partner's mid in the path is 404, as if it did not exist (docs/makeleaps.md; our
+    /// choice).
     pub fn own_partner(&self, mid: &str) -> Result<(), Error> {
         if mid == self.partner {
             Ok(())
@@ -296,7 +297,7 @@ fn api(
 }
 
 /// `Authorization: Bearer TOKEN` → the partner's mid. One indexed read of the token's
-/// SHA-256: no argon2 on this path (DESIGN.md §6).
+/// SHA-256: no argon2 on this path (a generated token needs no slow hash).
 fn authenticate(app: &App, req: &Request) -> Result<String, Error> {
     let Some(token) = crate::auth::parse_bearer(req.header("Authorization")) else {
         return Err(Error::NotAuthenticated);

@@ -1,4 +1,4 @@
-//! OAuth2 client credentials (VENDORS.md §4, from MakeLeaps' tutorial and recorded traffic):
+//! OAuth2 client credentials (docs/makeleaps.md, from MakeLeaps' tutorial and recorded traffic):
 //!
 //! - `POST /user/oauth2/token/` with `Authorization: Basic base64(client_id:client_secret)`
 //!   and the form `grant_type=client_credentials` → 200

@@ -1,6 +1,6 @@
 //! Paged lists, as MakeLeaps' clients walk them: `?page=N&per_page=M`, and a `meta` of
 //! `{"next", "prev", "page", "count", "status"}` where `next`/`prev` are full URLs to follow
-//! until null and `count` is the total (recorded traffic, VENDORS.md §4).
+//! until null and `count` is the total (recorded traffic, docs/makeleaps.md).
 //!
 //! The rules are those of DRF's `PageNumberPagination`, which MakeLeaps uses: a `per_page`
 //! that is not a positive number falls back to the default, one over the maximum is cut to
@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 use super::{Ctx, Error};
 use crate::http::Response;
 
-/// Items per page when `per_page` is absent or unusable. [D]: MakeLeaps does not say.
+/// Items per page when `per_page` is absent or unusable. Our choice: MakeLeaps does not say.
 pub const DEFAULT_PER_PAGE: u64 = 20;
-/// The most items one page holds (client libraries ask for 100). [D]
+/// The most items one page holds (client libraries ask for 100). Our choice.
 pub const MAX_PER_PAGE: u64 = 100;
 
 /// One page of a list of `count` items.

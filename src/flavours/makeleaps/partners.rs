@@ -2,7 +2,7 @@
 //! one partner (organization.md), so the list always holds the caller's partner alone; any
 //! other mid is 404.
 //!
-//! The partner object is the one recorded from the real API (VENDORS.md §4): its name and the
+//! The partner object is the one recorded from the real API (docs/makeleaps.md): its name and the
 //! URLs of its collections. Only `clients` is served here; the other collections (documents,
 //! tags, ...) are links to a part of MakeLeaps this emulator does not cover, and answer 404.
 
@@ -39,7 +39,7 @@ fn partner_object(ctx: &Ctx) -> Result<Value, Error> {
         "sending_orders": collection("sending/order"),
         "history": collection("history"),
         "integrations": {},
-        // [D] MakeLeaps adds these two; the account is named like the partner.
+        // Our choice: MakeLeaps adds these two; the account is named like the partner.
         "account_name": name,
         "tax_registration_number": "",
     }))

@@ -1,7 +1,7 @@
 //! The `makeleaps` section of a seed document: partners with their OAuth2 client credentials,
 //! and optionally clients of theirs.
 //!
-//! Clients are seeded so that seed 003's PATCH and DELETE transcripts, which name client
+//! Clients are seeded so that the vendor's PATCH and DELETE transcripts, which name client
 //! `0000000000000000000`, work verbatim against `--demo`. A seeded client's `contacts` take
 //! the API's create shape (checked by the same code), plus an optional `mid` each.
 

@@ -1,6 +1,6 @@
-//! MakeLeaps' links: every reference in a body is a full URL (HATEOAS, VENDORS.md §4), e.g.
+//! MakeLeaps' links: every reference in a body is a full URL (HATEOAS, docs/makeleaps.md), e.g.
 //! `https://api.makeleaps.com/api/partner/{mid}/client/{mid}/`. We build them from the
-//! request's own scheme, Host and mount ([D]), so a client that follows them stays on this
+//! request's own scheme, Host and mount (our choice), so a client that follows them stays on this
 //! server, whether it came through `/makeleaps` on the main listener or a dedicated one.
 //!
 //! Links sent back to us (a client's `contacts` on update) are read the way DRF's

@@ -9,7 +9,7 @@ use super::{invitations, Error};
 use crate::app::App;
 use crate::http::{json_body, Request, Response};
 
-/// The media type of this API's one version (seed 000's Accept header).
+/// The media type of this API's one version (the vendor's Accept header).
 const API_MEDIA_TYPE: &str = "application/vnd.mx.provisioning.v1+json";
 
 /// A processor that authenticated.
@@ -17,7 +17,7 @@ pub struct Processor {
     pub id: String,
 }
 
-/// The four required fields of seed 000, validated.
+/// The four required fields of the vendor's create call, validated.
 pub struct NewClient {
     pub company_name: String,
     pub email: String,
@@ -44,8 +44,9 @@ pub fn create(app: &App, req: &Request) -> Result<Response, Error> {
     let client = NewClient::from_json(&json_body(req)?)?;
     let now = app.clock.now_ms();
     let source_ip = crate::http::client_ip(req, &app.settings.trusted_proxies);
-    // Seed 000: requests from outside the trusted networks "must be manually investigated
-    // and approved". The caller cannot tell: same 200, but no mail until an admin approves.
+    // The vendor documents that requests from outside the trusted networks "must be manually
+    // investigated and approved". The caller cannot tell: same 200, but no mail until an admin
+    // approves.
     let needs_review = match (&app.state::<super::MxState>().trusted_networks, source_ip) {
         (Some(networks), Some(ip)) => !networks.iter().any(|n| n.contains(&ip)),
         (Some(_), None) => true,

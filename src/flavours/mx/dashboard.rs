@@ -1,4 +1,4 @@
-//! The Client Dashboard (seed 000: "a one-time use link to register on the Client
+//! The Client Dashboard (the vendor's documentation: "a one-time use link to register on the Client
 //! Dashboard"): registration through the mailed link, sign-in, the overview, sign-out.
 //!
 //! Sessions are rows of the shared `sessions` table (the cookie holds a random token, we

@@ -1,5 +1,5 @@
 //! MX's error format: `{"error": "message"}` (the only MX error shape published, from its SSO
-//! API) with the status codes of MX's platform error table (VENDORS.md §1).
+//! API) with the status codes of MX's platform error table (docs/mx.md).
 
 use serde_json::json;
 

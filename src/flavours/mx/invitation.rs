@@ -1,5 +1,5 @@
-//! The invitation mail of seed 000: "MX will send an email ... with a one-time use link to
-//! register on the Client Dashboard". Plain text with an HTML alternative; it greets the
+//! The invitation mail, as the vendor documents it: "MX will send an email ... with a one-time use
+//! link to register on the Client Dashboard". Plain text with an HTML alternative; it greets the
 //! recipient by first name, names the company and the processor, and gives the link's expiry.
 
 use crate::clock::iso_seconds;

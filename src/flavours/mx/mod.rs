@@ -1,4 +1,4 @@
-//! MX Client Enablement API (seed 000): a processor creates a client, and MX e-mails the
+//! MX Client Enablement API (docs/mx.md): a processor creates a client, and MX e-mails the
 //! client a one-time link to register on the Client Dashboard.
 //!
 //! Routes (below the `/mx` mount), as `ROUTES` lists them:
@@ -9,7 +9,7 @@
 //!   GET /dashboard/                      the overview of the signed-in client
 //!   GET /openapi.json                    this API's OpenAPI document (served by `server.rs`)
 //!
-//! Errors are `{"error": "..."}` with MX's platform status codes (VENDORS.md §1).
+//! Errors are `{"error": "..."}` with MX's platform status codes (docs/mx.md).
 
 mod clients;
 mod dashboard;

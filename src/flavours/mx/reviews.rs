@@ -1,4 +1,4 @@
-//! The manual review queue of seed 000 ("requests for non-US IPs ... must be manually
+//! The manual review queue the vendor documents ("requests for non-US IPs ... must be manually
 //! investigated and approved"): with `--trusted-networks`, a create from elsewhere waits in
 //! `pending_review` without mail until the admin API approves (sending the invitation) or
 //! rejects it.

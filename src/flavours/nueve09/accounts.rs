@@ -1,6 +1,6 @@
 //! Accounts: the callers of this API. A top-level account comes from a seed; a sub-client
 //! created with `POST /clients` is an account too, with its parent set. Both log in the same
-//! way and see themselves as the login example's `client` object (VENDORS.md §3).
+//! way and see themselves as the login example's `client` object (docs/nueve09.md).
 
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! Sub-clients: `POST /clients` (seed 002) creates one funded from the caller's `available`;
+//! Sub-clients: `POST /clients` (docs/nueve09.md) creates one funded from the caller's `available`;
 //! `GET /clients` and `GET /clients/{id}` read back the caller's own (our design: the vendor
 //! publishes no read endpoints).
 //!
@@ -53,7 +53,7 @@ pub fn create_client(app: &App, req: &Request) -> Result<Response, Error> {
         );
     }
     let alias = form.get("alias").unwrap_or_default();
-    // Seed 002's answer, field for field: `code` is the alias, `api_client.id` an empty string.
+    // The vendor's answer, field for field: `code` is the alias, `api_client.id` an empty string.
     Ok(ok(json!({"subclient": {
         "id": new.id,
         "code": alias,
@@ -153,7 +153,7 @@ fn insert_subclient(
         caller.id.clone().into(),
         crate::auth::sha256(new.api_key.as_bytes()).to_vec().into(),
         new.password_hash.clone().into(),
-        alias.to_string().into(), // code: the alias, as seed 002's answer shows
+        alias.to_string().into(), // code: the alias, as the vendor's answer shows
         caller.entity_code.clone().into(), // a sub-client belongs to its parent's entity
         form.available_cents.into(),
         now_ms.into(),
@@ -195,7 +195,7 @@ fn duplicates(tx: &Transaction, parent_id: &str, form: &Form) -> rusqlite::Resul
 }
 
 /// `INSERT INTO n09_accounts (...)`: the server's columns, then one per field of `COLUMNS`
-/// (schema.sql names them as seed 002 does).
+/// (schema.sql names them as the vendor does).
 fn insert_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {

@@ -1,8 +1,8 @@
 //! Nueve09's errors, and the two envelopes they are rendered in.
 //!
-//! Nueve09 answers in different envelopes per endpoint (VENDORS.md §3): the login endpoint
+//! Nueve09 answers in different envelopes per endpoint (docs/nueve09.md): the login endpoint
 //! (Rails + devise-jwt style) says `{"status": {"code", "message"}, "data"}`, the rest of the
-//! API (create client, seed 002) says `{"success", "code", "message", "data"}`. No error body
+//! API (create client) says `{"success", "code", "message", "data"}`. No error body
 //! is published, so ours follow each envelope: a failed create is
 //! `{"success": false, "code": 422, "message": "Validation error", "data": {"errors":
 //! {"rfc": ["must be 10-13 characters"]}}}`, a failed login
@@ -43,7 +43,7 @@ pub enum Error {
     BadRequest(String),
     /// 413: a body over the limit.
     PayloadTooLarge,
-    /// 422: fields that break seed 002's patterns, all of them at once.
+    /// 422: fields that break the vendor's patterns, all of them at once.
     Invalid(FieldErrors),
     /// 409: alias, RFC or API-key name already used by another sub-client of the caller.
     Duplicate(FieldErrors),
@@ -57,7 +57,7 @@ pub enum Error {
     Internal(String),
 }
 
-/// The application code of an insufficient balance (VENDORS.md §3, our design).
+/// The application code of an insufficient balance (docs/nueve09.md; our choice).
 pub const INSUFFICIENT_BALANCE_CODE: i64 = 1001;
 
 impl Error {

@@ -1,7 +1,7 @@
-//! The create form of seed 002 ("Create a client"): its table of fields as data, and the
+//! The vendor's create form ("Create a client"): its table of fields as data, and the
 //! validation that reports every violation at once, per field.
 //!
-//! The rules are the seed's "Pattern" column and no stricter (VENDORS.md §0): lengths in
+//! The rules are the vendor's "Pattern" column and no stricter (docs/nueve09.md): lengths in
 //! characters, "N digits" as ASCII digits only, e-mails with no pattern (the seed's own
 //! example carries a scraped `"[email protected]"`), `state` from the States Catalog.
 //! Tolerances where the seed is loose: values are trimmed; an optional field that is `null`
@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::{money, states};
 use super::{Error, FieldErrors};
 
-/// What a field's value must look like (seed 002's "Pattern" column).
+/// What a field's value must look like (the vendor's "Pattern" column).
 #[derive(Clone, Copy, Debug)]
 pub enum Pattern {
     /// `min-max characters`.
@@ -52,7 +52,7 @@ const fn optional(name: &'static str, pattern: Pattern) -> Field {
 
 use Pattern::{Chars, Digits, Email, State};
 
-/// The text fields of seed 002's table, in its order, each kept as it is in the
+/// The text fields of the vendor's table, in its order, each kept as it is in the
 /// `n09_accounts` column of the same name. `available` (money) and `api_key_password` (only
 /// its hash is kept) are read apart.
 pub const COLUMNS: [Field; 34] = [
@@ -210,8 +210,8 @@ impl Field {
 }
 
 /// True when `rfc` follows SAT's pattern: 3 (company) or 4 (person) letters, a yymmdd date,
-/// and a 3-character homoclave. Seed 002 only promises 10-13 characters, so a mismatch is
-/// accepted (and logged), not refused (VENDORS.md §3).
+/// and a 3-character homoclave. The vendor only promises 10-13 characters, so a mismatch is
+/// accepted (and logged), not refused (docs/nueve09.md).
 pub fn looks_like_rfc(rfc: &str) -> bool {
     let chars: Vec<char> = rfc.chars().flat_map(char::to_uppercase).collect();
     let letters = chars

@@ -1,4 +1,4 @@
-//! `POST /auth/login` ("Get authorization Token", VENDORS.md §3): body
+//! `POST /auth/login` ("Get authorization Token", docs/nueve09.md): body
 //! `{"api_client": {"api_key", "password"}}`; the token comes back in the `Authorization`
 //! response header, the account in the body.
 

@@ -1,11 +1,11 @@
-//! Nueve09 (seed 002, VENDORS.md §3): an account logs in for a bearer token, reads the
+//! Nueve09 (docs/nueve09.md): an account logs in for a bearer token, reads the
 //! States Catalog, and creates sub-clients funded from its own `available`; each sub-client
 //! is an account with its own API key.
 //!
 //! Routes (below the `/nueve09` mount, or at the root of `--listen-nueve09`):
 //!   POST /auth/login          api_key + password → token in the `Authorization` header
 //!   GET  /catalogs/states     the 32 states a sub-client's `state` must be one of
-//!   POST /clients             create a funded sub-client (seed 002)
+//!   POST /clients             create a funded sub-client (docs/nueve09.md)
 //!   GET  /clients             the caller's sub-clients, paged
 //!   GET  /clients/{id}        one of them
 //!   GET  /openapi.json        this API's OpenAPI document (served by `server.rs`)

@@ -1,7 +1,7 @@
-//! Money. Nueve09 sends and shows amounts in pesos as JSON floats (`"available": 22814.55`,
-//! seed 002 and the login example); we keep them as integer cents and never do arithmetic on
-//! floats. An amount is read from the number's decimal text, so `1000.55` is exactly 100055
-//! cents and `10.555` is refused rather than rounded.
+//! Money. Nueve09 sends and shows amounts in pesos as JSON floats (`"available": 22814.55`, the
+//! vendor's documentation and the login example); we keep them as integer cents and never do
+//! arithmetic on floats. An amount is read from the number's decimal text, so `1000.55` is exactly
+//! 100055 cents and `10.555` is refused rather than rounded.
 
 use serde_json::Value;
 
@@ -94,7 +94,7 @@ pub fn from_json(value: &Value) -> Result<i64, AmountError> {
 }
 
 /// Cents → the JSON number the vendor shows: `2281455` → `22814.55`, and whole pesos as an
-/// integer, `100000` → `1000`, as seed 002's create answer shows `"available": 1000`.
+/// integer, `100000` → `1000`, as the vendor's create answer shows `"available": 1000`.
 pub fn to_json(cents: i64) -> Value {
     if cents % 100 == 0 {
         return Value::from(cents / 100);

@@ -1,9 +1,9 @@
 //! The States Catalog: the 32 Mexican states a sub-client's `state` must be one of.
 //!
-//! Seed 002 points to a "Get States Catalog" page that was never found (VENDORS.md §3), so
-//! the path, the shape and the codes are our design: `GET /catalogs/states` in the create
-//! envelope, with the common Mexican abbreviations (the seed's example sends `CDMX`, so
-//! they are not the ISO 3166-2 codes).
+//! The vendor's documentation points to a "Get States Catalog" page that was never found
+//! (docs/nueve09.md), so the path, the shape and the codes are our design: `GET /catalogs/states`
+//! in the create envelope, with the common Mexican abbreviations (the seed's example sends `CDMX`,
+//! so they are not the ISO 3166-2 codes).
 
 use serde_json::{json, Value};
 
@@ -11,7 +11,7 @@ use super::{ok, token, Error};
 use crate::app::App;
 use crate::http::{Request, Response};
 
-/// (code, name), in the order of VENDORS.md §3.
+/// (code, name), in the order of docs/nueve09.md.
 pub const STATES: [(&str, &str); 32] = [
     ("AGS", "Aguascalientes"),
     ("BC", "Baja California"),

@@ -1,5 +1,5 @@
 //! Login tokens. `POST /auth/login` answers with `Authorization: Bearer <token>` and every
-//! other call sends that header back (VENDORS.md §3: Rails + devise-jwt). Ours is a JWT
+//! other call sends that header back (docs/nueve09.md: Rails + devise-jwt). Ours is a JWT
 //! signed with HS256, with devise-jwt's claims: `sub` (the account id), `scp`, `iat`, `exp`
 //! (24 hours later) and a `jti`.
 //!
@@ -20,7 +20,7 @@ use super::Error;
 use crate::app::App;
 use crate::http::Request;
 
-/// How long a token is valid (VENDORS.md §3: 24 h).
+/// How long a token is valid (docs/nueve09.md: 24 h).
 pub const TOKEN_TTL_SECONDS: i64 = 24 * 60 * 60;
 
 /// Longer bearer values are not ours; refused before any decoding.

@@ -1,8 +1,8 @@
 //! Who is calling: Basic `userName:password` of a ShieldConex user, the user's portal login
-//! (VENDORS.md §2; the vendor's HMAC and RSA schemes are not emulated).
+//! (docs/shieldconex.md; the vendor's HMAC and RSA schemes are not emulated).
 //!
 //! The password is checked through the credential cache, so argon2id runs once per
-//! credential rather than once per request (DESIGN.md §6). A user without a password (one
+//! credential rather than once per request (see `auth`). A user without a password (one
 //! whose welcome link is still unused), an inactive user, or a client-level user whose client
 //! was deleted is refused like a wrong password: 401, without saying which.
 

@@ -1,10 +1,10 @@
-//! `/api/v1/clients`, exactly as seed 001 shows it: create → `{"id"}`, list by partner →
-//! `{"total","data"}`, get with `created`/`modified` and the full contact, PATCH with partial
+//! `/api/v1/clients`, exactly as the vendor's example shows it: create → `{"id"}`, list by
+//! partner → `{"total","data"}`, get with `created`/`modified` and the full contact, PATCH with partial
 //! bodies → `{"id"}` and `version` + 1, DELETE → 200.
 //!
-//! DELETE is a soft delete (VENDORS.md §2 [D]: the docs say both "Client has been deleted
-//! successfully" and "it is not possible to delete Clients"): the row stays with `deleted_at`
-//! set and disappears from every answer; its name may be used again.
+//! DELETE is a soft delete (docs/shieldconex.md; our choice: the docs say both "Client has been
+//! deleted successfully" and "it is not possible to delete Clients"): the row stays with
+//! `deleted_at` set and disappears from every answer; its name may be used again.
 
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde::Serialize;
@@ -21,7 +21,7 @@ use crate::app::App;
 use crate::clock::iso_millis;
 use crate::http::{Request, Response};
 
-/// `ClientListItem`, in seed 001's order.
+/// `ClientListItem`, in the vendor's order.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ClientItem {
@@ -41,7 +41,7 @@ struct ContactId {
     id: i64,
 }
 
-/// `ClientDetails`, in seed 001's order, plus `location` (seed 001's parameter table).
+/// `ClientDetails`, in the vendor's order, plus `location` (the vendor's parameter table).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ClientDetails {
@@ -124,7 +124,7 @@ fn page_ids(
 }
 
 /// `GET /api/v1/clients?partner=<id|name>&take=&skip=`: the live clients of that partner's
-/// subtree. `partner` is required (seed 001), so client-level users, who cannot name
+/// subtree. `partner` is required (docs/shieldconex.md), so client-level users, who cannot name
 /// partners, may not list.
 pub fn list_clients(app: &App, req: &Request, caller: &Caller, _: &str) -> Result<Response, Error> {
     caller.must_see_partners()?;
@@ -240,7 +240,7 @@ pub fn get_client(app: &App, _: &Request, caller: &Caller, id: &str) -> Result<R
 }
 
 /// Records a duplicate when another live client (not `except`) has this name: client names
-/// are unique (seed 001), compared without regard to ASCII case.
+/// are unique (docs/shieldconex.md), compared without regard to ASCII case.
 fn check_unique_name(
     conn: &Connection,
     name: &str,
@@ -385,7 +385,8 @@ impl ClientChanges {
         let is_active = reader
             .boolean("isActive", &mut problems)
             .not_null("isActive", &mut problems);
-        // `version` is informational (VENDORS.md §2 [D]): checked for type, never compared.
+        // `version` is informational (docs/shieldconex.md; our choice): checked for type, never
+        // compared.
         let _ = reader.integer("version", &mut problems);
         let location = reader.integer("location", &mut problems).nullable();
         let direct_partner = reader

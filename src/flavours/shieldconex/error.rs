@@ -1,6 +1,6 @@
-//! ShieldConex's error bodies, all rendered here (VENDORS.md §2):
+//! ShieldConex's error bodies, all rendered here (docs/shieldconex.md):
 //!
-//! - 404 `{"uuid","errorCode":7404,"message":"Requested resource cannot be found."}` (seed 001),
+//! - 404 `{"uuid","errorCode":7404,"message":"Requested resource cannot be found."}` (the vendor's),
 //! - 403 `{"uuid","errorCode":7403,"message":"Permission denied."}` (the partner guide),
 //! - 409 "Invalid data" with one entry per offending attribute (the OpenAPI `ErrorValidation`),
 //! - and, where the vendor publishes no body, the same shape with a fitting code: 401 7401,
@@ -16,7 +16,8 @@ use serde::Serialize;
 use crate::http::{JsonError, Response};
 use crate::ids::Ids;
 
-/// Per-attribute codes of a 409 (VENDORS.md §2 [D]; 7404 added for unknown references).
+/// Per-attribute codes of a 409 (docs/shieldconex.md; our choice; 7404 added for unknown
+/// references).
 pub const REQUIRED: u16 = 7400;
 pub const NOT_FOUND: u16 = 7404;
 pub const DUPLICATE: u16 = 7410;

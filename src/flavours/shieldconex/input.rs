@@ -5,7 +5,7 @@
 //! A body attribute is `Absent`, `Null` or `Set`: PATCH changes only what is present
 //! (OpenAPI: "an object containing the properties that are to be changed will suffice").
 //! Unknown attributes are ignored, as are read-only ones a client echoes back (`id`,
-//! `created`, ...); seed 001's PATCH, for instance, sends the whole contact.
+//! `created`, ...); the vendor's PATCH, for instance, sends the whole contact.
 
 use serde_json::{Map, Value};
 
@@ -65,8 +65,8 @@ impl<T> Field<T> {
     }
 }
 
-/// A reference to a partner or client: by id, by name, or (optimally, seed 001) both, which
-/// must then name the same record.
+/// A reference to a partner or client: by id, by name, or (optimally, as the vendor puts it) both,
+/// which must then name the same record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ref {
     pub id: Option<i64>,
@@ -166,7 +166,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// An integer; ids in bodies are int64 (VENDORS.md §2), a string of digits is accepted.
+    /// An integer; ids in bodies are int64 (docs/shieldconex.md), a string of digits is accepted.
     pub fn integer(&self, key: &str, problems: &mut Problems) -> Field<i64> {
         let attr = self.attr(key);
         match self.raw(key) {

@@ -1,5 +1,5 @@
-//! Bluefin ShieldConex management API (seed 001): partners, users and clients, with the
-//! vendor's hierarchy of who sees what (VENDORS.md §2).
+//! Bluefin ShieldConex management API (docs/shieldconex.md): partners, users and clients, with the
+//! vendor's hierarchy of who sees what (docs/shieldconex.md).
 //!
 //! Routes (below the `/shieldconex` mount, or at the root of `--listen-shieldconex`):
 //!

@@ -1,8 +1,8 @@
 //! `/api/v1/partners`: list, get, create, update (no DELETE: "it is not possible to delete a
 //! Partner account, however their account can be set to inactive", OpenAPI).
 //!
-//! The API creates only sub-partners: `parent` is required (VENDORS.md §2). Client-level users
-//! cannot view partners at all (403). A partner user may change its own partner's attributes
+//! The API creates only sub-partners: `parent` is required (docs/shieldconex.md). Client-level
+//! users cannot view partners at all (403). A partner user may change its own partner's attributes
 //! but not where it hangs in the tree (its parent is a level above).
 
 use rusqlite::{Connection, OptionalExtension, Transaction};

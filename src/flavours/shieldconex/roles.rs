@@ -1,5 +1,5 @@
 //! The six ShieldConex roles. The docs spell them "System Administrator", "Client
-//! Administrator", ...; the OpenAPI enum "System Admin", "Client Admin", ... (VENDORS.md §2).
+//! Administrator", ...; the OpenAPI enum "System Admin", "Client Admin", ... (docs/shieldconex.md).
 //! Both are accepted; the API's spelling is what we store and emit.
 //!
 //! Each role sits at a level of the hierarchy (System → Partner → Client) and is either the

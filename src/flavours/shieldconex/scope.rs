@@ -1,5 +1,5 @@
 //! The hierarchy System → Partner → Sub-Partner(s) → Client, and what a caller may see of it
-//! (VENDORS.md §2): partners see all their sub-partners and clients; sub-partners do not see
+//! (docs/shieldconex.md): partners see all their sub-partners and clients; sub-partners do not see
 //! their parent or siblings; client-level users see only their client and cannot view
 //! partners; a lower level cannot manage a higher one.
 //!
@@ -94,8 +94,8 @@ pub fn lineage(conn: &Connection, partner_id: i64) -> rusqlite::Result<Vec<Named
     rows.collect()
 }
 
-/// The root of the tree a partner belongs to: a client's `partner` (seed 001: "the root
-/// partner" when sub-partner trees are expanded).
+/// The root of the tree a partner belongs to: a client's `partner` (the vendor's documentation:
+/// "the root partner" when sub-partner trees are expanded).
 pub fn root(conn: &Connection, partner_id: i64) -> Result<Named, Error> {
     lineage(conn, partner_id)?
         .pop()

@@ -287,9 +287,9 @@ impl NewUser {
     }
 }
 
-/// The `contact` of a new client or partner: an existing user by `id` (seed 001 sends `{id,
-/// firstName, lastName, email}`; only the id counts, VENDORS.md §2 [D]), or a new user
-/// (OpenAPI `UserCreateInline`).
+/// The `contact` of a new client or partner: an existing user by `id` (the vendor's example sends
+/// `{id, firstName, lastName, email}`; only the id counts, docs/shieldconex.md; our choice), or a
+/// new user (OpenAPI `UserCreateInline`).
 pub enum ContactInput {
     Existing(i64),
     New(NewUser),
