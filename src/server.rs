@@ -106,21 +106,7 @@ pub fn start(config: Config) -> Result<Running, String> {
     let ids = Ids::new(config.deterministic);
     let store = open_store(&config)?;
     let startup_seed = startup_seed(&config, &ids)?;
-    let transport = Transport::parse(&config.mail)?;
-    eprintln!("clientele: mail goes to {}", transport.summary());
-    if let Transport::Smtp(relay) = &transport {
-        if relay.insecure {
-            eprintln!(
-                "clientele: WARNING: --mail has tls_insecure=true: the relay's certificate is \
-                 NOT verified, so anyone on the path can read the mail and the password"
-            );
-        }
-    }
-    let mail_from: Mailbox = config
-        .mail_from
-        .parse()
-        .map_err(|e| format!("--mail-from {:?}: {e}", config.mail_from))?;
-
+    let (transport, mail_from) = mail_settings(&config)?;
     let limits = socket_limits(&config);
     let (servers, url, dedicated) = bind_all(&config, tls.as_ref(), &limits)?;
     let public_url = config
@@ -146,16 +132,7 @@ pub fn start(config: Config) -> Result<Running, String> {
         journal: Journal::new(config.journal_entries, config.journal_bytes),
         faults: Default::default(),
     });
-    let now = app.clock.now_ms();
-    app.store
-        .write(|tx| {
-            app.startup_seed
-                .iter()
-                .try_for_each(|doc| doc.apply(tx, now))
-        })
-        .map_err(|e| format!("cannot seed the startup tenants: {e}"))?;
-    // Deterministic mode: requests after startup draw the same sequence as after a reset.
-    app.ids.restart_sequence();
+    seed_startup_tenants(&app)?;
 
     let mail_sender = spawn_sender(
         app.store.clone(),
@@ -167,7 +144,6 @@ pub fn start(config: Config) -> Result<Running, String> {
     );
     let (housekeeping_stop, stop_signal) = mpsc::channel();
     let housekeeping = spawn_housekeeping(app.store.clone(), app.clock.clone(), stop_signal);
-
     let workers_per_listener = config.workers.unwrap_or_else(default_workers).max(1);
     let stopping = Arc::new(AtomicBool::new(false));
     let listeners = servers
@@ -191,6 +167,40 @@ pub fn start(config: Config) -> Result<Running, String> {
         housekeeping,
         write_timeout: limits.write_timeout,
     })
+}
+
+/// `--mail` and `--mail-from`, checked, with where mail goes announced on stderr.
+fn mail_settings(config: &Config) -> Result<(Transport, Mailbox), String> {
+    let transport = Transport::parse(&config.mail)?;
+    eprintln!("clientele: mail goes to {}", transport.summary());
+    if let Transport::Smtp(relay) = &transport {
+        if relay.insecure {
+            eprintln!(
+                "clientele: WARNING: --mail has tls_insecure=true: the relay's certificate is \
+                 NOT verified, so anyone on the path can read the mail and the password"
+            );
+        }
+    }
+    let mail_from: Mailbox = config
+        .mail_from
+        .parse()
+        .map_err(|e| format!("--mail-from {:?}: {e}", config.mail_from))?;
+    Ok((transport, mail_from))
+}
+
+/// Applies the startup seed documents, then starts the id sequence over so that requests
+/// after startup draw the same sequence as after a reset (deterministic mode).
+fn seed_startup_tenants(app: &App) -> Result<(), String> {
+    let now = app.clock.now_ms();
+    app.store
+        .write(|tx| {
+            app.startup_seed
+                .iter()
+                .try_for_each(|doc| doc.apply(tx, now))
+        })
+        .map_err(|e| format!("cannot seed the startup tenants: {e}"))?;
+    app.ids.restart_sequence();
+    Ok(())
 }
 
 fn open_store(config: &Config) -> Result<Arc<Store>, String> {

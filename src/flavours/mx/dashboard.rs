@@ -172,78 +172,115 @@ pub fn submit_register(app: &App, req: &Request, token: &str) -> Result<Response
         Err(e) => return Ok(dead_link(req, &e)),
     };
     let who = invitee(app, &client_id)?;
-    let or_kept = |name: &str, kept: &str| {
-        let v = field(&form, name).trim();
-        if v.is_empty() {
-            kept.to_string()
-        } else {
-            v.to_string()
-        }
-    };
-    let first_name = or_kept("first_name", &who.first_name);
-    let last_name = or_kept("last_name", &who.last_name);
-    let company_name = or_kept("company_name", &who.company_name);
-    let password = field(&form, "password");
-    let problem = if let Some(problem) =
-        new_password_problem(password, field(&form, "password_confirmation"))
-    {
-        Some(problem)
-    } else if first_name.chars().count() > 100
-        || last_name.chars().count() > 100
-        || company_name.chars().count() > 255
-    {
-        Some("Names are limited to 100 characters, the company to 255.".to_string())
-    } else {
-        None
-    };
-    if let Some(problem) = problem {
-        let csrf = field(&form, "csrf");
+    let registration = Registration::parse(&form, &who);
+    if let Some(problem) = registration.problem() {
         let action = format!("{}/register/{token}", base(req));
         let page = pages::register(&RegisterForm {
             action: &action,
-            csrf,
+            csrf: registration.csrf,
             email: &who.email,
-            first_name: &first_name,
-            last_name: &last_name,
-            company_name: &company_name,
+            first_name: &registration.first_name,
+            last_name: &registration.last_name,
+            company_name: &registration.company_name,
             error: Some(&problem),
         });
         return Ok(Response::html(422, page).with_header("Cache-Control", "no-store"));
     }
     // Hash before taking the write lock: argon2 takes tens of milliseconds.
-    let password_hash = hash_secret(password, &app.ids);
+    let password_hash = hash_secret(registration.password, &app.ids);
     let session = app.ids.secret_token();
     let outcome = app.store.write(|tx| {
-        let client_id = match links::redeem(tx, REGISTER_LINK, token, now) {
+        let client_id = match register(tx, token, &registration, &password_hash, now)? {
             Ok(id) => id,
-            Err(LinkError::Store(e)) => return Err(e),
             Err(e) => return Ok(Err(e)),
         };
-        // Only an invited client registers: not one held for review or rejected since.
-        let registered = tx
-            .prepare_cached(
-                "UPDATE mx_clients SET password_hash = ?2, status = 'registered', registered_at = ?3,
-                     updated_at = ?3, first_name = ?4, last_name = ?5, company_name = ?6
-                 WHERE id = ?1 AND status = 'invited'",
-            )?
-            .execute(rusqlite::params![
-                client_id,
-                password_hash,
-                now,
-                first_name,
-                last_name,
-                company_name
-            ])?;
-        if registered == 0 {
-            return Ok(Err(LinkError::Used));
-        }
         start_session(tx, &app.ids, &session, &client_id, now)?;
-        Ok(Ok(()))
+        Ok::<_, rusqlite::Error>(Ok(()))
     })?;
-    if let Err(e) = outcome {
-        return Ok(dead_link(req, &e));
+    match outcome {
+        Ok(()) => Ok(signed_in(req, &session)),
+        Err(e) => Ok(dead_link(req, &e)),
     }
-    Ok(signed_in(req, &session))
+}
+
+/// The registration form, parsed: a name left blank keeps the invitation's.
+struct Registration<'f> {
+    first_name: String,
+    last_name: String,
+    company_name: String,
+    password: &'f str,
+    password_confirmation: &'f str,
+    csrf: &'f str,
+}
+
+impl<'f> Registration<'f> {
+    fn parse(form: &'f [(String, String)], who: &Invitee) -> Registration<'f> {
+        let or_kept = |name: &str, kept: &str| {
+            let v = field(form, name).trim();
+            if v.is_empty() {
+                kept.to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        Registration {
+            first_name: or_kept("first_name", &who.first_name),
+            last_name: or_kept("last_name", &who.last_name),
+            company_name: or_kept("company_name", &who.company_name),
+            password: field(form, "password"),
+            password_confirmation: field(form, "password_confirmation"),
+            csrf: field(form, "csrf"),
+        }
+    }
+
+    /// What the page says is wrong with it, if anything.
+    fn problem(&self) -> Option<String> {
+        if let Some(problem) = new_password_problem(self.password, self.password_confirmation) {
+            Some(problem)
+        } else if self.first_name.chars().count() > 100
+            || self.last_name.chars().count() > 100
+            || self.company_name.chars().count() > 255
+        {
+            Some("Names are limited to 100 characters, the company to 255.".to_string())
+        } else {
+            None
+        }
+    }
+}
+
+/// Inside the write: redeems the link and registers its client, which must still be the
+/// invited one (not held for review or rejected since). The client's id, or why the link no
+/// longer registers anyone.
+fn register(
+    tx: &rusqlite::Transaction,
+    token: &str,
+    registration: &Registration,
+    password_hash: &str,
+    now: i64,
+) -> rusqlite::Result<Result<String, LinkError>> {
+    let client_id = match links::redeem(tx, REGISTER_LINK, token, now) {
+        Ok(id) => id,
+        Err(LinkError::Store(e)) => return Err(e),
+        Err(e) => return Ok(Err(e)),
+    };
+    let registered = tx
+        .prepare_cached(
+            "UPDATE mx_clients SET password_hash = ?2, status = 'registered', registered_at = ?3,
+                 updated_at = ?3, first_name = ?4, last_name = ?5, company_name = ?6
+             WHERE id = ?1 AND status = 'invited'",
+        )?
+        .execute(rusqlite::params![
+            client_id,
+            password_hash,
+            now,
+            registration.first_name,
+            registration.last_name,
+            registration.company_name
+        ])?;
+    if registered == 0 {
+        return Ok(Err(LinkError::Used));
+    }
+    Ok(Ok(client_id))
 }
 
 fn start_session(

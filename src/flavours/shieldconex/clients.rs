@@ -269,55 +269,97 @@ pub fn create_client(
     caller.must_manage()?;
     caller.must_see_partners()?;
     let body = input::object(req)?;
-    let reader = Reader::new(&body, "");
     let mut problems = Problems::default();
-    let name = reader
-        .name("name", MAX_NAME, &mut problems)
-        .required("name", &mut problems);
-    let billing_id = reader
-        .text("billingId", MAX_ID_FIELD, &mut problems)
-        .nullable()
-        .flatten();
-    let mid = reader
-        .text("mid", MAX_ID_FIELD, &mut problems)
-        .nullable()
-        .flatten();
-    let is_active = reader
-        .boolean("isActive", &mut problems)
-        .not_null("isActive", &mut problems);
-    let location = reader
-        .integer("location", &mut problems)
-        .nullable()
-        .flatten();
-    let direct_partner = reader
-        .reference("directPartner", &mut problems)
-        .required("directPartner", &mut problems);
-    let contact = ContactInput::read(&reader, "contact", "Client Admin", &mut problems)
-        .required("contact", &mut problems);
-    if let Some(ContactInput::New(user)) = &contact {
-        if roles::level(user.role) == Level::System {
-            problems.add(
-                "contact.userRole",
-                INVALID,
-                "contact.userRole must be a partner or client role.",
-            );
+    let new = NewClient::read(&Reader::new(&body, ""), &mut problems);
+    let sends_mail = new
+        .contact
+        .as_ref()
+        .is_some_and(ContactInput::sends_welcome);
+    let now = app.clock.now_ms();
+    let id = app
+        .store
+        .write(|tx| new.check_and_insert(app, tx, caller, problems, now))?;
+    welcome::after_commit(app, sends_mail);
+    Ok(id_response(id))
+}
+
+/// A client to create, as the body gives it: an attribute that is missing or wrong is `None`
+/// here and recorded in the problems.
+struct NewClient {
+    name: Option<String>,
+    billing_id: Option<String>,
+    mid: Option<String>,
+    is_active: Option<bool>,
+    location: Option<i64>,
+    direct_partner: Option<input::Ref>,
+    contact: Option<ContactInput>,
+}
+
+impl NewClient {
+    fn read(reader: &Reader, problems: &mut Problems) -> NewClient {
+        let name = reader
+            .name("name", MAX_NAME, problems)
+            .required("name", problems);
+        let billing_id = reader
+            .text("billingId", MAX_ID_FIELD, problems)
+            .nullable()
+            .flatten();
+        let mid = reader
+            .text("mid", MAX_ID_FIELD, problems)
+            .nullable()
+            .flatten();
+        let is_active = reader
+            .boolean("isActive", problems)
+            .not_null("isActive", problems);
+        let location = reader.integer("location", problems).nullable().flatten();
+        let direct_partner = reader
+            .reference("directPartner", problems)
+            .required("directPartner", problems);
+        let contact = ContactInput::read(reader, "contact", "Client Admin", problems)
+            .required("contact", problems);
+        if let Some(ContactInput::New(user)) = &contact {
+            if roles::level(user.role) == Level::System {
+                problems.add(
+                    "contact.userRole",
+                    INVALID,
+                    "contact.userRole must be a partner or client role.",
+                );
+            }
+        }
+        NewClient {
+            name,
+            billing_id,
+            mid,
+            is_active,
+            location,
+            direct_partner,
+            contact,
         }
     }
-    let sends_mail = contact.as_ref().is_some_and(ContactInput::sends_welcome);
-    let now = app.clock.now_ms();
-    let id = app.store.write(|tx| {
-        let direct_partner = match &direct_partner {
+
+    /// Inside the write: the checks that need the database (the partner in the caller's
+    /// scope, a unique name, the contact), then the client and its contact.
+    fn check_and_insert(
+        &self,
+        app: &App,
+        tx: &Transaction,
+        caller: &Caller,
+        mut problems: Problems,
+        now: i64,
+    ) -> Result<i64, Error> {
+        let direct_partner = match &self.direct_partner {
             Some(r) => scope::resolve_partner(tx, caller, r, "directPartner", &mut problems)?,
             None => None,
         };
-        if let Some(name) = &name {
+        if let Some(name) = &self.name {
             check_unique_name(tx, name, None, &mut problems)?;
         }
-        if let Some(contact) = &contact {
+        if let Some(contact) = &self.contact {
             contact.check(tx, caller, "contact", &mut problems)?;
         }
         problems.check()?;
-        let (Some(name), Some(direct_partner), Some(contact)) = (name, direct_partner, contact)
+        let (Some(name), Some(direct_partner), Some(contact)) =
+            (&self.name, direct_partner, &self.contact)
         else {
             return Err(Error::Internal(
                 "a checked client attribute went missing".into(),
@@ -333,17 +375,17 @@ pub fn create_client(
             .query_row(
                 rusqlite::params![
                     name,
-                    billing_id,
-                    mid,
-                    location,
-                    is_active.unwrap_or(true),
+                    self.billing_id,
+                    self.mid,
+                    self.location,
+                    self.is_active.unwrap_or(true),
                     direct_partner.id,
                     now
                 ],
                 |r| r.get(0),
             )?;
         let contact_id = match contact {
-            ContactInput::Existing(user_id) => user_id,
+            ContactInput::Existing(user_id) => *user_id,
             // A client-level contact is a user of the new client; a partner-level one, of
             // its direct partner.
             ContactInput::New(user) => match roles::level(user.role) {
@@ -353,10 +395,8 @@ pub fn create_client(
         };
         tx.prepare_cached("UPDATE sc_clients SET contact_id = ?2 WHERE id = ?1")?
             .execute([id, contact_id])?;
-        Ok::<_, Error>(id)
-    })?;
-    welcome::after_commit(app, sends_mail);
-    Ok(id_response(id))
+        Ok(id)
+    }
 }
 
 /// What a PATCH changes; absent attributes stay as they are.

@@ -222,6 +222,11 @@ pub fn create_partner(
         .not_null("isActive", &mut problems)
         .unwrap_or(true);
     let parent = a.parent.required("parent", &mut problems);
+    let (reference, billing_id, verification_phrase) = (
+        a.reference.nullable().flatten(),
+        a.billing_id.nullable().flatten(),
+        a.verification_phrase.nullable().flatten(),
+    );
     let contact = ContactInput::read(&reader, "contact", "Partner Supervisor", &mut problems);
     if let Field::Set(ContactInput::New(user)) = &contact {
         if roles::level(user.role) != Level::Partner {
@@ -236,17 +241,7 @@ pub fn create_partner(
     let now = app.clock.now_ms();
     let id = app.store.write(|tx| {
         let parent = match &parent {
-            Some(r) => match scope::resolve_partner(tx, caller, r, "parent", &mut problems)? {
-                Some(p) if scope::lineage(tx, p.id)?.len() >= scope::MAX_DEPTH => {
-                    problems.add(
-                        "parent",
-                        INVALID,
-                        "a partner tree is at most 64 levels deep.",
-                    );
-                    None
-                }
-                found => found,
-            },
+            Some(r) => resolve_parent(tx, caller, r, &mut problems)?,
             None => None,
         };
         if let Some(name) = &name {
@@ -261,25 +256,15 @@ pub fn create_partner(
                 "a checked partner attribute went missing".into(),
             ));
         };
-        let id: i64 = tx
-            .prepare_cached(
-                "INSERT INTO sc_partners (name, reference, billing_id, verification_phrase,
-                     is_active, parent_id, created_at, modified_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-                 RETURNING id",
-            )?
-            .query_row(
-                rusqlite::params![
-                    name,
-                    a.reference.nullable().flatten(),
-                    a.billing_id.nullable().flatten(),
-                    a.verification_phrase.nullable().flatten(),
-                    is_active,
-                    parent.id,
-                    now
-                ],
-                |r| r.get(0),
-            )?;
+        let row = PartnerRow {
+            name: &name,
+            reference: reference.as_deref(),
+            billing_id: billing_id.as_deref(),
+            verification_phrase: verification_phrase.as_deref(),
+            is_active,
+            parent_id: parent.id,
+        };
+        let id = insert_partner(tx, &row, now)?;
         let contact_id = match contact {
             Field::Set(ContactInput::Existing(user_id)) => Some(user_id),
             Field::Set(ContactInput::New(user)) => {
@@ -293,6 +278,62 @@ pub fn create_partner(
     })?;
     welcome::after_commit(app, sends_mail);
     Ok(id_response(id))
+}
+
+/// The new partner's parent: in the caller's scope, and not at the deepest level a tree
+/// may have.
+fn resolve_parent(
+    tx: &Transaction,
+    caller: &Caller,
+    reference: &Ref,
+    problems: &mut Problems,
+) -> Result<Option<scope::Named>, Error> {
+    Ok(
+        match scope::resolve_partner(tx, caller, reference, "parent", problems)? {
+            Some(p) if scope::lineage(tx, p.id)?.len() >= scope::MAX_DEPTH => {
+                problems.add(
+                    "parent",
+                    INVALID,
+                    "a partner tree is at most 64 levels deep.",
+                );
+                None
+            }
+            found => found,
+        },
+    )
+}
+
+/// A checked new partner, as its row takes it.
+struct PartnerRow<'a> {
+    name: &'a str,
+    reference: Option<&'a str>,
+    billing_id: Option<&'a str>,
+    verification_phrase: Option<&'a str>,
+    is_active: bool,
+    parent_id: i64,
+}
+
+/// Writes a checked new partner; its id.
+fn insert_partner(tx: &Transaction, row: &PartnerRow, now: i64) -> Result<i64, Error> {
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO sc_partners (name, reference, billing_id, verification_phrase,
+                 is_active, parent_id, created_at, modified_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+             RETURNING id",
+        )?
+        .query_row(
+            rusqlite::params![
+                row.name,
+                row.reference,
+                row.billing_id,
+                row.verification_phrase,
+                row.is_active,
+                row.parent_id,
+                now
+            ],
+            |r| r.get(0),
+        )?)
 }
 
 /// `PATCH /api/v1/partners/{id}` → `200 {"id": N}`; `version` + 1.
