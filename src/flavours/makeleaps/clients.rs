@@ -437,6 +437,26 @@ fn apply_update(
     update: ClientUpdate,
     now_ms: i64,
 ) -> Result<(), Error> {
+    let checked = check_update(ctx, conn, &current, update)?;
+    write_update(conn, &current, &checked, now_ms)
+}
+
+/// An update whose references are checked: what the client's row and contacts become.
+struct CheckedUpdate {
+    external_id: String,
+    /// The new list of contacts: (mid, Some(contact) when it is to be inserted).
+    entries: Vec<(String, Option<NewContact>)>,
+    default_contact: String,
+}
+
+/// The checks that need the database: the external id is free, every contact link names
+/// one of this client's contacts, and the default is one the client keeps.
+fn check_update(
+    ctx: &Ctx,
+    conn: &Connection,
+    current: &Client,
+    update: ClientUpdate,
+) -> Result<CheckedUpdate, Error> {
     let partner = current.partner.as_str();
     let mut errors = Errors::default();
     let external_id = update
@@ -502,8 +522,27 @@ fn apply_update(
         .ok_or(Error::Internal(
             "a client would be left without contacts".into(),
         ))?;
+    Ok(CheckedUpdate {
+        external_id,
+        entries,
+        default_contact,
+    })
+}
 
-    // Contacts left out are deleted (client.md); the rest take their new places.
+/// Writes a checked update: contacts left out are deleted (client.md), the rest take their
+/// new places, and the client's summary fields follow its contacts.
+fn write_update(
+    conn: &Connection,
+    current: &Client,
+    update: &CheckedUpdate,
+    now_ms: i64,
+) -> Result<(), Error> {
+    let partner = current.partner.as_str();
+    let CheckedUpdate {
+        external_id,
+        entries,
+        default_contact,
+    } = update;
     for old in &current.contacts {
         if !entries.iter().any(|(e, _)| e == old) {
             conn.prepare_cached("DELETE FROM ml_contacts WHERE mid = ?1")?

@@ -593,14 +593,14 @@ impl UserChanges {
     }
 
     fn apply(
-        self,
+        mut self,
         app: &App,
         tx: &Transaction,
         caller: &Caller,
         id: i64,
         now: i64,
     ) -> Result<(), Error> {
-        let mut problems = self.problems;
+        let mut problems = std::mem::take(&mut self.problems);
         let place = scope::user_place(tx, id)?.ok_or(Error::NotFound)?;
         scope::user_access(tx, caller, &place)?.require()?;
         let current_role = roles::canonical(&place.role).unwrap_or("Client User");
@@ -615,66 +615,11 @@ impl UserChanges {
         let (partner_id, client_id) = match roles::level(role) {
             Level::System => (None, None),
             Level::Partner => {
-                let partner = match &self.partner {
-                    Field::Set(r) => {
-                        scope::resolve_partner(tx, caller, r, "partner", &mut problems)?
-                            .map(|p| p.id)
-                    }
-                    Field::Null => {
-                        problems.add(
-                            "partner",
-                            INVALID,
-                            "partner cannot be null for a partner-level role.",
-                        );
-                        None
-                    }
-                    Field::Absent if level_changed || place.partner_id.is_none() => {
-                        problems.add(
-                            "partner",
-                            REQUIRED,
-                            "partner is required for a partner-level role.",
-                        );
-                        None
-                    }
-                    Field::Absent => place.partner_id,
-                    Field::Invalid => None,
-                };
+                let partner =
+                    self.partner_place(tx, caller, &place, level_changed, &mut problems)?;
                 (partner, None)
             }
-            Level::Client => {
-                let client = match &self.client {
-                    Field::Set(r) => scope::resolve_client(tx, caller, r, "client", &mut problems)?
-                        .map(|(c, direct)| (c.id, direct)),
-                    Field::Null => {
-                        problems.add(
-                            "client",
-                            INVALID,
-                            "client cannot be null for a client-level role.",
-                        );
-                        None
-                    }
-                    Field::Absent if level_changed => {
-                        problems.add(
-                            "client",
-                            REQUIRED,
-                            "client is required for a client-level role.",
-                        );
-                        None
-                    }
-                    Field::Absent => place.client_id.zip(place.client_partner_id),
-                    Field::Invalid => None,
-                };
-                if let (Some((_, direct)), Field::Set(partner)) = (client, &self.partner) {
-                    check_partner_above_client(tx, direct, partner, &mut problems)?;
-                }
-                // A seeded client user keeps the partner it was given while its client stays.
-                let partner = if self.client.is_present() || level_changed {
-                    None
-                } else {
-                    place.partner_id
-                };
-                (partner, client.map(|(c, _)| c))
-            }
+            Level::Client => self.client_place(tx, caller, &place, level_changed, &mut problems)?,
         };
         problems.check()?;
         tx.prepare_cached(
@@ -709,6 +654,84 @@ impl UserChanges {
             welcome::send(app, tx, id, now)?;
         }
         Ok(())
+    }
+
+    /// The partner of a user who is (or becomes) partner-level: the one named, or the one
+    /// it has when it stays at that level.
+    fn partner_place(
+        &self,
+        tx: &Transaction,
+        caller: &Caller,
+        place: &scope::UserPlace,
+        level_changed: bool,
+        problems: &mut Problems,
+    ) -> Result<Option<i64>, Error> {
+        Ok(match &self.partner {
+            Field::Set(r) => {
+                scope::resolve_partner(tx, caller, r, "partner", problems)?.map(|p| p.id)
+            }
+            Field::Null => {
+                problems.add(
+                    "partner",
+                    INVALID,
+                    "partner cannot be null for a partner-level role.",
+                );
+                None
+            }
+            Field::Absent if level_changed || place.partner_id.is_none() => {
+                problems.add(
+                    "partner",
+                    REQUIRED,
+                    "partner is required for a partner-level role.",
+                );
+                None
+            }
+            Field::Absent => place.partner_id,
+            Field::Invalid => None,
+        })
+    }
+
+    /// The (partner, client) of a user who is (or becomes) client-level.
+    fn client_place(
+        &self,
+        tx: &Transaction,
+        caller: &Caller,
+        place: &scope::UserPlace,
+        level_changed: bool,
+        problems: &mut Problems,
+    ) -> Result<(Option<i64>, Option<i64>), Error> {
+        let client = match &self.client {
+            Field::Set(r) => scope::resolve_client(tx, caller, r, "client", problems)?
+                .map(|(c, direct)| (c.id, direct)),
+            Field::Null => {
+                problems.add(
+                    "client",
+                    INVALID,
+                    "client cannot be null for a client-level role.",
+                );
+                None
+            }
+            Field::Absent if level_changed => {
+                problems.add(
+                    "client",
+                    REQUIRED,
+                    "client is required for a client-level role.",
+                );
+                None
+            }
+            Field::Absent => place.client_id.zip(place.client_partner_id),
+            Field::Invalid => None,
+        };
+        if let (Some((_, direct)), Field::Set(partner)) = (client, &self.partner) {
+            check_partner_above_client(tx, direct, partner, problems)?;
+        }
+        // A seeded client user keeps the partner it was given while its client stays.
+        let partner = if self.client.is_present() || level_changed {
+            None
+        } else {
+            place.partner_id
+        };
+        Ok((partner, client.map(|(c, _)| c)))
     }
 }
 
