@@ -35,6 +35,7 @@ pub mod ids;
 pub mod journal;
 pub mod links;
 pub mod mail;
+pub mod pages;
 pub mod router;
 pub mod seed;
 pub mod server;

@@ -14,6 +14,7 @@ use crate::auth::{constant_time_eq, hash_secret, new_password_problem, sha256, v
 use crate::clock::iso_seconds;
 use crate::http::{cookie, form_body, form_field, Request, Response};
 use crate::links::{self, LinkError};
+use crate::pages::DeadLinkText;
 
 const SESSION_PURPOSE: &str = "mx.dashboard";
 const SESSION_COOKIE: &str = "mx_session";
@@ -77,35 +78,20 @@ fn stale_form(req: &Request) -> Response {
     )
 }
 
+/// What MX's dead-link pages say: the processor can send a new invitation.
+const DEAD_LINK: DeadLinkText = DeadLinkText {
+    unknown: "This registration link does not exist. Check that you opened the whole link \
+              from the e-mail; your processor can send a new invitation.",
+    used: "This registration link was used already or replaced by a newer invitation. If \
+           you registered, sign in; otherwise your processor can send a new invitation.",
+    expired: "This registration link has expired. Your processor can send a new invitation.",
+};
+
 fn dead_link(req: &Request, error: &LinkError) -> Response {
-    let (title, message) = match error {
-        LinkError::Unknown => (
-            "This link is not valid",
-            "This registration link does not exist. Check that you opened the whole link from \
-             the e-mail; your processor can send a new invitation.",
-        ),
-        LinkError::Used => (
-            "This link has been used",
-            "This registration link was used already or replaced by a newer invitation. If you \
-             registered, sign in; otherwise your processor can send a new invitation.",
-        ),
-        LinkError::Expired => (
-            "This link has expired",
-            "This registration link has expired. Your processor can send a new invitation.",
-        ),
-        LinkError::Store(_) => ("Something went wrong", "Please try again later."),
-    };
-    if let LinkError::Store(e) = error {
-        eprintln!("mx: internal error: {e}");
-    }
-    Response::html(
-        error.status(),
-        pages::notice(
-            title,
-            message,
-            Some((&format!("{}/login", base(req)), "Sign in")),
-        ),
-    )
+    let sign_in = format!("{}/login", base(req));
+    let (status, page) =
+        crate::pages::dead_link(&pages::LOOK, error, &DEAD_LINK, Some((&sign_in, "Sign in")));
+    Response::html(status, page)
 }
 
 /// The client a registration link names, for the form.

@@ -1,7 +1,8 @@
-//! The Client Dashboard's HTML: server-rendered, no external assets, readable on a phone.
+//! The Client Dashboard's HTML, in the shared page shell (`crate::pages`) with MX's look.
 //! Every value is escaped here; callers pass plain text.
 
 use crate::http::escape_html as esc;
+use crate::pages::{error_box, Look};
 
 const STYLE: &str = "\
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;color:#1d2733;background:#f3f5f8}\
@@ -15,22 +16,16 @@ button{margin-top:18px;width:100%;padding:12px;border:0;border-radius:6px;backgr
 dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:0}dt{color:#5b6773}dd{margin:0;overflow-wrap:anywhere}\
 .link{margin-top:16px;display:block;text-align:center}";
 
+/// The Client Dashboard's look, in the shared page shell.
+pub const LOOK: Look = Look {
+    flavour: "mx",
+    brand: "MX Client Dashboard",
+    style: STYLE,
+};
+
 /// A whole page around `body` (already HTML).
 pub fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{title} · MX Client Dashboard</title><style>{STYLE}</style></head>\
-         <body><header>MX Client Dashboard</header><main><div class=\"card\">{body}</div></main>\
-         </body></html>",
-        title = esc(title)
-    )
-}
-
-fn error_box(error: Option<&str>) -> String {
-    error.map_or(String::new(), |e| {
-        format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))
-    })
+    crate::pages::page(&LOOK, title, body)
 }
 
 /// What the registration form shows and keeps.
@@ -93,13 +88,7 @@ pub fn login(action: &str, csrf: &str, email: &str, error: Option<&str>) -> Stri
 
 /// A page that explains a dead end (a used or expired link, a stale form) and what to do.
 pub fn notice(title: &str, message: &str, link: Option<(&str, &str)>) -> String {
-    let link = link.map_or(String::new(), |(href, text)| {
-        format!("<a class=\"link\" href=\"{}\">{}</a>", esc(href), esc(text))
-    });
-    page(
-        title,
-        &format!("<h1>{}</h1><p>{}</p>{link}", esc(title), esc(message)),
-    )
+    crate::pages::notice(&LOOK, title, message, link)
 }
 
 /// What the dashboard shows a signed-in client.

@@ -21,6 +21,7 @@ use crate::clock::iso_seconds;
 use crate::http::{escape_html as esc, form_body, Request, Response};
 use crate::links::{self, LinkError};
 use crate::mail::{self, Mail};
+use crate::pages::{error_box, DeadLinkText, Look};
 
 const WELCOME_LINK: &str = "shieldconex.welcome";
 
@@ -183,27 +184,17 @@ fn user_name(conn: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<Opt
         .optional()
 }
 
+/// What ShieldConex's dead-link pages say: an administrator can send a new welcome mail.
+const DEAD_LINK: DeadLinkText = DeadLinkText {
+    unknown: "This link does not exist. Check that you opened the whole link from the e-mail.",
+    used: "This link was used already or replaced by a newer welcome e-mail. Ask your \
+           administrator to send a new one if you still need to set your password.",
+    expired: "Ask your administrator to send a new welcome e-mail.",
+};
+
 fn dead_link(error: &LinkError) -> Response {
-    let (title, message) = match error {
-        LinkError::Unknown => (
-            "This link is not valid",
-            "This link does not exist. Check that you opened the whole link from the e-mail.",
-        ),
-        LinkError::Used => (
-            "This link has been used",
-            "This link was used already or replaced by a newer welcome e-mail. Ask your \
-             administrator to send a new one if you still need to set your password.",
-        ),
-        LinkError::Expired => (
-            "This link has expired",
-            "Ask your administrator to send a new welcome e-mail.",
-        ),
-        LinkError::Store(_) => ("Something went wrong", "Please try again later."),
-    };
-    if let LinkError::Store(e) = error {
-        eprintln!("shieldconex: internal error: {e}");
-    }
-    html(error.status(), &notice(title, message))
+    let (status, page) = crate::pages::dead_link(&LOOK, error, &DEAD_LINK, None);
+    html(status, &page)
 }
 
 fn html(status: u16, page: &str) -> Response {
@@ -220,28 +211,19 @@ input{width:100%;padding:10px;border:1px solid #b8c2cc;border-radius:6px;font-si
 button{margin-top:18px;width:100%;padding:12px;border:0;border-radius:6px;background:#00539b;color:#fff;font-size:1em;cursor:pointer}\
 .error{background:#fde8e8;color:#8a1c1c;padding:10px;border-radius:6px;margin-bottom:12px}";
 
-fn layout(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{title} · ShieldConex</title><style>{STYLE}</style></head>\
-         <body><header>ShieldConex</header><main><div class=\"card\">{body}</div></main>\
-         </body></html>",
-        title = esc(title)
-    )
-}
+/// The welcome page's look, in the shared page shell.
+const LOOK: Look = Look {
+    flavour: "shieldconex",
+    brand: "ShieldConex",
+    style: STYLE,
+};
 
 fn notice(title: &str, message: &str) -> String {
-    layout(
-        title,
-        &format!("<h1>{}</h1><p>{}</p>", esc(title), esc(message)),
-    )
+    crate::pages::notice(&LOOK, title, message, None)
 }
 
 fn form(req: &Request, token: &str, user_name: &str, error: Option<&str>) -> String {
-    let error = error.map_or(String::new(), |e| {
-        format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))
-    });
+    let error = error_box(error);
     let body = format!(
         "<h1>Set your password</h1>{error}\
          <p>Choose the password of <b>{user}</b>.</p>\
@@ -258,7 +240,7 @@ fn form(req: &Request, token: &str, user_name: &str, error: Option<&str>) -> Str
         min = crate::auth::MIN_PASSWORD,
         max = crate::auth::MAX_PASSWORD,
     );
-    layout("Set your password", &body)
+    crate::pages::page(&LOOK, "Set your password", &body)
 }
 
 #[cfg(test)]
