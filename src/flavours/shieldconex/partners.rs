@@ -381,27 +381,7 @@ fn apply_update(
     let parent_id = match &parent {
         // Where the caller's own partner hangs is decided a level above it.
         Some(_) if caller.home == Home::Partner(id) => return Err(Error::Forbidden),
-        Some(r) => match scope::resolve_partner(tx, caller, r, "parent", &mut problems)? {
-            Some(p) if scope::lineage(tx, p.id)?.iter().any(|a| a.id == id) => {
-                problems.add(
-                    "parent",
-                    INVALID,
-                    "parent cannot be the partner itself or one of its sub-partners.",
-                );
-                None
-            }
-            Some(p)
-                if scope::lineage(tx, p.id)?.len() + scope::height(tx, id)? >= scope::MAX_DEPTH =>
-            {
-                problems.add(
-                    "parent",
-                    INVALID,
-                    "a partner tree is at most 64 levels deep.",
-                );
-                None
-            }
-            found => found.map(|p| p.id),
-        },
+        Some(r) => resolve_new_parent(tx, caller, id, r, &mut problems)?,
         None => None,
     };
     if let Some(user_id) = contact {
@@ -441,4 +421,38 @@ fn apply_update(
         now
     ])?;
     Ok(())
+}
+
+/// A partner's new parent: in the caller's scope, not the partner itself or below it, and
+/// not so deep that the moved subtree would pass the deepest level a tree may have.
+fn resolve_new_parent(
+    tx: &Transaction,
+    caller: &Caller,
+    id: i64,
+    reference: &Ref,
+    problems: &mut Problems,
+) -> Result<Option<i64>, Error> {
+    Ok(
+        match scope::resolve_partner(tx, caller, reference, "parent", problems)? {
+            Some(p) if scope::lineage(tx, p.id)?.iter().any(|a| a.id == id) => {
+                problems.add(
+                    "parent",
+                    INVALID,
+                    "parent cannot be the partner itself or one of its sub-partners.",
+                );
+                None
+            }
+            Some(p)
+                if scope::lineage(tx, p.id)?.len() + scope::height(tx, id)? >= scope::MAX_DEPTH =>
+            {
+                problems.add(
+                    "parent",
+                    INVALID,
+                    "a partner tree is at most 64 levels deep.",
+                );
+                None
+            }
+            found => found.map(|p| p.id),
+        },
+    )
 }
