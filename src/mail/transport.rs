@@ -2,8 +2,8 @@
 //! server through lettre's synchronous transport.
 
 use std::fs::OpenOptions;
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::Credentials;
@@ -39,15 +39,19 @@ impl Transport {
         ))
     }
 
-    /// Delivers one message; `Ok` only once it is on disk (fsynced) or accepted by the server.
-    pub fn deliver(
-        &self,
-        message: &Message,
-        envelope_from: &str,
-        date: &str,
-    ) -> Result<(), DeliveryError> {
+    /// The mbox file, for the transport that writes one.
+    pub fn mbox_path(&self) -> Option<&Path> {
         match self {
-            Transport::Mbox(path) => append_mbox(path, message, envelope_from, date)
+            Transport::Mbox(path) => Some(path),
+            Transport::Smtp(_) => None,
+        }
+    }
+
+    /// Delivers one message; `Ok` only once it is on disk (fsynced) or accepted by the server.
+    /// `mbox_entry` is the message as `mbox_entry` formatted it (for the mbox transport).
+    pub fn deliver(&self, message: &Message, mbox_entry: &[u8]) -> Result<(), DeliveryError> {
+        match self {
+            Transport::Mbox(path) => append_mbox(path, mbox_entry)
                 .map_err(|e| DeliveryError::Transient(format!("{}: {e}", path.display()))),
             Transport::Smtp(smtp) => smtp.send(message).map(drop).map_err(|e| {
                 if e.is_permanent() {
@@ -95,14 +99,8 @@ fn smtp(spec: &str) -> Result<SmtpTransport, String> {
     Ok(builder.build())
 }
 
-/// Appends one message in mbox format (a `From ` line, `>From` quoting, a blank line after)
-/// and fsyncs before returning.
-fn append_mbox(
-    path: &PathBuf,
-    message: &Message,
-    envelope_from: &str,
-    date: &str,
-) -> std::io::Result<()> {
+/// One message in mbox format: a `From ` line, `>From` quoting, a blank line after.
+pub fn mbox_entry(message: &Message, envelope_from: &str, date: &str) -> Vec<u8> {
     let raw = String::from_utf8_lossy(&message.formatted()).replace("\r\n", "\n");
     let mut entry = format!("From {envelope_from} {date}\n");
     for line in raw.trim_end_matches('\n').split('\n') {
@@ -113,9 +111,102 @@ fn append_mbox(
         entry.push('\n');
     }
     entry.push('\n');
+    entry.into_bytes()
+}
+
+/// Appends one entry and fsyncs before returning. A failed write is cut off again, so that
+/// the next entry does not run into half of this one.
+fn append_mbox(path: &Path, entry: &[u8]) -> std::io::Result<()> {
     let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-    file.write_all(entry.as_bytes())?;
-    file.sync_all()
+    let before = file.metadata()?.len();
+    if let Err(e) = file.write_all(entry).and_then(|()| file.sync_all()) {
+        let _ = file.set_len(before).and_then(|()| file.sync_all());
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// A mail that may have been appended before the process died: its Message-ID and the size
+/// of its entry.
+pub struct InDoubt<'a> {
+    pub message_id: &'a str,
+    pub len: u64,
+}
+
+/// The most the tail check reads, whatever the claimed sizes add up to.
+const MAX_TAIL_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Looks at the end of the mbox (only as many bytes as the mails in doubt take, since they
+/// were the last appended) for those mails, and returns the Message-IDs found there whole.
+/// A last entry cut short (the process died in the middle of writing it) is cut off, so
+/// that its mail is appended again in full.
+pub fn check_mbox_tail(path: &Path, in_doubt: &[InDoubt]) -> std::io::Result<Vec<String>> {
+    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let file_len = file.metadata()?.len();
+    let wanted: u64 = in_doubt
+        .iter()
+        .map(|d| d.len)
+        .sum::<u64>()
+        .min(MAX_TAIL_BYTES);
+    // One byte more, to see the newline before an entry that starts the window.
+    let start = file_len.saturating_sub(wanted + 1);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::with_capacity((file_len - start) as usize);
+    file.read_to_end(&mut tail)?;
+
+    // Entry starts: "From " at the start of a line (quoting keeps it out of bodies).
+    let starts: Vec<usize> = (0..tail.len())
+        .filter(|&i| {
+            tail[i..].starts_with(b"From ")
+                && (if i == 0 {
+                    start == 0
+                } else {
+                    tail[i - 1] == b'\n'
+                })
+        })
+        .collect();
+    let mut found = Vec::new();
+    for (k, &at) in starts.iter().enumerate() {
+        let last = k + 1 == starts.len();
+        let end = starts.get(k + 1).copied().unwrap_or(tail.len());
+        let entry = &tail[at..end];
+        let id = message_id(entry);
+        let expected = id.and_then(|id| in_doubt.iter().find(|d| d.message_id == id));
+        let cut_short =
+            !entry.ends_with(b"\n\n") || expected.is_some_and(|d| (entry.len() as u64) < d.len);
+        if last && cut_short {
+            file.set_len(start + at as u64)?;
+            file.sync_all()?;
+            eprintln!(
+                "mail: cut off an incomplete last mail of {} ({} bytes)",
+                path.display(),
+                entry.len()
+            );
+            break;
+        }
+        if let Some(d) = expected {
+            found.push(d.message_id.to_string());
+        }
+    }
+    Ok(found)
+}
+
+/// The Message-ID of an mbox entry, from its header block.
+fn message_id(entry: &[u8]) -> Option<String> {
+    let end = entry
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .unwrap_or(entry.len());
+    let headers = String::from_utf8_lossy(&entry[..end]);
+    headers.lines().skip(1).find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("Message-ID")
+            .then(|| value.trim().to_string())
+    })
 }
 
 #[cfg(test)]
@@ -134,10 +225,9 @@ mod tests {
             .body("line one\nFrom here on\n>From quoted\nend".to_string())
             .unwrap();
         let transport = Transport::Mbox(path.clone());
+        let entry = mbox_entry(&message, "a@example.com", "Mon Nov 23 09:37:48 2026");
         for _ in 0..2 {
-            transport
-                .deliver(&message, "a@example.com", "Mon Nov 23 09:37:48 2026")
-                .unwrap();
+            transport.deliver(&message, &entry).unwrap();
         }
         let mbox = std::fs::read_to_string(&path).unwrap();
         let _ = std::fs::remove_file(&path);
