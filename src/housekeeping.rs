@@ -5,7 +5,9 @@
 //!
 //! It also takes one-time links out of the stored copies of mails that left (`mail::scrub`):
 //! all of them in a deployment (delivery scrubs them already; this catches mails sent while
-//! `--admin-token` was on), and, with `--admin-token`, those whose link expired.
+//! `--admin-token` was on), and, with `--admin-token`, those whose link expired. Then it
+//! truncates the WAL, where the unscrubbed versions of those rows could otherwise linger
+//! (deleted and overwritten content in the database file is zeroed: `secure_delete`).
 
 use crate::app::App;
 
@@ -53,6 +55,10 @@ pub fn prune(app: &App) -> rusqlite::Result<()> {
             "DELETE FROM mail_outbox WHERE status IN ('sent', 'failed') AND created_at <= ?1",
             [long_ago],
         )?;
-        Ok(())
-    })
+        Ok::<_, rusqlite::Error>(())
+    })?;
+    if !app.store.truncate_wal()? {
+        eprintln!("housekeeping: a reader kept the WAL from being truncated; next time");
+    }
+    Ok(())
 }

@@ -103,6 +103,10 @@ pub fn spawn_sender(
             let mut recovered = false;
             // Outcomes that could not be recorded yet: nothing else goes out before they are.
             let mut unrecorded: Vec<(Due, Result<(), DeliveryError>)> = Vec::new();
+            // A deployment scrubs the links of what it delivers; the WAL still holds the rows
+            // as they were until it is truncated, which happens when the sender is idle.
+            let scrubs = app.config.admin_token.is_none();
+            let mut wal_dirty = false;
             while !app.mailer.stopping.load(Ordering::SeqCst) {
                 let now = app.clock.now_ms();
                 // This thread wakes at least every second anyway: it also clears dead rows.
@@ -114,7 +118,10 @@ pub fn spawn_sender(
                 }
                 if !recovered {
                     match recover(&app, &transport, &from) {
-                        Ok(()) => recovered = true,
+                        Ok(()) => {
+                            recovered = true;
+                            wal_dirty |= scrubs;
+                        }
                         Err(e) => {
                             eprintln!("mail: checking the mails in doubt failed: {e}");
                             app.mailer.sleep(MAX_IDLE);
@@ -146,6 +153,7 @@ pub fn spawn_sender(
                     if app.mailer.stopping.load(Ordering::SeqCst) {
                         break;
                     }
+                    wal_dirty |= scrubs;
                     let outcome = deliver(&app, &transport, out.message, &out.entry);
                     if let Err(e) = record(&app, out.row, &outcome, give_up_ms) {
                         eprintln!(
@@ -159,6 +167,12 @@ pub fn spawn_sender(
                 if due.len() as i64 == BATCH {
                     continue;
                 }
+                if due.is_empty() && wal_dirty {
+                    match app.store.truncate_wal() {
+                        Ok(done) => wal_dirty = !done,
+                        Err(e) => eprintln!("mail: truncating the WAL failed: {e}"),
+                    }
+                }
                 let next = app.store.read(next_due).ok().flatten();
                 let now = app.clock.now_ms();
                 let wait = next.map_or(MAX_IDLE, |at| {
@@ -167,6 +181,11 @@ pub fn spawn_sender(
                 if !wait.is_zero() {
                     app.mailer.sleep(wait);
                 }
+            }
+            // The last writer is done (the workers stopped first): leave no old page versions,
+            // with links not yet scrubbed, in the WAL.
+            if let Err(e) = app.store.truncate_wal() {
+                eprintln!("mail: truncating the WAL at shutdown failed: {e}");
             }
         })
         .expect("spawning the mail sender")
