@@ -170,3 +170,114 @@ pub fn mailbox(conn: &rusqlite::Connection, to: Option<&str>) -> rusqlite::Resul
     let messages = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(json!({ "messages": messages }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Durability, Store, SCHEMA};
+
+    fn mail(links: Vec<String>) -> Mail {
+        let text = format!("Hello,\n\n{}\n", links.join("\n"));
+        let html = links
+            .iter()
+            .map(|l| format!("<a href=\"{l}\">go</a> or open {l}"))
+            .collect();
+        Mail {
+            flavour: "mx",
+            to: "a@example.com".into(),
+            subject: "s".into(),
+            text,
+            html: Some(html),
+            links,
+        }
+    }
+
+    #[test]
+    fn scrub_takes_out_the_one_time_links_only() {
+        let store = Store::open(":memory:", Durability::Process).unwrap();
+        let (id, token) = store
+            .write(|tx| {
+                let token = crate::links::issue(tx, "mx.register", "c1", 0, 1000)?;
+                let links = vec![
+                    format!("http://x/mx/dashboard/register/{token}"),
+                    "http://x/mx/dashboard/login".to_string(),
+                ];
+                Ok::<_, rusqlite::Error>((enqueue(tx, &mail(links), 0)?, token))
+            })
+            .unwrap();
+        let secret: (Option<String>, Option<i64>) = store
+            .read(|c| {
+                c.query_row(
+                    "SELECT secret_links, secret_until FROM mail_outbox WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .unwrap();
+        assert_eq!(secret, (Some("[0]".into()), Some(1000)));
+        store
+            .write(|tx| scrub(tx, id, REMOVED_AFTER_DELIVERY))
+            .unwrap();
+        let (text, html, links, secret): (String, String, String, Option<String>) = store
+            .read(|c| {
+                c.query_row(
+                    "SELECT text_body, html_body, links, secret_links FROM mail_outbox",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+            })
+            .unwrap();
+        for stored in [&text, &html, &links] {
+            assert!(!stored.contains(&token), "{stored}");
+            assert!(stored.contains(REMOVED_AFTER_DELIVERY), "{stored}");
+            assert!(stored.contains("http://x/mx/dashboard/login"), "{stored}");
+        }
+        assert_eq!(secret, None);
+    }
+
+    #[test]
+    fn migration_2_keeps_the_outbox_and_never_reuses_an_id() {
+        let dir = std::env::temp_dir().join(format!("clientele-mail-mig-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("v1.db");
+        let _ = std::fs::remove_file(&path);
+        let v1 = &SCHEMA[..SCHEMA.find("\n-- migration: 2").unwrap()];
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(v1).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO mail_outbox (id, flavour, recipient, subject, text_body, links,
+                                      status, next_attempt_at, created_at)
+             VALUES (7, 'mx', 'a@example.com', 's', 't', '[]', 'sent', 0, 0);",
+        )
+        .unwrap();
+        drop(conn);
+        let store = Store::open(path.to_str().unwrap(), Durability::Process).unwrap();
+        let (kept, tag): (String, String) = store
+            .read(|c| {
+                c.query_row(
+                    "SELECT (SELECT recipient FROM mail_outbox WHERE id = 7),
+                            (SELECT tag FROM mail_identity)",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .unwrap();
+        assert_eq!(kept, "a@example.com");
+        assert_eq!(tag.len(), 16);
+        let ids: Vec<i64> = (0..2)
+            .map(|_| {
+                store
+                    .write(|tx| {
+                        let id = enqueue(tx, &mail(vec![]), 0)?;
+                        tx.execute("DELETE FROM mail_outbox", [])?;
+                        Ok::<_, rusqlite::Error>(id)
+                    })
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(ids, [8, 9], "not 8 again once 8 was deleted");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -117,7 +117,7 @@ pub fn spawn_sender(
                     }
                 }
                 if !recovered {
-                    match recover(&app, &transport, &from) {
+                    match recover(&app, &transport) {
                         Ok(()) => {
                             recovered = true;
                             wal_dirty |= scrubs;
@@ -263,7 +263,11 @@ fn prepare<'a>(
 /// The Message-ID of outbox row `id`: stable across attempts and restarts, and unique across
 /// databases through `tag`.
 fn message_id(id: i64, tag: &str, from: &Mailbox) -> String {
-    format!("<outbox-{id}.{tag}@{}>", from.email.domain())
+    format!("{}{}>", message_id_prefix(id, tag), from.email.domain())
+}
+
+fn message_id_prefix(id: i64, tag: &str) -> String {
+    format!("<outbox-{id}.{tag}@")
 }
 
 fn build(from: &Mailbox, row: &Due, tag: &str) -> Result<Message, DeliveryError> {
@@ -307,7 +311,7 @@ fn deliver(
 /// At startup, settles the rows a previous process claimed for the mbox without recording
 /// an outcome: those found whole at the end of the mbox are marked sent, the others lose
 /// their claim and go out as usual.
-fn recover(app: &App, transport: &Transport, from: &Mailbox) -> Result<(), String> {
+fn recover(app: &App, transport: &Transport) -> Result<(), String> {
     let Some(path) = transport.mbox_path() else {
         return Ok(());
     };
@@ -328,13 +332,13 @@ fn recover(app: &App, transport: &Transport, from: &Mailbox) -> Result<(), Strin
     let tag = super::identity_tag(app).map_err(|e| e.to_string())?;
     let ids: Vec<String> = claimed
         .iter()
-        .map(|(id, _)| message_id(*id, &tag, from))
+        .map(|(id, _)| message_id_prefix(*id, &tag))
         .collect();
     let in_doubt: Vec<InDoubt> = claimed
         .iter()
         .zip(&ids)
-        .map(|((_, len), message_id)| InDoubt {
-            message_id,
+        .map(|((_, len), prefix)| InDoubt {
+            message_id_prefix: prefix,
             len: (*len).max(0) as u64,
         })
         .collect();
@@ -343,8 +347,8 @@ fn recover(app: &App, transport: &Transport, from: &Mailbox) -> Result<(), Strin
     let scrub = app.config.admin_token.is_none();
     app.store
         .write(|tx| {
-            for ((id, _), message_id) in claimed.iter().zip(&ids) {
-                if found.contains(message_id) {
+            for ((id, _), prefix) in claimed.iter().zip(&ids) {
+                if found.contains(prefix) {
                     tx.prepare_cached(
                         "UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1,
                              sent_at = ?2, last_error = NULL, claimed_len = NULL WHERE id = ?1",

@@ -126,10 +126,10 @@ fn append_mbox(path: &Path, entry: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A mail that may have been appended before the process died: its Message-ID and the size
-/// of its entry.
+/// A mail that may have been appended before the process died: how its Message-ID starts
+/// (`<outbox-ID.TAG@`: the domain may have changed since) and the size of its entry.
 pub struct InDoubt<'a> {
-    pub message_id: &'a str,
+    pub message_id_prefix: &'a str,
     pub len: u64,
 }
 
@@ -137,7 +137,7 @@ pub struct InDoubt<'a> {
 const MAX_TAIL_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Looks at the end of the mbox (only as many bytes as the mails in doubt take, since they
-/// were the last appended) for those mails, and returns the Message-IDs found there whole.
+/// were the last appended) for those mails, and returns the prefixes of those found whole.
 /// A last entry cut short (the process died in the middle of writing it) is cut off, so
 /// that its mail is appended again in full.
 pub fn check_mbox_tail(path: &Path, in_doubt: &[InDoubt]) -> std::io::Result<Vec<String>> {
@@ -175,7 +175,11 @@ pub fn check_mbox_tail(path: &Path, in_doubt: &[InDoubt]) -> std::io::Result<Vec
         let end = starts.get(k + 1).copied().unwrap_or(tail.len());
         let entry = &tail[at..end];
         let id = message_id(entry);
-        let expected = id.and_then(|id| in_doubt.iter().find(|d| d.message_id == id));
+        let expected = id.and_then(|id| {
+            in_doubt
+                .iter()
+                .find(|d| id.starts_with(d.message_id_prefix))
+        });
         let cut_short =
             !entry.ends_with(b"\n\n") || expected.is_some_and(|d| (entry.len() as u64) < d.len);
         if last && cut_short {
@@ -189,7 +193,7 @@ pub fn check_mbox_tail(path: &Path, in_doubt: &[InDoubt]) -> std::io::Result<Vec
             break;
         }
         if let Some(d) = expected {
-            found.push(d.message_id.to_string());
+            found.push(d.message_id_prefix.to_string());
         }
     }
     Ok(found)
@@ -239,6 +243,65 @@ mod tests {
         assert!(mbox.contains("\n>From here on\n"));
         assert!(mbox.contains("\n>>From quoted\n"));
         assert!(!mbox.contains("\r"));
+    }
+
+    fn entry_for(id: i64, body: &str) -> Vec<u8> {
+        let message = Message::builder()
+            .from("a@example.com".parse().unwrap())
+            .to("b@example.com".parse().unwrap())
+            .subject("hi")
+            .message_id(Some(format!("<outbox-{id}.tag@example.com>")))
+            .header(lettre::message::header::ContentTransferEncoding::SevenBit)
+            .body(body.to_string())
+            .unwrap();
+        mbox_entry(&message, "a@example.com", "Mon Nov 23 09:37:48 2026")
+    }
+
+    #[test]
+    fn the_tail_check_finds_whole_mails_and_cuts_off_a_half_written_one() {
+        let dir = std::env::temp_dir().join(format!("clientele-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tail.mbox");
+        let (e1, e2, e3) = (
+            entry_for(1, "one\nFrom the body\n"),
+            entry_for(2, "two"),
+            entry_for(3, "three"),
+        );
+        let doubt = |ids: &[(&'static str, &Vec<u8>)]| -> Vec<InDoubt<'static>> {
+            ids.iter()
+                .map(|(p, e)| InDoubt {
+                    message_id_prefix: p,
+                    len: e.len() as u64,
+                })
+                .collect()
+        };
+        // No mbox yet: nothing found.
+        let _ = std::fs::remove_file(&path);
+        assert!(check_mbox_tail(&path, &doubt(&[("<outbox-1.tag@", &e1)]))
+            .unwrap()
+            .is_empty());
+
+        // 1 and 2 whole; 3 cut short after its headers: 3 is cut off, the file ends after 2.
+        let whole = [e1.clone(), e2.clone()].concat();
+        std::fs::write(&path, [&whole[..], &e3[..e3.len() - 4]].concat()).unwrap();
+        let in_doubt = doubt(&[
+            ("<outbox-2.tag@", &e2),
+            ("<outbox-3.tag@", &e3),
+            ("<outbox-4.tag@", &e3),
+        ]);
+        let found = check_mbox_tail(&path, &in_doubt).unwrap();
+        assert_eq!(found, vec!["<outbox-2.tag@".to_string()]);
+        assert_eq!(std::fs::read(&path).unwrap(), whole);
+
+        // A fragment without its headers' end is cut off too; a mail before the window is not
+        // looked at (only as many bytes as the mails in doubt take are read).
+        std::fs::write(&path, [&whole[..], b"From a@example.com Mon"].concat()).unwrap();
+        let found = check_mbox_tail(&path, &doubt(&[("<outbox-1.tag@", &e3)])).unwrap();
+        assert!(found.is_empty());
+        assert_eq!(std::fs::read(&path).unwrap(), whole);
+        let found = check_mbox_tail(&path, &doubt(&[("<outbox-1.tag@", &whole)])).unwrap();
+        assert_eq!(found, vec!["<outbox-1.tag@".to_string()]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

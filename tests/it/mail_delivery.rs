@@ -364,3 +364,50 @@ fn a_fixture_shows_links_until_they_expire() {
         .unwrap();
     assert!(!html.contains(&token));
 }
+
+#[test]
+fn smtp_mail_has_a_message_id_of_its_own_across_databases_and_resets() {
+    let sink = crate::smtp_sink::SmtpSink::start(0);
+    let smtp = format!("smtp://127.0.0.1:{}?tls=none", sink.port);
+    let first = Server::builder().arg("--mail").arg(&smtp).start();
+    let second = Server::builder().arg("--mail").arg(&smtp).start();
+    assert_eq!(mx_invite(&first, "one@example.com").status, 200);
+    assert_eq!(mx_invite(&second, "two@example.com").status, 200);
+    assert_eq!(
+        first.admin("POST", "/reset", None).status,
+        200,
+        "a reset starts the data over, not the outbox ids"
+    );
+    assert_eq!(mx_invite(&first, "three@example.com").status, 200);
+    let got = sink.wait_for(3, Duration::from_secs(10));
+    assert_eq!(got.len(), 3);
+    let id_of = |to: &str| -> String {
+        let mail = got
+            .iter()
+            .find(|m| m.to == vec![to.to_string()])
+            .unwrap_or_else(|| panic!("no mail to {to}"));
+        let value = header(&mail.data.replace("\r\n", "\n"), "Message-ID")
+            .unwrap()
+            .to_string();
+        value
+    };
+    let tag = |server: &Server| -> String {
+        server
+            .db()
+            .query_row("SELECT tag FROM mail_identity", [], |r| r.get(0))
+            .unwrap()
+    };
+    let (one, two, three) = (
+        id_of("one@example.com"),
+        id_of("two@example.com"),
+        id_of("three@example.com"),
+    );
+    assert!(
+        one.starts_with("<outbox-1.") && one.ends_with("@localhost>"),
+        "{one}"
+    );
+    assert!(two.starts_with("<outbox-1."), "{two}");
+    assert_ne!(one, two, "two databases, two Message-IDs");
+    assert_eq!(two, format!("<outbox-1.{}@localhost>", tag(&second)));
+    assert_eq!(three, format!("<outbox-2.{}@localhost>", tag(&first)));
+}
