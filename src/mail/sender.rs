@@ -14,7 +14,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use lettre::message::{header::ContentType, Mailbox, MultiPart};
 use lettre::Message;
@@ -30,6 +30,8 @@ const MAX_BACKOFF_MS: i64 = 60_000;
 const BATCH: i64 = 20;
 /// The longest the thread sleeps before looking again (so a moved clock is noticed).
 const MAX_IDLE: Duration = Duration::from_secs(1);
+/// The least time between two WAL truncations by an idle sender.
+const WAL_TRUNCATE_EVERY: Duration = Duration::from_secs(2);
 
 /// The handle requests use to wake the sender, and test suites to make deliveries fail.
 #[derive(Default)]
@@ -104,9 +106,11 @@ pub fn spawn_sender(
             // Outcomes that could not be recorded yet: nothing else goes out before they are.
             let mut unrecorded: Vec<(Due, Result<(), DeliveryError>)> = Vec::new();
             // A deployment scrubs the links of what it delivers; the WAL still holds the rows
-            // as they were until it is truncated, which happens when the sender is idle.
+            // as they were until it is truncated, which happens when the sender is idle (at
+            // most every `WAL_TRUNCATE_EVERY`: a truncation holds the writer for a moment).
             let scrubs = app.config.admin_token.is_none();
             let mut wal_dirty = false;
+            let mut truncated_at: Option<Instant> = None;
             while !app.mailer.stopping.load(Ordering::SeqCst) {
                 let now = app.clock.now_ms();
                 // This thread wakes at least every second anyway: it also clears dead rows.
@@ -167,7 +171,11 @@ pub fn spawn_sender(
                 if due.len() as i64 == BATCH {
                     continue;
                 }
-                if due.is_empty() && wal_dirty {
+                if due.is_empty()
+                    && wal_dirty
+                    && truncated_at.is_none_or(|at| at.elapsed() >= WAL_TRUNCATE_EVERY)
+                {
+                    truncated_at = Some(Instant::now());
                     match app.store.truncate_wal() {
                         Ok(done) => wal_dirty = !done,
                         Err(e) => eprintln!("mail: truncating the WAL failed: {e}"),
