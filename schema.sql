@@ -385,6 +385,10 @@ INSERT INTO mail_outbox_v2 (id, flavour, recipient, subject, text_body, html_bod
     SELECT id, flavour, recipient, subject, text_body, html_body, links,
            status, attempts, next_attempt_at, last_error, created_at, sent_at
     FROM mail_outbox;
+-- Mails queued before this step: the one-time links of that version were the first link of
+-- an MX registration or ShieldConex welcome mail; their expiry is taken as the default 7 days.
+UPDATE mail_outbox_v2 SET secret_links = '[0]', secret_until = created_at + 604800000
+    WHERE links LIKE '["%/mx/dashboard/register/%' OR links LIKE '["%/shieldconex/welcome/%';
 DROP TABLE mail_outbox;
 ALTER TABLE mail_outbox_v2 RENAME TO mail_outbox;
 CREATE INDEX mail_outbox_due ON mail_outbox (status, next_attempt_at);

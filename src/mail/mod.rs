@@ -248,7 +248,9 @@ mod tests {
             "PRAGMA user_version = 1;
              INSERT INTO mail_outbox (id, flavour, recipient, subject, text_body, links,
                                       status, next_attempt_at, created_at)
-             VALUES (7, 'mx', 'a@example.com', 's', 't', '[]', 'sent', 0, 0);",
+             VALUES (7, 'mx', 'a@example.com', 's', 't', '[]', 'sent', 0, 0),
+                    (6, 'mx', 'b@example.com', 's', 'see http://x/mx/dashboard/register/tok',
+                     '[\"http://x/mx/dashboard/register/tok\"]', 'sent', 0, 5);",
         )
         .unwrap();
         drop(conn);
@@ -265,6 +267,27 @@ mod tests {
             .unwrap();
         assert_eq!(kept, "a@example.com");
         assert_eq!(tag.len(), 16);
+        let legacy: (Option<String>, Option<i64>) = store
+            .read(|c| {
+                c.query_row(
+                    "SELECT secret_links, secret_until FROM mail_outbox WHERE id = 6",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .unwrap();
+        assert_eq!(legacy, (Some("[0]".into()), Some(5 + 7 * 86_400_000)));
+        store
+            .write(|tx| scrub(tx, 6, REMOVED_AFTER_DELIVERY))
+            .unwrap();
+        let text: String = store
+            .read(|c| {
+                c.query_row("SELECT text_body FROM mail_outbox WHERE id = 6", [], |r| {
+                    r.get(0)
+                })
+            })
+            .unwrap();
+        assert_eq!(text, format!("see {REMOVED_AFTER_DELIVERY}"));
         let ids: Vec<i64> = (0..2)
             .map(|_| {
                 store
