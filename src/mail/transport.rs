@@ -146,7 +146,12 @@ pub fn check_mbox_tail(path: &Path, in_doubt: &[InDoubt]) -> std::io::Result<Vec
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let file_len = file.metadata()?.len();
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        // A pipe or a device: nothing to look back at.
+        return Ok(Vec::new());
+    }
+    let file_len = metadata.len();
     let wanted: u64 = in_doubt
         .iter()
         .map(|d| d.len)
