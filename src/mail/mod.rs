@@ -98,8 +98,9 @@ pub fn scrub(tx: &rusqlite::Transaction, id: i64, marker: &str) -> rusqlite::Res
         let escaped = crate::http::escape_html(link);
         text = text.replace(link.as_str(), marker);
         html = html.map(|h| h.replace(&escaped, marker).replace(link.as_str(), marker));
-        // Whatever still shows the token (a link written differently) loses it too.
-        if !token.is_empty() {
+        // Whatever still shows the token (a link written differently) loses it too; a
+        // token is long enough (43 characters) not to match ordinary words.
+        if token.len() >= 32 {
             text = text.replace(&token, marker);
             html = html.map(|h| h.replace(&token, marker));
         }
