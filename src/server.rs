@@ -22,7 +22,7 @@ use crate::flavours::{self, Flavour};
 use crate::http::{Request, Response};
 use crate::ids::Ids;
 use crate::journal::{self, Journal};
-use crate::mail::{spawn_sender, Transport};
+use crate::mail::{spawn_sender, Outbox, Transport};
 use crate::seed;
 use crate::store::{Durability, Store};
 
@@ -134,16 +134,22 @@ pub fn start(config: Config) -> Result<Running, String> {
     });
     seed_startup_tenants(&app)?;
 
-    let mail_sender = spawn_sender(
+    // Without the admin API nobody reads delivered mail's links again: they are scrubbed.
+    let keep_live_links = config.admin_token.is_some();
+    let outbox = Outbox {
+        store: app.store.clone(),
+        clock: app.clock.clone(),
+        mailer: app.mailer.clone(),
+        scrubs_links: !keep_live_links,
+    };
+    let mail_sender = spawn_sender(outbox, transport, mail_from, config.mail_give_up_ms);
+    let (housekeeping_stop, stop_signal) = mpsc::channel();
+    let housekeeping = spawn_housekeeping(
         app.store.clone(),
         app.clock.clone(),
-        app.mailer.clone(),
-        transport,
-        mail_from,
-        config.mail_give_up_ms,
+        keep_live_links,
+        stop_signal,
     );
-    let (housekeeping_stop, stop_signal) = mpsc::channel();
-    let housekeeping = spawn_housekeeping(app.store.clone(), app.clock.clone(), stop_signal);
     let workers_per_listener = config.workers.unwrap_or_else(default_workers).max(1);
     let stopping = Arc::new(AtomicBool::new(false));
     let listeners = servers
@@ -250,6 +256,7 @@ fn bind_all(
 fn spawn_housekeeping(
     store: Arc<Store>,
     clock: Arc<crate::clock::Clock>,
+    keep_live_links: bool,
     stop: mpsc::Receiver<()>,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
@@ -260,7 +267,7 @@ fn spawn_housekeeping(
                 let now = clock.now_ms();
                 if now.saturating_sub(pruned_at) >= crate::housekeeping::EVERY_MS {
                     pruned_at = now;
-                    if let Err(e) = crate::housekeeping::prune(&store, now) {
+                    if let Err(e) = crate::housekeeping::prune(&store, now, keep_live_links) {
                         eprintln!("housekeeping: pruning dead rows failed: {e}");
                     }
                 }
@@ -414,31 +421,10 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
             }),
             target,
         });
-    let status = match routed.response {
-        Some(response) => {
-            let status = response.status;
-            let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
-            for (name, value) in &response.headers {
-                if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
-                {
-                    out.add_header(header);
-                }
-            }
-            // Written by the connection's own thread: a client that does not read holds
-            // that thread (until the write timeout), never this worker.
-            let _ = raw.hand_back(out);
-            status
-        }
-        None => {
-            raw.abort();
-            0
-        }
-    };
+    let status = routed.response.as_ref().map_or(0, |r| r.status);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    eprintln!(
-        "{} {} {} {:.1}ms",
-        req.method, logged_path, status, elapsed_ms
-    );
+    // Journaled before the answer leaves, so that a client that reads the journal after
+    // its answer always finds its request there.
     if !matches!(routed.target, Target::Admin) && app.journal.enabled() {
         record(
             &app.journal,
@@ -449,6 +435,25 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
             elapsed_ms,
         );
     }
+    match routed.response {
+        Some(response) => {
+            let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
+            for (name, value) in &response.headers {
+                if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
+                {
+                    out.add_header(header);
+                }
+            }
+            // Written by the connection's own thread: a client that does not read holds
+            // that thread (until the write timeout), never this worker.
+            let _ = raw.hand_back(out);
+        }
+        None => raw.abort(),
+    }
+    eprintln!(
+        "{} {} {} {:.1}ms",
+        req.method, logged_path, status, elapsed_ms
+    );
 }
 
 /// What a request was for, as far as the journal and the panic fallback care.

@@ -89,6 +89,7 @@ impl Store {
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = {sync};
              PRAGMA foreign_keys = ON;
+             PRAGMA secure_delete = ON;
              PRAGMA busy_timeout = 5000;
              PRAGMA wal_autocheckpoint = 0;
              PRAGMA journal_size_limit = {WAL_LIMIT_BYTES};"
@@ -136,6 +137,18 @@ impl Store {
             let (_, conn) = slot.as_ref().expect("the reader was just opened");
             f(conn)
         })
+    }
+
+    /// Checkpoints the whole WAL into the database file and truncates the WAL to nothing, so
+    /// that no older version of a page (a mail before its links were scrubbed) stays in it.
+    /// Holds the writer meanwhile; returns false if a reader kept it from finishing.
+    pub fn truncate_wal(&self) -> rusqlite::Result<bool> {
+        if self.path.is_none() {
+            return Ok(true);
+        }
+        let conn = self.lock_writer();
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        Ok(busy == 0)
     }
 
     fn lock_writer(&self) -> MutexGuard<'_, Connection> {

@@ -7,6 +7,7 @@ mod docs;
 mod embedding;
 mod fixture;
 mod front_door;
+mod mail_delivery;
 mod makeleaps;
 mod mx;
 mod mx_dashboard;

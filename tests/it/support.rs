@@ -50,6 +50,8 @@ impl Drop for TempDir {
 /// How to start a server; `Server::start()` is the common case (demo tenants, admin API).
 pub struct Builder {
     demo: bool,
+    /// Pass `--admin-token` (the fixture setup); off, the server runs as a deployment.
+    admin: bool,
     args: Vec<String>,
     envs: Vec<(String, String)>,
     /// PEM of the certificate the server presents under `tls`, for the client to trust.
@@ -59,6 +61,12 @@ pub struct Builder {
 impl Builder {
     pub fn no_demo(mut self) -> Self {
         self.demo = false;
+        self
+    }
+
+    /// Without `--admin-token`, as a deployment runs.
+    pub fn no_admin(mut self) -> Self {
+        self.admin = false;
         self
     }
 
@@ -95,9 +103,10 @@ impl Builder {
             .arg("--db")
             .arg(dir.join("clientele.db"))
             .arg("--mail")
-            .arg(format!("mbox:{}", dir.join("clientele.mbox").display()))
-            .arg("--admin-token")
-            .arg(ADMIN_TOKEN);
+            .arg(format!("mbox:{}", dir.join("clientele.mbox").display()));
+        if self.admin {
+            command.arg("--admin-token").arg(ADMIN_TOKEN);
+        }
         if self.demo {
             command.arg("--demo");
         }
@@ -154,6 +163,7 @@ impl Server {
     pub fn builder() -> Builder {
         Builder {
             demo: true,
+            admin: true,
             args: Vec::new(),
             envs: Vec::new(),
             trusted: None,
