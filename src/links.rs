@@ -1,8 +1,8 @@
-//! One-time links (the mailed links of docs/mx.md and docs/shieldconex.md): 32 random bytes from
-//! the OS, base64url; only their SHA-256 is stored. A link expires, works once, and is redeemed by
-//! a single conditional UPDATE, so of two concurrent redemptions exactly one changes a row. Issuing
-//! a new link for the same purpose and record revokes the earlier ones (a re-invitation kills the
-//! old link).
+//! One-time links (the links that flavours mail for registering or setting a password): 32
+//! random bytes from the OS, base64url; only their SHA-256 is stored. A link expires, works
+//! once, and is redeemed by a single conditional UPDATE, so of two concurrent redemptions
+//! exactly one changes a row. Issuing a new link for the same purpose and record revokes the
+//! earlier ones (a re-invitation kills the old link).
 //!
 //! Lookups go by the hash: an attacker timing them learns about a hash, not about the token.
 

@@ -10,7 +10,7 @@ use crate::links::LinkError;
 pub struct Look {
     /// The flavour's name, for the log.
     pub flavour: &'static str,
-    /// The header and the end of every title (`MX Client Dashboard`).
+    /// The header, and the end of every title.
     pub brand: &'static str,
     /// The page's whole stylesheet.
     pub style: &'static str,

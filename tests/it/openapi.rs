@@ -2,8 +2,8 @@
 //! against a real server, one test per flavour:
 //!
 //! 1. **Routes.** The document's operations (path template and method) are exactly the
-//!    flavour's route table (`Flavour::operations`), which its router consults for every request: nothing
-//!    answered is undocumented, nothing documented is unanswered.
+//!    flavour's route table (`Flavour::operations`), which its router consults for every
+//!    request: nothing answered is undocumented, nothing documented is unanswered.
 //! 2. **The document itself.** Valid against the OpenAPI 3.1 schema of the OpenAPI Initiative
 //!    (`oas-3.1-schema.json`: https://spec.openapis.org/oas/3.1/schema/2022-10-07, Apache-2.0,
 //!    kept verbatim); every `$ref` resolves; every schema is a valid

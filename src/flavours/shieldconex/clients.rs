@@ -1,6 +1,6 @@
 //! `/api/v1/clients`, exactly as the vendor's example shows it: create → `{"id"}`, list by
-//! partner → `{"total","data"}`, get with `created`/`modified` and the full contact, PATCH with partial
-//! bodies → `{"id"}` and `version` + 1, DELETE → 200.
+//! partner → `{"total","data"}`, get with `created`/`modified` and the full contact, PATCH
+//! with partial bodies → `{"id"}` and `version` + 1, DELETE → 200.
 //!
 //! DELETE is a soft delete (docs/shieldconex.md; our choice: the docs say both "Client has been
 //! deleted successfully" and "it is not possible to delete Clients"): the row stays with
