@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::auth::{constant_time_eq, parse_bearer};
+use crate::flavours::AdminError;
 use crate::http::{Body, Request, Response};
 use crate::seed::Document;
 
@@ -81,7 +82,11 @@ fn flavour_call(app: &App, req: &Request) -> Option<Response> {
         match table.lookup(&req.method, below) {
             Routing::Found {
                 handler, params, ..
-            } => Some(handler(app, req, &params)),
+            } => Some(match handler(app, req, &params) {
+                Ok(answer) => Response::json(200, &answer),
+                Err(AdminError::NotFound(message)) => error(404, message),
+                Err(AdminError::Failed { what, detail }) => internal(what, &detail),
+            }),
             Routing::OtherMethod {
                 allow,
                 some_handler: Some(_),
@@ -92,12 +97,12 @@ fn flavour_call(app: &App, req: &Request) -> Option<Response> {
 }
 
 /// Logs a failed admin call's detail and answers a 500 that names only what failed.
-pub fn internal(what: &str, e: &dyn std::fmt::Display) -> Response {
+fn internal(what: &str, e: &dyn std::fmt::Display) -> Response {
     eprintln!("admin: {what} failed: {e}");
     error(500, &format!("{what} failed"))
 }
 
-pub fn method_not_allowed(allowed: &str) -> Response {
+fn method_not_allowed(allowed: &str) -> Response {
     error(405, &format!("use {allowed}")).with_header("Allow", allowed)
 }
 
@@ -204,8 +209,7 @@ fn move_clock(app: &App, req: &Request) -> Response {
     clock(app)
 }
 
-/// The admin API's error body.
-pub fn error(status: u16, message: &str) -> Response {
+fn error(status: u16, message: &str) -> Response {
     Response::json(status, &json!({ "error": message }))
 }
 

@@ -14,7 +14,6 @@ use crate::faults::Faults;
 use crate::ids::Ids;
 use crate::journal::Journal;
 use crate::mail::Mailer;
-use crate::seed;
 use crate::store::Store;
 
 /// Settings handlers need, resolved from the `Config` at startup.
@@ -39,6 +38,11 @@ pub trait FlavourState: Any + Send + Sync {
 /// The state of a flavour that keeps none.
 impl FlavourState for () {}
 
+/// Applies the startup seed documents in a transaction, as of a time; made by `server.rs`
+/// from the parsed documents, so that this module needs to know nothing of seeds.
+pub type StartupTenants =
+    Box<dyn Fn(&rusqlite::Transaction, i64) -> rusqlite::Result<()> + Send + Sync>;
+
 pub struct App {
     pub store: Arc<Store>,
     pub clock: Arc<Clock>,
@@ -48,8 +52,8 @@ pub struct App {
     pub settings: Settings,
     /// One state per flavour, in the order of `flavours::ALL`.
     pub states: Vec<Box<dyn FlavourState>>,
-    /// The tenants seeded at startup (`--demo`, `--seed`), secrets already hashed.
-    pub startup_seed: Vec<seed::Document>,
+    /// Seeds the tenants of startup (`--demo`, `--seed`, secrets already hashed) again.
+    pub startup_tenants: StartupTenants,
     pub mailer: Arc<Mailer>,
     pub journal: Journal,
     pub faults: Faults,
@@ -79,10 +83,7 @@ impl App {
         self.ids.restart_sequence();
         self.store.write(|tx| {
             Store::delete_all(tx)?;
-            for doc in &self.startup_seed {
-                doc.apply(tx, now)?;
-            }
-            Ok::<_, rusqlite::Error>(())
+            (self.startup_tenants)(tx, now)
         })?;
         self.credentials.clear();
         for state in &self.states {

@@ -127,7 +127,9 @@ pub fn start(config: Config) -> Result<Running, String> {
             trusted_proxies: config.trusted_proxies.clone(),
         },
         states,
-        startup_seed,
+        startup_tenants: Box::new(move |tx, now| {
+            startup_seed.iter().try_for_each(|doc| doc.apply(tx, now))
+        }),
         mailer: Default::default(),
         journal: Journal::new(config.journal_entries, config.journal_bytes),
         faults: Default::default(),
@@ -199,11 +201,7 @@ fn mail_settings(config: &Config) -> Result<(Transport, Mailbox), String> {
 fn seed_startup_tenants(app: &App) -> Result<(), String> {
     let now = app.clock.now_ms();
     app.store
-        .write(|tx| {
-            app.startup_seed
-                .iter()
-                .try_for_each(|doc| doc.apply(tx, now))
-        })
+        .write(|tx| (app.startup_tenants)(tx, now))
         .map_err(|e| format!("cannot seed the startup tenants: {e}"))?;
     app.ids.restart_sequence();
     Ok(())

@@ -105,8 +105,18 @@ pub trait Flavour: Sync {
     }
 }
 
-/// An admin call a flavour adds.
-pub type AdminHandler = fn(&App, &Request, &crate::router::Params) -> Response;
+/// An admin call a flavour adds: its answer (200), or why not; `admin.rs` renders both in
+/// the admin API's format.
+pub type AdminHandler = fn(&App, &Request, &crate::router::Params) -> Result<Value, AdminError>;
+
+/// Why a flavour's admin call did not succeed.
+#[derive(Debug)]
+pub enum AdminError {
+    /// 404 with this message.
+    NotFound(&'static str),
+    /// 500: `what` failed, for this logged reason.
+    Failed { what: &'static str, detail: String },
+}
 
 /// A command-line option of one flavour; `cli` turns it into `--<long>` with its
 /// environment variable, and `Config::flavour_options` carries the value given.

@@ -7,8 +7,7 @@ use rusqlite::OptionalExtension;
 use serde_json::{json, Value};
 
 use crate::app::App;
-use crate::flavours::AdminHandler;
-use crate::http::Response;
+use crate::flavours::{AdminError, AdminHandler};
 use crate::router::Route;
 
 #[derive(Debug)]
@@ -90,10 +89,7 @@ pub const ADMIN_ROUTES: &[Route<AdminHandler>] = &[
     Route {
         method: "GET",
         path: "/reviews",
-        handler: |app, _, _| match list(app) {
-            Ok(list) => Response::json(200, &list),
-            Err(e) => crate::admin::internal("listing reviews", &e),
-        },
+        handler: |app, _, _| list(app).map_err(|e| failed("listing reviews", e)),
     },
     Route {
         method: "POST",
@@ -107,12 +103,16 @@ pub const ADMIN_ROUTES: &[Route<AdminHandler>] = &[
     },
 ];
 
-fn decided(outcome: Result<Value, ReviewError>) -> Response {
-    match outcome {
-        Ok(done) => Response::json(200, &done),
-        Err(ReviewError::NotPending) => {
-            crate::admin::error(404, "no client waits for review under that id")
-        }
-        Err(ReviewError::Store(e)) => crate::admin::internal("deciding a review", &e),
+fn decided(outcome: Result<Value, ReviewError>) -> Result<Value, AdminError> {
+    outcome.map_err(|e| match e {
+        ReviewError::NotPending => AdminError::NotFound("no client waits for review under that id"),
+        ReviewError::Store(e) => failed("deciding a review", e),
+    })
+}
+
+fn failed(what: &'static str, e: rusqlite::Error) -> AdminError {
+    AdminError::Failed {
+        what,
+        detail: e.to_string(),
     }
 }
