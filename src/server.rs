@@ -341,26 +341,17 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
                 &json!({"error": "internal server error"}),
             )),
         });
-    let status = match routed.response {
-        Some(response) => {
-            let status = response.status;
-            let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
-            for (name, value) in &response.headers {
-                if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
-                {
-                    out.add_header(header);
-                }
+    let answer = routed.response.map(|response| {
+        let mut out =
+            tiny_http::Response::from_data(response.body).with_status_code(response.status);
+        for (name, value) in &response.headers {
+            if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+                out.add_header(header);
             }
-            // Written by the connection's own thread: a client that does not read holds
-            // that thread (until the write timeout), never this worker.
-            let _ = raw.hand_back(out);
-            status
         }
-        None => {
-            raw.abort();
-            0
-        }
-    };
+        (response.status, out)
+    });
+    let status = answer.as_ref().map_or(0, |(status, _)| *status);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     eprintln!(
         "{} {} {} {:.1}ms",
@@ -375,6 +366,15 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
             status,
             elapsed_ms,
         );
+    }
+    // Journalled first, so that a client that has its answer finds its request in the
+    // journal. The answer is written by the connection's own thread: a client that does not
+    // read holds that thread (until the write timeout), never this worker.
+    match answer {
+        Some((_, out)) => {
+            let _ = raw.hand_back(out);
+        }
+        None => raw.abort(),
     }
 }
 
