@@ -86,6 +86,7 @@ impl Running {
 
 /// Opens the store, seeds startup tenants, binds every listener and starts the workers.
 pub fn start(options: ServeOptions) -> Result<Running, String> {
+    check_admin_token(options.admin_token.as_deref())?;
     let tls = tls_config(&options)?;
     let durability = if options.durable {
         Durability::PowerLoss
@@ -173,6 +174,19 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
         stopping,
         mail_sender,
     })
+}
+
+/// An empty token (what `CLIENTELE_ADMIN_TOKEN=` from an unset variable gives) would
+/// otherwise be matched by a request with no `Authorization` at all.
+fn check_admin_token(token: Option<&str>) -> Result<(), String> {
+    match token {
+        Some(t) if t.trim().is_empty() => Err(
+            "--admin-token (CLIENTELE_ADMIN_TOKEN) is empty; give a token, or leave it unset \
+             to turn the admin API off"
+                .into(),
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn default_workers() -> usize {

@@ -359,3 +359,43 @@ fn an_endless_header_line_is_cut_off_with_400() {
     assert!(answer.starts_with(b"HTTP/1.1 400"));
     assert_eq!(server.get("/healthz", &[]).status, 200);
 }
+
+/// Runs `serve` on a free port and an in-memory database with these extra arguments and
+/// environment; the process must fail at startup (it is killed after 10 s otherwise).
+fn failed_start(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_clientele"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", ":memory:"])
+        .args(args)
+        .env_remove("CLIENTELE_ADMIN_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("spawning clientele");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn an_empty_admin_token_is_refused_at_startup() {
+    let runs = [
+        failed_start(&["--admin-token", ""], &[]),
+        failed_start(&["--admin-token", "  "], &[]),
+        failed_start(&[], &[("CLIENTELE_ADMIN_TOKEN", "")]),
+        failed_start(&[], &[("CLIENTELE_ADMIN_TOKEN", " \t")]),
+    ];
+    for output in runs {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("--admin-token"), "{stderr}");
+        assert!(stderr.contains("is empty"), "{stderr}");
+        assert!(output.stdout.is_empty(), "no readiness line");
+    }
+}

@@ -48,4 +48,5 @@ fn many_in_process_servers_run_side_by_side() {
         );
     }
     assert!(Server::with_args(&["--link-ttl", "forever"]).is_err());
+    assert!(Server::with_args(&["--admin-token", ""]).is_err());
 }
