@@ -396,7 +396,7 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
             if req.path == "/healthz" {
                 return Routed {
                     target: Target::Other,
-                    response: Some(Response::json(200, &json!({"status": "ok"}))),
+                    response: Some(healthz(req)),
                 };
             }
             if under(&req.path, "/_admin") {
@@ -456,6 +456,15 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
     Routed {
         target,
         response: Some(flavour.handle(app, req)),
+    }
+}
+
+/// `GET /healthz` (and `HEAD`); any other method is 405.
+fn healthz(req: &Request) -> Response {
+    match req.method.as_str() {
+        "GET" | "HEAD" => Response::json(200, &json!({"status": "ok"})),
+        _ => Response::json(405, &json!({"error": "use GET or HEAD"}))
+            .with_header("Allow", "GET, HEAD"),
     }
 }
 

@@ -399,3 +399,27 @@ fn an_empty_admin_token_is_refused_at_startup() {
         assert!(output.stdout.is_empty(), "no readiness line");
     }
 }
+
+#[test]
+fn healthz_answers_get_and_head_only() {
+    let server = Server::start();
+    assert_eq!(server.call("HEAD", "/healthz", &[], None).status, 200);
+    for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+        let reply = server.call(method, "/healthz", &[], Some(b"{}"));
+        assert_eq!(reply.status, 405, "{method}");
+        assert_eq!(reply.header("Allow"), Some("GET, HEAD"), "{method}");
+    }
+    // A method that is no HTTP token at all, over a raw socket.
+    let addr = server.url.trim_start_matches("http://");
+    let mut socket = TcpStream::connect(addr).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    socket
+        .write_all(b"F@@ /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = socket.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    assert!(answer.contains("Allow: GET, HEAD"), "{answer}");
+}
