@@ -57,6 +57,20 @@ pub fn verify_secret(secret: &str, phc: &str) -> bool {
     verify_in_turn(secret, phc)
 }
 
+/// A hash of nobody's secret, made once on first use with the same parameters as real ones.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_secret("clientele: the secret of nobody"))
+}
+
+/// A failed sign-in that names nobody (or someone with no secret yet): the same argon2 run
+/// a wrong secret for a real user costs, so the time taken does not tell them apart.
+/// Always false.
+pub fn verify_nobody(secret: &str) -> bool {
+    let _ = verify_secret(secret, dummy_hash());
+    false
+}
+
 /// `verify_secret` for a caller that holds the argon2 turn already: recomputes the hash
 /// with the PHC string's own parameters and salt, in `working_area`, and compares in
 /// constant time.
@@ -200,6 +214,25 @@ impl CredentialCache {
         ok
     }
 
+    /// `verify` against `stored_hash` when there is one; without (an unknown user), the same
+    /// work against a dummy hash, cached the same way, and false: a wrong secret for a known
+    /// user and any secret for an unknown one cost alike.
+    pub fn verify_or_nobody(
+        &self,
+        scope: &str,
+        user: &str,
+        secret: &str,
+        stored_hash: Option<&str>,
+    ) -> bool {
+        match stored_hash {
+            Some(hash) => self.verify(scope, user, secret, hash),
+            None => {
+                let _ = self.verify(scope, user, secret, dummy_hash());
+                false
+            }
+        }
+    }
+
     fn known(&self, key: &[u8; 32], stored: &[u8; 32]) -> Option<bool> {
         let verdict = self.lock().get(key).copied()?;
         let current = verdict.until.is_none_or(|until| Instant::now() < until);
@@ -268,7 +301,16 @@ mod tests {
     }
 
     #[test]
-    fn parses_the_seed_000_header() {
+    fn nobody_never_verifies() {
+        let cache = CredentialCache::default();
+        assert!(!verify_nobody("clientele: the secret of nobody"));
+        assert!(!cache.verify_or_nobody("t", "u", "clientele: the secret of nobody", None));
+        let real = hash_secret("one");
+        assert!(cache.verify_or_nobody("t", "u", "one", Some(&real)));
+    }
+
+    #[test]
+    fn parses_the_basic_header() {
         let got = parse_basic(Some("Basic UFJPQ0VTU09SLTEyMzQ6QVBJLUtFWS00NTY3"));
         assert_eq!(
             got,

@@ -5,6 +5,7 @@ mod browser;
 mod core;
 mod embedding;
 mod fixture;
+mod front;
 mod makeleaps;
 mod mx;
 mod mx_dashboard;

@@ -1,0 +1,141 @@
+//! The front door: what is checked before a request gets anywhere (sign-in timing, the
+//! database lock, the log that must never block, the Nueve09 signing key).
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{mx_invite, newest_link_path, post_form, set_cookie, Server};
+
+fn basic(user: &str, secret: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
+    format!("Basic {encoded}")
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Median time of failed sign-ins as a known user with wrong secrets, and as an unknown one.
+/// Every attempt uses a fresh secret, so no remembered verdict short-cuts it.
+fn failed_sign_in_times(mut attempt: impl FnMut(bool, &str) -> u16) -> (Duration, Duration) {
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for i in 0..7 {
+        for (is_known, samples) in [(true, &mut known), (false, &mut unknown)] {
+            let secret = format!("wrong secret {i} {is_known}");
+            let started = Instant::now();
+            let status = attempt(is_known, &secret);
+            samples.push(started.elapsed());
+            assert!((400..500).contains(&status), "a failed sign-in: {status}");
+        }
+    }
+    (median(known), median(unknown))
+}
+
+fn assert_alike(what: &str, (known, unknown): (Duration, Duration)) {
+    // A wrong secret costs one argon2 run (milliseconds); a name nobody has must cost it too.
+    assert!(
+        unknown * 3 >= known,
+        "{what}: unknown user {unknown:?}, known user with a wrong secret {known:?}"
+    );
+}
+
+#[test]
+fn a_failed_sign_in_costs_the_same_for_unknown_and_known_users() {
+    let server = Server::start();
+    // An MX client with a dashboard password.
+    const EMAIL: &str = "john.foo@mx.com";
+    assert_eq!(mx_invite(&server, EMAIL).status, 200);
+    let link = newest_link_path(&server, EMAIL);
+    let form = server.get(&link, &[]);
+    let cookie = set_cookie(&form, "mx_csrf").unwrap();
+    let csrf = cookie.split_once('=').unwrap().1.to_string();
+    let password = "correct horse battery";
+    let registered = post_form(
+        &server,
+        &link,
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("password", password),
+            ("password_confirmation", password),
+        ],
+    );
+    assert_eq!(registered.status, 303);
+
+    let mx = failed_sign_in_times(|known, secret| {
+        let user = if known {
+            "PROCESSOR-1234"
+        } else {
+            "PROCESSOR-9999"
+        };
+        let auth = basic(user, secret);
+        server
+            .post("/mx/clients", &[("Authorization", &auth)], "{}")
+            .status
+    });
+    assert_alike("MX Basic", mx);
+
+    let shieldconex = failed_sign_in_times(|known, secret| {
+        let user = if known {
+            "waterford@example.com"
+        } else {
+            "nobody@example.com"
+        };
+        let auth = basic(user, secret);
+        server
+            .get("/shieldconex/api/v1/clients", &[("Authorization", &auth)])
+            .status
+    });
+    assert_alike("ShieldConex Basic", shieldconex);
+
+    let nueve09 = failed_sign_in_times(|known, secret| {
+        let api_key = if known { "api_key" } else { "no_such_key" };
+        let body = json!({"api_client": {"api_key": api_key, "password": secret}});
+        server
+            .post(
+                "/nueve09/auth/login",
+                &[("Content-Type", "application/json")],
+                &body.to_string(),
+            )
+            .status
+    });
+    assert_alike("Nueve09 login", nueve09);
+
+    let makeleaps = failed_sign_in_times(|known, secret| {
+        let client = if known {
+            "demo-client-id"
+        } else {
+            "no-such-client"
+        };
+        let auth = basic(client, secret);
+        server
+            .post(
+                "/makeleaps/user/oauth2/token/",
+                &[
+                    ("Authorization", &auth),
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                ],
+                "grant_type=client_credentials",
+            )
+            .status
+    });
+    assert_alike("MakeLeaps client secret", makeleaps);
+
+    let login = server.get("/mx/dashboard/login", &[]);
+    let csrf_cookie = set_cookie(&login, "mx_csrf").unwrap();
+    let csrf = csrf_cookie.split_once('=').unwrap().1.to_string();
+    let dashboard = failed_sign_in_times(|known, secret| {
+        let email = if known { EMAIL } else { "nobody@mx.com" };
+        post_form(
+            &server,
+            "/mx/dashboard/login",
+            &csrf_cookie,
+            &[("csrf", &csrf), ("email", email), ("password", secret)],
+        )
+        .status
+    });
+    assert_alike("MX dashboard sign-in", dashboard);
+}
