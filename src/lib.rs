@@ -12,6 +12,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod clock;
+pub mod dblock;
 pub mod faults;
 pub mod flavours;
 pub mod housekeeping;

@@ -139,3 +139,41 @@ fn a_failed_sign_in_costs_the_same_for_unknown_and_known_users() {
     });
     assert_alike("MX dashboard sign-in", dashboard);
 }
+
+#[test]
+fn a_second_server_on_the_same_database_file_is_refused() {
+    let server = Server::start();
+    let db = server.db_path();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_clientele"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .arg("--mail")
+        .arg(format!(
+            "mbox:{}",
+            server.dir().join("second.mbox").display()
+        ))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running a second clientele");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty(), "no readiness line");
+    assert!(
+        stderr.contains(&format!("{}.lock", db.display())),
+        "names the lock file: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("pid {}", server.pid())),
+        "names the process that holds it: {stderr}"
+    );
+    // The first one is untouched and serves on.
+    assert_eq!(
+        crate::support::mx_invite(&server, "a@example.com").status,
+        200
+    );
+    assert_eq!(server.get("/healthz", &[]).status, 200);
+    // Once it has gone, the file is free again.
+    let dir = server.kill();
+    let again = Server::builder().start_in(dir);
+    assert_eq!(again.count("mx_clients"), 1);
+}
