@@ -62,6 +62,10 @@ pub fn handle(app: &App, req: &Request) -> Response {
         },
         (_, ["tenants"]) => method_not_allowed("POST"),
         (_, ["tenants", _]) => method_not_allowed("DELETE"),
+        ("GET", ["log"]) => {
+            Response::json(200, &json!({"log_lines_dropped": crate::log::dropped()}))
+        }
+        (_, ["log"]) => method_not_allowed("GET"),
         ("GET", ["clock"]) => clock(app),
         ("POST", ["clock"]) => move_clock(app, req),
         ("DELETE", ["clock"]) => {
@@ -77,7 +81,7 @@ pub fn handle(app: &App, req: &Request) -> Response {
 }
 
 fn internal(what: &str, e: &dyn std::fmt::Display) -> Response {
-    eprintln!("admin: {what} failed: {e}");
+    crate::log::line(format!("admin: {what} failed: {e}"));
     error(500, &format!("{what} failed"))
 }
 
@@ -214,7 +218,7 @@ fn mailbox(app: &App, req: &Request) -> Response {
     match app.store.read(|c| crate::mail::mailbox(c, to.as_deref())) {
         Ok(messages) => Response::json(200, &messages),
         Err(e) => {
-            eprintln!("admin: reading the mailbox failed: {e}");
+            crate::log::line(format!("admin: reading the mailbox failed: {e}"));
             error(500, "reading the mailbox failed")
         }
     }
@@ -224,7 +228,7 @@ fn reset(app: &App) -> Response {
     match app.reset() {
         Ok(()) => Response::json(200, &json!({"status": "reset"})),
         Err(e) => {
-            eprintln!("admin: reset failed: {e}");
+            crate::log::line(format!("admin: reset failed: {e}"));
             error(500, "reset failed")
         }
     }
@@ -256,7 +260,7 @@ fn seed(app: &App, req: &Request) -> Response {
             )
         }
         Err(e) => {
-            eprintln!("admin: seed failed: {e}");
+            crate::log::line(format!("admin: seed failed: {e}"));
             error(500, "seeding failed")
         }
     }

@@ -217,6 +217,13 @@ fn serve(options: ServeOptions) -> Result<(), String> {
     })
     .map_err(|e| format!("cannot install the signal handler: {e}"))?;
 
+    // A handler's panic is answered 500 and logged; its message goes through the log too, so
+    // that a blocked stderr does not stop the worker.
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        crate::log::line(format!("clientele: thread '{name}' {info}"));
+    }));
     let demo = options.demo;
     let running = crate::server::start(options)?;
     if demo {
@@ -234,7 +241,9 @@ fn serve(options: ServeOptions) -> Result<(), String> {
     drop(stdout);
 
     let _ = stop_rx.recv();
-    eprintln!("clientele: shutting down");
+    // Through the log: a blocked stderr must not keep the process from stopping.
+    crate::log::line("clientele: shutting down".into());
     running.shutdown();
+    crate::log::flush(std::time::Duration::from_secs(1));
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod http;
 pub mod ids;
 pub mod journal;
 pub mod links;
+pub mod log;
 pub mod mail;
 pub mod seed;
 pub mod server;

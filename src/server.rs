@@ -291,7 +291,9 @@ fn spawn_worker(
                 match server.recv() {
                     Ok(raw) => serve_one(&app, mount, raw),
                     Err(_) if stopping.load(Ordering::SeqCst) => break,
-                    Err(e) => eprintln!("clientele: accepting a request failed: {e}"),
+                    Err(e) => {
+                        crate::log::line(format!("clientele: accepting a request failed: {e}"))
+                    }
                 }
             }
             // Shutting down: answer what already arrived rather than drop it.
@@ -333,10 +335,10 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
         }
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    eprintln!(
+    crate::log::line(format!(
         "{} {} {} {:.1}ms",
         req.method, logged_path, status, elapsed_ms
-    );
+    ));
     if !matches!(routed.target, Target::Admin) && app.journal.enabled() {
         record(
             &app.journal,
@@ -462,7 +464,10 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
 /// `GET /healthz` (and `HEAD`); any other method is 405.
 fn healthz(req: &Request) -> Response {
     match req.method.as_str() {
-        "GET" | "HEAD" => Response::json(200, &json!({"status": "ok"})),
+        "GET" | "HEAD" => Response::json(
+            200,
+            &json!({"status": "ok", "log_lines_dropped": crate::log::dropped()}),
+        ),
         _ => Response::json(405, &json!({"error": "use GET or HEAD"}))
             .with_header("Allow", "GET, HEAD"),
     }

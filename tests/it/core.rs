@@ -18,7 +18,10 @@ fn readiness_line_names_a_working_url_and_health_is_ok() {
     );
     let reply = server.get("/healthz", &[]);
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.json(), json!({"status": "ok"}));
+    assert_eq!(
+        reply.json(),
+        json!({"status": "ok", "log_lines_dropped": 0})
+    );
     // The log line is written just after the answer, so wait for it.
     assert!(
         server.stderr_shows("GET /healthz 200"),

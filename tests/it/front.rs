@@ -177,3 +177,100 @@ fn a_second_server_on_the_same_database_file_is_refused() {
     let again = Server::builder().start_in(dir);
     assert_eq!(again.count("mx_clients"), 1);
 }
+
+/// `requests` GETs of `path` over one keep-alive connection (a new one if the server closes
+/// it); every answer must be a 200 within 10 s.
+fn keep_alive_gets(addr: &str, path: &str, requests: usize) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let connect = || {
+        let socket = std::net::TcpStream::connect(addr).expect("connecting");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        socket
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        BufReader::new(socket)
+    };
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut reader = connect();
+    let mut done = 0;
+    while done < requests {
+        reader.get_mut().write_all(request.as_bytes()).unwrap();
+        let mut status = String::new();
+        if reader.read_line(&mut status).expect("an answer in time") == 0 {
+            reader = connect(); // closed by the server between requests: ask again
+            continue;
+        }
+        assert!(
+            status.starts_with("HTTP/1.1 200"),
+            "{status:?} after {done}"
+        );
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).expect("headers in time");
+            if header == "\r\n" || header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("the body in time");
+        done += 1;
+    }
+}
+
+#[test]
+fn a_stderr_nobody_reads_does_not_stop_the_server() {
+    let mut server = Server::builder().no_demo().stderr_unread().start();
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || keep_alive_gets(&addr, "/healthz", 25_000))
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("100,000 requests answered");
+    }
+    let health = server.get("/healthz", &[]);
+    assert_eq!(health.status, 200);
+    let dropped = health.json()["log_lines_dropped"].as_u64().unwrap();
+    assert!(dropped > 0, "{}", health.body);
+    let admin = server.admin("GET", "/log", None).json();
+    assert!(admin["log_lines_dropped"].as_u64().unwrap() >= dropped);
+
+    // Once someone reads, the log flows again and says what was lost.
+    let mut pipe = server.take_unread_stderr();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(&mut pipe).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("log lines dropped)") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reported = loop {
+        assert_eq!(server.get("/healthz", &[]).status, 200);
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
+            break line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no line reported the dropped ones"
+        );
+    };
+    let count: u64 = reported
+        .rsplit_once('(')
+        .and_then(|(_, n)| n.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{reported}"));
+    assert!(count > 0, "{reported}");
+}

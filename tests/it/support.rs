@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -54,6 +54,8 @@ pub struct Builder {
     envs: Vec<(String, String)>,
     /// PEM of the certificate the server presents under `tls`, for the client to trust.
     trusted: Option<Vec<u8>>,
+    /// stderr is a pipe nobody reads (instead of `stderr.log`).
+    stderr_unread: bool,
 }
 
 impl Builder {
@@ -64,6 +66,13 @@ impl Builder {
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
+        self
+    }
+
+    /// Connects stderr to a pipe that is kept open and never read: once it is full (64 KiB
+    /// on Linux) every write to it blocks.
+    pub fn stderr_unread(mut self) -> Self {
+        self.stderr_unread = true;
         self
     }
 
@@ -109,8 +118,13 @@ impl Builder {
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(stderr);
+            .stderr(if self.stderr_unread {
+                Stdio::piped()
+            } else {
+                stderr.into()
+            });
         let mut child = command.spawn().expect("spawning clientele");
+        let unread_stderr = child.stderr.take();
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
         let mut line = String::new();
         stdout
@@ -132,6 +146,7 @@ impl Builder {
             },
             child,
             _stdout: stdout,
+            _unread_stderr: unread_stderr,
             dir: Some(dir),
         }
     }
@@ -143,6 +158,7 @@ pub struct Server {
     pub agent: ureq::Agent,
     child: Child,
     _stdout: BufReader<ChildStdout>,
+    _unread_stderr: Option<ChildStderr>,
     dir: Option<TempDir>,
 }
 
@@ -157,6 +173,7 @@ impl Server {
             args: Vec::new(),
             envs: Vec::new(),
             trusted: None,
+            stderr_unread: false,
         }
     }
 
@@ -201,6 +218,13 @@ impl Server {
             })
             .expect("the dedicated listener is announced on stderr");
         (server, url)
+    }
+
+    /// The unread stderr pipe of a server started with `stderr_unread`, to read it after all.
+    pub fn take_unread_stderr(&mut self) -> ChildStderr {
+        self._unread_stderr
+            .take()
+            .expect("started with stderr_unread")
     }
 
     pub fn pid(&self) -> u32 {

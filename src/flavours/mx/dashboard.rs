@@ -96,7 +96,7 @@ fn dead_link(req: &Request, error: &LinkError) -> Response {
         LinkError::Store(_) => ("Something went wrong", "Please try again later."),
     };
     if let LinkError::Store(e) = error {
-        eprintln!("mx: internal error: {e}");
+        crate::log::line(format!("mx: internal error: {e}"));
     }
     Response::html(
         error.status(),
