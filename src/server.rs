@@ -97,6 +97,7 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
     let store = Store::open(&options.db, durability)
         .map_err(|e| format!("cannot open the database {:?}: {e}", options.db))?;
     let startup_seed = startup_seed(&options)?;
+    let nueve09_signing_key = crate::flavours::nueve09::token::configured_key(&options)?;
     let transport = Transport::parse(&options.mail)?;
     let mail_from: Mailbox = options
         .mail_from
@@ -134,6 +135,7 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
                 .clone()
                 .map_or_else(Vec::new, |n| n.0),
             nueve09_min_balance_cents: options.nueve09_min_balance,
+            nueve09_signing_key,
         },
         startup_seed,
         mailer: Default::default(),

@@ -233,6 +233,8 @@ fn help_documents_every_option() {
         "--admin-token",
         "--listen-mx",
         "--link-ttl",
+        "--nueve09-signing-key-file",
+        "CLIENTELE_NUEVE09_SIGNING_KEY",
         "CLIENTELE_DB",
     ] {
         assert!(help.contains(option), "serve --help lacks {option}");
@@ -365,25 +367,10 @@ fn an_endless_header_line_is_cut_off_with_400() {
 
 /// Runs `serve` on a free port and an in-memory database with these extra arguments and
 /// environment; the process must fail at startup (it is killed after 10 s otherwise).
-fn failed_start(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_clientele"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--db", ":memory:"])
-        .args(args)
-        .env_remove("CLIENTELE_ADMIN_TOKEN")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (k, v) in envs {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().expect("spawning clientele");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    child.wait_with_output().unwrap()
+pub(crate) fn failed_start(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut all = vec!["serve", "--listen", "127.0.0.1:0", "--db", ":memory:"];
+    all.extend_from_slice(args);
+    crate::support::run_briefly(&all, envs)
 }
 
 #[test]

@@ -144,17 +144,20 @@ fn a_failed_sign_in_costs_the_same_for_unknown_and_known_users() {
 fn a_second_server_on_the_same_database_file_is_refused() {
     let server = Server::start();
     let db = server.db_path();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_clientele"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(&db)
-        .arg("--mail")
-        .arg(format!(
-            "mbox:{}",
-            server.dir().join("second.mbox").display()
-        ))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("running a second clientele");
+    let mbox = format!("mbox:{}", server.dir().join("second.mbox").display());
+    let db_arg = db.display().to_string();
+    let output = crate::support::run_briefly(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            &db_arg,
+            "--mail",
+            &mbox,
+        ],
+        &[],
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(output.stdout.is_empty(), "no readiness line");
@@ -273,4 +276,116 @@ fn a_stderr_nobody_reads_does_not_stop_the_server() {
         .and_then(|(_, n)| n.split(' ').next()?.parse().ok())
         .unwrap_or_else(|| panic!("{reported}"));
     assert!(count > 0, "{reported}");
+}
+
+/// Logs the demo Nueve09 account in; its bearer token.
+fn nueve09_token(server: &Server) -> String {
+    let body = r#"{"api_client":{"api_key":"api_key","password":"password"}}"#;
+    let reply = server.post(
+        "/nueve09/auth/login",
+        &[("Content-Type", "application/json")],
+        body,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.header("Authorization").unwrap()["Bearer ".len()..].to_string()
+}
+
+/// True when `token`'s HS256 signature is made with `key`.
+fn signed_with(token: &str, key: &[u8]) -> bool {
+    use base64::Engine;
+    use hmac::Mac;
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(signature)
+        .unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(signed.as_bytes());
+    mac.verify_slice(&signature).is_ok()
+}
+
+#[test]
+fn the_nueve09_signing_key_can_come_from_a_file_or_the_environment() {
+    const KEY: &str = "0123456789abcdef0123456789abcdef-from-a-file";
+    let dir = crate::support::TempDir::new();
+    let key_file = dir.join("signing.key");
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    let server = Server::builder()
+        .arg("--nueve09-signing-key-file")
+        .arg(key_file.display().to_string())
+        .start_in(dir);
+    let token = nueve09_token(&server);
+    assert!(signed_with(&token, KEY.as_bytes()), "{token}");
+    let states = server.get(
+        "/nueve09/catalogs/states",
+        &[("Authorization", &format!("Bearer {token}"))],
+    );
+    assert_eq!(states.status, 200, "{}", states.body);
+    assert_eq!(server.count("n09_signing_key"), 0, "not in the database");
+    assert!(server.stderr_shows("signed with the key in"));
+
+    const ENV_KEY: &str = "an environment key of well over thirty-two bytes";
+    let server = Server::builder()
+        .env("CLIENTELE_NUEVE09_SIGNING_KEY", ENV_KEY)
+        .start();
+    let token = nueve09_token(&server);
+    assert!(signed_with(&token, ENV_KEY.as_bytes()), "{token}");
+    assert_eq!(server.count("n09_signing_key"), 0, "not in the database");
+}
+
+#[test]
+fn a_generated_nueve09_signing_key_is_kept_in_the_database_and_says_so() {
+    let server = Server::start();
+    assert!(
+        server.stderr_shows(&format!(
+            "kept in the clear in the database {}",
+            server.db_path().display()
+        )),
+        "{}",
+        server.stderr()
+    );
+    let token = nueve09_token(&server);
+    let key: Vec<u8> = server
+        .db()
+        .query_row("SELECT secret FROM n09_signing_key", [], |r| r.get(0))
+        .unwrap();
+    assert!(signed_with(&token, &key));
+}
+
+#[test]
+fn a_short_or_unreadable_nueve09_signing_key_is_refused_at_startup() {
+    let dir = crate::support::TempDir::new();
+    let short = dir.join("short.key");
+    std::fs::write(&short, "too short\n").unwrap();
+    let missing = dir.join("missing.key");
+    let cases: [(Vec<String>, Vec<(&str, &str)>, &str); 3] = [
+        (
+            vec![
+                "--nueve09-signing-key-file".into(),
+                short.display().to_string(),
+            ],
+            vec![],
+            "at least 32",
+        ),
+        (
+            vec![
+                "--nueve09-signing-key-file".into(),
+                missing.display().to_string(),
+            ],
+            vec![],
+            "missing.key",
+        ),
+        (
+            vec![],
+            vec![("CLIENTELE_NUEVE09_SIGNING_KEY", "short")],
+            "at least 32",
+        ),
+    ];
+    for (args, envs, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = crate::core::failed_start(&args, &envs);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(output.stdout.is_empty(), "no readiness line");
+    }
 }

@@ -491,3 +491,23 @@ pub fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
         .map(|(_, v)| v.split(';').next().unwrap_or("").to_string())
         .find(|pair| pair.starts_with(&format!("{name}=")))
 }
+
+/// Runs the binary with these arguments and environment (and no CLIENTELE_ADMIN_TOKEN from
+/// outside) for at most 10 s, killing it then; what it wrote and how it ended.
+pub fn run_briefly(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clientele"));
+    command
+        .args(args)
+        .env_remove("CLIENTELE_ADMIN_TOKEN")
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawning clientele");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("waiting").is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    child.wait_with_output().expect("collecting the output")
+}
