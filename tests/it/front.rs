@@ -357,32 +357,24 @@ fn a_short_or_unreadable_nueve09_signing_key_is_refused_at_startup() {
     let short = dir.join("short.key");
     std::fs::write(&short, "too short\n").unwrap();
     let missing = dir.join("missing.key");
-    let cases: [(Vec<String>, Vec<(&str, &str)>, &str); 3] = [
+    let (short, missing) = (short.display().to_string(), missing.display().to_string());
+    let flag = "--nueve09-signing-key-file";
+    let env = "CLIENTELE_NUEVE09_SIGNING_KEY";
+    let outputs = [
         (
-            vec![
-                "--nueve09-signing-key-file".into(),
-                short.display().to_string(),
-            ],
-            vec![],
+            crate::core::failed_start(&[flag, &short], &[]),
             "at least 32",
         ),
         (
-            vec![
-                "--nueve09-signing-key-file".into(),
-                missing.display().to_string(),
-            ],
-            vec![],
+            crate::core::failed_start(&[flag, &missing], &[]),
             "missing.key",
         ),
         (
-            vec![],
-            vec![("CLIENTELE_NUEVE09_SIGNING_KEY", "short")],
+            crate::core::failed_start(&[], &[(env, "short")]),
             "at least 32",
         ),
     ];
-    for (args, envs, expected) in cases {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let output = crate::core::failed_start(&args, &envs);
+    for (output, expected) in outputs {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains(expected), "{stderr}");
