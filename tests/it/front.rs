@@ -381,3 +381,17 @@ fn a_short_or_unreadable_nueve09_signing_key_is_refused_at_startup() {
         assert!(output.stdout.is_empty(), "no readiness line");
     }
 }
+
+#[test]
+fn sigterm_stops_a_server_whose_stderr_nobody_reads() {
+    let mut server = Server::builder().no_demo().stderr_unread().start();
+    let addr = server.url.trim_start_matches("http://").to_string();
+    // Enough log lines to fill the pipe (64 KiB) and the log's queue behind it.
+    keep_alive_gets(&addr, "/healthz", 12_000);
+    let health = server.get("/healthz", &[]).json();
+    assert!(
+        health["log_lines_dropped"].as_u64().unwrap() > 0,
+        "{health}"
+    );
+    assert_eq!(server.terminate().code(), Some(0));
+}
