@@ -6,6 +6,7 @@ mod core;
 mod docs;
 mod embedding;
 mod fixture;
+mod front;
 mod front_door;
 mod mail_delivery;
 mod makeleaps;
