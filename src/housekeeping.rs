@@ -58,7 +58,9 @@ pub fn prune(app: &App) -> rusqlite::Result<()> {
         Ok::<_, rusqlite::Error>(())
     })?;
     if !app.store.truncate_wal()? {
-        eprintln!("housekeeping: a reader kept the WAL from being truncated; next time");
+        crate::log::line(format!(
+            "housekeeping: a reader kept the WAL from being truncated; next time"
+        ));
     }
     Ok(())
 }
