@@ -58,9 +58,9 @@ pub fn prune(app: &App) -> rusqlite::Result<()> {
         Ok::<_, rusqlite::Error>(())
     })?;
     if !app.store.truncate_wal()? {
-        crate::log::line(format!(
-            "housekeeping: a reader kept the WAL from being truncated; next time"
-        ));
+        crate::log::line(
+            "housekeeping: a reader kept the WAL from being truncated; next time".to_string(),
+        );
     }
     Ok(())
 }
