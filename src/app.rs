@@ -33,6 +33,11 @@ pub struct Settings {
 pub trait FlavourState: Any + Send + Sync {
     /// Forgets what requests built up (a reset); options stay.
     fn reset(&self) {}
+
+    /// A line for stderr at startup (where a key comes from, say).
+    fn notice(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The state of a flavour that keeps none.

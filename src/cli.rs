@@ -252,9 +252,13 @@ fn with_flavour_options(mut command: clap::Command) -> clap::Command {
                 .env(env_name(option.long))
                 .value_name(option.value_name)
                 .help(option.help)
+                .hide_env_values(option.secret)
                 .value_parser(move |text: &str| check(text).map(|()| text.to_string()));
             if let Some(default) = option.default {
                 arg = arg.default_value(default);
+            }
+            if let Some(other) = option.conflicts_with {
+                arg = arg.conflicts_with(other);
             }
             command = command.arg(arg);
         }
@@ -352,8 +356,18 @@ fn serve(config: Config) -> Result<(), String> {
     })
     .map_err(|e| format!("cannot install the signal handler: {e}"))?;
 
+    // A handler's panic is answered 500 and logged; its message goes through the log too, so
+    // that a blocked stderr does not stop the worker.
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        crate::log::line(format!("clientele: thread '{name}' {info}"));
+    }));
     let demo = config.demo;
     let running = crate::server::start(config)?;
+    for notice in running.app().states.iter().filter_map(|s| s.notice()) {
+        eprintln!("clientele: {notice}");
+    }
     if demo {
         eprintln!("{}", crate::seed::demo_banner());
     }
@@ -369,7 +383,9 @@ fn serve(config: Config) -> Result<(), String> {
     drop(stdout);
 
     let _ = stop_rx.recv();
-    eprintln!("clientele: shutting down");
+    // Through the log: a blocked stderr must not keep the process from stopping.
+    crate::log::line("clientele: shutting down".into());
     running.shutdown();
+    crate::log::flush(std::time::Duration::from_secs(1));
     Ok(())
 }

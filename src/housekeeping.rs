@@ -60,7 +60,9 @@ pub fn prune(store: &Store, now: i64, keep_live_links: bool) -> rusqlite::Result
         Ok::<_, rusqlite::Error>(())
     })?;
     if !store.truncate_wal()? {
-        eprintln!("housekeeping: a reader kept the WAL from being truncated; next time");
+        crate::log::line(
+            "housekeeping: a reader kept the WAL from being truncated; next time".to_string(),
+        );
     }
     Ok(())
 }

@@ -72,7 +72,7 @@ pub fn dead_link(
         LinkError::Store(_) => ("Something went wrong", "Please try again later."),
     };
     if let LinkError::Store(e) = error {
-        eprintln!("{}: internal error: {e}", look.flavour);
+        crate::log::line(format!("{}: internal error: {e}", look.flavour));
     }
     (error.status(), notice(look, title, message, link))
 }

@@ -98,10 +98,11 @@ impl Running {
 /// Opens the store, seeds startup tenants, binds every listener and starts the workers,
 /// the mail sender and housekeeping.
 pub fn start(config: Config) -> Result<Running, String> {
+    check_admin_token(config.admin_token.as_deref())?;
     let tls = tls_config(&config)?;
     let states = flavours::ALL
         .iter()
-        .map(|f| f.state(&config.flavour_options))
+        .map(|f| f.state(&config))
         .collect::<Result<Vec<_>, String>>()?;
     let ids = Ids::new(config.deterministic);
     let store = open_store(&config)?;
@@ -266,7 +267,7 @@ fn spawn_housekeeping(
                 if now.saturating_sub(pruned_at) >= crate::housekeeping::EVERY_MS {
                     pruned_at = now;
                     if let Err(e) = crate::housekeeping::prune(&store, now, keep_live_links) {
-                        eprintln!("housekeeping: pruning dead rows failed: {e}");
+                        crate::log::line(format!("housekeeping: pruning dead rows failed: {e}"));
                     }
                 }
                 match stop.recv_timeout(Duration::from_secs(1)) {
@@ -276,6 +277,19 @@ fn spawn_housekeeping(
             }
         })
         .expect("spawning the housekeeping thread")
+}
+
+/// An empty token (what `CLIENTELE_ADMIN_TOKEN=` from an unset variable gives) would
+/// otherwise be matched by a request with no `Authorization` at all.
+fn check_admin_token(token: Option<&str>) -> Result<(), String> {
+    match token {
+        Some(t) if t.trim().is_empty() => Err(
+            "--admin-token (CLIENTELE_ADMIN_TOKEN) is empty; give a token, or leave it unset \
+             to turn the admin API off"
+                .into(),
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn default_workers() -> usize {
@@ -393,7 +407,9 @@ fn spawn_worker(
                 match server.recv() {
                     Ok(raw) => serve_one(&app, mount, raw),
                     Err(_) if stopping.load(Ordering::SeqCst) => break,
-                    Err(e) => eprintln!("clientele: accepting a request failed: {e}"),
+                    Err(e) => {
+                        crate::log::line(format!("clientele: accepting a request failed: {e}"))
+                    }
                 }
             }
             // Shutting down: answer what already arrived rather than drop it.
@@ -419,10 +435,22 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
             }),
             target,
         });
-    let status = routed.response.as_ref().map_or(0, |r| r.status);
+    let answer = routed.response.map(|response| {
+        let mut out =
+            tiny_http::Response::from_data(response.body).with_status_code(response.status);
+        for (name, value) in &response.headers {
+            if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+                out.add_header(header);
+            }
+        }
+        (response.status, out)
+    });
+    let status = answer.as_ref().map_or(0, |(status, _)| *status);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    // Journaled before the answer leaves, so that a client that reads the journal after
-    // its answer always finds its request there.
+    crate::log::line(format!(
+        "{} {} {} {:.1}ms",
+        req.method, logged_path, status, elapsed_ms
+    ));
     if !matches!(routed.target, Target::Admin) && app.journal.enabled() {
         record(
             &app.journal,
@@ -433,25 +461,15 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
             elapsed_ms,
         );
     }
-    match routed.response {
-        Some(response) => {
-            let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
-            for (name, value) in &response.headers {
-                if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
-                {
-                    out.add_header(header);
-                }
-            }
-            // Written by the connection's own thread: a client that does not read holds
-            // that thread (until the write timeout), never this worker.
+    // Journalled first, so that a client that has its answer finds its request in the
+    // journal. The answer is written by the connection's own thread: a client that does not
+    // read holds that thread (until the write timeout), never this worker.
+    match answer {
+        Some((_, out)) => {
             let _ = raw.hand_back(out);
         }
         None => raw.abort(),
     }
-    eprintln!(
-        "{} {} {} {:.1}ms",
-        req.method, logged_path, status, elapsed_ms
-    );
 }
 
 /// What a request was for, as far as the journal and the panic fallback care.
@@ -520,7 +538,7 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
         Target::Other if req.path == "/healthz" => {
             return Routed {
                 target,
-                response: Some(Response::json(200, &json!({"status": "ok"}))),
+                response: Some(healthz(req)),
             }
         }
         Target::Other => {
@@ -570,6 +588,18 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
     Routed {
         target,
         response: Some(flavour.handle(app, req)),
+    }
+}
+
+/// `GET /healthz` (and `HEAD`); any other method is 405.
+fn healthz(req: &Request) -> Response {
+    match req.method.as_str() {
+        "GET" | "HEAD" => Response::json(
+            200,
+            &json!({"status": "ok", "log_lines_dropped": crate::log::dropped()}),
+        ),
+        _ => Response::json(405, &json!({"error": "use GET or HEAD"}))
+            .with_header("Allow", "GET, HEAD"),
     }
 }
 

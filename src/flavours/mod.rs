@@ -25,6 +25,7 @@ use serde_json::Value;
 
 use crate::app::{App, FlavourState};
 use crate::auth::Hasher;
+use crate::config::Config;
 use crate::http::{Request, Response};
 use crate::ids::Ids;
 use crate::router::OPENAPI_PATH;
@@ -73,8 +74,8 @@ pub trait Flavour: Sync {
         &[]
     }
 
-    /// Its per-process state, made at startup from its options.
-    fn state(&self, _options: &OptionValues) -> Result<Box<dyn FlavourState>, String> {
+    /// Its per-process state, made at startup from its options (`config.flavour_options`).
+    fn state(&self, _config: &Config) -> Result<Box<dyn FlavourState>, String> {
         Ok(Box::new(()))
     }
 
@@ -127,6 +128,10 @@ pub struct FlavourOption {
     pub value_name: &'static str,
     pub help: &'static str,
     pub default: Option<&'static str>,
+    /// A secret: `--help` does not show the environment variable's value.
+    pub secret: bool,
+    /// Another option of the flavour (its long name) that may not be given with this one.
+    pub conflicts_with: Option<&'static str>,
     /// Refuses a value the flavour could not use (at parse time, with the option named).
     pub check: fn(&str) -> Result<(), String>,
 }

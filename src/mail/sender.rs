@@ -132,7 +132,9 @@ pub fn spawn_sender(
                             wal_dirty |= scrubs;
                         }
                         Err(e) => {
-                            eprintln!("mail: checking the mails in doubt failed: {e}");
+                            crate::log::line(format!(
+                                "mail: checking the mails in doubt failed: {e}"
+                            ));
                             app.mailer.sleep(MAX_IDLE);
                             continue;
                         }
@@ -146,14 +148,14 @@ pub fn spawn_sender(
                 let due = match app.store.read(|c| due_rows(c, now)) {
                     Ok(due) => due,
                     Err(e) => {
-                        eprintln!("mail: reading the outbox failed: {e}");
+                        crate::log::line(format!("mail: reading the outbox failed: {e}"));
                         Vec::new()
                     }
                 };
                 let outgoing = match prepare(&app, &transport, &from, &due) {
                     Ok(outgoing) => outgoing,
                     Err(e) => {
-                        eprintln!("mail: claiming mails to send failed: {e}");
+                        crate::log::line(format!("mail: claiming mails to send failed: {e}"));
                         app.mailer.sleep(MAX_IDLE);
                         continue;
                     }
@@ -165,10 +167,10 @@ pub fn spawn_sender(
                     wal_dirty |= scrubs;
                     let outcome = deliver(&app, &transport, out.message, &out.entry);
                     if let Err(e) = record(&app, out.row, &outcome, give_up_ms) {
-                        eprintln!(
+                        crate::log::line(format!(
                             "mail: recording the outcome of mail {} failed: {e}",
                             out.row.id
-                        );
+                        ));
                         unrecorded.push((out.row.clone(), outcome));
                         break;
                     }
@@ -183,7 +185,7 @@ pub fn spawn_sender(
                     truncated_at = Some(Instant::now());
                     match app.store.truncate_wal() {
                         Ok(done) => wal_dirty = !done,
-                        Err(e) => eprintln!("mail: truncating the WAL failed: {e}"),
+                        Err(e) => crate::log::line(format!("mail: truncating the WAL failed: {e}")),
                     }
                 }
                 let next = app.store.read(next_due).ok().flatten();
@@ -198,7 +200,7 @@ pub fn spawn_sender(
             // The last writer is done (the workers stopped first): leave no old page versions,
             // with links not yet scrubbed, in the WAL.
             if let Err(e) = app.store.truncate_wal() {
-                eprintln!("mail: truncating the WAL at shutdown failed: {e}");
+                crate::log::line(format!("mail: truncating the WAL at shutdown failed: {e}"));
             }
         })
         .expect("spawning the mail sender")
@@ -379,12 +381,12 @@ fn recover(app: &Outbox, transport: &Transport) -> Result<(), String> {
         })
         .map_err(|e| e.to_string())?;
     let appended = found.len();
-    eprintln!(
+    crate::log::line(format!(
         "mail: {} mail(s) in doubt after a restart: {appended} already in {}, {} to append",
         claimed.len(),
         path.display(),
         claimed.len() - appended
-    );
+    ));
     Ok(())
 }
 
@@ -419,11 +421,11 @@ fn record(
                 let backoff = FIRST_BACKOFF_MS
                     .saturating_mul(1 << (attempts - 1).clamp(0, 20))
                     .min(MAX_BACKOFF_MS);
-                eprintln!(
+                crate::log::line(format!(
                     "mail: delivery of mail {} failed (attempt {attempts}{}): {message}",
                     row.id,
                     if give_up { ", giving up" } else { "" }
-                );
+                ));
                 tx.prepare_cached(
                     "UPDATE mail_outbox SET status = ?2, attempts = ?3, last_error = ?4,
                          next_attempt_at = ?5, claimed_len = NULL WHERE id = ?1",

@@ -371,11 +371,11 @@ pub fn check_mbox_tail(path: &Path, in_doubt: &[InDoubt]) -> std::io::Result<Vec
         if last && cut_short {
             file.set_len(start + at as u64)?;
             file.sync_all()?;
-            eprintln!(
+            crate::log::line(format!(
                 "mail: cut off an incomplete last mail of {} ({} bytes)",
                 path.display(),
                 entry.len()
-            );
+            ));
             break;
         }
         if let Some(d) = expected {

@@ -383,6 +383,10 @@ pub fn submit_login(app: &App, req: &Request) -> Result<Response, Error> {
         let rows = stmt.query_map([email], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect()
     })?;
+    // An unknown e-mail costs what a wrong password does.
+    if candidates.is_empty() && !password.is_empty() {
+        crate::auth::verify_nobody(password);
+    }
     // One e-mail can be enrolled by several processors; the password picks the client.
     let matched = candidates
         .into_iter()

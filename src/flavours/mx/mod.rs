@@ -22,8 +22,9 @@ pub mod seed;
 
 use serde_json::Value;
 
-use super::{Demo, FlavourOption, FreshTenant, OptionValues, SeedSection};
+use super::{Demo, FlavourOption, FreshTenant, SeedSection};
 use crate::app::{App, FlavourState};
+use crate::config::Config;
 use crate::http::{Request, Response};
 use crate::ids::Ids;
 use crate::router::{Params, Route, Routing, Table};
@@ -133,12 +134,15 @@ impl super::Flavour for Mx {
             help: "MX: creates from other addresses wait for manual review (comma-separated \
                    CIDRs, e.g. 127.0.0.0/8,10.0.0.0/8); default: all trusted",
             default: None,
+            secret: false,
+            conflicts_with: None,
             check: |text| crate::config::parse_cidrs(text).map(|_| ()),
         }]
     }
 
-    fn state(&self, options: &OptionValues) -> Result<Box<dyn FlavourState>, String> {
-        let trusted_networks = options
+    fn state(&self, config: &Config) -> Result<Box<dyn FlavourState>, String> {
+        let trusted_networks = config
+            .flavour_options
             .get(TRUSTED_NETWORKS)
             .map(|text| crate::config::parse_cidrs(text))
             .transpose()

@@ -24,12 +24,13 @@ mod login;
 pub mod money;
 pub mod seed;
 mod states;
-mod token;
+pub mod token;
 
 use serde_json::{json, Value};
 
-use super::{Demo, FlavourOption, FreshTenant, OptionValues, SeedSection};
+use super::{Demo, FlavourOption, FreshTenant, SeedSection};
 use crate::app::{App, FlavourState};
+use crate::config::Config;
 use crate::http::{Request, Response};
 use crate::ids::Ids;
 use crate::router::{Params, Route, Routing, Table};
@@ -72,13 +73,21 @@ static ROUTES: Table<Handler> = Table::new(&[
 /// Nueve09, as `flavours::ALL` lists it.
 pub struct Nueve09;
 
-/// Nueve09's per-process state: its option.
+/// Nueve09's per-process state: its options.
 pub struct Nueve09State {
     /// Cents an account must keep after funding a sub-client (`--nueve09-min-balance`).
     pub min_balance_cents: i64,
+    /// The token-signing key given at startup; `None`: one kept in the database.
+    pub signing_key: Option<token::SigningKey>,
+    /// Where the signing key comes from or is kept, said at startup.
+    key_notice: String,
 }
 
-impl FlavourState for Nueve09State {}
+impl FlavourState for Nueve09State {
+    fn notice(&self) -> Option<String> {
+        Some(self.key_notice.clone())
+    }
+}
 
 const MIN_BALANCE: &str = "nueve09-min-balance";
 
@@ -125,24 +134,55 @@ impl super::Flavour for Nueve09 {
     }
 
     fn options(&self) -> &'static [FlavourOption] {
-        &[FlavourOption {
-            long: MIN_BALANCE,
-            value_name: "AMOUNT",
-            help: "Nueve09: the least `available` (pesos) an account keeps after funding a \
-                   sub-client",
-            default: Some("0"),
-            check: |text| money::parse_min_balance(text).map(|_| ()),
-        }]
+        &[
+            FlavourOption {
+                long: MIN_BALANCE,
+                value_name: "AMOUNT",
+                help: "Nueve09: the least `available` (pesos) an account keeps after funding \
+                       a sub-client",
+                default: Some("0"),
+                secret: false,
+                conflicts_with: None,
+                check: |text| money::parse_min_balance(text).map(|_| ()),
+            },
+            FlavourOption {
+                long: token::KEY_FILE,
+                value_name: "PATH",
+                help: "Nueve09: sign login tokens with the key in this file (at least 32 \
+                       bytes; surrounding whitespace is ignored) instead of one made and kept \
+                       in the database",
+                default: None,
+                secret: false,
+                conflicts_with: Some(token::KEY),
+                check: |_| Ok(()),
+            },
+            FlavourOption {
+                long: token::KEY,
+                value_name: "KEY",
+                help: "Nueve09: the token-signing key itself (at least 32 bytes); prefer the \
+                       environment variable or --nueve09-signing-key-file, as a command line \
+                       is visible to other users",
+                default: None,
+                secret: true,
+                conflicts_with: None,
+                check: |_| Ok(()),
+            },
+        ]
     }
 
-    fn state(&self, options: &OptionValues) -> Result<Box<dyn FlavourState>, String> {
+    fn state(&self, config: &Config) -> Result<Box<dyn FlavourState>, String> {
+        let options = &config.flavour_options;
         let min_balance_cents = match options.get(MIN_BALANCE) {
             Some(text) => {
                 money::parse_min_balance(text).map_err(|e| format!("--{MIN_BALANCE}: {e}"))?
             }
             None => 0,
         };
-        Ok(Box::new(Nueve09State { min_balance_cents }))
+        Ok(Box::new(Nueve09State {
+            min_balance_cents,
+            signing_key: token::configured_key(options)?,
+            key_notice: token::key_notice(options, &config.db),
+        }))
     }
 
     fn parse_seed(&self, section: Value) -> Result<Box<dyn SeedSection>, String> {

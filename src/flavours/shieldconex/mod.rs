@@ -43,8 +43,9 @@ mod welcome;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Demo, FreshTenant, OptionValues, SeedSection};
+use super::{Demo, FreshTenant, SeedSection};
 use crate::app::{App, FlavourState};
+use crate::config::Config;
 use crate::http::{Request, Response};
 use crate::ids::Ids;
 use crate::router::{Route, Routing, Table};
@@ -157,7 +158,7 @@ impl super::Flavour for ShieldConex {
         error::for_status(&app.ids, status)
     }
 
-    fn state(&self, _options: &OptionValues) -> Result<Box<dyn FlavourState>, String> {
+    fn state(&self, _config: &Config) -> Result<Box<dyn FlavourState>, String> {
         Ok(Box::new(ratelimit::RateWindows::default()))
     }
 
