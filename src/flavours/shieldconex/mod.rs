@@ -210,7 +210,9 @@ pub(crate) fn json_response(status: u16, body: &impl Serialize) -> Response {
             .with_header("Content-Type", "application/json")
             .with_body(bytes),
         Err(e) => {
-            eprintln!("shieldconex: internal error: serializing a response: {e}");
+            crate::log::line(format!(
+                "shieldconex: internal error: serializing a response: {e}"
+            ));
             Response::empty(500)
         }
     }
