@@ -1,25 +1,13 @@
-//! MakeLeaps Client API (docs/makeleaps.md): OAuth2 client credentials, partners, clients and their
-//! contacts, as a Django REST Framework app answers them.
+//! MakeLeaps Client API (docs/makeleaps.md): OAuth2 client credentials, partners, clients
+//! and their contacts, as a Django REST Framework app answers them.
 //!
-//! Routes (below the `/makeleaps` mount, or at the root of `--listen-makeleaps`):
-//!
-//! | path                                              | methods                       |
-//! |---------------------------------------------------|-------------------------------|
-//! | `/user/oauth2/token/`                             | POST (Basic client_id:secret) |
-//! | `/user/oauth2/revoke-token/`                      | POST (Basic client_id:secret) |
-//! | `/api/partner/`                                   | GET                           |
-//! | `/api/partner/{mid}/`                             | GET                           |
-//! | `/api/partner/{mid}/client/`                      | GET (paged), POST             |
-//! | `/api/partner/{mid}/client/{mid}/`                | GET, PUT, PATCH, DELETE       |
-//! | `/api/partner/{mid}/client/{mid}/contact/`        | GET (paged)                   |
-//! | `/api/partner/{mid}/contact/{mid}/`               | GET (where contact URLs point)|
-//! | `/openapi.json`                                   | GET (served by `server.rs`)   |
-//!
-//! Every `/api/` path also answers HEAD and OPTIONS, needs `Authorization: Bearer TOKEN`,
-//! and carries an `Allow` header, as DRF views do. `ROUTES` lists every method of every
-//! path; the router asks it first. The order of checks is DRF's: an unknown path is 404
-//! before anything else, then authentication (401), then the method (405), then the records
-//! (404 for another partner's mid), then the body (415, 400).
+//! What it answers is `ROUTES` below, one row per operation with its handler (below the
+//! `/makeleaps` mount, or at the root of `--listen-makeleaps`); `openapi.json` documents the
+//! same. The OAuth2 endpoints take the client's Basic credentials; every `/api/` view needs
+//! `Authorization: Bearer TOKEN`, also answers HEAD and OPTIONS, and carries an `Allow`
+//! header, as DRF views do. The order of checks is DRF's: an unknown path is 404 before
+//! anything else, then authentication (401), then the method (405), then the records (404
+//! for another partner's mid), then the body (415, 400).
 //!
 //! Successful bodies are enveloped: `{"meta": {...}, "response": ...}`; errors too (error.rs).
 //! Links are full URLs built from the request's Host and mount (urls.rs), so following them

@@ -1,13 +1,8 @@
 //! MX Client Enablement API (docs/mx.md): a processor creates a client, and MX e-mails the
 //! client a one-time link to register on the Client Dashboard.
 //!
-//! Routes (below the `/mx` mount), as `ROUTES` lists them:
-//!   POST /clients                        create (or re-invite) a client → 200, no body
-//!   GET|POST /dashboard/register/{token} the registration form of the mailed one-time link
-//!   GET|POST /dashboard/login            sign in
-//!   POST /dashboard/logout               sign out
-//!   GET /dashboard/                      the overview of the signed-in client
-//!   GET /openapi.json                    this API's OpenAPI document (served by `server.rs`)
+//! What it answers is `ROUTES` below, one row per operation with its handler (below the
+//! `/mx` mount, or at the root of `--listen-mx`); `openapi.json` documents the same.
 //!
 //! Errors are `{"error": "..."}` with MX's platform status codes (docs/mx.md).
 

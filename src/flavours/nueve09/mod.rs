@@ -1,17 +1,11 @@
-//! Nueve09 (docs/nueve09.md): an account logs in for a bearer token, reads the
-//! States Catalog, and creates sub-clients funded from its own `available`; each sub-client
-//! is an account with its own API key.
+//! Nueve09 (docs/nueve09.md): an account logs in for a bearer token, reads the States
+//! Catalog, and creates sub-clients funded from its own `available`; each sub-client is an
+//! account with its own API key.
 //!
-//! Routes (below the `/nueve09` mount, or at the root of `--listen-nueve09`):
-//!   POST /auth/login          api_key + password → token in the `Authorization` header
-//!   GET  /catalogs/states     the 32 states a sub-client's `state` must be one of
-//!   POST /clients             create a funded sub-client (docs/nueve09.md)
-//!   GET  /clients             the caller's sub-clients, paged
-//!   GET  /clients/{id}        one of them
-//!   GET  /openapi.json        this API's OpenAPI document (served by `server.rs`)
-//!
-//! `ROUTES` lists the same; the router asks it first (404 for an unknown path, 405 with
-//! `Allow` for another method, before authentication).
+//! What it answers is `ROUTES` below, one row per operation with its handler (below the
+//! `/nueve09` mount, or at the root of `--listen-nueve09`); `openapi.json` documents the
+//! same. The router asks the table first: 404 for an unknown path, 405 with `Allow` for
+//! another method, before authentication.
 //!
 //! Login answers and fails in the login envelope `{"status": {...}, "data": ...}`; everything
 //! else in the create envelope `{"success", "code", "message", "data"}` (see `error.rs`).

@@ -1,28 +1,11 @@
-//! Bluefin ShieldConex management API (docs/shieldconex.md): partners, users and clients, with the
-//! vendor's hierarchy of who sees what (docs/shieldconex.md).
+//! Bluefin ShieldConex management API (docs/shieldconex.md): partners, users and clients,
+//! with the vendor's hierarchy of who sees what.
 //!
-//! Routes (below the `/shieldconex` mount, or at the root of `--listen-shieldconex`):
-//!
-//! ```text
-//!   GET   /api/v1/clients?partner=&take=&skip=   list_clients     {"total","data"}
-//!   POST  /api/v1/clients                        create_client    {"id"}
-//!   GET   /api/v1/clients/{id}                   get_client       ClientDetails
-//!   PATCH /api/v1/clients/{id}                   update_client    {"id"}
-//!   DELETE /api/v1/clients/{id}                  delete_client    200, empty (soft delete)
-//!   GET   /api/v1/users?partner=&client=&take=&skip=  list_users
-//!   POST  /api/v1/users                          create_user
-//!   GET   /api/v1/users/{id}                     get_user
-//!   PATCH /api/v1/users/{id}                     update_user
-//!   GET   /api/v1/partners?partner=&take=&skip=  list_partners
-//!   POST  /api/v1/partners                       create_partner   (sub-partners only)
-//!   GET   /api/v1/partners/{id}                  get_partner
-//!   PATCH /api/v1/partners/{id}                  update_partner
-//!   GET/POST /welcome/{token}                    the set-password page of the welcome mail
-//!   GET   /openapi.json                          this API's OpenAPI document (server.rs)
-//! ```
-//!
-//! `ROUTES` lists the same; the router asks it first, so unknown paths are 404 and other
-//! methods 405 (with `Allow`), both before authentication.
+//! What it answers is `ROUTES` below, one row per operation with its handler (below the
+//! `/shieldconex` mount, or at the root of `--listen-shieldconex`); `openapi.json`
+//! documents the same, with the query parameters and bodies. The router asks the table
+//! first, so unknown paths are 404 and other methods 405 (with `Allow`), both before
+//! authentication.
 //!
 //! Every API call authenticates with Basic `userName:password` (`caller`); what it may see
 //! and change is decided in `scope`; errors are the vendor's bodies (`error`); 2xx answers
