@@ -79,9 +79,9 @@ pub trait Flavour: Sync {
         Ok(Box::new(()))
     }
 
-    /// Parses and checks its section of a seed document (`{}` when the document has none);
-    /// the message names the offending field.
-    fn parse_seed(&self, section: Value) -> Result<Box<dyn SeedSection>, String>;
+    /// Parses and checks its section of a seed document (its JSON text; `{}` when the
+    /// document has none); the error names the offending field.
+    fn parse_seed(&self, section: &str) -> Result<Box<dyn SeedSection>, SectionError>;
 
     /// Its section of the demo seed (the vendor's documentation examples), the argon2id
     /// hashes of the demo secrets (so `serve --demo` does not hash at every start), and the
@@ -254,16 +254,34 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Parses a seed section with serde and checks it with `validate`.
+/// Why a seed section was refused.
+#[derive(Debug)]
+pub enum SectionError {
+    /// Not the section's shape (serde's words, with a position in the section's text).
+    Json(serde_json::Error),
+    /// The shape, but a value the flavour cannot use.
+    Invalid(String),
+}
+
+impl std::fmt::Display for SectionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SectionError::Json(e) => e.fmt(f),
+            SectionError::Invalid(message) => f.write_str(message),
+        }
+    }
+}
+
+/// Parses a seed section's text with serde and checks it with `validate`.
 pub fn parse_section<T>(
-    section: Value,
+    section: &str,
     validate: impl FnOnce(&T) -> Result<(), String>,
-) -> Result<T, String>
+) -> Result<T, SectionError>
 where
     T: serde::de::DeserializeOwned,
 {
-    let parsed: T = serde_json::from_value(section).map_err(|e| e.to_string())?;
-    validate(&parsed)?;
+    let parsed: T = serde_json::from_str(section).map_err(SectionError::Json)?;
+    validate(&parsed).map_err(SectionError::Invalid)?;
     Ok(parsed)
 }
 
@@ -282,6 +300,43 @@ mod tests {
         let err =
             crate::seed::Document::parse(br#"{"mx": {"processors": [{"id": "P"}]}}"#).unwrap_err();
         assert!(err.contains("api_key"), "{err}");
+    }
+
+    /// What `seed::Document::parse` says about a document that is not the right shape is
+    /// what serde says about the whole document as one struct, position included.
+    #[test]
+    fn seed_errors_name_the_place_in_the_whole_document() {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Document {
+            #[serde(default)]
+            mx: mx::seed::Section,
+            #[serde(default)]
+            shieldconex: shieldconex::seed::Section,
+            #[serde(default)]
+            nueve09: nueve09::seed::Section,
+            #[serde(default)]
+            makeleaps: makeleaps::seed::Section,
+        }
+        let documents: [&str; 8] = [
+            r#"{"stripe": {}}"#,
+            r#"{"mx": {"processors": [{"id": "P"}]}}"#,
+            "{\n  \"shieldconex\": {\n    \"users\": [{\"id\": 1}]\n  }\n}",
+            r#"{"mx": {}, "nueve09": {"accounts": [{"api_key": 5}]}}"#,
+            r#"{"makeleaps": 7}"#,
+            r#"{"mx": {}, "mx": {}}"#,
+            r#"{"mx": {}} x"#,
+            r#"{"mx": {"processors": [{"id": "P", "api_key": "k", "colour": 1}]}}"#,
+        ];
+        for text in documents {
+            let whole = serde_json::from_str::<Document>(text)
+                .err()
+                .map(|e| e.to_string());
+            let ours = crate::seed::Document::parse(text.as_bytes()).err();
+            assert!(whole.is_some(), "{text}");
+            assert_eq!(ours, whole, "{text}");
+        }
     }
 
     #[test]

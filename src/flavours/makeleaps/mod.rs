@@ -26,7 +26,7 @@ mod urls;
 use rusqlite::OptionalExtension;
 use serde_json::{json, Value};
 
-use super::{Demo, FreshTenant, SeedSection};
+use super::{Demo, FreshTenant, SectionError, SeedSection};
 use crate::app::App;
 use crate::http::{json_body, Body, Request, Response};
 use crate::ids::Ids;
@@ -209,7 +209,7 @@ impl super::Flavour for MakeLeaps {
         error::for_status(status)
     }
 
-    fn parse_seed(&self, section: Value) -> Result<Box<dyn SeedSection>, String> {
+    fn parse_seed(&self, section: &str) -> Result<Box<dyn SeedSection>, SectionError> {
         Ok(Box::new(seed::Section::parse(section)?))
     }
 

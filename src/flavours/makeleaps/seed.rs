@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::clients::insert_client;
 use super::contacts::NewContact;
 use crate::auth::Hasher;
-use crate::flavours::{FreshTenant, SeedSection};
+use crate::flavours::{FreshTenant, SectionError, SeedSection};
 use crate::ids::Ids;
 
 #[derive(Debug, Default, Deserialize)]
@@ -62,7 +62,7 @@ pub fn delete_tenant(tx: &rusqlite::Transaction, mid: &str) -> rusqlite::Result<
 
 impl Section {
     /// The section as the seed document has it, checked.
-    pub fn parse(section: Value) -> Result<Section, String> {
+    pub fn parse(section: &str) -> Result<Section, SectionError> {
         crate::flavours::parse_section(section, Section::validate)
     }
 
@@ -187,9 +187,13 @@ impl Fresh {
     pub fn new(ids: &Ids, tag: &str) -> Result<Fresh, String> {
         let client_id = format!("client-{tag}");
         let client_secret = ids.secret_token();
-        let section = Section::parse(json!({"partners": [{
+        let section = Section::parse(
+            &json!({"partners": [{
             "name": format!("Partner {tag}"), "client_id": client_id,
-            "client_secret": client_secret}]}))?;
+            "client_secret": client_secret}]})
+            .to_string(),
+        )
+        .map_err(|e| e.to_string())?;
         Ok(Fresh {
             section,
             client_id,

@@ -15,9 +15,7 @@ mod pages;
 pub mod reviews;
 pub mod seed;
 
-use serde_json::Value;
-
-use super::{Demo, FlavourOption, FreshTenant, SeedSection};
+use super::{Demo, FlavourOption, FreshTenant, SectionError, SeedSection};
 use crate::app::{App, FlavourState};
 use crate::config::Config;
 use crate::http::{Request, Response};
@@ -145,7 +143,7 @@ impl super::Flavour for Mx {
         Ok(Box::new(MxState { trusted_networks }))
     }
 
-    fn parse_seed(&self, section: Value) -> Result<Box<dyn SeedSection>, String> {
+    fn parse_seed(&self, section: &str) -> Result<Box<dyn SeedSection>, SectionError> {
         Ok(Box::new(seed::Section::parse(section)?))
     }
 

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::Hasher;
-use crate::flavours::{FreshTenant, SeedSection};
+use crate::flavours::{FreshTenant, SectionError, SeedSection};
 use crate::ids::Ids;
 
 #[derive(Debug, Default, Deserialize)]
@@ -44,7 +44,7 @@ pub fn delete_tenant(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<(
 
 impl Section {
     /// The section as the seed document has it, checked.
-    pub fn parse(section: Value) -> Result<Section, String> {
+    pub fn parse(section: &str) -> Result<Section, SectionError> {
         crate::flavours::parse_section(section, Section::validate)
     }
 
@@ -99,8 +99,12 @@ impl Fresh {
     pub fn new(ids: &Ids, tag: &str) -> Result<Fresh, String> {
         let processor_id = format!("PROCESSOR-{tag}");
         let api_key = ids.secret_token();
-        let section = Section::parse(json!({"processors": [{
-            "id": processor_id, "api_key": api_key, "name": format!("Processor {tag}")}]}))?;
+        let section = Section::parse(
+            &json!({"processors": [{
+            "id": processor_id, "api_key": api_key, "name": format!("Processor {tag}")}]})
+            .to_string(),
+        )
+        .map_err(|e| e.to_string())?;
         Ok(Fresh {
             section,
             processor_id,

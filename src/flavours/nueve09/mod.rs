@@ -22,7 +22,7 @@ pub mod token;
 
 use serde_json::{json, Value};
 
-use super::{Demo, FlavourOption, FreshTenant, SeedSection};
+use super::{Demo, FlavourOption, FreshTenant, SectionError, SeedSection};
 use crate::app::{App, FlavourState};
 use crate::config::Config;
 use crate::http::{Request, Response};
@@ -179,7 +179,7 @@ impl super::Flavour for Nueve09 {
         }))
     }
 
-    fn parse_seed(&self, section: Value) -> Result<Box<dyn SeedSection>, String> {
+    fn parse_seed(&self, section: &str) -> Result<Box<dyn SeedSection>, SectionError> {
         Ok(Box::new(seed::Section::parse(section)?))
     }
 

@@ -6,7 +6,7 @@ use serde_json::{json, Number, Value};
 
 use super::money;
 use crate::auth::Hasher;
-use crate::flavours::{FreshTenant, SeedSection};
+use crate::flavours::{FreshTenant, SectionError, SeedSection};
 use crate::ids::Ids;
 
 /// A tenant set's starting balance, in pesos.
@@ -67,7 +67,7 @@ pub fn delete_tenant(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<(
 
 impl Section {
     /// The section as the seed document has it, checked.
-    pub fn parse(section: Value) -> Result<Section, String> {
+    pub fn parse(section: &str) -> Result<Section, SectionError> {
         crate::flavours::parse_section(section, Section::validate)
     }
 
@@ -145,9 +145,13 @@ pub struct Fresh {
 impl Fresh {
     pub fn new(ids: &Ids, tag: &str) -> Result<Fresh, String> {
         let (api_key, password) = (ids.secret_token(), ids.secret_token());
-        let section = Section::parse(json!({"accounts": [{
+        let section = Section::parse(
+            &json!({"accounts": [{
             "api_key": api_key, "password": password, "name": format!("Tenant {tag}"),
-            "alias": format!("T{tag}"), "available": FRESH_AVAILABLE}]}))?;
+            "alias": format!("T{tag}"), "available": FRESH_AVAILABLE}]})
+            .to_string(),
+        )
+        .map_err(|e| e.to_string())?;
         Ok(Fresh {
             section,
             api_key,

@@ -24,9 +24,8 @@ mod users;
 mod welcome;
 
 use serde::Serialize;
-use serde_json::Value;
 
-use super::{Demo, FreshTenant, SeedSection};
+use super::{Demo, FreshTenant, SectionError, SeedSection};
 use crate::app::{App, FlavourState};
 use crate::config::Config;
 use crate::http::{Request, Response};
@@ -145,7 +144,7 @@ impl super::Flavour for ShieldConex {
         Ok(Box::new(ratelimit::RateWindows::default()))
     }
 
-    fn parse_seed(&self, section: Value) -> Result<Box<dyn SeedSection>, String> {
+    fn parse_seed(&self, section: &str) -> Result<Box<dyn SeedSection>, SectionError> {
         Ok(Box::new(seed::Section::parse(section)?))
     }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::roles;
 use crate::auth::Hasher;
-use crate::flavours::{FreshTenant, SeedSection};
+use crate::flavours::{FreshTenant, SectionError, SeedSection};
 use crate::ids::Ids;
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,7 +123,7 @@ pub fn delete_tenant(tx: &rusqlite::Transaction, id: i64) -> rusqlite::Result<()
 
 impl Section {
     /// The section as the seed document has it, checked.
-    pub fn parse(section: Value) -> Result<Section, String> {
+    pub fn parse(section: &str) -> Result<Section, SectionError> {
         crate::flavours::parse_section(section, Section::validate)
     }
 
@@ -267,12 +267,13 @@ impl Fresh {
     pub fn new(ids: &Ids, tag: &str) -> Result<Fresh, String> {
         let user_name = format!("tenant-{tag}@example.com");
         let password = ids.secret_token();
-        let section = Section::parse(json!({
+        let section =
+            Section::parse(&json!({
             "partners": [{"id": 0, "name": format!("Partner {tag}")}],
             "users": [{"id": 0, "userName": user_name, "password": password, "firstName": "Test",
                        "lastName": tag, "email": user_name, "phone": "+14155550100",
                        "userRole": "Partner Supervisor", "partner": 0}]
-        }))?;
+        }).to_string()).map_err(|e| e.to_string())?;
         Ok(Fresh {
             section,
             tag: tag.to_string(),
