@@ -271,6 +271,8 @@ class Server:
         self._stderr_file: Optional[IO[bytes]] = None
         self.stderr_path: Optional[Path] = None
         self._url: Optional[str] = None
+        #: The exit code once :meth:`stop` has stopped the process.
+        self.returncode: Optional[int] = None
 
     @classmethod
     def attach(cls, url: str, admin_token: str, stderr_path: Optional[str] = None) -> "Server":
@@ -372,7 +374,8 @@ class Server:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-            code = process.returncode
+            code = self.returncode = process.returncode
+            self._url = None
             if process.stdout is not None:
                 process.stdout.close()
         self._cleanup()
