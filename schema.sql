@@ -75,7 +75,7 @@ CREATE TABLE tenant_set_members (
 ) WITHOUT ROWID;
 
 ------------------------------------------------------------------------------------------
--- MX Client Enablement (seed 000)
+-- MX Client Enablement (docs/mx.md)
 ------------------------------------------------------------------------------------------
 
 -- Processors call the API with Basic processor_id:api_key.
@@ -107,9 +107,9 @@ CREATE TABLE mx_clients (
 );
 
 ------------------------------------------------------------------------------------------
--- ShieldConex (seed 001): partners own sub-partners and clients; users belong to a partner
+-- ShieldConex (docs/shieldconex.md): partners own sub-partners and clients; users belong to a partner
 -- or a client and authenticate with Basic userName:password. `version` counts updates and
--- starts at 0 (seed 001); ids are the vendor's int64s, assigned here.
+-- starts at 0 (Bluefin's guide); ids are the vendor's int64s, assigned here.
 ------------------------------------------------------------------------------------------
 
 -- Partner trees: a root partner (parent_id NULL) has sub-partners to any depth. The API only
@@ -153,7 +153,7 @@ CREATE INDEX sc_users_partner ON sc_users (partner_id);
 CREATE INDEX sc_users_client ON sc_users (client_id);
 
 -- Clients hang under their direct partner; their `partner` in the API is the tree's root.
--- DELETE is soft (VENDORS.md §2): the row stays with deleted_at set, gone from every
+-- DELETE is soft (docs/shieldconex.md): the row stays with deleted_at set, gone from every
 -- answer, and its name is free again.
 CREATE TABLE sc_clients (
     id                 INTEGER PRIMARY KEY,
@@ -199,7 +199,7 @@ BEGIN
 END;
 
 ------------------------------------------------------------------------------------------
--- Nueve09 (seed 002): accounts log in with api_key + password (POST /auth/login) and fund
+-- Nueve09 (docs/nueve09.md): accounts log in with api_key + password (POST /auth/login) and fund
 -- sub-clients (POST /clients), which are accounts themselves (parent_id set) and log in with
 -- the API key created for them.
 ------------------------------------------------------------------------------------------
@@ -212,7 +212,7 @@ CREATE TABLE n09_accounts (
     password_hash    TEXT    NOT NULL,        -- argon2id (a sub-client's api_key_password)
     name             TEXT    NOT NULL,
     alias            TEXT    NOT NULL,
-    code             TEXT    NOT NULL,        -- a sub-client's code is its alias (seed 002's answer)
+    code             TEXT    NOT NULL,        -- a sub-client's code is its alias (Nueve09's example answer)
     entity_code      TEXT    NOT NULL DEFAULT '',
     email            TEXT    NOT NULL DEFAULT '',
     available_cents  INTEGER NOT NULL CHECK (available_cents >= 0),
@@ -221,7 +221,7 @@ CREATE TABLE n09_accounts (
     status           TEXT    NOT NULL DEFAULT 'ACTIVE',
     -- Kept by each create (same transaction) so that paging GET /clients needs no count(*).
     subclient_count  INTEGER NOT NULL DEFAULT 0,
-    -- The rest of seed 002's create form, each column named as its field; NULL for top-level
+    -- The rest of Nueve09's create form, each column named as its field; NULL for top-level
     -- accounts and for optional fields left out. api_key_password is only in password_hash.
     rfc                                             TEXT,
     phone                                           TEXT,
@@ -276,7 +276,7 @@ CREATE TABLE n09_signing_key (
 );
 
 ------------------------------------------------------------------------------------------
--- MakeLeaps (seed 003): a partner gets OAuth2 client-credentials tokens and keeps clients,
+-- MakeLeaps (docs/makeleaps.md): a partner gets OAuth2 client-credentials tokens and keeps clients,
 -- each with its contacts (an organization and/or people). Ids are "mids": 19 random digits.
 ------------------------------------------------------------------------------------------
 
@@ -286,7 +286,7 @@ CREATE TABLE ml_partners (
     client_id           TEXT    NOT NULL UNIQUE,
     client_secret_hash  TEXT    NOT NULL,     -- argon2id
     -- Kept by the triggers below, so `meta.count` of a client list costs one row read, not
-    -- a scan of the partner's clients (DESIGN.md §6: list latency flat from 1k to 1M rows).
+    -- a scan of the partner's clients (bench/README.md: list latency flat as records grow).
     client_count        INTEGER NOT NULL DEFAULT 0,
     created_at          INTEGER NOT NULL
 );

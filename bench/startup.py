@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Startup budget of DESIGN.md section 6: time from exec to the readiness line, and idle RSS.
+"""Startup budget (bench/README.md): time from exec to the readiness line, and idle RSS.
 
 Measures `clientele serve --demo` (fresh database each run, and an existing one) against a
 bare tiny_http server (examples/bare_server.rs) in the same run, and writes the figures to

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Throughput and memory budgets of DESIGN.md section 6, measured in one run.
+"""Throughput and memory budgets (bench/README.md), measured in one run.
 
 Builds `--release`, starts `clientele serve --demo` on 127.0.0.1:0 (temporary --db and
 --mail mbox:), drives it with wrk (Debian's; installed with apt-get when missing) and writes

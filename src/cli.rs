@@ -23,7 +23,23 @@ enum Command {
     /// Serve every flavour; prints `listening on URL` on stdout when ready.
     // A repeated option takes its last value, so wrappers can append overrides.
     #[command(args_override_self = true)]
-    Serve(ServeOptions),
+    Serve(Box<ServeOptions>),
+    /// Connect once to where --mail points (TLS and login included) and report whether it
+    /// accepts them, without sending a mail; exit 0 when it does.
+    CheckMail(CheckMailOptions),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CheckMailOptions {
+    /// Where mail goes, as for `serve --mail`.
+    #[arg(
+        long,
+        env = "CLIENTELE_MAIL",
+        value_name = "SPEC",
+        hide_env_values = true,
+        default_value = "mbox:./clientele.mbox"
+    )]
+    pub mail: String,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -46,11 +62,13 @@ pub struct ServeOptions {
     )]
     pub db: String,
 
-    /// Where mail goes: mbox:PATH, or smtp://[USER:PASS@]HOST:PORT[?tls=none|starttls|tls].
+    /// Where mail goes: mbox:PATH, or
+    /// smtp://[USER:PASS@]HOST:PORT[?tls=none|starttls|tls][&ca=PEM][&tls_insecure=true].
     #[arg(
         long,
         env = "CLIENTELE_MAIL",
         value_name = "SPEC",
+        hide_env_values = true,
         default_value = "mbox:./clientele.mbox"
     )]
     pub mail: String,
@@ -236,7 +254,8 @@ fn parse_cidrs(text: &str) -> Result<Networks, String> {
 pub fn run() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(options) => serve(options),
+        Command::Serve(options) => serve(*options),
+        Command::CheckMail(options) => check_mail(&options.mail),
     };
     match result {
         Ok(()) => 0,
@@ -245,6 +264,14 @@ pub fn run() -> i32 {
             1
         }
     }
+}
+
+/// `clientele check-mail`: one connection to the relay, its outcome on stdout.
+fn check_mail(spec: &str) -> Result<(), String> {
+    let transport = crate::mail::Transport::parse(spec)?;
+    let report = transport.check()?;
+    println!("{report}");
+    Ok(())
 }
 
 /// Starts the server, prints the readiness line, and serves until SIGTERM or SIGINT.

@@ -101,6 +101,15 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
         .map_err(|e| format!("cannot open the database {:?}: {e}", options.db))?;
     let startup_seed = startup_seed(&options)?;
     let transport = Transport::parse(&options.mail)?;
+    eprintln!("clientele: mail goes to {}", transport.summary());
+    if let Transport::Smtp(relay) = &transport {
+        if relay.insecure {
+            eprintln!(
+                "clientele: WARNING: --mail has tls_insecure=true: the relay's certificate is \
+                 NOT verified, so anyone on the path can read the mail and the password"
+            );
+        }
+    }
     let mail_from: Mailbox = options
         .mail_from
         .parse()

@@ -256,8 +256,8 @@ fn an_unusable_database_path_fails_with_a_message() {
     );
 }
 
-/// Regression test for the tiny_http connection-starvation bug (STACK.md): many keep-alive
-/// connections opened at once must each get their answer.
+/// Regression test for the tiny_http connection-starvation bug (CONTRIBUTING.md, "The vendored
+/// tiny_http"): many keep-alive connections opened at once must each get their answer.
 #[test]
 fn many_simultaneous_keep_alive_connections_are_all_answered() {
     let server = Server::start();

@@ -3,6 +3,7 @@
 
 mod browser;
 mod core;
+mod docs;
 mod embedding;
 mod fixture;
 mod front_door;
@@ -14,6 +15,7 @@ mod nueve09;
 mod openapi;
 mod robustness;
 mod shieldconex;
+mod smtp_relay;
 mod smtp_sink;
 mod support;
 mod tls;

@@ -1,11 +1,11 @@
-//! MakeLeaps (seed 003) against the real binary: OAuth2 client credentials, the seed's three
-//! transcripts verbatim, paging, DRF-style errors that change nothing, partner isolation.
+//! MakeLeaps (docs/makeleaps.md) against the real binary: OAuth2 client credentials, the three
+//! transcripts of MakeLeaps' clients tutorial verbatim, paging, DRF-style errors that change nothing, partner isolation.
 
 use serde_json::{json, Value};
 
 use crate::support::{call, Reply, Server};
 
-/// The demo partner of DESIGN.md §4, and the demo client that seed 003's PATCH and DELETE name.
+/// The demo partner (src/demo.json), and the demo client that the tutorial's PATCH and DELETE name.
 const PARTNER: &str = "0000000000000000000";
 const DEMO_CLIENT: &str = "0000000000000000000";
 const JSON: (&str, &str) = ("Content-Type", "application/json");
@@ -100,9 +100,9 @@ fn seed_other_partner(server: &Server) -> String {
     token_for(server, &basic("other-client-id", "other-client-secret"))
 }
 
-// ---- seed 003, verbatim ----
+// ---- MakeLeaps' clients tutorial, verbatim ----
 
-/// Seed 003's three requests, preceded by a token request, exactly as its transcripts show
+/// The tutorial's three requests, preceded by a token request, exactly as its transcripts show
 /// them (headers and bodies; only the bearer placeholder is replaced by a real token).
 #[test]
 fn seed_transcripts_work_verbatim_against_the_demo() {

@@ -1,4 +1,4 @@
-//! MX Client Enablement (seed 000) against the real binary.
+//! MX Client Enablement (docs/mx.md) against the real binary.
 
 use serde_json::{json, Value};
 
@@ -25,7 +25,7 @@ fn error_of(reply: &Reply) -> String {
         .to_string()
 }
 
-/// The curl example of seed 000, byte for byte (body whitespace included).
+/// The curl example of MX's Client Enablement page, byte for byte (body whitespace included).
 #[test]
 fn seed_curl_example_answers_200_with_no_body() {
     let server = Server::start();

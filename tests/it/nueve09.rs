@@ -1,4 +1,4 @@
-//! Nueve09 (seed 002) against the real binary: login, the States Catalog, funded sub-clients.
+//! Nueve09 (docs/nueve09.md) against the real binary: login, the States Catalog, funded sub-clients.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -448,7 +448,8 @@ fn amounts_are_exact_to_the_cent() {
     assert_eq!(errors["available"], json!(["must have at most 2 decimals"]));
 }
 
-/// (field, bad value, the message's start). Every row breaks exactly one rule of seed 002.
+/// (field, bad value, the message's start). Every row breaks exactly one rule of Nueve09's
+/// create table (docs/nueve09.md).
 fn violations() -> Vec<(&'static str, Value, &'static str)> {
     let long = |n: usize| json!("x".repeat(n));
     vec![
@@ -620,7 +621,7 @@ fn each_required_field_left_out_is_named_and_optional_ones_may_be() {
                     || field.starts_with("legal_representative")
                     || field == "int_street_number"
                     || field == "api_key_description",
-                "{field} is optional in seed 002's table: {}",
+                "{field} is optional in Nueve09's create table: {}",
                 reply.body
             );
             assert_eq!(reply.status, 200, "{field}: {}", reply.body);

@@ -24,8 +24,8 @@
 //! request body's and parameters' `examples` (one nameless replay, "default", when there are
 //! none). A parameter takes its example of that name, else its `example`, else a value that a
 //! `links` entry of an earlier response captured for it (`$response.body#/pointer`). A
-//! parameter example marked `"x-from-link": true` shows the vendor's value (seed 001's client
-//! 872) and is replayed with the linked one (the client the create example made), so that a
+//! parameter example marked `"x-from-link": true` shows the vendor's value (client 872 of
+//! ShieldConex's guide) and is replayed with the linked one (the client the create example made), so that a
 //! create, read, update and delete replay as one story. The body is the request body's example
 //! of that name, sent as its media type (JSON or a form).
 //! Credentials come from the security requirement: the demo tenants' Basic credentials, and
@@ -150,7 +150,7 @@ fn problems_of(flavour: Flavour, doc: &Value) -> Vec<String> {
 }
 
 /// The `Authorization` value for each security scheme of a flavour's document, for the demo
-/// tenants of DESIGN.md §4.
+/// tenants (src/demo.json).
 fn credentials(flavour: Flavour, server: &Server) -> HashMap<String, String> {
     let basic =
         |user: &str, secret: &str| format!("Basic {}", STANDARD.encode(format!("{user}:{secret}")));

@@ -1,4 +1,5 @@
-//! ShieldConex (seed 001) against the real binary: every example of the seed replayed against
+//! ShieldConex (docs/shieldconex.md) against the real binary: every example of Bluefin's
+//! "Managing Clients" guide replayed against
 //! `--demo`, the vendor's error bodies, paging, the permission matrix across two partner
 //! trees, soft delete, version counting and concurrent updates.
 
@@ -7,7 +8,7 @@ use serde_json::{json, Value};
 use crate::support::{Reply, Server};
 
 const API: &str = "/shieldconex/api/v1";
-/// The demo Partner Supervisor of partner 792 (DESIGN.md §4).
+/// The demo Partner Supervisor of partner 792 (src/demo.json).
 const WATERFORD: &str = "waterford@example.com:waterford123";
 
 fn basic(credential: &str) -> String {
@@ -43,7 +44,7 @@ fn get(server: &Server, path: &str, credential: &str) -> Reply {
     call(server, "GET", path, credential, None)
 }
 
-/// The body of seed 001's "Creating a Client" example, verbatim (the scraped e-mail too).
+/// The body of Bluefin's "Creating a Client" example, verbatim (its e-mail placeholder too).
 fn seed_create_body() -> Value {
     json!({
         "name": "Test Client 2",
@@ -54,7 +55,7 @@ fn seed_create_body() -> Value {
     })
 }
 
-/// Creates seed 001's "Test Client 2" and returns its id.
+/// Creates the guide's "Test Client 2" and returns its id.
 fn create_test_client_2(server: &Server) -> i64 {
     let reply = call(
         server,
@@ -204,7 +205,7 @@ fn seed_list_example_has_the_documented_shape() {
     assert_eq!(data[1]["isActive"], false);
     assert_eq!(data[1]["billingId"], Value::Null);
     assert_eq!(data[1]["contact"], json!({"id": 2666}));
-    // By id as well as by name (seed 001: "either a Partner ID or Name").
+    // By id as well as by name (Bluefin's guide: "either a Partner ID or Name").
     assert_eq!(get(&server, "/clients?partner=792", WATERFORD).json(), body);
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
-/// `PROCESSOR-1234:API-KEY-4567`, the demo processor of seed 000.
+/// `PROCESSOR-1234:API-KEY-4567`, the demo processor (MX's own example).
 pub const MX_DEMO_AUTH: &str = "Basic UFJPQ0VTU09SLTEyMzQ6QVBJLUtFWS00NTY3";
 pub const MX_ACCEPT: &str = "application/vnd.mx.provisioning.v1+json";
 
@@ -391,7 +391,7 @@ pub fn call_with(
     }
 }
 
-/// Creates (or re-invites) an MX client of the demo processor, as seed 000's curl does.
+/// Creates (or re-invites) an MX client of the demo processor, as MX's documented curl does.
 pub fn mx_invite(server: &Server, email: &str) -> Reply {
     let body = serde_json::json!({"client": {"company_name": "MX", "email": email,
                                              "first_name": "John", "last_name": "Foo"}});

@@ -1,4 +1,4 @@
-//! HTTPS (`--tls-cert`/`--tls-key`, DESIGN.md §1): every listener speaks TLS 1.3 and 1.2 and
+//! HTTPS (`--tls-cert`/`--tls-key`, docs/deploy.md): every listener speaks TLS 1.3 and 1.2 and
 //! nothing older, through the vendored tiny_http's rustls 0.23 module. Each test makes its
 //! own self-signed certificate for 127.0.0.1 and localhost with the `openssl` command.
 
