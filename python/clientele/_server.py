@@ -261,7 +261,7 @@ class Server:
     ) -> None:
         self.binary = binary
         self.args = list(args)
-        self.admin_token = admin_token or secrets.token_urlsafe(24)
+        self.admin_token = admin_token or secrets.token_hex(24)
         self.env = dict(env) if env is not None else None
         self.startup_timeout = startup_timeout
         self._workdir_given = workdir
@@ -299,14 +299,11 @@ class Server:
         command = [
             binary,
             "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--db",
-            str(self.workdir / "clientele.db"),
-            "--mail",
-            f"mbox:{self.workdir / 'clientele.mbox'}",
-            "--admin-token",
-            self.admin_token,
+            # OPTION=VALUE: a value that starts with "-" must not be read as an option.
+            "--listen=127.0.0.1:0",
+            f"--db={self.workdir / 'clientele.db'}",
+            f"--mail=mbox:{self.workdir / 'clientele.mbox'}",
+            f"--admin-token={self.admin_token}",
             *self.args,
         ]
         env = dict(os.environ if self.env is None else self.env)
