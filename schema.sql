@@ -350,3 +350,53 @@ CREATE TABLE ml_contacts (
     created_at    INTEGER NOT NULL
 );
 CREATE INDEX ml_contacts_client ON ml_contacts (client_mid, position);
+
+-- migration: 2
+
+-- Mail: exactly once into an mbox, stable Message-IDs, and no usable token kept at rest.
+--
+-- Outbox ids are never reused (AUTOINCREMENT), not after a reset nor after the newest rows
+-- were pruned: a mail's Message-ID is `<outbox-ID.TAG@domain>`, TAG being mail_identity's.
+-- claimed_len is the size of the mbox entry about to be appended, set before the append and
+-- cleared with the outcome: a restart looks for claimed rows at the end of the mbox.
+-- secret_links lists which of `links` (by index) carry a one-time token, secret_until when
+-- the last of those tokens expires; both are NULL once the stored copy was scrubbed.
+CREATE TABLE mail_outbox_v2 (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    flavour         TEXT    NOT NULL,
+    recipient       TEXT    NOT NULL,
+    subject         TEXT    NOT NULL,
+    text_body       TEXT    NOT NULL,
+    html_body       TEXT,
+    links           TEXT    NOT NULL DEFAULT '[]',  -- JSON array of the URLs in the mail
+    status          TEXT    NOT NULL DEFAULT 'pending'
+                            CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    sent_at         INTEGER,
+    claimed_len     INTEGER,
+    secret_links    TEXT,                           -- JSON array of indices into links
+    secret_until    INTEGER
+);
+INSERT INTO mail_outbox_v2 (id, flavour, recipient, subject, text_body, html_body, links,
+                            status, attempts, next_attempt_at, last_error, created_at, sent_at)
+    SELECT id, flavour, recipient, subject, text_body, html_body, links,
+           status, attempts, next_attempt_at, last_error, created_at, sent_at
+    FROM mail_outbox;
+-- Mails queued before this step: the one-time links of that version were the first link of
+-- an MX registration or ShieldConex welcome mail; their expiry is taken as the default 7 days.
+UPDATE mail_outbox_v2 SET secret_links = '[0]', secret_until = created_at + 604800000
+    WHERE links LIKE '["%/mx/dashboard/register/%' OR links LIKE '["%/shieldconex/welcome/%';
+DROP TABLE mail_outbox;
+ALTER TABLE mail_outbox_v2 RENAME TO mail_outbox;
+CREATE INDEX mail_outbox_due ON mail_outbox (status, next_attempt_at);
+CREATE INDEX mail_outbox_secret ON mail_outbox (secret_until) WHERE secret_links IS NOT NULL;
+
+-- What makes this database's Message-IDs its own: random, made once (again after a reset).
+CREATE TABLE mail_identity (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    tag  TEXT    NOT NULL
+);
+INSERT INTO mail_identity (id, tag) VALUES (1, lower(hex(randomblob(8))));

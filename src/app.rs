@@ -26,6 +26,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Nueve09: cents an account must keep after funding a sub-client (`--nueve09-min-balance`).
     pub nueve09_min_balance_cents: i64,
+    /// Nueve09: the token-signing key given at startup; `None`: one kept in the database.
+    pub nueve09_signing_key: Option<crate::flavours::nueve09::token::SigningKey>,
 }
 
 pub struct App {

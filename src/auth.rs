@@ -29,16 +29,20 @@ fn argon2_turn() -> std::sync::MutexGuard<'static, ()> {
 
 /// Hashes a secret with argon2id and its default parameters; a PHC string comes back.
 pub fn hash_secret(secret: &str) -> String {
-    let _turn = argon2_turn();
     let mut salt = [0u8; 16];
     crate::ids::fill_random(&mut salt);
+    hash_with_salt(secret, &salt)
+}
+
+fn hash_with_salt(secret: &str, salt: &[u8; 16]) -> String {
+    let _turn = argon2_turn();
     let params = Params::default();
     let mut area = working_area(&params).expect("the default parameters fit the working area");
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-        .hash_password_into_with_memory(secret.as_bytes(), &salt, &mut out, &mut area)
+        .hash_password_into_with_memory(secret.as_bytes(), salt, &mut out, &mut area)
         .expect("argon2id with default parameters accepts any secret");
-    let salt = SaltString::encode_b64(&salt).expect("16 bytes is a valid salt length");
+    let salt = SaltString::encode_b64(salt).expect("16 bytes is a valid salt length");
     PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
@@ -55,6 +59,22 @@ pub fn hash_secret(secret: &str) -> String {
 pub fn verify_secret(secret: &str, phc: &str) -> bool {
     let _turn = argon2_turn();
     verify_in_turn(secret, phc)
+}
+
+/// A hash of nobody's secret, made once on first use with the same parameters as real ones.
+/// Its salt is fixed, so making it draws nothing from the generator (a `--deterministic`
+/// sequence stays the same whether or not someone unknown tried to sign in).
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_with_salt("clientele: the secret of nobody", b"clientele-nobody"))
+}
+
+/// A failed sign-in that names nobody (or someone with no secret yet): the same argon2 run
+/// a wrong secret for a real user costs, so the time taken does not tell them apart.
+/// Always false.
+pub fn verify_nobody(secret: &str) -> bool {
+    let _ = verify_secret(secret, dummy_hash());
+    false
 }
 
 /// `verify_secret` for a caller that holds the argon2 turn already: recomputes the hash
@@ -200,6 +220,25 @@ impl CredentialCache {
         ok
     }
 
+    /// `verify` against `stored_hash` when there is one; without (an unknown user), the same
+    /// work against a dummy hash, cached the same way, and false: a wrong secret for a known
+    /// user and any secret for an unknown one cost alike.
+    pub fn verify_or_nobody(
+        &self,
+        scope: &str,
+        user: &str,
+        secret: &str,
+        stored_hash: Option<&str>,
+    ) -> bool {
+        match stored_hash {
+            Some(hash) => self.verify(scope, user, secret, hash),
+            None => {
+                let _ = self.verify(scope, user, secret, dummy_hash());
+                false
+            }
+        }
+    }
+
     fn known(&self, key: &[u8; 32], stored: &[u8; 32]) -> Option<bool> {
         let verdict = self.lock().get(key).copied()?;
         let current = verdict.until.is_none_or(|until| Instant::now() < until);
@@ -268,7 +307,23 @@ mod tests {
     }
 
     #[test]
-    fn parses_the_seed_000_header() {
+    fn nobody_never_verifies() {
+        let cache = CredentialCache::default();
+        assert!(!verify_nobody("clientele: the secret of nobody"));
+        assert!(!cache.verify_or_nobody("t", "u", "clientele: the secret of nobody", None));
+        let real = hash_secret("one");
+        assert!(cache.verify_or_nobody("t", "u", "one", Some(&real)));
+        // Same algorithm and cost as a real hash, so checking against it takes as long.
+        let (dummy, real) = (
+            PasswordHash::new(dummy_hash()).unwrap(),
+            PasswordHash::new(&real).unwrap(),
+        );
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.params, real.params);
+    }
+
+    #[test]
+    fn parses_the_basic_header() {
         let got = parse_basic(Some("Basic UFJPQ0VTU09SLTEyMzQ6QVBJLUtFWS00NTY3"));
         assert_eq!(
             got,

@@ -162,6 +162,26 @@ pub struct ServeOptions {
           value_parser = crate::flavours::nueve09::money::parse_min_balance)]
     pub nueve09_min_balance: i64,
 
+    /// Nueve09: sign login tokens with the key in this file (at least 32 bytes; surrounding
+    /// whitespace is ignored) instead of one made and kept in the database.
+    #[arg(
+        long,
+        env = "CLIENTELE_NUEVE09_SIGNING_KEY_FILE",
+        value_name = "PATH",
+        conflicts_with = "nueve09_signing_key"
+    )]
+    pub nueve09_signing_key_file: Option<PathBuf>,
+
+    /// Nueve09: the token-signing key itself (at least 32 bytes); prefer the environment
+    /// variable or --nueve09-signing-key-file, as a command line is visible to other users.
+    #[arg(
+        long,
+        env = "CLIENTELE_NUEVE09_SIGNING_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub nueve09_signing_key: Option<String>,
+
     /// MX: creates from other addresses wait for manual review (comma-separated CIDRs, e.g.
     /// 127.0.0.0/8,10.0.0.0/8); default: all trusted.
     #[arg(long, env = "CLIENTELE_TRUSTED_NETWORKS", value_name = "CIDRS", value_parser = parse_cidrs)]
@@ -282,8 +302,17 @@ fn serve(options: ServeOptions) -> Result<(), String> {
     })
     .map_err(|e| format!("cannot install the signal handler: {e}"))?;
 
+    // A handler's panic is answered 500 and logged; its message goes through the log too, so
+    // that a blocked stderr does not stop the worker.
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        crate::log::line(format!("clientele: thread '{name}' {info}"));
+    }));
     let demo = options.demo;
+    let key_notice = crate::flavours::nueve09::token::key_notice(&options);
     let running = crate::server::start(options)?;
+    eprintln!("clientele: {key_notice}");
     if demo {
         eprintln!("{}", crate::seed::DEMO_BANNER);
     }
@@ -299,7 +328,9 @@ fn serve(options: ServeOptions) -> Result<(), String> {
     drop(stdout);
 
     let _ = stop_rx.recv();
-    eprintln!("clientele: shutting down");
+    // Through the log: a blocked stderr must not keep the process from stopping.
+    crate::log::line("clientele: shutting down".into());
     running.shutdown();
+    crate::log::flush(std::time::Duration::from_secs(1));
     Ok(())
 }

@@ -1,7 +1,13 @@
 //! Deleting what nobody can use any more, so that a long-running server's database does not
 //! grow with dead rows: expired sessions, links long past their expiry or use, expired or
 //! revoked MakeLeaps tokens, and delivered mail older than a month. Runs from the mail
-//! sender's thread every few minutes, as one short write transaction.
+//! sender's thread every few minutes (and at startup), as one short write transaction.
+//!
+//! It also takes one-time links out of the stored copies of mails that left (`mail::scrub`):
+//! all of them in a deployment (delivery scrubs them already; this catches mails sent while
+//! `--admin-token` was on), and, with `--admin-token`, those whose link expired. Then it
+//! truncates the WAL, where the unscrubbed versions of those rows could otherwise linger
+//! (deleted and overwritten content in the database file is zeroed: `secure_delete`).
 
 use crate::app::App;
 
@@ -15,7 +21,27 @@ const KEEP_MS: i64 = 30 * 86_400_000;
 pub fn prune(app: &App) -> rusqlite::Result<()> {
     let now = app.clock.now_ms();
     let long_ago = now.saturating_sub(KEEP_MS);
+    let keep_live_links = app.config.admin_token.is_some();
     app.store.write(|tx| {
+        let to_scrub: Vec<(i64, bool)> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, coalesce(secret_until <= ?1, 0) FROM mail_outbox
+                 WHERE secret_links IS NOT NULL AND status != 'pending'
+                   AND (?2 = 0 OR secret_until <= ?1)",
+            )?;
+            let rows = stmt.query_map(rusqlite::params![now, keep_live_links], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (id, expired) in to_scrub {
+            let marker = if expired {
+                crate::mail::REMOVED_AFTER_EXPIRY
+            } else {
+                crate::mail::REMOVED_AFTER_DELIVERY
+            };
+            crate::mail::scrub(tx, id, marker)?;
+        }
         tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
         tx.execute(
             "DELETE FROM links WHERE expires_at <= ?1 OR used_at <= ?1 OR revoked_at <= ?1",
@@ -29,6 +55,12 @@ pub fn prune(app: &App) -> rusqlite::Result<()> {
             "DELETE FROM mail_outbox WHERE status IN ('sent', 'failed') AND created_at <= ?1",
             [long_ago],
         )?;
-        Ok(())
-    })
+        Ok::<_, rusqlite::Error>(())
+    })?;
+    if !app.store.truncate_wal()? {
+        crate::log::line(
+            "housekeeping: a reader kept the WAL from being truncated; next time".to_string(),
+        );
+    }
+    Ok(())
 }

@@ -90,6 +90,7 @@ impl Running {
 
 /// Opens the store, seeds startup tenants, binds every listener and starts the workers.
 pub fn start(options: ServeOptions) -> Result<Running, String> {
+    check_admin_token(options.admin_token.as_deref())?;
     let tls = tls_config(&options)?;
     let durability = if options.durable {
         Durability::PowerLoss
@@ -100,6 +101,7 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
     let store = Store::open(&options.db, durability)
         .map_err(|e| format!("cannot open the database {:?}: {e}", options.db))?;
     let startup_seed = startup_seed(&options)?;
+    let nueve09_signing_key = crate::flavours::nueve09::token::configured_key(&options)?;
     let transport = Transport::parse(&options.mail)?;
     eprintln!("clientele: mail goes to {}", transport.summary());
     if let Transport::Smtp(relay) = &transport {
@@ -148,6 +150,7 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
                 .clone()
                 .map_or_else(Vec::new, |n| n.0),
             nueve09_min_balance_cents: options.nueve09_min_balance,
+            nueve09_signing_key,
         },
         startup_seed,
         mailer: Default::default(),
@@ -189,6 +192,19 @@ pub fn start(options: ServeOptions) -> Result<Running, String> {
         mail_sender,
         write_timeout: limits.write_timeout,
     })
+}
+
+/// An empty token (what `CLIENTELE_ADMIN_TOKEN=` from an unset variable gives) would
+/// otherwise be matched by a request with no `Authorization` at all.
+fn check_admin_token(token: Option<&str>) -> Result<(), String> {
+    match token {
+        Some(t) if t.trim().is_empty() => Err(
+            "--admin-token (CLIENTELE_ADMIN_TOKEN) is empty; give a token, or leave it unset \
+             to turn the admin API off"
+                .into(),
+        ),
+        _ => Ok(()),
+    }
 }
 
 fn default_workers() -> usize {
@@ -318,7 +334,9 @@ fn spawn_worker(
                 match server.recv() {
                     Ok(raw) => serve_one(&app, mount, raw),
                     Err(_) if stopping.load(Ordering::SeqCst) => break,
-                    Err(e) => eprintln!("clientele: accepting a request failed: {e}"),
+                    Err(e) => {
+                        crate::log::line(format!("clientele: accepting a request failed: {e}"))
+                    }
                 }
             }
             // Shutting down: answer what already arrived rather than drop it.
@@ -341,31 +359,22 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
                 &json!({"error": "internal server error"}),
             )),
         });
-    let status = match routed.response {
-        Some(response) => {
-            let status = response.status;
-            let mut out = tiny_http::Response::from_data(response.body).with_status_code(status);
-            for (name, value) in &response.headers {
-                if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
-                {
-                    out.add_header(header);
-                }
+    let answer = routed.response.map(|response| {
+        let mut out =
+            tiny_http::Response::from_data(response.body).with_status_code(response.status);
+        for (name, value) in &response.headers {
+            if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+                out.add_header(header);
             }
-            // Written by the connection's own thread: a client that does not read holds
-            // that thread (until the write timeout), never this worker.
-            let _ = raw.hand_back(out);
-            status
         }
-        None => {
-            raw.abort();
-            0
-        }
-    };
+        (response.status, out)
+    });
+    let status = answer.as_ref().map_or(0, |(status, _)| *status);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    eprintln!(
+    crate::log::line(format!(
         "{} {} {} {:.1}ms",
         req.method, logged_path, status, elapsed_ms
-    );
+    ));
     if !matches!(routed.target, Target::Admin) && app.journal.enabled() {
         record(
             &app.journal,
@@ -375,6 +384,15 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
             status,
             elapsed_ms,
         );
+    }
+    // Journalled first, so that a client that has its answer finds its request in the
+    // journal. The answer is written by the connection's own thread: a client that does not
+    // read holds that thread (until the write timeout), never this worker.
+    match answer {
+        Some((_, out)) => {
+            let _ = raw.hand_back(out);
+        }
+        None => raw.abort(),
     }
 }
 
@@ -425,7 +443,7 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
             if req.path == "/healthz" {
                 return Routed {
                     target: Target::Other,
-                    response: Some(Response::json(200, &json!({"status": "ok"}))),
+                    response: Some(healthz(req)),
                 };
             }
             if under(&req.path, "/_admin") {
@@ -485,6 +503,18 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
     Routed {
         target,
         response: Some(flavour.handle(app, req)),
+    }
+}
+
+/// `GET /healthz` (and `HEAD`); any other method is 405.
+fn healthz(req: &Request) -> Response {
+    match req.method.as_str() {
+        "GET" | "HEAD" => Response::json(
+            200,
+            &json!({"status": "ok", "log_lines_dropped": crate::log::dropped()}),
+        ),
+        _ => Response::json(405, &json!({"error": "use GET or HEAD"}))
+            .with_header("Allow", "GET, HEAD"),
     }
 }
 

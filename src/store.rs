@@ -25,6 +25,8 @@ pub enum StoreError {
         file: i64,
         binary: i64,
     },
+    /// Another process serves the file, or its lock file cannot be made (`dblock`).
+    Locked(String),
 }
 
 impl std::fmt::Display for StoreError {
@@ -36,6 +38,7 @@ impl std::fmt::Display for StoreError {
                 "the database is at schema version {file}, newer than this binary's {binary}; \
                  use a newer clientele"
             ),
+            StoreError::Locked(why) => f.write_str(why),
         }
     }
 }
@@ -65,6 +68,8 @@ pub struct Store {
     path: Option<String>,
     writer: Mutex<Connection>,
     stop_checkpointer: Arc<AtomicBool>,
+    /// Held while the store is open: no second process on the same file.
+    _lock: Option<crate::dblock::DbLock>,
 }
 
 thread_local! {
@@ -76,6 +81,7 @@ impl Store {
     /// Opens (creating if need be) and migrates the database at `path`, or a private
     /// in-memory one for ":memory:".
     pub fn open(path: &str, durability: Durability) -> Result<Arc<Store>, StoreError> {
+        let lock = crate::dblock::acquire(path).map_err(StoreError::Locked)?;
         let (conn, path) = if path == ":memory:" {
             (Connection::open_in_memory()?, None)
         } else {
@@ -89,6 +95,7 @@ impl Store {
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = {sync};
              PRAGMA foreign_keys = ON;
+             PRAGMA secure_delete = ON;
              PRAGMA busy_timeout = 5000;
              PRAGMA wal_autocheckpoint = 0;
              PRAGMA journal_size_limit = {WAL_LIMIT_BYTES};"
@@ -100,6 +107,7 @@ impl Store {
             path,
             writer: Mutex::new(conn),
             stop_checkpointer: Arc::new(AtomicBool::new(false)),
+            _lock: lock,
         });
         if let Some(path) = &store.path {
             spawn_checkpointer(path.clone(), store.stop_checkpointer.clone());
@@ -136,6 +144,18 @@ impl Store {
             let (_, conn) = slot.as_ref().expect("the reader was just opened");
             f(conn)
         })
+    }
+
+    /// Checkpoints the whole WAL into the database file and truncates the WAL to nothing, so
+    /// that no older version of a page (a mail before its links were scrubbed) stays in it.
+    /// Holds the writer meanwhile; returns false if a reader kept it from finishing.
+    pub fn truncate_wal(&self) -> rusqlite::Result<bool> {
+        if self.path.is_none() {
+            return Ok(true);
+        }
+        let conn = self.lock_writer();
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        Ok(busy == 0)
     }
 
     fn lock_writer(&self) -> MutexGuard<'_, Connection> {

@@ -1,18 +1,26 @@
 //! The sender thread: delivers due outbox rows, retries with capped exponential backoff while
 //! the transport fails transiently, gives up after `--mail-give-up`, and picks up pending rows
 //! after a restart (they are just rows). A row is marked sent only after the transport said
-//! the mail is safe; a crash between the two can send a mail twice, never lose one.
+//! the mail is safe, so a crash between the two never loses a mail.
+//!
+//! Into an mbox, it does not duplicate one either: before appending, the sender claims the
+//! rows it is about to write (`claimed_len`, the size of each entry), and the outcome clears
+//! the claim. Claimed rows found at startup were perhaps appended before the process died:
+//! the sender reads the end of the mbox (as many bytes as those entries take), marks the
+//! mails it finds there sent, cuts off an entry that was only half written, and appends the
+//! rest. Over SMTP a crash between the server's "250" and the sent mark sends the mail again,
+//! with the same Message-ID (`<outbox-ID.TAG@domain>`).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use lettre::message::{header::ContentType, Mailbox, MultiPart};
 use lettre::Message;
 use rusqlite::OptionalExtension;
 
-use super::transport::{DeliveryError, Transport};
+use super::transport::{check_mbox_tail, mbox_entry, DeliveryError, InDoubt, Transport};
 use crate::app::App;
 
 /// First retry after this, doubling per attempt up to `MAX_BACKOFF_MS`.
@@ -22,6 +30,8 @@ const MAX_BACKOFF_MS: i64 = 60_000;
 const BATCH: i64 = 20;
 /// The longest the thread sleeps before looking again (so a moved clock is noticed).
 const MAX_IDLE: Duration = Duration::from_secs(1);
+/// The least time between two WAL truncations by an idle sender.
+const WAL_TRUNCATE_EVERY: Duration = Duration::from_secs(2);
 
 /// The handle requests use to wake the sender, and test suites to make deliveries fail.
 #[derive(Default)]
@@ -64,6 +74,7 @@ impl Mailer {
     }
 }
 
+#[derive(Clone)]
 struct Due {
     id: i64,
     recipient: String,
@@ -72,6 +83,13 @@ struct Due {
     html: Option<String>,
     attempts: i64,
     created_at: i64,
+}
+
+/// A due row ready to go: its message, and its mbox entry (for the mbox transport).
+struct Outgoing<'a> {
+    row: &'a Due,
+    message: Result<Message, DeliveryError>,
+    entry: Vec<u8>,
 }
 
 pub fn spawn_sender(
@@ -84,33 +102,86 @@ pub fn spawn_sender(
         .name("mail-sender".into())
         .spawn(move || {
             let mut pruned_at = i64::MIN;
+            let mut recovered = false;
+            // Outcomes that could not be recorded yet: nothing else goes out before they are.
+            let mut unrecorded: Vec<(Due, Result<(), DeliveryError>)> = Vec::new();
+            // A deployment scrubs the links of what it delivers; the WAL still holds the rows
+            // as they were until it is truncated, which happens when the sender is idle (at
+            // most every `WAL_TRUNCATE_EVERY`: a truncation holds the writer for a moment).
+            let scrubs = app.config.admin_token.is_none();
+            let mut wal_dirty = false;
+            let mut truncated_at: Option<Instant> = None;
             while !app.mailer.stopping.load(Ordering::SeqCst) {
                 let now = app.clock.now_ms();
                 // This thread wakes at least every second anyway: it also clears dead rows.
                 if now.saturating_sub(pruned_at) >= crate::housekeeping::EVERY_MS {
                     pruned_at = now;
                     if let Err(e) = crate::housekeeping::prune(&app) {
-                        eprintln!("housekeeping: pruning dead rows failed: {e}");
+                        crate::log::line(format!("housekeeping: pruning dead rows failed: {e}"));
                     }
+                }
+                if !recovered {
+                    match recover(&app, &transport) {
+                        Ok(()) => {
+                            recovered = true;
+                            wal_dirty |= scrubs;
+                        }
+                        Err(e) => {
+                            crate::log::line(format!(
+                                "mail: checking the mails in doubt failed: {e}"
+                            ));
+                            app.mailer.sleep(MAX_IDLE);
+                            continue;
+                        }
+                    }
+                }
+                unrecorded.retain(|(row, outcome)| record(&app, row, outcome, give_up_ms).is_err());
+                if !unrecorded.is_empty() {
+                    app.mailer.sleep(MAX_IDLE);
+                    continue;
                 }
                 let due = match app.store.read(|c| due_rows(c, now)) {
                     Ok(due) => due,
                     Err(e) => {
-                        eprintln!("mail: reading the outbox failed: {e}");
+                        crate::log::line(format!("mail: reading the outbox failed: {e}"));
                         Vec::new()
                     }
                 };
-                for row in &due {
+                let outgoing = match prepare(&app, &transport, &from, &due) {
+                    Ok(outgoing) => outgoing,
+                    Err(e) => {
+                        crate::log::line(format!("mail: claiming mails to send failed: {e}"));
+                        app.mailer.sleep(MAX_IDLE);
+                        continue;
+                    }
+                };
+                for out in outgoing {
                     if app.mailer.stopping.load(Ordering::SeqCst) {
                         break;
                     }
-                    let outcome = deliver(&app, &transport, &from, row);
-                    if let Err(e) = record(&app, row, outcome, give_up_ms) {
-                        eprintln!("mail: recording the outcome of mail {} failed: {e}", row.id);
+                    wal_dirty |= scrubs;
+                    let outcome = deliver(&app, &transport, out.message, &out.entry);
+                    if let Err(e) = record(&app, out.row, &outcome, give_up_ms) {
+                        crate::log::line(format!(
+                            "mail: recording the outcome of mail {} failed: {e}",
+                            out.row.id
+                        ));
+                        unrecorded.push((out.row.clone(), outcome));
+                        break;
                     }
                 }
                 if due.len() as i64 == BATCH {
                     continue;
+                }
+                if due.is_empty()
+                    && wal_dirty
+                    && truncated_at.is_none_or(|at| at.elapsed() >= WAL_TRUNCATE_EVERY)
+                {
+                    truncated_at = Some(Instant::now());
+                    match app.store.truncate_wal() {
+                        Ok(done) => wal_dirty = !done,
+                        Err(e) => crate::log::line(format!("mail: truncating the WAL failed: {e}")),
+                    }
                 }
                 let next = app.store.read(next_due).ok().flatten();
                 let now = app.clock.now_ms();
@@ -120,6 +191,11 @@ pub fn spawn_sender(
                 if !wait.is_zero() {
                     app.mailer.sleep(wait);
                 }
+            }
+            // The last writer is done (the workers stopped first): leave no old page versions,
+            // with links not yet scrubbed, in the WAL.
+            if let Err(e) = app.store.truncate_wal() {
+                crate::log::line(format!("mail: truncating the WAL at shutdown failed: {e}"));
             }
         })
         .expect("spawning the mail sender")
@@ -152,17 +228,59 @@ fn next_due(conn: &rusqlite::Connection) -> rusqlite::Result<Option<i64>> {
         .map(Option::flatten)
 }
 
-fn deliver(
+/// Builds the messages of `due` and, for the mbox, claims their rows with the size of
+/// their entries (in one transaction), before any of them is appended.
+fn prepare<'a>(
     app: &App,
     transport: &Transport,
     from: &Mailbox,
-    row: &Due,
-) -> Result<(), DeliveryError> {
-    if app.mailer.take_injected_failure() {
-        return Err(DeliveryError::Transient(
-            "failure injected by the admin API".into(),
-        ));
+    due: &'a [Due],
+) -> rusqlite::Result<Vec<Outgoing<'a>>> {
+    if due.is_empty() {
+        return Ok(Vec::new());
     }
+    let tag = super::identity_tag(app)?;
+    let date = crate::clock::asctime(app.clock.now_ms());
+    let outgoing: Vec<Outgoing> = due
+        .iter()
+        .map(|row| {
+            let message = build(from, row, &tag);
+            let entry = match (&message, transport.mbox_path()) {
+                (Ok(message), Some(_)) => mbox_entry(message, from.email.as_ref(), &date),
+                _ => Vec::new(),
+            };
+            Outgoing {
+                row,
+                message,
+                entry,
+            }
+        })
+        .collect();
+    if transport.mbox_path().is_some() {
+        app.store.write(|tx| {
+            let mut claim = tx.prepare_cached(
+                "UPDATE mail_outbox SET claimed_len = ?2 WHERE id = ?1 AND status = 'pending'",
+            )?;
+            for out in outgoing.iter().filter(|o| !o.entry.is_empty()) {
+                claim.execute(rusqlite::params![out.row.id, out.entry.len() as i64])?;
+            }
+            Ok::<_, rusqlite::Error>(())
+        })?;
+    }
+    Ok(outgoing)
+}
+
+/// The Message-ID of outbox row `id`: stable across attempts and restarts, and unique across
+/// databases through `tag`.
+fn message_id(id: i64, tag: &str, from: &Mailbox) -> String {
+    format!("{}{}>", message_id_prefix(id, tag), from.email.domain())
+}
+
+fn message_id_prefix(id: i64, tag: &str) -> String {
+    format!("<outbox-{id}.{tag}@")
+}
+
+fn build(from: &Mailbox, row: &Due, tag: &str) -> Result<Message, DeliveryError> {
     let to: Mailbox = row
         .recipient
         .parse()
@@ -172,13 +290,8 @@ fn deliver(
         .to(to)
         .subject(row.subject.as_str())
         .date(UNIX_EPOCH + Duration::from_millis(row.created_at.max(0) as u64))
-        .message_id(Some(format!(
-            "<{}.{}@{}>",
-            row.id,
-            row.created_at,
-            from.email.domain()
-        )));
-    let message = match &row.html {
+        .message_id(Some(message_id(row.id, tag, from)));
+    match &row.html {
         Some(html) => builder.multipart(MultiPart::alternative_plain_html(
             row.text.clone(),
             html.clone(),
@@ -187,27 +300,112 @@ fn deliver(
             .header(ContentType::TEXT_PLAIN)
             .body(row.text.clone()),
     }
-    .map_err(|e| DeliveryError::Permanent(format!("building the message: {e}")))?;
-    let date = crate::clock::asctime(app.clock.now_ms());
-    transport.deliver(&message, from.email.as_ref(), &date)
+    .map_err(|e| DeliveryError::Permanent(format!("building the message: {e}")))
+}
+
+fn deliver(
+    app: &App,
+    transport: &Transport,
+    message: Result<Message, DeliveryError>,
+    entry: &[u8],
+) -> Result<(), DeliveryError> {
+    let message = message?;
+    if app.mailer.take_injected_failure() {
+        return Err(DeliveryError::Transient(
+            "failure injected by the admin API".into(),
+        ));
+    }
+    transport.deliver(&message, entry)
+}
+
+/// At startup, settles the rows a previous process claimed for the mbox without recording
+/// an outcome: those found whole at the end of the mbox are marked sent, the others lose
+/// their claim and go out as usual.
+fn recover(app: &App, transport: &Transport) -> Result<(), String> {
+    let Some(path) = transport.mbox_path() else {
+        return Ok(());
+    };
+    let claimed: Vec<(i64, i64)> = app
+        .store
+        .read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, claimed_len FROM mail_outbox
+                 WHERE status = 'pending' AND claimed_len IS NOT NULL ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|e| e.to_string())?;
+    if claimed.is_empty() {
+        return Ok(());
+    }
+    let tag = super::identity_tag(app).map_err(|e| e.to_string())?;
+    let ids: Vec<String> = claimed
+        .iter()
+        .map(|(id, _)| message_id_prefix(*id, &tag))
+        .collect();
+    let in_doubt: Vec<InDoubt> = claimed
+        .iter()
+        .zip(&ids)
+        .map(|((_, len), prefix)| InDoubt {
+            message_id_prefix: prefix,
+            len: (*len).max(0) as u64,
+        })
+        .collect();
+    let found = check_mbox_tail(path, &in_doubt).map_err(|e| format!("{}: {e}", path.display()))?;
+    let now = app.clock.now_ms();
+    let scrub = app.config.admin_token.is_none();
+    app.store
+        .write(|tx| {
+            for ((id, _), prefix) in claimed.iter().zip(&ids) {
+                if found.contains(prefix) {
+                    tx.prepare_cached(
+                        "UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1,
+                             sent_at = ?2, last_error = NULL, claimed_len = NULL WHERE id = ?1",
+                    )?
+                    .execute(rusqlite::params![id, now])?;
+                    if scrub {
+                        super::scrub(tx, *id, super::REMOVED_AFTER_DELIVERY)?;
+                    }
+                } else {
+                    tx.prepare_cached("UPDATE mail_outbox SET claimed_len = NULL WHERE id = ?1")?
+                        .execute([id])?;
+                }
+            }
+            Ok::<_, rusqlite::Error>(())
+        })
+        .map_err(|e| e.to_string())?;
+    let appended = found.len();
+    crate::log::line(format!(
+        "mail: {} mail(s) in doubt after a restart: {appended} already in {}, {} to append",
+        claimed.len(),
+        path.display(),
+        claimed.len() - appended
+    ));
+    Ok(())
 }
 
 fn record(
     app: &App,
     row: &Due,
-    outcome: Result<(), DeliveryError>,
+    outcome: &Result<(), DeliveryError>,
     give_up_ms: i64,
 ) -> rusqlite::Result<()> {
     let now = app.clock.now_ms();
     let attempts = row.attempts + 1;
+    // A deployment (no admin API) keeps no usable token once the mail left.
+    let scrub = app.config.admin_token.is_none();
     app.store.write(|tx| {
         match outcome {
             Ok(()) => {
                 tx.prepare_cached(
                     "UPDATE mail_outbox SET status = 'sent', attempts = ?2, sent_at = ?3,
-                         last_error = NULL WHERE id = ?1",
+                         last_error = NULL, claimed_len = NULL WHERE id = ?1",
                 )?
                 .execute(rusqlite::params![row.id, attempts, now])?;
+                if scrub {
+                    super::scrub(tx, row.id, super::REMOVED_AFTER_DELIVERY)?;
+                }
             }
             Err(error) => {
                 let (message, permanent) = match error {
@@ -218,14 +416,14 @@ fn record(
                 let backoff = FIRST_BACKOFF_MS
                     .saturating_mul(1 << (attempts - 1).clamp(0, 20))
                     .min(MAX_BACKOFF_MS);
-                eprintln!(
+                crate::log::line(format!(
                     "mail: delivery of mail {} failed (attempt {attempts}{}): {message}",
                     row.id,
                     if give_up { ", giving up" } else { "" }
-                );
+                ));
                 tx.prepare_cached(
                     "UPDATE mail_outbox SET status = ?2, attempts = ?3, last_error = ?4,
-                         next_attempt_at = ?5 WHERE id = ?1",
+                         next_attempt_at = ?5, claimed_len = NULL WHERE id = ?1",
                 )?
                 .execute(rusqlite::params![
                     row.id,
@@ -234,6 +432,9 @@ fn record(
                     message,
                     now + backoff
                 ])?;
+                if give_up && scrub {
+                    super::scrub(tx, row.id, super::REMOVED_UNDELIVERED)?;
+                }
             }
         }
         Ok(())

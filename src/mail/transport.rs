@@ -2,8 +2,8 @@
 //! server through lettre's synchronous transport.
 
 use std::fs::OpenOptions;
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -59,15 +59,19 @@ impl Transport {
         }
     }
 
-    /// Delivers one message; `Ok` only once it is on disk (fsynced) or accepted by the server.
-    pub fn deliver(
-        &self,
-        message: &Message,
-        envelope_from: &str,
-        date: &str,
-    ) -> Result<(), DeliveryError> {
+    /// The mbox file, for the transport that writes one.
+    pub fn mbox_path(&self) -> Option<&Path> {
         match self {
-            Transport::Mbox(path) => append_mbox(path, message, envelope_from, date)
+            Transport::Mbox(path) => Some(path),
+            Transport::Smtp(_) => None,
+        }
+    }
+
+    /// Delivers one message; `Ok` only once it is on disk (fsynced) or accepted by the server.
+    /// `mbox_entry` is the message as `mbox_entry` formatted it (for the mbox transport).
+    pub fn deliver(&self, message: &Message, mbox_entry: &[u8]) -> Result<(), DeliveryError> {
+        match self {
+            Transport::Mbox(path) => append_mbox(path, mbox_entry)
                 .map_err(|e| DeliveryError::Transient(format!("{}: {e}", path.display()))),
             Transport::Smtp(relay) => relay
                 .smtp
@@ -276,14 +280,8 @@ fn explain(error: &lettre::transport::smtp::Error, relay: &str) -> DeliveryError
     }
 }
 
-/// Appends one message in mbox format (a `From ` line, `>From` quoting, a blank line after)
-/// and fsyncs before returning.
-fn append_mbox(
-    path: &PathBuf,
-    message: &Message,
-    envelope_from: &str,
-    date: &str,
-) -> std::io::Result<()> {
+/// One message in mbox format: a `From ` line, `>From` quoting, a blank line after.
+pub fn mbox_entry(message: &Message, envelope_from: &str, date: &str) -> Vec<u8> {
     let raw = String::from_utf8_lossy(&message.formatted()).replace("\r\n", "\n");
     let mut entry = format!("From {envelope_from} {date}\n");
     for line in raw.trim_end_matches('\n').split('\n') {
@@ -294,9 +292,111 @@ fn append_mbox(
         entry.push('\n');
     }
     entry.push('\n');
+    entry.into_bytes()
+}
+
+/// Appends one entry and fsyncs before returning. A failed write is cut off again, so that
+/// the next entry does not run into half of this one.
+fn append_mbox(path: &Path, entry: &[u8]) -> std::io::Result<()> {
     let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-    file.write_all(entry.as_bytes())?;
-    file.sync_all()
+    let before = file.metadata()?.len();
+    if let Err(e) = file.write_all(entry).and_then(|()| file.sync_all()) {
+        let _ = file.set_len(before).and_then(|()| file.sync_all());
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// A mail that may have been appended before the process died: how its Message-ID starts
+/// (`<outbox-ID.TAG@`: the domain may have changed since) and the size of its entry.
+pub struct InDoubt<'a> {
+    pub message_id_prefix: &'a str,
+    pub len: u64,
+}
+
+/// The most the tail check reads, whatever the claimed sizes add up to.
+const MAX_TAIL_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Looks at the end of the mbox (only as many bytes as the mails in doubt take, since they
+/// were the last appended) for those mails, and returns the prefixes of those found whole.
+/// A last entry cut short (the process died in the middle of writing it) is cut off, so
+/// that its mail is appended again in full.
+pub fn check_mbox_tail(path: &Path, in_doubt: &[InDoubt]) -> std::io::Result<Vec<String>> {
+    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        // A pipe or a device: nothing to look back at.
+        return Ok(Vec::new());
+    }
+    let file_len = metadata.len();
+    let wanted: u64 = in_doubt
+        .iter()
+        .map(|d| d.len)
+        .sum::<u64>()
+        .min(MAX_TAIL_BYTES);
+    // One byte more, to see the newline before an entry that starts the window.
+    let start = file_len.saturating_sub(wanted + 1);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::with_capacity((file_len - start) as usize);
+    file.read_to_end(&mut tail)?;
+
+    // Entry starts: "From " at the start of a line (quoting keeps it out of bodies).
+    let starts: Vec<usize> = (0..tail.len())
+        .filter(|&i| {
+            tail[i..].starts_with(b"From ")
+                && (if i == 0 {
+                    start == 0
+                } else {
+                    tail[i - 1] == b'\n'
+                })
+        })
+        .collect();
+    let mut found = Vec::new();
+    for (k, &at) in starts.iter().enumerate() {
+        let last = k + 1 == starts.len();
+        let end = starts.get(k + 1).copied().unwrap_or(tail.len());
+        let entry = &tail[at..end];
+        let id = message_id(entry);
+        let expected = id.and_then(|id| {
+            in_doubt
+                .iter()
+                .find(|d| id.starts_with(d.message_id_prefix))
+        });
+        let cut_short =
+            !entry.ends_with(b"\n\n") || expected.is_some_and(|d| (entry.len() as u64) < d.len);
+        if last && cut_short {
+            file.set_len(start + at as u64)?;
+            file.sync_all()?;
+            crate::log::line(format!(
+                "mail: cut off an incomplete last mail of {} ({} bytes)",
+                path.display(),
+                entry.len()
+            ));
+            break;
+        }
+        if let Some(d) = expected {
+            found.push(d.message_id_prefix.to_string());
+        }
+    }
+    Ok(found)
+}
+
+/// The Message-ID of an mbox entry, from its header block.
+fn message_id(entry: &[u8]) -> Option<String> {
+    let end = entry
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .unwrap_or(entry.len());
+    let headers = String::from_utf8_lossy(&entry[..end]);
+    headers.lines().skip(1).find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("Message-ID")
+            .then(|| value.trim().to_string())
+    })
 }
 
 #[cfg(test)]
@@ -315,10 +415,9 @@ mod tests {
             .body("line one\nFrom here on\n>From quoted\nend".to_string())
             .unwrap();
         let transport = Transport::Mbox(path.clone());
+        let entry = mbox_entry(&message, "a@example.com", "Mon Nov 23 09:37:48 2026");
         for _ in 0..2 {
-            transport
-                .deliver(&message, "a@example.com", "Mon Nov 23 09:37:48 2026")
-                .unwrap();
+            transport.deliver(&message, &entry).unwrap();
         }
         let mbox = std::fs::read_to_string(&path).unwrap();
         let _ = std::fs::remove_file(&path);
@@ -330,6 +429,65 @@ mod tests {
         assert!(mbox.contains("\n>From here on\n"));
         assert!(mbox.contains("\n>>From quoted\n"));
         assert!(!mbox.contains("\r"));
+    }
+
+    fn entry_for(id: i64, body: &str) -> Vec<u8> {
+        let message = Message::builder()
+            .from("a@example.com".parse().unwrap())
+            .to("b@example.com".parse().unwrap())
+            .subject("hi")
+            .message_id(Some(format!("<outbox-{id}.tag@example.com>")))
+            .header(lettre::message::header::ContentTransferEncoding::SevenBit)
+            .body(body.to_string())
+            .unwrap();
+        mbox_entry(&message, "a@example.com", "Mon Nov 23 09:37:48 2026")
+    }
+
+    #[test]
+    fn the_tail_check_finds_whole_mails_and_cuts_off_a_half_written_one() {
+        let dir = std::env::temp_dir().join(format!("clientele-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tail.mbox");
+        let (e1, e2, e3) = (
+            entry_for(1, "one\nFrom the body\n"),
+            entry_for(2, "two"),
+            entry_for(3, "three"),
+        );
+        let doubt = |ids: &[(&'static str, &Vec<u8>)]| -> Vec<InDoubt<'static>> {
+            ids.iter()
+                .map(|(p, e)| InDoubt {
+                    message_id_prefix: p,
+                    len: e.len() as u64,
+                })
+                .collect()
+        };
+        // No mbox yet: nothing found.
+        let _ = std::fs::remove_file(&path);
+        assert!(check_mbox_tail(&path, &doubt(&[("<outbox-1.tag@", &e1)]))
+            .unwrap()
+            .is_empty());
+
+        // 1 and 2 whole; 3 cut short after its headers: 3 is cut off, the file ends after 2.
+        let whole = [e1.clone(), e2.clone()].concat();
+        std::fs::write(&path, [&whole[..], &e3[..e3.len() - 4]].concat()).unwrap();
+        let in_doubt = doubt(&[
+            ("<outbox-2.tag@", &e2),
+            ("<outbox-3.tag@", &e3),
+            ("<outbox-4.tag@", &e3),
+        ]);
+        let found = check_mbox_tail(&path, &in_doubt).unwrap();
+        assert_eq!(found, vec!["<outbox-2.tag@".to_string()]);
+        assert_eq!(std::fs::read(&path).unwrap(), whole);
+
+        // A fragment without its headers' end is cut off too; a mail before the window is not
+        // looked at (only as many bytes as the mails in doubt take are read).
+        std::fs::write(&path, [&whole[..], b"From a@example.com Mon"].concat()).unwrap();
+        let found = check_mbox_tail(&path, &doubt(&[("<outbox-1.tag@", &e3)])).unwrap();
+        assert!(found.is_empty());
+        assert_eq!(std::fs::read(&path).unwrap(), whole);
+        let found = check_mbox_tail(&path, &doubt(&[("<outbox-1.tag@", &whole)])).unwrap();
+        assert_eq!(found, vec!["<outbox-1.tag@".to_string()]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -18,7 +18,10 @@ fn readiness_line_names_a_working_url_and_health_is_ok() {
     );
     let reply = server.get("/healthz", &[]);
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.json(), json!({"status": "ok"}));
+    assert_eq!(
+        reply.json(),
+        json!({"status": "ok", "log_lines_dropped": 0})
+    );
     // The log line is written just after the answer, so wait for it.
     assert!(
         server.stderr_shows("GET /healthz 200"),
@@ -230,6 +233,8 @@ fn help_documents_every_option() {
         "--admin-token",
         "--listen-mx",
         "--link-ttl",
+        "--nueve09-signing-key-file",
+        "CLIENTELE_NUEVE09_SIGNING_KEY",
         "CLIENTELE_DB",
     ] {
         assert!(help.contains(option), "serve --help lacks {option}");
@@ -358,4 +363,53 @@ fn an_endless_header_line_is_cut_off_with_400() {
     let _ = socket.read_to_end(&mut answer);
     assert!(answer.starts_with(b"HTTP/1.1 400"));
     assert_eq!(server.get("/healthz", &[]).status, 200);
+}
+
+/// Runs `serve` on a free port and an in-memory database with these extra arguments and
+/// environment; the process must fail at startup (it is killed after 10 s otherwise).
+pub(crate) fn failed_start(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut all = vec!["serve", "--listen", "127.0.0.1:0", "--db", ":memory:"];
+    all.extend_from_slice(args);
+    crate::support::run_briefly(&all, envs)
+}
+
+#[test]
+fn an_empty_admin_token_is_refused_at_startup() {
+    let runs = [
+        failed_start(&["--admin-token", ""], &[]),
+        failed_start(&["--admin-token", "  "], &[]),
+        failed_start(&[], &[("CLIENTELE_ADMIN_TOKEN", "")]),
+        failed_start(&[], &[("CLIENTELE_ADMIN_TOKEN", " \t")]),
+    ];
+    for output in runs {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("--admin-token"), "{stderr}");
+        assert!(stderr.contains("is empty"), "{stderr}");
+        assert!(output.stdout.is_empty(), "no readiness line");
+    }
+}
+
+#[test]
+fn healthz_answers_get_and_head_only() {
+    let server = Server::start();
+    assert_eq!(server.call("HEAD", "/healthz", &[], None).status, 200);
+    for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+        let reply = server.call(method, "/healthz", &[], Some(b"{}"));
+        assert_eq!(reply.status, 405, "{method}");
+        assert_eq!(reply.header("Allow"), Some("GET, HEAD"), "{method}");
+    }
+    // A method that is no HTTP token at all, over a raw socket.
+    let addr = server.url.trim_start_matches("http://");
+    let mut socket = TcpStream::connect(addr).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    socket
+        .write_all(b"F@@ /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = socket.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    assert!(answer.contains("Allow: GET, HEAD"), "{answer}");
 }

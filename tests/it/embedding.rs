@@ -48,4 +48,22 @@ fn many_in_process_servers_run_side_by_side() {
         );
     }
     assert!(Server::with_args(&["--link-ttl", "forever"]).is_err());
+    assert!(Server::with_args(&["--admin-token", ""]).is_err());
+}
+
+#[test]
+fn an_in_process_server_on_a_file_holds_it_until_dropped() {
+    let dir = crate::support::TempDir::new();
+    let db = dir.join("clientele.db").display().to_string();
+    let first = Server::with_args(&["--db", &db]).expect("the first server on the file");
+    let refused = Server::with_args(&["--db", &db])
+        .err()
+        .expect("a second server on the same file is refused");
+    assert!(refused.contains(&format!("{db}.lock")), "{refused}");
+    drop(first);
+    let again = Server::with_args(&["--db", &db]).expect("the file is free once dropped");
+    assert_eq!(
+        call("GET", &format!("{}/healthz", again.url()), &[], None).status,
+        200
+    );
 }

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -50,10 +50,14 @@ impl Drop for TempDir {
 /// How to start a server; `Server::start()` is the common case (demo tenants, admin API).
 pub struct Builder {
     demo: bool,
+    /// Pass `--admin-token` (the fixture setup); off, the server runs as a deployment.
+    admin: bool,
     args: Vec<String>,
     envs: Vec<(String, String)>,
     /// PEM of the certificate the server presents under `tls`, for the client to trust.
     trusted: Option<Vec<u8>>,
+    /// stderr is a pipe nobody reads (instead of `stderr.log`).
+    stderr_unread: bool,
 }
 
 impl Builder {
@@ -62,8 +66,21 @@ impl Builder {
         self
     }
 
+    /// Without `--admin-token`, as a deployment runs.
+    pub fn no_admin(mut self) -> Self {
+        self.admin = false;
+        self
+    }
+
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
+        self
+    }
+
+    /// Connects stderr to a pipe that is kept open and never read: once it is full (64 KiB
+    /// on Linux) every write to it blocks.
+    pub fn stderr_unread(mut self) -> Self {
+        self.stderr_unread = true;
         self
     }
 
@@ -95,9 +112,10 @@ impl Builder {
             .arg("--db")
             .arg(dir.join("clientele.db"))
             .arg("--mail")
-            .arg(format!("mbox:{}", dir.join("clientele.mbox").display()))
-            .arg("--admin-token")
-            .arg(ADMIN_TOKEN);
+            .arg(format!("mbox:{}", dir.join("clientele.mbox").display()));
+        if self.admin {
+            command.arg("--admin-token").arg(ADMIN_TOKEN);
+        }
         if self.demo {
             command.arg("--demo");
         }
@@ -109,8 +127,13 @@ impl Builder {
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(stderr);
+            .stderr(if self.stderr_unread {
+                Stdio::piped()
+            } else {
+                stderr.into()
+            });
         let mut child = command.spawn().expect("spawning clientele");
+        let unread_stderr = child.stderr.take();
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
         let mut line = String::new();
         stdout
@@ -132,6 +155,7 @@ impl Builder {
             },
             child,
             _stdout: stdout,
+            _unread_stderr: unread_stderr,
             dir: Some(dir),
         }
     }
@@ -143,6 +167,7 @@ pub struct Server {
     pub agent: ureq::Agent,
     child: Child,
     _stdout: BufReader<ChildStdout>,
+    _unread_stderr: Option<ChildStderr>,
     dir: Option<TempDir>,
 }
 
@@ -154,9 +179,11 @@ impl Server {
     pub fn builder() -> Builder {
         Builder {
             demo: true,
+            admin: true,
             args: Vec::new(),
             envs: Vec::new(),
             trusted: None,
+            stderr_unread: false,
         }
     }
 
@@ -201,6 +228,13 @@ impl Server {
             })
             .expect("the dedicated listener is announced on stderr");
         (server, url)
+    }
+
+    /// The unread stderr pipe of a server started with `stderr_unread`, to read it after all.
+    pub fn take_unread_stderr(&mut self) -> ChildStderr {
+        self._unread_stderr
+            .take()
+            .expect("started with stderr_unread")
     }
 
     pub fn pid(&self) -> u32 {
@@ -466,4 +500,24 @@ pub fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
         .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
         .map(|(_, v)| v.split(';').next().unwrap_or("").to_string())
         .find(|pair| pair.starts_with(&format!("{name}=")))
+}
+
+/// Runs the binary with these arguments and environment (and no CLIENTELE_ADMIN_TOKEN from
+/// outside) for at most 10 s, killing it then; what it wrote and how it ended.
+pub fn run_briefly(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clientele"));
+    command
+        .args(args)
+        .env_remove("CLIENTELE_ADMIN_TOKEN")
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawning clientele");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("waiting").is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    child.wait_with_output().expect("collecting the output")
 }

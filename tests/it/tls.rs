@@ -179,7 +179,7 @@ fn tls_1_3_and_tls_1_2_are_both_served() {
         let (negotiated, response) = healthz_over(&server, &certificate.pem(), version);
         assert_eq!(negotiated, expected);
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        assert!(response.ends_with(r#"{"status":"ok"}"#), "{response}");
+        assert!(response.contains(r#""status":"ok""#), "{response}");
     }
 }
 

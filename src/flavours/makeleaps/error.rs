@@ -105,7 +105,7 @@ impl Error {
             Error::PayloadTooLarge => detail("Request body is larger than 1 MiB."),
             Error::Invalid(fields) => envelope_error(status, fields.clone()),
             Error::Internal(why) => {
-                eprintln!("makeleaps: internal error: {why}");
+                crate::log::line(format!("makeleaps: internal error: {why}"));
                 detail("A server error occurred.")
             }
         }

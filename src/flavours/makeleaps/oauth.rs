@@ -127,15 +127,15 @@ fn authenticate_client(
             .query_row([&client_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
     })?;
-    match row {
-        Some((mid, hash))
-            if app
-                .credentials
-                .verify("makeleaps", &client_id, &secret, &hash) =>
-        {
-            Ok(mid)
-        }
-        _ => Err(Error::InvalidClient),
+    let (mid, hash) = row.unzip();
+    // An unknown client_id costs what a wrong secret does.
+    if app
+        .credentials
+        .verify_or_nobody("makeleaps", &client_id, &secret, hash.as_deref())
+    {
+        mid.ok_or(Error::InvalidClient)
+    } else {
+        Err(Error::InvalidClient)
     }
 }
 

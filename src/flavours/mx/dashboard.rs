@@ -96,7 +96,7 @@ fn dead_link(req: &Request, error: &LinkError) -> Response {
         LinkError::Store(_) => ("Something went wrong", "Please try again later."),
     };
     if let LinkError::Store(e) = error {
-        eprintln!("mx: internal error: {e}");
+        crate::log::line(format!("mx: internal error: {e}"));
     }
     Response::html(
         error.status(),
@@ -355,6 +355,10 @@ pub fn submit_login(app: &App, req: &Request) -> Result<Response, Error> {
         let rows = stmt.query_map([email], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect()
     })?;
+    // An unknown e-mail costs what a wrong password does.
+    if candidates.is_empty() && !password.is_empty() {
+        crate::auth::verify_nobody(password);
+    }
     // One e-mail can be enrolled by several processors; the password picks the client.
     let matched = candidates
         .into_iter()

@@ -50,7 +50,7 @@ impl Error {
             }
             Error::Unprocessable(m) => (422, m.clone()),
             Error::Internal(detail) => {
-                eprintln!("mx: internal error: {detail}");
+                crate::log::line(format!("mx: internal error: {detail}"));
                 (500, "Internal Server Error".to_string())
             }
         };

@@ -47,10 +47,10 @@ pub fn create_client(app: &App, req: &Request) -> Result<Response, Error> {
         .write(|tx| insert_subclient(tx, &caller, &form, &new, floor_cents, now))?;
     let rfc = form.get("rfc").unwrap_or_default();
     if !form::looks_like_rfc(rfc) {
-        eprintln!(
+        crate::log::line(format!(
             "nueve09: sub-client {} has an rfc that does not follow SAT's pattern (accepted)",
             new.id
-        );
+        ));
     }
     let alias = form.get("alias").unwrap_or_default();
     // Seed 002's answer, field for field: `code` is the alias, `api_client.id` an empty string.

@@ -120,7 +120,7 @@ impl Error {
                 )]}}),
             ),
             Error::Internal(detail) => {
-                eprintln!("nueve09: internal error: {detail}");
+                crate::log::line(format!("nueve09: internal error: {detail}"));
                 (500, 500, "Internal server error".to_string(), Value::Null)
             }
         };

@@ -24,7 +24,7 @@ mod login;
 pub mod money;
 pub mod seed;
 mod states;
-mod token;
+pub mod token;
 
 use serde_json::{json, Value};
 

@@ -3,7 +3,8 @@
 //! signed with HS256, with devise-jwt's claims: `sub` (the account id), `scp`, `iat`, `exp`
 //! (24 hours later) and a `jti`.
 //!
-//! The key is 32 bytes from the OS generator, made once per database (table
+//! The key comes from `--nueve09-signing-key-file` or `CLIENTELE_NUEVE09_SIGNING_KEY` when
+//! given; otherwise it is 32 bytes from the OS generator, made once per database (table
 //! `n09_signing_key`) so tokens survive a restart. Verifying needs no state beyond it: the
 //! signature is checked in constant time (`hmac`'s `verify_slice`), then the expiry, then
 //! that the account still exists.
@@ -18,6 +19,7 @@ use sha2::Sha256;
 use super::accounts::Account;
 use super::Error;
 use crate::app::App;
+use crate::cli::ServeOptions;
 use crate::http::Request;
 
 /// How long a token is valid (VENDORS.md §3: 24 h).
@@ -28,6 +30,75 @@ const MAX_TOKEN_LEN: usize = 4096;
 
 /// The fixed JOSE header of every token we sign.
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+/// Shortest key accepted from a file or the environment (HS256's own size).
+const MIN_KEY_BYTES: usize = 32;
+
+/// A token-signing key given at startup; its `Debug` does not show it.
+#[derive(Clone)]
+pub struct SigningKey(Vec<u8>);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(..)")
+    }
+}
+
+/// The key of `--nueve09-signing-key-file` or `--nueve09-signing-key`
+/// (`CLIENTELE_NUEVE09_SIGNING_KEY`): its bytes without surrounding whitespace, at least
+/// `MIN_KEY_BYTES` of them.
+pub fn configured_key(options: &ServeOptions) -> Result<Option<SigningKey>, String> {
+    let (text, source) = match (
+        &options.nueve09_signing_key_file,
+        &options.nueve09_signing_key,
+    ) {
+        (Some(path), _) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("--nueve09-signing-key-file {}: {e}", path.display()))?;
+            (
+                bytes,
+                format!("--nueve09-signing-key-file {}", path.display()),
+            )
+        }
+        (None, Some(key)) => (
+            key.clone().into_bytes(),
+            "--nueve09-signing-key (CLIENTELE_NUEVE09_SIGNING_KEY)".to_string(),
+        ),
+        (None, None) => return Ok(None),
+    };
+    let key = text.trim_ascii();
+    if key.len() < MIN_KEY_BYTES {
+        return Err(format!(
+            "{source}: the key is {} bytes; give at least {MIN_KEY_BYTES} \
+             (e.g. the output of `openssl rand -hex 32`)",
+            key.len()
+        ));
+    }
+    Ok(Some(SigningKey(key.to_vec())))
+}
+
+/// The startup line that says where the signing key comes from or is kept.
+pub fn key_notice(options: &ServeOptions) -> String {
+    if let Some(path) = &options.nueve09_signing_key_file {
+        format!(
+            "nueve09 tokens are signed with the key in {}",
+            path.display()
+        )
+    } else if options.nueve09_signing_key.is_some() {
+        "nueve09 tokens are signed with the key of CLIENTELE_NUEVE09_SIGNING_KEY".to_string()
+    } else if options.db == ":memory:" || options.db.is_empty() {
+        "nueve09 token-signing key: made at the first login and kept in memory only \
+         (--nueve09-signing-key-file or CLIENTELE_NUEVE09_SIGNING_KEY give one)"
+            .to_string()
+    } else {
+        format!(
+            "nueve09 token-signing key: made at the first login and kept in the clear in the \
+             database {} (table n09_signing_key); --nueve09-signing-key-file or \
+             CLIENTELE_NUEVE09_SIGNING_KEY keep it elsewhere",
+            options.db
+        )
+    }
+}
 
 /// Signs a fresh token for the account, creating the database's key on first use.
 pub fn issue(app: &App, account_id: &str) -> Result<String, Error> {
@@ -51,7 +122,10 @@ pub fn authenticate(app: &App, req: &Request) -> Result<Account, Error> {
     let now = app.clock.now_ms().div_euclid(1000);
     app.store.read(|conn| {
         // No key yet means no token was ever issued on this database.
-        let key = read_key(conn)?.ok_or(Error::Unauthorized("the token is not valid"))?;
+        let key = match &app.config.nueve09_signing_key {
+            Some(SigningKey(key)) => key.clone(),
+            None => read_key(conn)?.ok_or(Error::Unauthorized("the token is not valid"))?,
+        };
         let account_id = verify(&key, token, now).map_err(Error::Unauthorized)?;
         Account::by_id(conn, &account_id)?
             .ok_or(Error::Unauthorized("the token's account no longer exists"))
@@ -61,6 +135,9 @@ pub fn authenticate(app: &App, req: &Request) -> Result<Account, Error> {
 /// The database's signing key, made on the first call (two concurrent first logins both
 /// insert-or-ignore, then read the one key that won).
 fn signing_key(app: &App) -> Result<Vec<u8>, Error> {
+    if let Some(SigningKey(key)) = &app.config.nueve09_signing_key {
+        return Ok(key.clone());
+    }
     if let Some(key) = app.store.read(read_key)? {
         return Ok(key);
     }

@@ -82,17 +82,18 @@ pub fn authenticate(app: &App, req: &Request) -> Result<Caller, Error> {
         })
         .optional()
     })?;
+    // An unknown name, or a user with no password yet, costs what a wrong password does.
     let Some(row) = row else {
-        return Err(Error::Unauthorized);
-    };
-    let Some(hash) = &row.password_hash else {
+        crate::auth::verify_nobody(&password);
         return Err(Error::Unauthorized);
     };
     // The cache is keyed by the user id, not the name: names match case-insensitively.
-    if !app
-        .credentials
-        .verify("shieldconex", &row.id.to_string(), &password, hash)
-    {
+    if !app.credentials.verify_or_nobody(
+        "shieldconex",
+        &row.id.to_string(),
+        &password,
+        row.password_hash.as_deref(),
+    ) {
         return Err(Error::Unauthorized);
     }
     if !row.is_active {

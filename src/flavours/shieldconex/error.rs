@@ -110,7 +110,7 @@ impl Error {
             Error::Invalid(_) => (409, 7409, "Invalid data"),
             Error::PayloadTooLarge => (413, 7413, "Request body is larger than 1 MiB."),
             Error::Internal(detail) => {
-                eprintln!("shieldconex: internal error: {detail}");
+                crate::log::line(format!("shieldconex: internal error: {detail}"));
                 (500, 7500, "Internal server error.")
             }
         };

@@ -194,7 +194,7 @@ fn dead_link(error: &LinkError) -> Response {
         LinkError::Store(_) => ("Something went wrong", "Please try again later."),
     };
     if let LinkError::Store(e) = error {
-        eprintln!("shieldconex: internal error: {e}");
+        crate::log::line(format!("shieldconex: internal error: {e}"));
     }
     html(error.status(), &notice(title, message))
 }

@@ -1,0 +1,71 @@
+//! The log on stderr. Lines go through a bounded queue to one writer thread, so a slow or
+//! blocked stderr (a pipe nobody reads fills at 64 KiB) never holds up a request: when the
+//! queue is full the line is dropped and counted, never waited for. The next line that gets
+//! through ends with `(N log lines dropped)`, and `/healthz` and `GET /_admin/log` report
+//! the total since the process started.
+//!
+//! One log per process (in-process test servers share it, as they share stderr).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Lines the queue holds before new ones are dropped.
+const QUEUE_LINES: usize = 4096;
+
+/// Lines dropped since the process started.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Lines dropped that no written line has mentioned yet.
+static UNREPORTED: AtomicU64 = AtomicU64::new(0);
+/// Lines queued and not yet written (for `flush`).
+static PENDING: AtomicU64 = AtomicU64::new(0);
+
+fn queue() -> &'static SyncSender<String> {
+    static QUEUE: OnceLock<SyncSender<String>> = OnceLock::new();
+    QUEUE.get_or_init(|| {
+        let (tx, rx) = sync_channel::<String>(QUEUE_LINES);
+        std::thread::Builder::new()
+            .name("log".into())
+            .spawn(move || {
+                for line in rx {
+                    let lost = UNREPORTED.swap(0, Ordering::Relaxed);
+                    let mut stderr = std::io::stderr().lock();
+                    // A failed write (stderr closed) loses the line; nothing to tell anyone.
+                    let _ = if lost > 0 {
+                        writeln!(stderr, "{line} ({lost} log lines dropped)")
+                    } else {
+                        writeln!(stderr, "{line}")
+                    };
+                    drop(stderr);
+                    PENDING.fetch_sub(1, Ordering::Relaxed);
+                }
+            })
+            .expect("spawning the log thread");
+        tx
+    })
+}
+
+/// Logs one line (no trailing newline), or drops and counts it when the queue is full.
+pub fn line(text: String) {
+    PENDING.fetch_add(1, Ordering::Relaxed);
+    if queue().try_send(text).is_err() {
+        PENDING.fetch_sub(1, Ordering::Relaxed);
+        DROPPED.fetch_add(1, Ordering::Relaxed);
+        UNREPORTED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Lines dropped since the process started.
+pub fn dropped() -> u64 {
+    DROPPED.load(Ordering::Relaxed)
+}
+
+/// Waits until every queued line is written, or `timeout` passed (stderr may be blocked).
+pub fn flush(timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while PENDING.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
