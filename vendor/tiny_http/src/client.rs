@@ -5,8 +5,8 @@ use std::io::Result as IoResult;
 use std::io::{BufReader, BufWriter, ErrorKind, Read};
 
 use std::net::SocketAddr;
-use std::time::Duration;
 use std::str::FromStr;
+use std::time::Duration;
 
 use crate::common::{HTTPVersion, Method};
 use crate::util::RefinedTcpStream;
@@ -140,6 +140,7 @@ impl ClientConnection {
 
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
+
                 // Clientele patch: answered 400 (upstream closed without an answer).
                 return AsciiString::from_ascii(buf).map_err(|_| {
                     IoError::new(ErrorKind::InvalidData, BadLine("bytes outside ASCII"))
@@ -151,7 +152,10 @@ impl ClientConnection {
             // Clientele patch: upstream grew the line without bound, so one fast client could
             // make the server allocate any amount with a single endless header line.
             if buf.len() >= MAX_LINE_BYTES {
-                return Err(IoError::new(ErrorKind::InvalidData, BadLine("line too long")));
+                return Err(IoError::new(
+                    ErrorKind::InvalidData,
+                    BadLine("line too long"),
+                ));
             }
             buf.push(byte);
         }

@@ -1,8 +1,8 @@
 //! Abstractions of Tcp and Unix socket types
 
+use std::io::ErrorKind;
 #[cfg(unix)]
 use std::os::unix::net as unix_net;
-use std::io::ErrorKind;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use std::{
@@ -93,8 +93,10 @@ impl ReadDeadline {
     /// Reads must complete by `at`.
     pub(crate) fn set(&self, at: Instant) {
         let nanos = at.saturating_duration_since(self.epoch).as_nanos();
-        self.at
-            .store((nanos.min(u128::from(u64::MAX)) as u64).max(1), Ordering::Relaxed);
+        self.at.store(
+            (nanos.min(u128::from(u64::MAX)) as u64).max(1),
+            Ordering::Relaxed,
+        );
     }
 
     /// Back to the idle timeout (between requests).

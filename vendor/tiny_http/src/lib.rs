@@ -537,7 +537,10 @@ impl Server {
     /// `Request::hand_back` has been written (for a graceful shutdown).
     pub fn wait_for_answers(&self, timeout: Duration) {
         let deadline = std::time::Instant::now() + timeout;
-        while self.unwritten_answers.load(std::sync::atomic::Ordering::Acquire) > 0
+        while self
+            .unwritten_answers
+            .load(std::sync::atomic::Ordering::Acquire)
+            > 0
             && std::time::Instant::now() < deadline
         {
             thread::sleep(Duration::from_millis(1));

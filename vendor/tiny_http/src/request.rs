@@ -533,7 +533,10 @@ impl Request {
         limits: &crate::Limits,
         deadline: &crate::connection::ReadDeadline,
     ) -> Result<(), IoError> {
-        if self.body_length.is_some_and(|n| n > limits.max_buffered_body) {
+        if self
+            .body_length
+            .is_some_and(|n| n > limits.max_buffered_body)
+        {
             return Ok(());
         }
         let upgrade = self.headers.iter().any(|h| {
@@ -548,8 +551,14 @@ impl Request {
         if self.must_send_continue {
             let msg = Response::new_empty(StatusCode(100));
             if let Some(writer) = self.response_writer.as_mut() {
-                msg.raw_print(writer.by_ref(), self.http_version.clone(), &self.headers, true, None)
-                    .ok();
+                msg.raw_print(
+                    writer.by_ref(),
+                    self.http_version.clone(),
+                    &self.headers,
+                    true,
+                    None,
+                )
+                .ok();
                 writer.flush().ok();
             }
             self.must_send_continue = false;
@@ -563,8 +572,8 @@ impl Request {
             if room == 0 {
                 break Ok(());
             }
-            let allowed =
-                limits.body_timeout + std::time::Duration::from_secs_f64(body.len() as f64 * per_byte);
+            let allowed = limits.body_timeout
+                + std::time::Duration::from_secs_f64(body.len() as f64 * per_byte);
             deadline.set(started + allowed);
             let want = room.min(chunk.len());
             match source.read(&mut chunk[..want]) {

@@ -1,0 +1,46 @@
+"""`clientele.Server` on its own: a private server per test, for what a shared one must not
+do (faults and clock changes reach every tenant) and for the start and stop contract."""
+
+from __future__ import annotations
+
+import pytest
+
+import clientele
+
+
+def test_a_private_server_with_faults_clock_and_journal() -> None:
+    with clientele.Server(args=["--demo"]) as server:
+        assert server.get("/healthz").json()["status"] == "ok"
+        tenant = server.admin.tenants()
+        headers = {"Authorization": tenant["mx"]["authorization"],
+                   "Accept": "application/vnd.mx.provisioning.v1+json"}
+        body = {"client": {"company_name": "MX", "email": "a@example.com",
+                           "first_name": "A", "last_name": "B"}}
+
+        rule = server.admin.fault(flavour="mx", method="POST", path="/clients", status=503, times=1)
+        assert server.admin.faults() == [rule]
+        assert server.post("/mx/clients", headers=headers, json=body).status == 503
+        assert server.post("/mx/clients", headers=headers, json=body).status == 200
+        assert server.admin.faults() == []
+
+        assert [e["status"] for e in server.admin.requests(flavour="mx")] == [503, 200]
+
+        moved = server.admin.advance_clock("8d")
+        assert moved["offset_ms"] == 8 * 86_400_000
+        assert server.admin.reset_clock()["offset_ms"] == 0
+
+        with pytest.raises(clientele.AdminError) as error:
+            server.admin.advance_clock("soon")
+        assert error.value.status == 400
+
+        server.admin.reset()
+        assert server.admin.mail() == []
+        assert "POST /mx/clients 503" in server.stderr()
+    assert server.returncode == 0, "SIGTERM is a clean shutdown"
+    assert not server.running()
+
+
+def test_a_server_that_cannot_start_says_why() -> None:
+    with pytest.raises(clientele.ServerError) as error:
+        clientele.Server(args=["--link-ttl", "forever"]).start()
+    assert "link-ttl" in str(error.value), "the server's stderr is in the error"
