@@ -1,15 +1,22 @@
 //! The SQLite store: open, migrate, per-thread read connections, one writer.
 //!
 //! Writes go through one connection behind a mutex (per-thread writers with a busy timeout were
-//! measured with far worse tail latencies), each as one `BEGIN IMMEDIATE` transaction that commits
-//! only when the closure succeeds, so an error response never leaves half a record. Reads use a
-//! connection per worker thread (WAL lets them run beside the writer). The WAL checkpoint runs on a
-//! background thread, off the request path.
+//! measured with far worse tail latencies). Each write runs in its own savepoint, which is
+//! released only when the closure succeeds, so an error response never leaves half a record.
+//! Writes are committed in groups: a write that finds other writers queued behind it leaves the
+//! transaction open for them and waits, and the last of the group commits once for all (one
+//! fsync with `--durable`, one WAL append otherwise); every writer returns only after the commit
+//! that holds its write, and a failed commit fails every write of its group. Reads use a
+//! connection per worker thread (WAL lets them run beside the writer). The WAL checkpoint runs on
+//! a background thread, off the request path.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
@@ -66,7 +73,13 @@ pub struct Store {
     id: u64,
     /// `None` for ":memory:", where every connection would be a different database.
     path: Option<String>,
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
+    /// Threads that want the writer and have not got it yet: a write that sees one leaves its
+    /// group's transaction open for it instead of committing.
+    queued: AtomicUsize,
+    /// Groups committed or failed so far, and how the failed ones failed.
+    settled: Mutex<Settled>,
+    settled_changed: Condvar,
     stop_checkpointer: Arc<AtomicBool>,
     /// Held while the store is open: no second process on the same file.
     _lock: Option<crate::dblock::DbLock>,
@@ -82,7 +95,7 @@ impl Store {
     /// in-memory one for ":memory:".
     pub fn open(path: &str, durability: Durability) -> Result<Arc<Store>, StoreError> {
         let lock = crate::dblock::acquire(path).map_err(StoreError::Locked)?;
-        let (conn, path) = if path == ":memory:" {
+        let (mut conn, path) = if path == ":memory:" {
             (Connection::open_in_memory()?, None)
         } else {
             (Connection::open(Path::new(path))?, Some(path.to_string()))
@@ -96,16 +109,19 @@ impl Store {
              PRAGMA synchronous = {sync};
              PRAGMA foreign_keys = ON;
              PRAGMA secure_delete = ON;
-             PRAGMA busy_timeout = 5000;
              PRAGMA wal_autocheckpoint = 0;
              PRAGMA journal_size_limit = {WAL_LIMIT_BYTES};"
         ))?;
+        conn.busy_handler(Some(wait_briefly))?;
         keep_plans(&conn)?;
         migrate(&conn)?;
         let store = Arc::new(Store {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             path,
-            writer: Mutex::new(conn),
+            writer: Mutex::new(Writer::new(conn)),
+            queued: AtomicUsize::new(0),
+            settled: Mutex::new(Settled::default()),
+            settled_changed: Condvar::new(),
             stop_checkpointer: Arc::new(AtomicBool::new(false)),
             _lock: lock,
         });
@@ -115,17 +131,108 @@ impl Store {
         Ok(store)
     }
 
-    /// Runs `f` in one write transaction: committed when `f` returns `Ok`, rolled back
-    /// otherwise. The caller answers 2xx only after this returns `Ok`.
+    /// Runs `f` as one atomic write: its changes are committed when `f` returns `Ok` (in the
+    /// same commit as the writes queued beside it), and none of them is kept otherwise. Returns
+    /// only once that commit is done; the caller answers 2xx only after this returns `Ok`.
     pub fn write<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
     where
         E: From<rusqlite::Error>,
     {
-        let mut conn = self.lock_writer();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        if writer.tx.is_none() {
+            writer.begin()?;
+        }
+        let group = writer.group;
+        let tx = writer.tx.as_ref().expect("a group is open");
+        // A panic in `f` is carried through once the group is left in a sound state.
+        let outcome = catch_unwind(AssertUnwindSafe(|| in_savepoint(tx, f)));
+        if tx.is_autocommit() {
+            // An error ended the whole transaction (SQLite rolls back on some I/O errors):
+            // the writes already in the group are lost with it.
+            let members = writer.members + usize::from(matches!(&outcome, Ok(Ok(_))));
+            writer.forget();
+            self.settle(group, members, Err(lost_group()));
+            return match outcome {
+                Ok(Ok(_)) => Err(E::from(lost_group())),
+                Ok(Err(e)) => Err(e),
+                Err(panic) => resume_unwind(panic),
+            };
+        }
+        let value = match outcome {
+            Ok(Ok(value)) => value,
+            Ok(Err(e)) => {
+                self.finish_group(writer, group);
+                return Err(e);
+            }
+            Err(panic) => {
+                self.finish_group(writer, group);
+                resume_unwind(panic);
+            }
+        };
+        writer.members += 1;
+        if self.queued.load(Ordering::SeqCst) > 0 && writer.members < MAX_GROUP {
+            // Someone is about to take the writer: they join this group and commit it, or
+            // leave it to the next one in the queue.
+            drop(writer);
+            return self.wait_for(group).map(|()| value).map_err(E::from);
+        }
+        let members = writer.members;
+        let committed = writer.commit();
+        drop(writer);
+        self.settle(
+            group,
+            members,
+            committed.as_ref().map(|_| ()).map_err(copy_error),
+        );
+        committed.map(|()| value).map_err(E::from)
+    }
+
+    /// Commits the open group unless a queued thread will: called by a write that added
+    /// nothing to it.
+    fn finish_group(&self, mut writer: MutexGuard<'_, Writer>, group: u64) {
+        if writer.tx.is_none() || self.queued.load(Ordering::SeqCst) > 0 {
+            return;
+        }
+        let members = writer.members;
+        let committed = writer.commit();
+        drop(writer);
+        self.settle(group, members, committed.map_err(|e| copy_error(&e)));
+    }
+
+    /// Records how `group` ended, for its `members` waiting in `wait_for`.
+    fn settle(&self, group: u64, members: usize, outcome: Result<(), rusqlite::Error>) {
+        let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
+        settled.up_to = settled.up_to.max(group);
+        if let Err(e) = outcome {
+            // The member that settles it does not wait for it.
+            if members > 1 {
+                settled.failed.insert(group, (members - 1, e));
+            }
+        }
+        drop(settled);
+        self.settled_changed.notify_all();
+    }
+
+    /// Waits until `group` is committed (or failed).
+    fn wait_for(&self, group: u64) -> Result<(), rusqlite::Error> {
+        let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
+        while settled.up_to < group {
+            settled = self
+                .settled_changed
+                .wait(settled)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        let Some((left, error)) = settled.failed.get_mut(&group) else {
+            return Ok(());
+        };
+        *left -= 1;
+        let error = copy_error(error);
+        if *left == 0 {
+            settled.failed.remove(&group);
+        }
+        Err(error)
     }
 
     /// Runs `f` on this thread's read connection (the writer's, for ":memory:").
@@ -134,7 +241,8 @@ impl Store {
         E: From<rusqlite::Error>,
     {
         let Some(path) = &self.path else {
-            return f(&self.lock_writer());
+            let writer = self.lock_writer();
+            return f(writer.conn());
         };
         READER.with(|cell| {
             let mut slot = cell.borrow_mut();
@@ -153,15 +261,27 @@ impl Store {
         if self.path.is_none() {
             return Ok(true);
         }
-        let conn = self.lock_writer();
-        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        let writer = self.lock_writer();
+        let busy: i64 = writer
+            .conn()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
         Ok(busy == 0)
     }
 
-    fn lock_writer(&self) -> MutexGuard<'_, Connection> {
-        // A panic while writing rolled its transaction back when the guard dropped, so the
+    /// The writer with no group open (an open one is committed first), for work other than
+    /// a write.
+    fn lock_writer(&self) -> MutexGuard<'_, Writer> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        // A panic while writing rolled its savepoint back before the guard dropped, so the
         // connection is still sound: carry on rather than fail every later request.
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        if writer.tx.is_some() {
+            let (group, members) = (writer.group, writer.members);
+            let committed = writer.commit().map_err(|e| copy_error(&e));
+            self.settle(group, members + 1, committed);
+        }
+        writer
     }
 
     /// Deletes every row of every table (for `POST /_admin/reset`), in one transaction.
@@ -184,6 +304,132 @@ impl Store {
 impl Drop for Store {
     fn drop(&mut self) {
         self.stop_checkpointer.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The most writes one commit takes; more queued writers start the next group.
+const MAX_GROUP: usize = 256;
+
+/// The writer connection and the group of writes open on it.
+struct Writer {
+    /// The open group's transaction. Declared before `conn`, which it borrows, and always
+    /// ended (`commit`, `forget`, `drop`) before `conn` is freed.
+    tx: Option<Transaction<'static>>,
+    /// The number of the open group (or of the last one).
+    group: u64,
+    /// Writes done in the open group.
+    members: usize,
+    /// Owned: made by `Box::into_raw` in `new`, freed in `drop`.
+    conn: NonNull<Connection>,
+}
+
+// SAFETY: a `Connection` may move between threads (it is `Send`); `Writer` only ever lives
+// inside the store's mutex, so one thread at a time uses the connection and the transaction
+// that borrows it.
+unsafe impl Send for Writer {}
+
+impl Writer {
+    fn new(conn: Connection) -> Writer {
+        Writer {
+            tx: None,
+            group: 0,
+            members: 0,
+            conn: NonNull::from(Box::leak(Box::new(conn))),
+        }
+    }
+
+    fn conn(&self) -> &Connection {
+        // SAFETY: `conn` is valid until `drop`, and only shared references are made from it.
+        unsafe { self.conn.as_ref() }
+    }
+
+    fn begin(&mut self) -> rusqlite::Result<()> {
+        // SAFETY: the transaction never outlives the connection: `Drop` ends it first.
+        let conn: &'static Connection = unsafe { self.conn.as_ref() };
+        self.tx = Some(Transaction::new_unchecked(
+            conn,
+            TransactionBehavior::Immediate,
+        )?);
+        self.group += 1;
+        self.members = 0;
+        Ok(())
+    }
+
+    /// Commits the open group; on failure it is rolled back (the transaction's drop).
+    fn commit(&mut self) -> rusqlite::Result<()> {
+        self.members = 0;
+        self.tx.take().map_or(Ok(()), Transaction::commit)
+    }
+
+    /// Drops the open group's transaction that SQLite already ended.
+    fn forget(&mut self) {
+        self.members = 0;
+        if let Some(mut tx) = self.tx.take() {
+            tx.set_drop_behavior(rusqlite::DropBehavior::Ignore);
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Nobody waits for an open group any more (its writers hold a reference to the store).
+        let _ = self.commit();
+        // SAFETY: made by `Box::into_raw` (`Box::leak`) in `new`; no borrow of it is left.
+        drop(unsafe { Box::from_raw(self.conn.as_ptr()) });
+    }
+}
+
+/// Groups settled so far, and the failed ones with how many of their writers still have to
+/// hear of it.
+#[derive(Default)]
+struct Settled {
+    up_to: u64,
+    failed: BTreeMap<u64, (usize, rusqlite::Error)>,
+}
+
+/// Runs `f` in a savepoint of the open group: released when `f` succeeds, rolled back when
+/// it fails or panics.
+fn in_savepoint<T, E>(
+    tx: &Transaction,
+    f: impl FnOnce(&Transaction) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<rusqlite::Error>,
+{
+    tx.prepare_cached("SAVEPOINT write")?.execute([])?;
+    struct Undo<'a>(Option<&'a Transaction<'a>>);
+    impl Drop for Undo<'_> {
+        fn drop(&mut self) {
+            if let Some(tx) = self.0 {
+                let _ = tx.execute_batch("ROLLBACK TO write; RELEASE write");
+            }
+        }
+    }
+    let mut undo = Undo(Some(tx));
+    let value = f(tx)?;
+    tx.prepare_cached("RELEASE write")?.execute([])?;
+    undo.0 = None;
+    Ok(value)
+}
+
+/// The error of a group whose transaction SQLite rolled back under it.
+fn lost_group() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+        Some("the transaction was rolled back by an error in the same commit group".into()),
+    )
+}
+
+/// A copy of a commit's error for each writer of its group (`rusqlite::Error` is not Clone).
+fn copy_error(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, message) => {
+            rusqlite::Error::SqliteFailure(*code, message.clone())
+        }
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
     }
 }
 
@@ -212,6 +458,21 @@ fn keep_plans(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The busy handler of the writer and the checkpointer: polls every 50 µs, for up to 5 s in
+/// all. SQLite's own (`busy_timeout`) sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 and then
+/// 100 ms between tries: a checkpoint that waited a few milliseconds for readers slept up to
+/// 78 ms while holding the write lock, and a writer that found it held slept past its release
+/// (the 90 ms tail of creates; bench/README.md).
+fn wait_briefly(attempt: i32) -> bool {
+    const POLL: Duration = Duration::from_micros(50);
+    const TRIES: i32 = 5_000_000 / 50;
+    if attempt >= TRIES {
+        return false;
+    }
+    std::thread::sleep(POLL);
+    true
+}
+
 /// Past this size the WAL is checkpointed with RESTART (so writers start again at its
 /// beginning) and truncated back to it; under sustained writes PASSIVE checkpoints alone never
 /// catch up and the `-wal` file grew without bound (bench/results/throughput-notes.md).
@@ -222,10 +483,10 @@ fn spawn_checkpointer(path: String, stop: Arc<AtomicBool>) {
     std::thread::Builder::new()
         .name("checkpoint".into())
         .spawn(move || {
-            let Ok(conn) = Connection::open(&path) else {
+            let Ok(mut conn) = Connection::open(&path) else {
                 return;
             };
-            let _ = conn.execute_batch("PRAGMA busy_timeout = 5000");
+            let _ = conn.busy_handler(Some(wait_briefly));
             let wal = format!("{path}-wal");
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(200));
