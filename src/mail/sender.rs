@@ -160,19 +160,38 @@ pub fn spawn_sender(
                         continue;
                     }
                 };
-                for out in outgoing {
-                    if app.mailer.stopping.load(Ordering::SeqCst) {
-                        break;
+                if transport.mbox_path().is_some() {
+                    // The whole batch in one append, one fsync and one transaction.
+                    if !outgoing.is_empty() && !app.mailer.stopping.load(Ordering::SeqCst) {
+                        wal_dirty |= scrubs;
+                        let outcomes = deliver_all(&app, &transport, outgoing);
+                        if let Err(e) = record_all(&app, &outcomes, give_up_ms) {
+                            crate::log::line(format!(
+                                "mail: recording the outcome of {} mail(s) failed: {e}",
+                                outcomes.len()
+                            ));
+                            unrecorded.extend(
+                                outcomes
+                                    .into_iter()
+                                    .map(|(row, outcome)| (row.clone(), outcome)),
+                            );
+                        }
                     }
-                    wal_dirty |= scrubs;
-                    let outcome = deliver(&app, &transport, out.message, &out.entry);
-                    if let Err(e) = record(&app, out.row, &outcome, give_up_ms) {
-                        crate::log::line(format!(
-                            "mail: recording the outcome of mail {} failed: {e}",
-                            out.row.id
-                        ));
-                        unrecorded.push((out.row.clone(), outcome));
-                        break;
+                } else {
+                    for out in outgoing {
+                        if app.mailer.stopping.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        wal_dirty |= scrubs;
+                        let outcome = deliver(&app, &transport, out.message, &out.entry);
+                        if let Err(e) = record(&app, out.row, &outcome, give_up_ms) {
+                            crate::log::line(format!(
+                                "mail: recording the outcome of mail {} failed: {e}",
+                                out.row.id
+                            ));
+                            unrecorded.push((out.row.clone(), outcome));
+                            break;
+                        }
                     }
                 }
                 if due.len() as i64 == BATCH {
@@ -323,6 +342,42 @@ fn deliver(
     transport.deliver(&message, entry)
 }
 
+/// Delivers a batch into the mbox: the entries that can go are appended together and
+/// fsynced once; each row's outcome.
+fn deliver_all<'a>(
+    app: &Outbox,
+    transport: &Transport,
+    outgoing: Vec<Outgoing<'a>>,
+) -> Vec<(&'a Due, Result<(), DeliveryError>)> {
+    let mut outcomes = Vec::with_capacity(outgoing.len());
+    let mut appended = Vec::new();
+    let mut entries: Vec<&[u8]> = Vec::new();
+    for out in &outgoing {
+        match &out.message {
+            Err(e) => outcomes.push((out.row, Err(e.clone()))),
+            Ok(_) if app.mailer.take_injected_failure() => outcomes.push((
+                out.row,
+                Err(DeliveryError::Transient(
+                    "failure injected by the admin API".into(),
+                )),
+            )),
+            Ok(_) => {
+                appended.push(out.row);
+                entries.push(&out.entry);
+            }
+        }
+    }
+    let result = transport.append_all(&entries);
+    outcomes.extend(appended.into_iter().map(|row| {
+        let outcome = match &result {
+            Ok(()) => Ok(()),
+            Err(e) => Err(e.clone()),
+        };
+        (row, outcome)
+    }));
+    outcomes
+}
+
 /// At startup, settles the rows a previous process claimed for the mbox without recording
 /// an outcome: those found whole at the end of the mbox are marked sent, the others lose
 /// their claim and go out as usual.
@@ -397,10 +452,37 @@ fn record(
     give_up_ms: i64,
 ) -> rusqlite::Result<()> {
     let now = app.clock.now_ms();
+    app.store
+        .write(|tx| record_in(tx, app, row, outcome, give_up_ms, now))
+}
+
+/// The outcomes of a batch, recorded in one transaction.
+fn record_all(
+    app: &Outbox,
+    outcomes: &[(&Due, Result<(), DeliveryError>)],
+    give_up_ms: i64,
+) -> rusqlite::Result<()> {
+    let now = app.clock.now_ms();
+    app.store.write(|tx| {
+        for (row, outcome) in outcomes {
+            record_in(tx, app, row, outcome, give_up_ms, now)?;
+        }
+        Ok(())
+    })
+}
+
+fn record_in(
+    tx: &rusqlite::Transaction,
+    app: &Outbox,
+    row: &Due,
+    outcome: &Result<(), DeliveryError>,
+    give_up_ms: i64,
+    now: i64,
+) -> rusqlite::Result<()> {
     let attempts = row.attempts + 1;
     // A deployment (no admin API) keeps no usable token once the mail left.
     let scrub = app.scrubs_links;
-    app.store.write(|tx| {
+    {
         match outcome {
             Ok(()) => {
                 tx.prepare_cached(
@@ -443,5 +525,5 @@ fn record(
             }
         }
         Ok(())
-    })
+    }
 }

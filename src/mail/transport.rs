@@ -26,7 +26,7 @@ pub struct Relay {
 }
 
 /// Why a delivery failed: worth retrying (server down, 4xx) or not (5xx, bad address).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum DeliveryError {
     Transient(String),
     Permanent(String),
@@ -79,6 +79,19 @@ impl Transport {
                 .map(drop)
                 .map_err(|e| explain(&e, &relay.summary)),
         }
+    }
+
+    /// Appends `entries` to the mbox in one write and one fsync (nothing to do for none);
+    /// `Ok` only once all are on disk, and on failure none of them is left in the file.
+    pub fn append_all(&self, entries: &[&[u8]]) -> Result<(), DeliveryError> {
+        let Transport::Mbox(path) = self else {
+            return Err(DeliveryError::Permanent("not an mbox".into()));
+        };
+        if entries.is_empty() {
+            return Ok(());
+        }
+        append_mbox(path, &entries.concat())
+            .map_err(|e| DeliveryError::Transient(format!("{}: {e}", path.display())))
     }
 
     /// Connects once (TLS and login included) without sending a mail: what
