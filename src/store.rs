@@ -571,6 +571,88 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_writes_commit_before_returning_and_failed_ones_leave_nothing() {
+        let dir = std::env::temp_dir().join(format!("clientele-group-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("group.db");
+        let store = Store::open(path.to_str().unwrap(), Durability::Process).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let mut kept = 0;
+                    for i in 0..100 {
+                        let id = format!("set-{t}-{i}");
+                        let fail = i % 7 == 3;
+                        let result: Result<(), rusqlite::Error> = store.write(|tx| {
+                            tx.execute(
+                                "INSERT INTO tenant_sets (id, created_at) VALUES (?1, 0)",
+                                [&id],
+                            )?;
+                            if fail {
+                                return Err(rusqlite::Error::QueryReturnedNoRows);
+                            }
+                            Ok(())
+                        });
+                        assert_eq!(result.is_err(), fail);
+                        // Committed when `write` returned: another connection sees it.
+                        let seen: i64 = store
+                            .read(|c| {
+                                c.query_row(
+                                    "SELECT count(*) FROM tenant_sets WHERE id = ?1",
+                                    [&id],
+                                    |r| r.get(0),
+                                )
+                            })
+                            .unwrap();
+                        assert_eq!(seen, i64::from(!fail), "{id}");
+                        kept += usize::from(!fail);
+                    }
+                    kept
+                })
+            })
+            .collect();
+        let kept: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        let count: i64 = store
+            .read(|c| c.query_row("SELECT count(*) FROM tenant_sets", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(count as usize, kept);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_panicking_write_leaves_nothing_and_the_store_carries_on() {
+        let store = Store::open(":memory:", Durability::Process).unwrap();
+        let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let _: Result<(), rusqlite::Error> = store.write(|tx| {
+                tx.execute(
+                    "INSERT INTO tenant_sets (id, created_at) VALUES ('set-1', 0)",
+                    [],
+                )?;
+                panic!("on purpose");
+            });
+        }));
+        assert!(panicked.is_err());
+        store
+            .write(|tx| {
+                tx.execute(
+                    "INSERT INTO tenant_sets (id, created_at) VALUES ('set-2', 0)",
+                    [],
+                )
+            })
+            .unwrap();
+        let ids: Vec<String> = store
+            .read(|c| {
+                let mut stmt = c.prepare("SELECT id FROM tenant_sets")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                rows.collect()
+            })
+            .unwrap();
+        assert_eq!(ids, ["set-2"]);
+    }
+
+    #[test]
     fn refuses_a_newer_file() {
         let dir = std::env::temp_dir().join(format!("clientele-store-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
