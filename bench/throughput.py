@@ -42,7 +42,7 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 6
+SECONDS = int(sys.argv[1]) if __name__ == "__main__" and len(sys.argv) > 1 else 6
 ROUNDS = 3
 # Records per flavour in the scale phase; CLIENTELE_BENCH_SCALE=100000 stops at 100k.
 SCALE_COUNTS = [c for c in (1_000, 100_000, 1_000_000)

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 /// Lines the queue holds before new ones are dropped.
 const QUEUE_LINES: usize = 4096;
+/// The most bytes of lines the writer thread gathers into one write.
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// Lines dropped since the process started.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
@@ -29,17 +31,28 @@ fn queue() -> &'static SyncSender<String> {
         std::thread::Builder::new()
             .name("log".into())
             .spawn(move || {
-                for line in rx {
-                    let lost = UNREPORTED.swap(0, Ordering::Relaxed);
-                    let mut stderr = std::io::stderr().lock();
-                    // A failed write (stderr closed) loses the line; nothing to tell anyone.
-                    let _ = if lost > 0 {
-                        writeln!(stderr, "{line} ({lost} log lines dropped)")
-                    } else {
-                        writeln!(stderr, "{line}")
-                    };
-                    drop(stderr);
-                    PENDING.fetch_sub(1, Ordering::Relaxed);
+                // Every line already queued goes out in one write: under load one system
+                // call carries many lines instead of one each.
+                let mut batch = Vec::with_capacity(BATCH_BYTES);
+                while let Ok(line) = rx.recv() {
+                    let mut lines = 0;
+                    let mut next = Some(line);
+                    while let Some(line) = next.take() {
+                        batch.extend_from_slice(line.as_bytes());
+                        let lost = UNREPORTED.swap(0, Ordering::Relaxed);
+                        if lost > 0 {
+                            let _ = write!(batch, " ({lost} log lines dropped)");
+                        }
+                        batch.push(b'\n');
+                        lines += 1;
+                        if batch.len() < BATCH_BYTES {
+                            next = rx.try_recv().ok();
+                        }
+                    }
+                    // A failed write (stderr closed) loses the lines; nothing to tell anyone.
+                    let _ = std::io::stderr().lock().write_all(&batch);
+                    batch.clear();
+                    PENDING.fetch_sub(lines, Ordering::Relaxed);
                 }
             })
             .expect("spawning the log thread");
