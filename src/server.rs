@@ -587,7 +587,10 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
     }
     Routed {
         target,
-        response: Some(flavour.handle(app, req)),
+        // All of a request's reads see one WAL snapshot (a write ends it: bench/README.md).
+        response: Some(crate::store::Store::one_snapshot(|| {
+            flavour.handle(app, req)
+        })),
     }
 }
 

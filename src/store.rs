@@ -10,7 +10,7 @@
 //! connection per worker thread (WAL lets them run beside the writer). The WAL checkpoint runs on
 //! a background thread, off the request path.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -86,8 +86,11 @@ pub struct Store {
 }
 
 thread_local! {
-    /// This thread's read connection, and the store it belongs to.
-    static READER: RefCell<Option<(u64, Connection)>> = const { RefCell::new(None) };
+    /// This thread's read connection, the store it belongs to, and whether it holds a read
+    /// transaction open (`Store::one_snapshot`).
+    static READER: RefCell<Option<(u64, Connection, bool)>> = const { RefCell::new(None) };
+    /// True while this thread runs inside `Store::one_snapshot`.
+    static ONE_SNAPSHOT: Cell<bool> = const { Cell::new(false) };
 }
 
 impl Store {
@@ -135,6 +138,17 @@ impl Store {
     /// same commit as the writes queued beside it), and none of them is kept otherwise. Returns
     /// only once that commit is done; the caller answers 2xx only after this returns `Ok`.
     pub fn write<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<rusqlite::Error>,
+    {
+        // A read snapshot begun before the write would not show it to the reads after it.
+        end_snapshot();
+        let result = self.write_in_group(f);
+        end_snapshot();
+        result
+    }
+
+    fn write_in_group<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
     where
         E: From<rusqlite::Error>,
     {
@@ -246,12 +260,32 @@ impl Store {
         };
         READER.with(|cell| {
             let mut slot = cell.borrow_mut();
-            if !matches!(&*slot, Some((id, _)) if *id == self.id) {
-                *slot = Some((self.id, open_reader(path)?));
+            if !matches!(&*slot, Some((id, _, _)) if *id == self.id) {
+                *slot = Some((self.id, open_reader(path)?, false));
             }
-            let (_, conn) = slot.as_ref().expect("the reader was just opened");
+            let (_, conn, in_snapshot) = slot.as_mut().expect("the reader was just opened");
+            if ONE_SNAPSHOT.get() && !*in_snapshot {
+                conn.prepare_cached("BEGIN")?.execute([])?;
+                *in_snapshot = true;
+            }
             f(conn)
         })
+    }
+
+    /// Runs `f` (one request) with all its reads in one read transaction, so they share one
+    /// WAL snapshot instead of taking one per statement. A write on this thread ends the
+    /// snapshot (before and after it), so reads that follow it see it.
+    pub fn one_snapshot<T>(f: impl FnOnce() -> T) -> T {
+        struct End;
+        impl Drop for End {
+            fn drop(&mut self) {
+                ONE_SNAPSHOT.set(false);
+                end_snapshot();
+            }
+        }
+        ONE_SNAPSHOT.set(true);
+        let _end = End;
+        f()
     }
 
     /// Checkpoints the whole WAL into the database file and truncates the WAL to nothing, so
@@ -431,6 +465,24 @@ fn copy_error(e: &rusqlite::Error) -> rusqlite::Error {
             Some(other.to_string()),
         ),
     }
+}
+
+/// Ends this thread's read transaction, if it holds one.
+fn end_snapshot() {
+    READER.with(|cell| {
+        if let Ok(mut slot) = cell.try_borrow_mut() {
+            if let Some((_, conn, in_snapshot @ true)) = slot.as_mut() {
+                // A read transaction cannot fail to end; if it did, the connection is dropped.
+                let ended = conn
+                    .prepare_cached("COMMIT")
+                    .and_then(|mut stmt| stmt.execute([]).map(drop));
+                *in_snapshot = false;
+                if ended.is_err() {
+                    *slot = None;
+                }
+            }
+        }
+    });
 }
 
 fn open_reader(path: &str) -> rusqlite::Result<Connection> {
