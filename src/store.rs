@@ -543,8 +543,13 @@ fn spawn_checkpointer(path: String, stop: Arc<AtomicBool>) {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(200));
                 let oversized = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT_BYTES);
-                let mode = if oversized { "RESTART" } else { "PASSIVE" };
-                let _ = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()));
+                // PASSIVE copies and syncs without stopping writers; a RESTART holds the write
+                // lock while it copies what is left and syncs the database file, so it comes
+                // right after a PASSIVE one, with little left to copy or sync.
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                if oversized {
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+                }
             }
         })
         .expect("spawning the checkpoint thread");
