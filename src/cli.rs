@@ -152,7 +152,7 @@ pub struct ServeOptions {
     #[arg(long, env = "CLIENTELE_DURABLE")]
     pub durable: bool,
 
-    /// Request worker threads; default twice the cores, at least 4 and at most 16.
+    /// Request worker threads; default eight times the cores, at least 16 and at most 64.
     #[arg(long, env = "CLIENTELE_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
 

@@ -41,8 +41,8 @@ pub struct Config {
     pub deterministic: Option<u64>,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Request worker threads per listener; `None`: twice the cores, at least 4 and at
-    /// most 16.
+    /// Request worker threads per listener; `None`: eight times the cores, at least 16 and
+    /// at most 64.
     pub workers: Option<usize>,
     /// Connections served at once on each listener, and from one client address.
     pub max_connections: usize,

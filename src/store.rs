@@ -292,8 +292,15 @@ impl Store {
     /// that no older version of a page (a mail before its links were scrubbed) stays in it.
     /// Holds the writer meanwhile; returns false if a reader kept it from finishing.
     pub fn truncate_wal(&self) -> rusqlite::Result<bool> {
-        if self.path.is_none() {
+        let Some(path) = &self.path else {
             return Ok(true);
+        };
+        // Most of the copying and syncing first, without holding up writers; the TRUNCATE
+        // that follows under the writer has only what came since.
+        if let Ok(mut conn) = Connection::open(path) {
+            if conn.busy_handler(Some(wait_briefly)).is_ok() {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
         }
         let writer = self.lock_writer();
         let busy: i64 = writer
