@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 /// Bodies are kept up to this many bytes each.
 const MAX_BODY_KEPT: usize = 4096;
 
+#[derive(Clone)]
 pub struct Entry {
     pub at_ms: i64,
     pub method: String,
@@ -20,6 +21,10 @@ pub struct Entry {
     pub tenant: Option<String>,
     pub duration_ms: f64,
     pub body: String,
+    /// The request's headers, credentials and cookies redacted (`redact_headers`).
+    pub headers: Vec<(String, String)>,
+    /// The answer's body, redacted and bounded as `body` is.
+    pub answer: String,
 }
 
 impl Entry {
@@ -28,6 +33,12 @@ impl Entry {
             + self.path.len()
             + self.query.len()
             + self.body.len()
+            + self.answer.len()
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
             + self.tenant.as_ref().map_or(0, String::len)
     }
 }
@@ -119,6 +130,32 @@ impl Journal {
         json!({ "requests": requests })
     }
 
+    /// Up to `limit` entries that `keep` accepts, newest first, with their ids.
+    pub fn newest(&self, keep: impl Fn(&Entry) -> bool, limit: usize) -> Vec<(u64, Entry)> {
+        let ring = self.lock();
+        ring.entries
+            .iter()
+            .rev()
+            .filter(|(_, e)| keep(e))
+            .take(limit)
+            .map(|(id, e)| (*id, e.clone()))
+            .collect()
+    }
+
+    /// The entry `id`, while the ring still holds it.
+    pub fn get(&self, id: u64) -> Option<Entry> {
+        let ring = self.lock();
+        ring.entries
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, e)| e.clone())
+    }
+
+    /// The id of the newest entry (0 when none was ever recorded), for live refresh.
+    pub fn last_id(&self) -> u64 {
+        self.lock().next_id - 1
+    }
+
     pub fn clear(&self) {
         let mut ring = self.lock();
         ring.entries.clear();
@@ -136,6 +173,28 @@ pub fn is_secret(name: &str) -> bool {
     ["password", "secret", "token", "api_key", "apikey"]
         .iter()
         .any(|s| name.contains(s))
+}
+
+/// Headers as the journal keeps them: the value of credentials and cookies replaced by
+/// `***` (an `Authorization` keeps its scheme).
+pub fn redact_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            let lower = k.to_ascii_lowercase();
+            let shown = if lower == "authorization" || lower == "proxy-authorization" {
+                match v.split_once(' ') {
+                    Some((scheme, _)) => format!("{scheme} ***"),
+                    None => "***".to_string(),
+                }
+            } else if lower == "cookie" || is_secret(&lower) || lower.contains("api-key") {
+                "***".to_string()
+            } else {
+                v.clone()
+            };
+            (k.clone(), shown)
+        })
+        .collect()
 }
 
 /// The body as the journal keeps it: secrets of JSON and form bodies replaced by `***`,
@@ -201,6 +260,8 @@ mod tests {
             tenant: None,
             duration_ms: 0.1,
             body: body.into(),
+            headers: Vec::new(),
+            answer: String::new(),
         }
     }
 
