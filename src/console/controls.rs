@@ -61,6 +61,7 @@ pub fn show(ctx: &Ctx, error: Option<&str>, status: u16) -> Response {
         ("PATCH", "PATCH"),
         ("DELETE", "DELETE"),
     ];
+    body.push_str("<h3>Add a fault</h3>");
     let fields = format!(
         "{}{}{}{}{}{}<label class=\"check\"><input type=\"checkbox\" name=\"drop\" value=\"yes\">\
          drop the connection</label>{}",

@@ -3,6 +3,7 @@
 
 mod browser;
 mod console;
+mod console_browser;
 mod core;
 mod docs;
 mod embedding;
