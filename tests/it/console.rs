@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use clientele::console::{FORMS, PAGES};
 use serde_json::json;
 
-use crate::support::{mx_invite, Reply, Server, ADMIN_TOKEN};
+use crate::support::{mx_invite, set_cookie, Reply, Server, ADMIN_TOKEN};
 
 const BASE: &str = "/_admin/console";
 
@@ -16,16 +16,6 @@ struct Console<'s> {
     server: &'s Server,
     cookie: String,
     csrf: String,
-}
-
-/// The `name=value` a reply's `Set-Cookie` sets for `name`.
-fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
-    reply
-        .headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("Set-Cookie"))
-        .map(|(_, v)| v.split(';').next().unwrap_or("").trim().to_string())
-        .find(|pair| pair.starts_with(&format!("{name}=")))
 }
 
 /// The value of the first `<input name="csrf">` of a page.
