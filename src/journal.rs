@@ -293,6 +293,37 @@ mod tests {
     }
 
     #[test]
+    fn headers_and_answers_are_kept_redacted_and_counted() {
+        let headers: Vec<(String, String)> = [
+            ("Authorization", "Basic dXNlcjpwYXNz"),
+            ("Cookie", "session=abc"),
+            ("X-Api-Key", "k"),
+            ("Accept", "application/json"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let kept = redact_headers(&headers);
+        assert_eq!(kept[0].1, "Basic ***");
+        assert_eq!(kept[1].1, "***");
+        assert_eq!(kept[2].1, "***");
+        assert_eq!(kept[3].1, "application/json");
+        // The answer and the headers count against the byte budget like the body.
+        let journal = Journal::new(1000, 1000);
+        for _ in 0..5 {
+            let mut e = entry("/x", "");
+            e.answer = "a".repeat(300);
+            journal.record(e);
+        }
+        let newest = journal.newest(|_| true, 10);
+        assert_eq!(newest.len(), 2);
+        assert_eq!(newest[0].0, 5, "newest first");
+        assert_eq!(journal.get(5).map(|e| e.answer.len()), Some(300));
+        assert!(journal.get(1).is_none());
+        assert_eq!(journal.last_id(), 5);
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         let body = br#"{"api_client":{"api_key":"k","password":"p"},"name":"n"}"#;
         let kept = redact_body(body, Some("application/json"));
