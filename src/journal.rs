@@ -130,13 +130,14 @@ impl Journal {
         json!({ "requests": requests })
     }
 
-    /// Up to `limit` entries that `keep` accepts, newest first, with their ids.
-    pub fn newest(&self, keep: impl Fn(&Entry) -> bool, limit: usize) -> Vec<(u64, Entry)> {
+    /// Up to `limit` entries that `keep` accepts (given the id too), newest first, with
+    /// their ids.
+    pub fn newest(&self, keep: impl Fn(u64, &Entry) -> bool, limit: usize) -> Vec<(u64, Entry)> {
         let ring = self.lock();
         ring.entries
             .iter()
             .rev()
-            .filter(|(_, e)| keep(e))
+            .filter(|(id, e)| keep(*id, e))
             .take(limit)
             .map(|(id, e)| (*id, e.clone()))
             .collect()
@@ -315,7 +316,7 @@ mod tests {
             e.answer = "a".repeat(300);
             journal.record(e);
         }
-        let newest = journal.newest(|_| true, 10);
+        let newest = journal.newest(|_, _| true, 10);
         assert_eq!(newest.len(), 2);
         assert_eq!(newest[0].0, 5, "newest first");
         assert_eq!(journal.get(5).map(|e| e.answer.len()), Some(300));

@@ -2,7 +2,7 @@
 //! path; one request with its method, path, redacted headers and body, status, duration and
 //! the answer's body (redacted as the request's is).
 
-use super::{esc, input, select, Ctx, BASE};
+use super::{enc, esc, input, select, Ctx, BASE};
 use crate::clock::iso_millis;
 use crate::http::Response;
 use crate::journal::Entry;
@@ -16,13 +16,21 @@ pub fn list(ctx: &Ctx) -> Response {
     let q = |name| ctx.req.query_param(name).unwrap_or_default();
     let (flavour, tenant, status, path) = (q("flavour"), q("tenant"), q("status"), q("path"));
     let status_wanted = status.trim().to_ascii_lowercase();
-    let keep = |e: &Entry| {
-        (flavour.is_empty() || e.flavour == Some(flavour.as_str()))
+    let before = ctx
+        .req
+        .query_param("before")
+        .and_then(|b| b.parse::<u64>().ok())
+        .unwrap_or(u64::MAX);
+    let keep = |id: u64, e: &Entry| {
+        id < before
+            && (flavour.is_empty() || e.flavour == Some(flavour.as_str()))
             && (tenant.is_empty() || e.tenant.as_deref() == Some(tenant.as_str()))
             && (path.is_empty() || e.path.contains(path.as_str()))
             && status_matches(&status_wanted, e.status)
     };
-    let entries = ctx.app.journal.newest(keep, PAGE);
+    let mut entries = ctx.app.journal.newest(keep, PAGE + 1);
+    let more = entries.len() > PAGE;
+    entries.truncate(PAGE);
     let mut flavours: Vec<(&str, &str)> = vec![("", "any flavour")];
     flavours.extend(crate::flavours::ALL.iter().map(|f| (f.name(), f.title())));
     let mut body = format!(
@@ -66,6 +74,16 @@ pub fn list(ctx: &Ctx) -> Response {
             ));
         }
         body.push_str("</tbody></table>");
+    }
+    if let Some((last, _)) = entries.last().filter(|_| more) {
+        body.push_str(&format!(
+            "<p class=\"paging\"><a href=\"{BASE}/requests?flavour={}&amp;tenant={}&amp;status={}\
+             &amp;path={}&amp;before={last}\">Older requests</a></p>",
+            enc(&flavour),
+            enc(&tenant),
+            enc(&status),
+            enc(&path),
+        ));
     }
     body.push_str(&format!(
         "<p>{}</p>",
