@@ -230,7 +230,7 @@ fn shell(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{} · Clientele console</title><style>{STYLE}</style></head>{body}</html>",
+         <link rel=\"icon\" href=\"data:,\"><title>{} · Clientele console</title><style>{STYLE}</style></head>{body}</html>",
         esc(title)
     )
 }

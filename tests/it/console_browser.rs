@@ -119,7 +119,6 @@ fn an_operator_follows_mail_requests_reviews_and_faults_in_the_console() {
     browser.find("input[name=path]").type_text("/mx/clients");
     browser.find("form.filters button").click();
     wait_text(&browser, "#requests", "POST /mx/clients");
-    keep_screenshot(&browser, "console-requests.png");
     browser.find("#requests tbody a").click();
     wait_text(&browser, "#request-line", "POST /mx/clients");
     assert_eq!(browser.find("#status").text(), "200");
@@ -157,6 +156,9 @@ fn an_operator_follows_mail_requests_reviews_and_faults_in_the_console() {
     assert_eq!(create(&server, "late@example.com", true), 503);
     browser.goto(&format!("{console}/requests?status=503"));
     wait_text(&browser, "#requests", "POST /mx/clients");
+    browser.goto(&format!("{console}/requests"));
+    wait_text(&browser, "#requests", "503");
+    keep_screenshot(&browser, "console-requests.png");
 
     // Signing out closes the console to this browser.
     browser
