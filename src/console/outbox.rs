@@ -57,14 +57,21 @@ pub fn list(ctx: &Ctx) -> Response {
         "failed" => (Some("failed"), None),
         _ => (None, None),
     };
-    let pattern = (!to.is_empty()).then(|| format!("%{}%", to.replace(['%', '_'], "")));
+    // Any part of the address; `%`, `_` and `\` in it stand for themselves.
+    let pattern = (!to.is_empty()).then(|| {
+        let escaped = to
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
     let read = ctx.app.store.read(|c| {
         let rows = c
             .prepare_cached(
                 "SELECT id, flavour, recipient, subject, status, attempts, next_attempt_at,
                         created_at
                  FROM mail_outbox
-                 WHERE id < ?1 AND (?2 IS NULL OR recipient LIKE ?2)
+                 WHERE id < ?1 AND (?2 IS NULL OR recipient LIKE ?2 ESCAPE '\\')
                    AND (?3 IS NULL OR status = ?3)
                    AND (?4 IS NULL OR (attempts > 0) = ?4)
                  ORDER BY id DESC LIMIT ?5",

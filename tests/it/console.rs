@@ -267,6 +267,19 @@ fn the_outbox_shows_a_mail_and_retries_and_deletes_it() {
     assert!(list.body.len() < 30 * 1024, "{} bytes", list.body.len());
     let none = console.get("/outbox?state=sent&to=ana");
     assert!(!none.body.contains("ana@example.com"));
+    // The recipient filter matches any part of the address, `_` and `%` as themselves.
+    assert!(console
+        .get("/outbox?to=NA%40EXAMPLE")
+        .body
+        .contains("ana@example.com"));
+    assert!(!console
+        .get("/outbox?to=ana_")
+        .body
+        .contains("ana@example.com"));
+    assert!(!console
+        .get("/outbox?to=%25")
+        .body
+        .contains("ana@example.com"));
 
     let mail = console.get(&format!("/outbox/{id}"));
     assert_eq!(mail.status, 200);
