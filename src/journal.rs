@@ -171,10 +171,11 @@ impl Journal {
 /// True for field names that hold secrets (passwords, keys, tokens).
 pub fn is_secret(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    ["password", "secret", "token", "api_key", "apikey"]
-        .iter()
-        .any(|s| name.contains(s))
+    SECRET_WORDS.iter().any(|s| name.contains(s))
 }
+
+/// What the name of a field that holds a secret contains (in lower case).
+const SECRET_WORDS: [&str; 5] = ["password", "secret", "token", "api_key", "apikey"];
 
 /// Headers as the journal keeps them: the value of credentials and cookies replaced by
 /// `***` (an `Authorization` keeps its scheme).
@@ -198,6 +199,36 @@ pub fn redact_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// True for a path segment that looks like a one-time token (32 characters or more of
+/// base64url): the journal keeps "…" instead.
+pub fn is_opaque(segment: &str) -> bool {
+    segment.len() >= 32
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The answer's body as the journal keeps it: redacted as `redact_body` redacts a request's
+/// body, and without the one-time tokens of the request's `path` (a page served at a
+/// mailed link repeats its token in its form). The usual answer, which names no secret
+/// field, skips the JSON round trip.
+pub fn redact_answer(bytes: &[u8], content_type: Option<&str>, path: &str) -> String {
+    let names_a_secret = SECRET_WORDS.iter().any(|word| {
+        bytes
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    });
+    let mut text = if names_a_secret {
+        redact_body(bytes, content_type)
+    } else {
+        cut(String::from_utf8_lossy(bytes).into_owned())
+    };
+    for token in path.split('/').filter(|s| is_opaque(s)) {
+        text = text.replace(token, "…");
+    }
+    text
+}
+
 /// The body as the journal keeps it: secrets of JSON and form bodies replaced by `***`,
 /// then cut to `MAX_BODY_KEPT` bytes.
 pub fn redact_body(bytes: &[u8], content_type: Option<&str>) -> String {
@@ -218,6 +249,11 @@ pub fn redact_body(bytes: &[u8], content_type: Option<&str>) -> String {
     } else {
         String::from_utf8_lossy(bytes).into_owned()
     };
+    cut(text)
+}
+
+/// `text` cut to `MAX_BODY_KEPT` bytes (at a character boundary), with "…" when cut.
+fn cut(text: String) -> String {
     if text.len() <= MAX_BODY_KEPT {
         return text;
     }
@@ -322,6 +358,27 @@ mod tests {
         assert_eq!(journal.get(5).map(|e| e.answer.len()), Some(300));
         assert!(journal.get(1).is_none());
         assert_eq!(journal.last_id(), 5);
+    }
+
+    #[test]
+    fn answers_lose_secret_fields_and_the_path_s_tokens() {
+        let token = "A".repeat(43);
+        let page = format!("<form action=\"/mx/dashboard/register/{token}\">");
+        let kept = redact_answer(
+            page.as_bytes(),
+            Some("text/html"),
+            &format!("/mx/dashboard/register/{token}"),
+        );
+        assert_eq!(kept, "<form action=\"/mx/dashboard/register/…\">");
+        let kept = redact_answer(br#"{"access_token": "t", "n": 1}"#, None, "/oauth");
+        assert_eq!(kept, r#"{"access_token":"***","n":1}"#);
+        let plain = r#"{ "id": 7 }"#;
+        assert_eq!(
+            redact_answer(plain.as_bytes(), None, "/x"),
+            plain,
+            "as sent"
+        );
+        assert!(redact_answer(&[b'x'; 9000], None, "/").len() <= MAX_BODY_KEPT + 3);
     }
 
     #[test]

@@ -438,9 +438,11 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
     // The journal keeps a redacted copy of the answer's body (made before the body moves).
     let journalled = !matches!(routed.target, Target::Admin) && app.journal.enabled();
     let kept_answer = match &routed.response {
-        Some(response) if journalled => {
-            journal::redact_body(&response.body, response.header("Content-Type"))
-        }
+        Some(response) if journalled => journal::redact_answer(
+            &response.body,
+            response.header("Content-Type"),
+            &format!("{}{}", req.mount, req.path),
+        ),
         _ => String::new(),
     };
     let answer = routed.response.map(|response| {
@@ -652,11 +654,7 @@ fn redact_query(query: &str) -> String {
 fn redact_path(path: &str) -> String {
     path.split('/')
         .map(|segment| {
-            let opaque = segment.len() >= 32
-                && segment
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if opaque {
+            if journal::is_opaque(segment) {
                 "…"
             } else {
                 segment

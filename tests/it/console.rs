@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use clientele::console::{FORMS, PAGES};
 use serde_json::json;
 
-use crate::support::{mx_invite, set_cookie, Reply, Server, ADMIN_TOKEN};
+use crate::support::{mx_invite, newest_link_path, set_cookie, Reply, Server, ADMIN_TOKEN};
 
 const BASE: &str = "/_admin/console";
 
@@ -350,6 +350,25 @@ fn the_journal_keeps_redacted_headers_and_the_answer() {
         "{}",
         shown.body
     );
+
+    // A page served at a mailed link repeats its one-time token; the journal does not.
+    let link = newest_link_path(&server, "journal@example.com");
+    let token = link.rsplit('/').next().unwrap().to_string();
+    let form = server.get(&link, &[]);
+    assert!(
+        form.body.contains(&token),
+        "the form posts back to its link"
+    );
+    let id = server.admin("GET", "/requests", None).json()["requests"][2]["id"]
+        .as_u64()
+        .unwrap();
+    let shown = console.get(&format!("/requests/{id}"));
+    assert!(
+        shown.body.contains("/mx/dashboard/register/…"),
+        "{}",
+        shown.body
+    );
+    assert!(!shown.body.contains(&token), "{}", shown.body);
 }
 
 #[test]
