@@ -185,6 +185,14 @@ pub fn stamp(ctx: &Ctx) -> Response {
     }
 }
 
+/// One delivery attempt (`mail_attempts`).
+struct Attempt {
+    attempt: i64,
+    outcome: String,
+    at: Option<i64>,
+    error: Option<String>,
+}
+
 struct Mail {
     flavour: String,
     to: String,
@@ -198,6 +206,7 @@ struct Mail {
     last_error: Option<String>,
     created_at: i64,
     sent_at: Option<i64>,
+    attempt_log: Vec<Attempt>,
 }
 
 /// `GET /outbox/{id}`.
@@ -226,9 +235,28 @@ pub fn show(ctx: &Ctx, id: &str) -> Response {
                 last_error: r.get(9)?,
                 created_at: r.get(10)?,
                 sent_at: r.get(11)?,
+                attempt_log: Vec::new(),
             })
         })
-        .optional()
+        .optional()?
+        .map(|mut mail| {
+            mail.attempt_log = c
+                .prepare_cached(
+                    "SELECT attempt, outcome, at, error FROM mail_attempts
+                     WHERE mail_id = ?1 ORDER BY attempt",
+                )?
+                .query_map([id], |r| {
+                    Ok(Attempt {
+                        attempt: r.get(0)?,
+                        outcome: r.get(1)?,
+                        at: r.get(2)?,
+                        error: r.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok::<_, rusqlite::Error>(mail)
+        })
+        .transpose()
     });
     let mail = match mail {
         Ok(Some(mail)) => mail,
@@ -291,7 +319,32 @@ pub fn show(ctx: &Ctx, id: &str) -> Response {
     if let Some(error) = &mail.last_error {
         body.push_str(&format!("<dt>Last error</dt><dd>{}</dd>", esc(error)));
     }
-    body.push_str("</dl><p>");
+    body.push_str("</dl>");
+    if !mail.attempt_log.is_empty() {
+        body.push_str(
+            "<table id=\"attempts\"><thead><tr><th>Attempt</th><th>Outcome</th><th>At</th>\
+             <th>Error</th></tr></thead><tbody>",
+        );
+        for a in &mail.attempt_log {
+            let (outcome, at) = match a.outcome.as_str() {
+                "sent" => ("delivered", a.at.map(iso_seconds).unwrap_or_default()),
+                "retry" => (
+                    "failed, retried",
+                    a.at.map(|t| format!("next at {}", iso_seconds(t)))
+                        .unwrap_or_default(),
+                ),
+                _ => ("failed, given up", String::new()),
+            };
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>{outcome}</td><td>{}</td><td>{}</td></tr>",
+                a.attempt,
+                esc(&at),
+                esc(a.error.as_deref().unwrap_or(""))
+            ));
+        }
+        body.push_str("</tbody></table>");
+    }
+    body.push_str("<p>");
     if mail.status != "sent" {
         body.push_str(&ctx.form(&format!("/outbox/{id}/retry"), "", "Retry now", ""));
         body.push(' ');

@@ -298,6 +298,16 @@ fn the_outbox_shows_a_mail_and_retries_and_deletes_it() {
     let retried = console.post(&format!("/outbox/{id}/retry"), &[], true);
     assert_eq!(retried.status, 303, "{}", retried.body);
     wait_status(&server, "ana@example.com", "sent");
+    // Both attempts are listed: the failure with its error and the delivery.
+    let mail = console.get(&format!("/outbox/{id}"));
+    let attempts = &mail.body[mail.body.find("id=\"attempts\"").expect("attempts")..];
+    let failed = attempts
+        .find("<td>1</td><td>failed, retried</td>")
+        .expect("attempt 1");
+    let delivered = attempts
+        .find("<td>2</td><td>delivered</td>")
+        .expect("attempt 2");
+    assert!(failed < delivered);
     assert!(console
         .get("/outbox?state=sent")
         .body
@@ -306,6 +316,7 @@ fn the_outbox_shows_a_mail_and_retries_and_deletes_it() {
     let deleted = console.post(&format!("/outbox/{id}/delete"), &[], true);
     assert_eq!(deleted.status, 303);
     assert_eq!(server.count("mail_outbox"), 0);
+    assert_eq!(server.count("mail_attempts"), 0, "its attempts went with it");
     assert_eq!(console.get(&format!("/outbox/{id}")).status, 404);
 }
 
