@@ -316,7 +316,11 @@ fn the_outbox_shows_a_mail_and_retries_and_deletes_it() {
     let deleted = console.post(&format!("/outbox/{id}/delete"), &[], true);
     assert_eq!(deleted.status, 303);
     assert_eq!(server.count("mail_outbox"), 0);
-    assert_eq!(server.count("mail_attempts"), 0, "its attempts went with it");
+    assert_eq!(
+        server.count("mail_attempts"),
+        0,
+        "its attempts went with it"
+    );
     assert_eq!(console.get(&format!("/outbox/{id}")).status, 404);
 }
 
