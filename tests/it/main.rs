@@ -2,6 +2,8 @@
 //! database file, and talks HTTP to it over a socket. One test binary, one module per area.
 
 mod browser;
+mod console;
+mod console_browser;
 mod core;
 mod docs;
 mod embedding;
