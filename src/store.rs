@@ -165,7 +165,8 @@ impl Store {
         if tx.is_autocommit() {
             // An error ended the whole transaction (SQLite rolls back on some I/O errors):
             // the writes already in the group are lost with it.
-            let members = writer.members + usize::from(matches!(&outcome, Ok(Ok(_))));
+            // Those waiting, plus this writer (which `settle` does not count).
+            let members = writer.members + 1;
             writer.forget();
             self.settle(group, members, Err(lost_group()));
             return match outcome {
@@ -194,12 +195,13 @@ impl Store {
         }
         let members = writer.members;
         let committed = writer.commit();
-        drop(writer);
+        // Settled before the writer is let go: a later group cannot settle first.
         self.settle(
             group,
             members,
             committed.as_ref().map(|_| ()).map_err(copy_error),
         );
+        drop(writer);
         committed.map(|()| value).map_err(E::from)
     }
 
@@ -209,13 +211,14 @@ impl Store {
         if writer.tx.is_none() || self.queued.load(Ordering::SeqCst) > 0 {
             return;
         }
-        let members = writer.members;
+        // This writer added nothing and does not wait: all the members wait.
+        let members = writer.members + 1;
         let committed = writer.commit();
-        drop(writer);
         self.settle(group, members, committed.map_err(|e| copy_error(&e)));
     }
 
-    /// Records how `group` ended, for its `members` waiting in `wait_for`.
+    /// Records how `group` ended, for its writers waiting in `wait_for`: `members` counts
+    /// them and the one thread that settles it, which does not wait.
     fn settle(&self, group: u64, members: usize, outcome: Result<(), rusqlite::Error>) {
         let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
         settled.up_to = settled.up_to.max(group);
