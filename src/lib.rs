@@ -27,6 +27,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod conformance;
 pub mod dblock;
 pub mod faults;
 pub mod flavours;

@@ -13,6 +13,7 @@ mod invitation;
 mod invitations;
 mod pages;
 pub mod reviews;
+pub mod rules;
 pub mod seed;
 
 use super::{Demo, FlavourOption, FreshTenant, SectionError, SeedSection};
@@ -32,7 +33,7 @@ type Handler = fn(&App, &Request, &Params) -> Result<Response, Error>;
 
 /// Every operation this flavour answers, each with its handler; `openapi.json` documents
 /// exactly these (and `GET /openapi.json`, which every table answers).
-static ROUTES: Table<Handler> = Table::new(&[
+static ROUTES: Table<Handler> = Table::<Handler>::new(&[
     Route {
         method: "POST",
         path: "/clients",
@@ -68,7 +69,8 @@ static ROUTES: Table<Handler> = Table::new(&[
         path: "/dashboard/logout",
         handler: |app, req, _| dashboard::submit_logout(app, req),
     },
-]);
+])
+.with_path_rule(&rules::PATH);
 
 /// MX, as `flavours::ALL` lists it.
 pub struct Mx;
@@ -105,6 +107,7 @@ impl super::Flavour for Mx {
     }
 
     fn handle(&self, app: &App, req: &Request) -> Response {
+        crate::conformance::begin(app.settings.lenient);
         let result = match ROUTES.lookup(&req.method, &req.path) {
             Routing::Found {
                 handler, params, ..
