@@ -18,6 +18,7 @@ mod input;
 mod partners;
 pub mod ratelimit;
 pub mod roles;
+pub mod rules;
 mod scope;
 pub mod seed;
 mod users;
@@ -45,7 +46,7 @@ enum Handler {
 
 /// Every operation this flavour answers, each with its handler; `openapi.json` documents
 /// exactly these (and `GET /openapi.json`, which every table answers).
-static ROUTES: Table<Handler> = Table::new(&[
+static ROUTES: Table<Handler> = Table::<Handler>::new(&[
     api("GET", "/api/v1/clients", clients::list_clients),
     api("POST", "/api/v1/clients", clients::create_client),
     api("GET", "/api/v1/clients/{id}", clients::get_client),
@@ -61,7 +62,8 @@ static ROUTES: Table<Handler> = Table::new(&[
     api("PATCH", "/api/v1/partners/{id}", partners::update_partner),
     page("GET", "/welcome/{token}", welcome::show_form),
     page("POST", "/welcome/{token}", welcome::set_password),
-]);
+])
+.with_path_rule(&rules::PATH);
 
 const fn api(
     method: &'static str,
@@ -118,6 +120,7 @@ impl super::Flavour for ShieldConex {
     }
 
     fn handle(&self, app: &App, req: &Request) -> Response {
+        crate::conformance::begin(app.settings.lenient);
         let result = match ROUTES.lookup(&req.method, &req.path) {
             Routing::Found {
                 handler: Handler::Api(handler),

@@ -1,0 +1,218 @@
+//! Vendor-contract checks: each deviation is refused as the vendor refuses it (or accepted
+//! and recorded under `--lenient`), and `GET /_admin/conformance` reports it for the tenant
+//! that made it.
+
+use serde_json::{json, Value};
+
+use crate::support::{Server, MX_ACCEPT, MX_DEMO_AUTH};
+
+const JSON: (&str, &str) = ("Content-Type", "application/json");
+/// `waterford@example.com:waterford123`, the ShieldConex demo user.
+const WATERFORD: &str = "Basic d2F0ZXJmb3JkQGV4YW1wbGUuY29tOndhdGVyZm9yZDEyMw==";
+
+fn mx_body() -> String {
+    json!({"client": {"company_name": "MX", "email": "john.foo@mx.com",
+                      "first_name": "John", "last_name": "Foo"}})
+    .to_string()
+}
+
+fn lenient() -> Server {
+    Server::builder().arg("--lenient").start()
+}
+
+/// The codes of the rules a journal entry broke, with whether each was refused.
+fn codes(entry: &Value) -> Vec<(String, bool)> {
+    entry["conformance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["refused"] == true,
+            )
+        })
+        .collect()
+}
+
+fn last_entry(server: &Server) -> Value {
+    let list = server.admin("GET", "/requests", None).json();
+    list["requests"].as_array().unwrap().last().unwrap().clone()
+}
+
+fn report(server: &Server, query: &str) -> Value {
+    let reply = server.admin("GET", &format!("/conformance{query}"), None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()
+}
+
+/// (code, count, refused) of each rule of a report.
+fn tally(report: &Value) -> Vec<(String, u64, u64)> {
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["code"].as_str().unwrap().to_string(),
+                r["count"].as_u64().unwrap(),
+                r["refused"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn mx_refuses_a_missing_accept_and_an_inexact_path_and_reports_them() {
+    let server = Server::start();
+    let auth = ("Authorization", MX_DEMO_AUTH);
+    let no_accept = server.post("/mx/clients", &[auth, JSON], &mx_body());
+    assert_eq!(no_accept.status, 406);
+    assert_eq!(codes(&last_entry(&server)), [("mx.accept".into(), true)]);
+    let slash = server.post(
+        "/mx/clients/",
+        &[auth, JSON, ("Accept", MX_ACCEPT)],
+        &mx_body(),
+    );
+    assert_eq!(slash.status, 404);
+    let text = server.post(
+        "/mx/clients",
+        &[auth, ("Content-Type", "text/plain"), ("Accept", MX_ACCEPT)],
+        &mx_body(),
+    );
+    assert_eq!(text.status, 404);
+    let fine = server.post(
+        "/mx/clients",
+        &[auth, JSON, ("Accept", MX_ACCEPT)],
+        &mx_body(),
+    );
+    assert_eq!(fine.status, 200);
+    assert_eq!(codes(&last_entry(&server)), []);
+    assert_eq!(server.count("mx_clients"), 1);
+
+    let mine = report(&server, "?tenant=PROCESSOR-1234&flavour=mx");
+    assert_eq!(mine["requests"], 4);
+    assert_eq!(mine["deviating_requests"], 3);
+    assert_eq!(
+        tally(&mine),
+        [
+            ("mx.accept".to_string(), 1, 1),
+            ("mx.content_type".to_string(), 1, 1),
+            ("mx.path".to_string(), 1, 1),
+        ]
+    );
+    let path_rule = &mine["rules"][2];
+    assert_eq!(path_rule["first"]["path"], "/mx/clients/");
+    assert_eq!(path_rule["first"]["status"], 404);
+    assert!(path_rule["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://"));
+    assert_eq!(report(&server, "?tenant=someone-else")["rules"], json!([]));
+}
+
+#[test]
+fn lenient_accepts_what_mx_refuses_and_records_it() {
+    let server = lenient();
+    let auth = ("Authorization", MX_DEMO_AUTH);
+    let reply = server.post("/mx/clients/", &[auth, JSON, ("Accept", "*/*")], &mx_body());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        codes(&last_entry(&server)),
+        [("mx.path".into(), false), ("mx.accept".into(), false)]
+    );
+    assert_eq!(server.count("mx_clients"), 1);
+    let mine = report(&server, "?tenant=PROCESSOR-1234");
+    assert_eq!(
+        tally(&mine),
+        [
+            ("mx.accept".to_string(), 1, 0),
+            ("mx.path".to_string(), 1, 0)
+        ]
+    );
+}
+
+#[test]
+fn the_environment_variable_turns_lenient_on() {
+    let server = Server::builder().env("CLIENTELE_LENIENT", "true").start();
+    let reply = server.post(
+        "/mx/clients",
+        &[("Authorization", MX_DEMO_AUTH), JSON],
+        &mx_body(),
+    );
+    assert_eq!(reply.status, 200);
+}
+
+fn inline_contact(role: Value) -> Value {
+    json!({"userName": "pat@example.com", "firstName": "Pat", "lastName": "C",
+           "email": "pat@example.com", "phone": "+14155550142", "userRole": role})
+}
+
+#[test]
+fn shieldconex_refuses_text_bodies_and_null_contact_roles() {
+    let server = Server::start();
+    let api = "/shieldconex/api/v1";
+    let auth = ("Authorization", WATERFORD);
+    let partners = server.count("sc_partners");
+    let partner = json!({"name": "Sub", "parent": {"id": 792}}).to_string();
+    let text = server.post(
+        &format!("{api}/partners"),
+        &[auth, ("Content-Type", "text/plain")],
+        &partner,
+    );
+    assert_eq!(text.status, 409, "{}", text.body);
+    assert_eq!(
+        codes(&last_entry(&server)),
+        [("shieldconex.content_type".into(), true)]
+    );
+    for (path, body) in [
+        (
+            "/partners",
+            json!({"name": "Sub", "parent": {"id": 792}, "contact": inline_contact(Value::Null)}),
+        ),
+        (
+            "/clients",
+            json!({"name": "C", "directPartner": {"id": 792}, "contact": inline_contact(Value::Null)}),
+        ),
+    ] {
+        let reply = server.post(&format!("{api}{path}"), &[auth, JSON], &body.to_string());
+        assert_eq!(reply.status, 409, "{path}: {}", reply.body);
+        assert!(
+            reply.body.contains("contact.userRole is required"),
+            "{}",
+            reply.body
+        );
+    }
+    let slash = server.post(&format!("{api}/partners/"), &[auth, JSON], &partner);
+    assert_eq!(slash.status, 404);
+    let mine = report(&server, "?tenant=waterford@example.com");
+    assert_eq!(
+        tally(&mine),
+        [
+            ("shieldconex.contact_role_null".to_string(), 2, 2),
+            ("shieldconex.content_type".to_string(), 1, 1),
+            ("shieldconex.path".to_string(), 1, 1),
+        ]
+    );
+    assert_eq!(server.count("sc_partners"), partners, "nothing was written");
+}
+
+#[test]
+fn shieldconex_lenient_takes_the_default_role_for_a_null_one() {
+    let server = lenient();
+    let body =
+        json!({"name": "Sub", "parent": {"id": 792}, "contact": inline_contact(Value::Null)});
+    let reply = server.post(
+        "/shieldconex/api/v1/partners",
+        &[("Authorization", WATERFORD), ("Content-Type", "text/plain")],
+        &body.to_string(),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        codes(&last_entry(&server)),
+        [
+            ("shieldconex.content_type".into(), false),
+            ("shieldconex.contact_role_null".into(), false)
+        ]
+    );
+}
