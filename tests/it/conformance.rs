@@ -216,3 +216,52 @@ fn shieldconex_lenient_takes_the_default_role_for_a_null_one() {
         ]
     );
 }
+
+fn nueve09_login(server: &Server) -> (String, String) {
+    let body = json!({"api_client": {"api_key": "api_key", "password": "password"}});
+    let reply = server.post("/nueve09/auth/login", &[JSON], &body.to_string());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let account = reply.json()["data"]["client"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (reply.header("Authorization").unwrap().to_string(), account)
+}
+
+#[test]
+fn nueve09_requires_json_and_records_blank_optional_fields() {
+    let server = Server::start();
+    let login = json!({"api_client": {"api_key": "api_key", "password": "password"}});
+    let bare = server.post("/nueve09/auth/login", &[], &login.to_string());
+    assert_eq!(bare.status, 400, "{}", bare.body);
+    assert_eq!(bare.json()["status"]["code"], 400);
+    let (token, account) = nueve09_login(&server);
+    let auth = ("Authorization", token.as_str());
+    let body = crate::nueve09::CREATE_EXAMPLE;
+    let no_type = server.post("/nueve09/clients", &[auth], body);
+    assert_eq!(no_type.status, 400, "{}", no_type.body);
+    assert_eq!(no_type.json()["success"], false);
+    assert_eq!(server.count("n09_accounts"), 1, "no sub-client");
+    let mut blank: Value = serde_json::from_str(body).unwrap();
+    blank["legal_representative_telephone"] = json!("");
+    blank["legal_representative_telephone_country_code"] = json!("");
+    let created = server.post("/nueve09/clients", &[auth, JSON], &blank.to_string());
+    assert_eq!(created.status, 200, "{}", created.body);
+    let entry = last_entry(&server);
+    assert_eq!(entry["tenant"], account.as_str());
+    assert_eq!(
+        codes(&entry),
+        [
+            ("nueve09.blank_optional".into(), false),
+            ("nueve09.blank_optional".into(), false)
+        ]
+    );
+    let mine = report(&server, &format!("?tenant={account}"));
+    assert_eq!(
+        tally(&mine),
+        [
+            ("nueve09.blank_optional".to_string(), 2, 0),
+            ("nueve09.content_type".to_string(), 1, 1),
+        ]
+    );
+}
