@@ -265,3 +265,133 @@ fn nueve09_requires_json_and_records_blank_optional_fields() {
         ]
     );
 }
+
+fn makeleaps_token(server: &Server) -> String {
+    let reply = server.post(
+        "/makeleaps/user/oauth2/token/",
+        &[
+            (
+                "Authorization",
+                "Basic ZGVtby1jbGllbnQtaWQ6ZGVtby1jbGllbnQtc2VjcmV0",
+            ),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "grant_type=client_credentials",
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    format!("Bearer {}", reply.json()["access_token"].as_str().unwrap())
+}
+
+const ML_PARTNER: &str = "0000000000000000000";
+
+#[test]
+fn makeleaps_paths_are_exact_and_per_page_null_is_recorded() {
+    let server = Server::start();
+    let token = makeleaps_token(&server);
+    let auth = ("Authorization", token.as_str());
+    let body = json!({"contacts": [{"contact_type": "organization", "name": "No Slash"}]});
+    let no_slash = server.post(
+        &format!("/makeleaps/api/partner/{ML_PARTNER}/client"),
+        &[auth, JSON],
+        &body.to_string(),
+    );
+    assert_eq!(no_slash.status, 404, "{}", no_slash.body);
+    assert_eq!(no_slash.json()["response"]["detail"], "Not found.");
+    let text = server.post(
+        &format!("/makeleaps/api/partner/{ML_PARTNER}/client/"),
+        &[auth, ("Content-Type", "text/plain")],
+        &body.to_string(),
+    );
+    assert_eq!(text.status, 415);
+    let list = server.get(
+        &format!("/makeleaps/api/partner/{ML_PARTNER}/client/?per_page=null"),
+        &[auth],
+    );
+    assert_eq!(list.status, 200, "{}", list.body);
+    let entry = last_entry(&server);
+    assert_eq!(entry["tenant"], ML_PARTNER);
+    assert_eq!(codes(&entry), [("makeleaps.per_page".into(), false)]);
+    let mine = report(&server, &format!("?tenant={ML_PARTNER}&flavour=makeleaps"));
+    assert_eq!(
+        tally(&mine),
+        [
+            ("makeleaps.content_type".to_string(), 1, 1),
+            ("makeleaps.per_page".to_string(), 1, 0),
+        ],
+        "the path deviation came before the token named the tenant"
+    );
+    let everyone = report(&server, "?flavour=makeleaps");
+    assert_eq!(everyone["rules"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn makeleaps_lenient_takes_the_path_without_its_slash() {
+    let server = lenient();
+    let token = makeleaps_token(&server);
+    let body = json!({"contacts": [{"contact_type": "organization", "name": "No Slash"}]});
+    let created = server.post(
+        &format!("/makeleaps/api/partner/{ML_PARTNER}/client"),
+        &[("Authorization", token.as_str()), JSON],
+        &body.to_string(),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        codes(&last_entry(&server)),
+        [("makeleaps.path".into(), false)]
+    );
+}
+
+#[test]
+fn makeleaps_api_root_leads_to_the_partner_with_the_proxy_s_scheme() {
+    let server = Server::builder()
+        .arg("--trusted-proxies")
+        .arg("127.0.0.1")
+        .start();
+    let token = makeleaps_token(&server);
+    let auth = ("Authorization", token.as_str());
+    let root = server.get("/makeleaps/api/", &[auth]);
+    assert_eq!(root.status, 200, "{}", root.body);
+    let url = root.json()["response"]["partners"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(url.starts_with("http://"), "{url}");
+    assert!(
+        url.ends_with(&format!("/makeleaps/api/partner/{ML_PARTNER}/")),
+        "{url}"
+    );
+    let path = &url[url.find("/makeleaps/").unwrap()..];
+    assert_eq!(server.get(path, &[auth]).status, 200);
+    let proxied = server.get("/makeleaps/api/", &[auth, ("X-Forwarded-Proto", "https")]);
+    let partner = &proxied.json()["response"]["partners"][0];
+    for key in ["url", "clients", "contacts"] {
+        assert!(
+            partner[key].as_str().unwrap().starts_with("https://"),
+            "{partner}"
+        );
+    }
+    let listed = server.get(
+        &format!("/makeleaps/api/partner/{ML_PARTNER}/client/?per_page=1"),
+        &[auth, ("X-Forwarded-Proto", "https")],
+    );
+    let listed = listed.json();
+    assert!(listed["response"][0]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://"));
+}
+
+#[test]
+fn x_forwarded_proto_counts_only_from_trusted_proxies() {
+    let server = Server::start();
+    let token = makeleaps_token(&server);
+    let root = server.get(
+        "/makeleaps/api/",
+        &[
+            ("Authorization", token.as_str()),
+            ("X-Forwarded-Proto", "https"),
+        ],
+    );
+    let url = root.json()["response"]["partners"][0]["url"].clone();
+    assert!(url.as_str().unwrap().starts_with("http://"), "{url}");
+}

@@ -104,6 +104,10 @@ impl super::Flavour for Nueve09 {
         include_str!("openapi.json")
     }
 
+    fn conformance_rules(&self) -> &'static [&'static crate::conformance::Rule] {
+        rules::ALL
+    }
+
     fn operations(&self) -> Vec<(&'static str, &'static str)> {
         ROUTES.operations()
     }
