@@ -184,7 +184,7 @@ mod tests {
             .map(|l| format!("<a href=\"{l}\">go</a> or open {l}"))
             .collect();
         Mail {
-            flavour: "mx",
+            flavour: "acme",
             to: "a@example.com".into(),
             subject: "s".into(),
             text,
@@ -201,14 +201,14 @@ mod tests {
                 let token = crate::links::issue(
                     tx,
                     &crate::ids::Ids::new(None),
-                    "mx.register",
+                    "acme.invite",
                     "c1",
                     0,
                     1000,
                 )?;
                 let links = vec![
-                    format!("http://x/mx/dashboard/register/{token}"),
-                    "http://x/mx/dashboard/login".to_string(),
+                    format!("http://x/acme/invite/{token}"),
+                    "http://x/acme/login".to_string(),
                 ];
                 Ok::<_, rusqlite::Error>((enqueue(tx, &mail(links), 0)?, token))
             })
@@ -238,11 +238,12 @@ mod tests {
         for stored in [&text, &html, &links] {
             assert!(!stored.contains(&token), "{stored}");
             assert!(stored.contains(REMOVED_AFTER_DELIVERY), "{stored}");
-            assert!(stored.contains("http://x/mx/dashboard/login"), "{stored}");
+            assert!(stored.contains("http://x/acme/login"), "{stored}");
         }
         assert_eq!(secret, None);
     }
 
+    /// Migration 2 knows the two flavours' link paths that carried one-time tokens before it.
     #[test]
     fn migration_2_keeps_the_outbox_and_never_reuses_an_id() {
         let dir = std::env::temp_dir().join(format!("clientele-mail-mig-{}", std::process::id()));
