@@ -94,6 +94,13 @@ fn sigkills_during_a_storm_of_creates_neither_duplicate_nor_lose_a_mail() {
                 })
             })
             .collect();
+        // Each round kills a server that is busy: at least a few creates in, however slow
+        // the machine (bounded), then a little later, so the kill lands anywhere.
+        let before = acknowledged.lock().unwrap().len();
+        let busy_by = Instant::now() + Duration::from_secs(30);
+        while acknowledged.lock().unwrap().len() < before + 10 && Instant::now() < busy_by {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         std::thread::sleep(some_pause(round));
         dir = server.kill();
         stop.store(true, Ordering::SeqCst);
