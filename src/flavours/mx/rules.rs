@@ -15,7 +15,7 @@ pub static ACCEPT: Rule = Rule {
 
 pub static CONTENT_TYPE: Rule = Rule {
     code: "mx.content_type",
-    rule: "A POST sends Content-Type: application/json; MX answers 404 otherwise.",
+    rule: "POST /clients sends Content-Type: application/json; MX answers 404 otherwise.",
     source: ERRORS,
 };
 
