@@ -342,6 +342,58 @@ mod tests {
         ));
     }
 
+    static PATH_RULE: crate::conformance::Rule = crate::conformance::Rule {
+        code: "test.path",
+        rule: "Paths are exact.",
+        source: "docs/test.md",
+    };
+    static EXACT: Table<u8> = Table::<u8>::new(ROUTES).with_path_rule(&PATH_RULE);
+
+    #[test]
+    fn a_table_with_a_path_rule_matches_exactly_unless_lenient() {
+        crate::conformance::begin(false);
+        assert!(found(EXACT.lookup("GET", "/api/v1/clients/7")).is_some());
+        assert!(crate::conformance::take().0.is_empty());
+        for inexact in [
+            "/api/v1/clients/",
+            "/api/v1//clients/7",
+            "/api/v1/clients/7/",
+        ] {
+            crate::conformance::begin(false);
+            assert!(
+                matches!(EXACT.lookup("GET", inexact), Routing::Unlisted),
+                "{inexact}"
+            );
+            let (deviations, _) = crate::conformance::take();
+            assert_eq!(deviations.len(), 1, "{inexact}");
+            assert!(deviations[0].refused);
+        }
+        crate::conformance::begin(true);
+        assert_eq!(
+            found(EXACT.lookup("DELETE", "/api/v1/clients/7/")),
+            None,
+            "another method is still a 405"
+        );
+        assert!(matches!(
+            EXACT.lookup("DELETE", "/api/v1/clients/7/"),
+            Routing::OtherMethod { .. }
+        ));
+        assert_eq!(
+            found(EXACT.lookup("GET", "/api/v1/clients/7/")).map(|f| f.1),
+            Some("7".to_string())
+        );
+        assert!(!crate::conformance::take().0[0].refused);
+        crate::conformance::begin(false);
+        assert!(matches!(
+            EXACT.lookup("GET", "/nothing/"),
+            Routing::Unlisted
+        ));
+        assert!(
+            crate::conformance::take().0.is_empty(),
+            "no rule for a path nobody lists"
+        );
+    }
+
     #[test]
     fn head_and_options_come_from_get() {
         assert_eq!(

@@ -395,3 +395,31 @@ fn x_forwarded_proto_counts_only_from_trusted_proxies() {
     let url = root.json()["response"]["partners"][0]["url"].clone();
     assert!(url.as_str().unwrap().starts_with("http://"), "{url}");
 }
+
+#[test]
+fn the_report_is_filtered_like_the_journal_and_only_answers_get() {
+    let server = Server::start();
+    let reply = server.post(
+        "/mx/clients",
+        &[("Authorization", MX_DEMO_AUTH), JSON],
+        &mx_body(),
+    );
+    assert_eq!(reply.status, 406);
+    assert_eq!(report(&server, "?flavour=mx")["deviating_requests"], 1);
+    assert_eq!(report(&server, "?flavour=makeleaps")["requests"], 0);
+    let later = report(&server, "?since=2999-01-01T00:00:00Z");
+    assert_eq!(later["requests"], 0);
+    assert_eq!(
+        server
+            .admin("GET", "/conformance?since=yesterday", None)
+            .status,
+        400
+    );
+    let post = server.admin("POST", "/conformance", Some("{}"));
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("Allow"), Some("GET"));
+    let only_mine = server
+        .admin("GET", "/requests?tenant=PROCESSOR-1234", None)
+        .json();
+    assert_eq!(only_mine["requests"].as_array().unwrap().len(), 1);
+}
