@@ -400,3 +400,27 @@ CREATE TABLE mail_identity (
     tag  TEXT    NOT NULL
 );
 INSERT INTO mail_identity (id, tag) VALUES (1, lower(hex(randomblob(8))));
+
+-- migration: 3
+
+-- Each delivery attempt of a mail, for the console's mail page. A trigger writes it when
+-- the sender counts an attempt, in the sender's own transaction, so no sender code path can
+-- forget it. `at` is when a delivered mail left, or, for a failed attempt that will be
+-- retried, when the next attempt is due; `error` is why an attempt failed.
+CREATE TABLE mail_attempts (
+    mail_id  INTEGER NOT NULL REFERENCES mail_outbox (id) ON DELETE CASCADE,
+    attempt  INTEGER NOT NULL,          -- 1 for the first
+    outcome  TEXT    NOT NULL CHECK (outcome IN ('sent', 'retry', 'failed')),
+    at       INTEGER,
+    error    TEXT,
+    PRIMARY KEY (mail_id, attempt)
+) WITHOUT ROWID;
+CREATE TRIGGER mail_attempt_logged AFTER UPDATE OF attempts ON mail_outbox
+WHEN NEW.attempts > OLD.attempts BEGIN
+    INSERT OR REPLACE INTO mail_attempts (mail_id, attempt, outcome, at, error)
+    VALUES (NEW.id, NEW.attempts,
+            CASE NEW.status WHEN 'sent' THEN 'sent' WHEN 'failed' THEN 'failed' ELSE 'retry' END,
+            CASE NEW.status WHEN 'sent' THEN NEW.sent_at
+                            WHEN 'pending' THEN NEW.next_attempt_at END,
+            CASE WHEN NEW.status = 'sent' THEN NULL ELSE NEW.last_error END);
+END;

@@ -1,6 +1,8 @@
 //! The admin API under `/_admin` (docs/fixture.md), for test suites and operators. It exists
 //! only with `--admin-token`: without it every admin path is 404, as if absent.
 //! Errors are `{"error": "..."}`. Flavours add calls of their own (`Flavour::admin_routes`).
+//! The console (`console`: HTML pages for people) lives at `/_admin/` and
+//! `/_admin/console/`, with its own sign-in.
 
 use serde_json::json;
 
@@ -15,6 +17,10 @@ pub fn handle(app: &App, req: &Request) -> Response {
     let Some(token) = &app.settings.admin_token else {
         return error(404, "not found");
     };
+    // The console's HTML pages (`/_admin/`, `/_admin/console/...`), with their own sign-in.
+    if let Some(page) = crate::console::handle(app, req) {
+        return page;
+    }
     let given = parse_bearer(req.header("Authorization")).unwrap_or("");
     // Digests of equal length, so that not even the token's length shows in the timing.
     if !constant_time_eq(&sha256(given.as_bytes()), &sha256(token.as_bytes())) {
@@ -167,18 +173,23 @@ fn add_fault(app: &App, req: &Request) -> Response {
         Ok(rule) => rule,
         Err(e) => return error(400, &format!("invalid fault rule: {e}")),
     };
-    if let Some(flavour) = &rule.flavour {
-        if crate::flavours::by_name(flavour).is_none() {
-            return error(
-                400,
-                &format!("invalid fault rule: unknown flavour {flavour:?}"),
-            );
-        }
-    }
-    match app.faults.add(rule) {
+    match add_fault_rule(app, rule) {
         Ok(shown) => Response::json(201, &shown),
         Err(m) => error(400, &format!("invalid fault rule: {m}")),
     }
+}
+
+/// Adds a fault rule whose flavour (if it names one) exists; shared with the console.
+pub(crate) fn add_fault_rule(
+    app: &App,
+    rule: crate::faults::Rule,
+) -> Result<serde_json::Value, String> {
+    if let Some(flavour) = &rule.flavour {
+        if crate::flavours::by_name(flavour).is_none() {
+            return Err(format!("unknown flavour {flavour:?}"));
+        }
+    }
+    app.faults.add(rule)
 }
 
 fn mail_failures(app: &App, req: &Request) -> Response {
@@ -207,29 +218,44 @@ fn move_clock(app: &App, req: &Request) -> Response {
         Ok(body) => body,
         Err(response) => return response,
     };
-    match (body.get("advance"), body.get("set")) {
-        (Some(serde_json::Value::String(by)), None) => match crate::clock::parse_duration_ms(by) {
-            // Far enough for any expiry; further would overflow the stamps derived from now.
-            Ok(ms) if ms > 100 * 366 * 86_400_000 => {
-                return error(400, "advance: at most 100 years at a time")
-            }
-            Ok(ms) => app.clock.advance(ms),
-            Err(m) => return error(400, &format!("advance: {m}")),
-        },
-        (None, Some(serde_json::Value::String(at))) => match crate::clock::parse_iso(at) {
-            Ok(ms) => app.clock.set(ms),
-            Err(m) => return error(400, &format!("set: {m}")),
-        },
+    let moved = match (body.get("advance"), body.get("set")) {
+        (Some(serde_json::Value::String(by)), None) => advance_clock(app, by),
+        (None, Some(serde_json::Value::String(at))) => set_clock(app, at),
         _ => {
             return error(
                 400,
                 "give either {\"advance\": \"8d\"} or {\"set\": \"2030-01-01T00:00:00Z\"}",
             )
         }
+    };
+    match moved {
+        Ok(()) => clock(app),
+        Err(message) => error(400, &message),
+    }
+}
+
+/// Moves the clock forward by a duration (`8d`); the error says why not. Shared with the
+/// console.
+pub(crate) fn advance_clock(app: &App, by: &str) -> Result<(), String> {
+    match crate::clock::parse_duration_ms(by) {
+        // Far enough for any expiry; further would overflow the stamps derived from now.
+        Ok(ms) if ms > 100 * 366 * 86_400_000 => {
+            return Err("advance: at most 100 years at a time".into())
+        }
+        Ok(ms) => app.clock.advance(ms),
+        Err(m) => return Err(format!("advance: {m}")),
     }
     // Mail waiting for its next attempt may be due now.
     app.wake_mailer();
-    clock(app)
+    Ok(())
+}
+
+/// Sets the clock to an ISO 8601 time; the error says why not. Shared with the console.
+pub(crate) fn set_clock(app: &App, at: &str) -> Result<(), String> {
+    let ms = crate::clock::parse_iso(at).map_err(|m| format!("set: {m}"))?;
+    app.clock.set(ms);
+    app.wake_mailer();
+    Ok(())
 }
 
 fn error(status: u16, message: &str) -> Response {

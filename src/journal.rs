@@ -12,6 +12,7 @@ use crate::conformance::Deviation;
 /// Bodies are kept up to this many bytes each.
 const MAX_BODY_KEPT: usize = 4096;
 
+#[derive(Clone)]
 pub struct Entry {
     pub at_ms: i64,
     pub method: String,
@@ -22,6 +23,10 @@ pub struct Entry {
     pub tenant: Option<String>,
     pub duration_ms: f64,
     pub body: String,
+    /// The request's headers, credentials and cookies redacted (`redact_headers`).
+    pub headers: Vec<(String, String)>,
+    /// The answer's body, redacted and bounded as `body` is.
+    pub answer: String,
 }
 
 impl Entry {
@@ -30,6 +35,12 @@ impl Entry {
             + self.path.len()
             + self.query.len()
             + self.body.len()
+            + self.answer.len()
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
             + self.tenant.as_ref().map_or(0, String::len)
     }
 }
@@ -174,6 +185,33 @@ impl Journal {
         json!({ "requests": requests })
     }
 
+    /// Up to `limit` entries that `keep` accepts (given the id too), newest first, with
+    /// their ids.
+    pub fn newest(&self, keep: impl Fn(u64, &Entry) -> bool, limit: usize) -> Vec<(u64, Entry)> {
+        let ring = self.lock();
+        ring.entries
+            .iter()
+            .rev()
+            .filter(|k| keep(k.id, &k.entry))
+            .take(limit)
+            .map(|k| (k.id, k.entry.clone()))
+            .collect()
+    }
+
+    /// The entry `id`, while the ring still holds it.
+    pub fn get(&self, id: u64) -> Option<Entry> {
+        let ring = self.lock();
+        ring.entries
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| k.entry.clone())
+    }
+
+    /// The id of the newest entry (0 when none was ever recorded), for live refresh.
+    pub fn last_id(&self) -> u64 {
+        self.lock().next_id - 1
+    }
+
     pub fn clear(&self) {
         let mut ring = self.lock();
         ring.entries.clear();
@@ -188,9 +226,62 @@ impl Journal {
 /// True for field names that hold secrets (passwords, keys, tokens).
 pub fn is_secret(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    ["password", "secret", "token", "api_key", "apikey"]
+    SECRET_WORDS.iter().any(|s| name.contains(s))
+}
+
+/// What the name of a field that holds a secret contains (in lower case).
+const SECRET_WORDS: [&str; 5] = ["password", "secret", "token", "api_key", "apikey"];
+
+/// Headers as the journal keeps them: the value of credentials and cookies replaced by
+/// `***` (an `Authorization` keeps its scheme).
+pub fn redact_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers
         .iter()
-        .any(|s| name.contains(s))
+        .map(|(k, v)| {
+            let lower = k.to_ascii_lowercase();
+            let shown = if lower == "authorization" || lower == "proxy-authorization" {
+                match v.split_once(' ') {
+                    Some((scheme, _)) => format!("{scheme} ***"),
+                    None => "***".to_string(),
+                }
+            } else if lower == "cookie" || is_secret(&lower) || lower.contains("api-key") {
+                "***".to_string()
+            } else {
+                v.clone()
+            };
+            (k.clone(), shown)
+        })
+        .collect()
+}
+
+/// True for a path segment that looks like a one-time token (32 characters or more of
+/// base64url): the journal keeps "…" instead.
+pub fn is_opaque(segment: &str) -> bool {
+    segment.len() >= 32
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The answer's body as the journal keeps it: redacted as `redact_body` redacts a request's
+/// body, and without the one-time tokens of the request's `path` (a page served at a
+/// mailed link repeats its token in its form). The usual answer, which names no secret
+/// field, skips the JSON round trip.
+pub fn redact_answer(bytes: &[u8], content_type: Option<&str>, path: &str) -> String {
+    let names_a_secret = SECRET_WORDS.iter().any(|word| {
+        bytes
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    });
+    let mut text = if names_a_secret {
+        redact_body(bytes, content_type)
+    } else {
+        cut(String::from_utf8_lossy(bytes).into_owned())
+    };
+    for token in path.split('/').filter(|s| is_opaque(s)) {
+        text = text.replace(token, "…");
+    }
+    text
 }
 
 /// The body as the journal keeps it: secrets of JSON and form bodies replaced by `***`,
@@ -213,6 +304,11 @@ pub fn redact_body(bytes: &[u8], content_type: Option<&str>) -> String {
     } else {
         String::from_utf8_lossy(bytes).into_owned()
     };
+    cut(text)
+}
+
+/// `text` cut to `MAX_BODY_KEPT` bytes (at a character boundary), with "…" when cut.
+fn cut(text: String) -> String {
     if text.len() <= MAX_BODY_KEPT {
         return text;
     }
@@ -256,6 +352,8 @@ mod tests {
             tenant: None,
             duration_ms: 0.1,
             body: body.into(),
+            headers: Vec::new(),
+            answer: String::new(),
         }
     }
 
@@ -284,6 +382,58 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn headers_and_answers_are_kept_redacted_and_counted() {
+        let headers: Vec<(String, String)> = [
+            ("Authorization", "Basic dXNlcjpwYXNz"),
+            ("Cookie", "session=abc"),
+            ("X-Api-Key", "k"),
+            ("Accept", "application/json"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let kept = redact_headers(&headers);
+        assert_eq!(kept[0].1, "Basic ***");
+        assert_eq!(kept[1].1, "***");
+        assert_eq!(kept[2].1, "***");
+        assert_eq!(kept[3].1, "application/json");
+        // The answer and the headers count against the byte budget like the body.
+        let journal = Journal::new(1000, 1000);
+        for _ in 0..5 {
+            let mut e = entry("/x", "");
+            e.answer = "a".repeat(300);
+            journal.record(e);
+        }
+        let newest = journal.newest(|_, _| true, 10);
+        assert_eq!(newest.len(), 2);
+        assert_eq!(newest[0].0, 5, "newest first");
+        assert_eq!(journal.get(5).map(|e| e.answer.len()), Some(300));
+        assert!(journal.get(1).is_none());
+        assert_eq!(journal.last_id(), 5);
+    }
+
+    #[test]
+    fn answers_lose_secret_fields_and_the_path_s_tokens() {
+        let token = "A".repeat(43);
+        let page = format!("<form action=\"/mx/dashboard/register/{token}\">");
+        let kept = redact_answer(
+            page.as_bytes(),
+            Some("text/html"),
+            &format!("/mx/dashboard/register/{token}"),
+        );
+        assert_eq!(kept, "<form action=\"/mx/dashboard/register/…\">");
+        let kept = redact_answer(br#"{"access_token": "t", "n": 1}"#, None, "/oauth");
+        assert_eq!(kept, r#"{"access_token":"***","n":1}"#);
+        let plain = r#"{ "id": 7 }"#;
+        assert_eq!(
+            redact_answer(plain.as_bytes(), None, "/x"),
+            plain,
+            "as sent"
+        );
+        assert!(redact_answer(&[b'x'; 9000], None, "/").len() <= MAX_BODY_KEPT + 3);
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //! - Shared plumbing the flavours call: `http`, `store`, `auth`, `links`, `mail`, `clock`,
 //!   `ids`.
 //! - The test-fixture side, composed from the flavours: `seed` (seed documents and the
-//!   demo), `tenants` (tenant sets), `admin` with `journal` and `faults`, `housekeeping`, and
+//!   demo), `tenants` (tenant sets), `admin` with `journal` and `faults` (and `console`, its
+//!   HTML pages for people), `housekeeping`, and
 //!   `testing` for in-process servers.
 
 pub mod admin;
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod conformance;
+pub mod console;
 pub mod dblock;
 pub mod faults;
 pub mod flavours;

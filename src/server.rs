@@ -436,6 +436,16 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
             }),
             target,
         });
+    // The journal keeps a redacted copy of the answer's body (made before the body moves).
+    let journalled = !matches!(routed.target, Target::Admin) && app.journal.enabled();
+    let kept_answer = match &routed.response {
+        Some(response) if journalled => journal::redact_answer(
+            &response.body,
+            response.header("Content-Type"),
+            &format!("{}{}", req.mount, req.path),
+        ),
+        _ => String::new(),
+    };
     let answer = routed.response.map(|response| {
         let mut out =
             tiny_http::Response::from_data(response.body).with_status_code(response.status);
@@ -452,13 +462,13 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
         "{} {} {} {:.1}ms",
         req.method, logged_path, status, elapsed_ms
     ));
-    if !matches!(routed.target, Target::Admin) && app.journal.enabled() {
+    if journalled {
         record(
             &app.journal,
             app.clock.now_ms(),
             &req,
             &routed.target,
-            status,
+            (status, kept_answer),
             elapsed_ms,
         );
     }
@@ -499,7 +509,14 @@ struct Routed {
     response: Option<Response>,
 }
 
-fn record(journal: &Journal, now_ms: i64, req: &Request, target: &Target, status: u16, ms: f64) {
+fn record(
+    journal: &Journal,
+    now_ms: i64,
+    req: &Request,
+    target: &Target,
+    (status, answer): (u16, String),
+    ms: f64,
+) {
     let (flavour, path) = match target {
         Target::Flavour(f) => (Some(f.name()), format!("{}{}", req.mount, req.path)),
         _ => (None, req.path.clone()),
@@ -523,6 +540,8 @@ fn record(journal: &Journal, now_ms: i64, req: &Request, target: &Target, status
         tenant: crate::auth::parse_basic(req.header("Authorization")).map(|(user, _)| user),
         duration_ms: ms,
         body,
+        headers: journal::redact_headers(&req.headers),
+        answer,
     });
 }
 
@@ -636,11 +655,7 @@ fn redact_query(query: &str) -> String {
 fn redact_path(path: &str) -> String {
     path.split('/')
         .map(|segment| {
-            let opaque = segment.len() >= 32
-                && segment
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if opaque {
+            if journal::is_opaque(segment) {
                 "…"
             } else {
                 segment

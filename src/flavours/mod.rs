@@ -110,6 +110,82 @@ pub trait Flavour: Sync {
     fn admin_routes(&self) -> &'static [crate::router::Route<AdminHandler>] {
         &[]
     }
+
+    /// Its tenants and their records as plain tables, for the admin console: one page of
+    /// each table (`page` rows from `offset`), read in `conn`.
+    fn records(&self, _conn: &rusqlite::Connection, _page: Page) -> rusqlite::Result<Vec<Records>> {
+        Ok(Vec::new())
+    }
+}
+
+/// Which rows of each table `Flavour::records` shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl Page {
+    /// `LIMIT ?, OFFSET ?` values asking for one row more than the page, so that a table
+    /// knows whether there is a next page (`Records::new` drops that row).
+    pub fn sql(self) -> (i64, i64) {
+        (
+            i64::try_from(self.limit + 1).unwrap_or(i64::MAX),
+            i64::try_from(self.offset).unwrap_or(i64::MAX),
+        )
+    }
+}
+
+/// One table of a flavour's tenants or records, every cell plain text (the console escapes).
+#[derive(Debug)]
+pub struct Records {
+    pub title: &'static str,
+    pub columns: &'static [&'static str],
+    pub rows: Vec<RecordRow>,
+    /// There are rows after this page.
+    pub more: bool,
+}
+
+impl Records {
+    /// A table from the rows a `Page::sql` query returned (one more than the page at most).
+    pub fn new(
+        title: &'static str,
+        columns: &'static [&'static str],
+        mut rows: Vec<RecordRow>,
+        page: Page,
+    ) -> Records {
+        let more = rows.len() > page.limit;
+        rows.truncate(page.limit);
+        Records {
+            title,
+            columns,
+            rows,
+            more,
+        }
+    }
+}
+
+/// One row: its cells, and the flavour's admin calls that act on it.
+#[derive(Debug, Default)]
+pub struct RecordRow {
+    pub cells: Vec<String>,
+    pub actions: Vec<RecordAction>,
+}
+
+impl RecordRow {
+    pub fn of(cells: Vec<String>) -> RecordRow {
+        RecordRow {
+            cells,
+            actions: Vec::new(),
+        }
+    }
+}
+
+/// A button on a row: a `POST` to one of the flavour's `admin_routes` (path below `/_admin`).
+#[derive(Debug)]
+pub struct RecordAction {
+    pub label: &'static str,
+    pub path: String,
 }
 
 /// An admin call a flavour adds: its answer (200), or why not; `admin.rs` renders both in

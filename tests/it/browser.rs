@@ -96,7 +96,7 @@ impl Drop for Driver {
 }
 
 /// One WebDriver session: a headless Chromium with a throwaway profile.
-struct Browser {
+pub(crate) struct Browser {
     agent: ureq::Agent,
     session: String,
     // Dropped in this order: the driver (after the session is deleted), then the profile.
@@ -105,7 +105,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn start(dir: &Path) -> Browser {
+    pub(crate) fn start(dir: &Path) -> Browser {
         let driver = Driver::start(dir);
         let profile = TempDir::new();
         let capabilities = json!({"capabilities": {"alwaysMatch": {
@@ -167,18 +167,18 @@ impl Browser {
     }
 
     /// Opens `url` and waits (at most the page-load timeout) for it to load.
-    fn goto(&self, url: &str) {
+    pub(crate) fn goto(&self, url: &str) {
         self.command("POST", "/url", Some(&json!({ "url": url })));
     }
 
-    fn current_url(&self) -> String {
+    pub(crate) fn current_url(&self) -> String {
         self.command("GET", "/url", None)
             .as_str()
             .expect("the current URL is a string")
             .to_string()
     }
 
-    fn title(&self) -> String {
+    pub(crate) fn title(&self) -> String {
         self.command("GET", "/title", None)
             .as_str()
             .expect("the title is a string")
@@ -187,7 +187,7 @@ impl Browser {
 
     /// The element `css` matches, waiting for it to appear (pages change under us after a
     /// click: the browser follows the form post and its redirect on its own time).
-    fn find(&self, css: &str) -> Element<'_> {
+    pub(crate) fn find(&self, css: &str) -> Element<'_> {
         let url = format!("{}/session/{}/element", self.driver.url, self.session);
         let body = json!({"using": "css selector", "value": css});
         let mut last = String::new();
@@ -218,14 +218,14 @@ impl Browser {
     }
 
     /// Waits until the browser is on `url` (the end of a redirect chain), at most `PATIENCE`.
-    fn wait_for_url(&self, url: &str) {
+    pub(crate) fn wait_for_url(&self, url: &str) {
         if poll(|| (self.current_url() == url).then_some(())).is_none() {
             panic!("still on {} instead of {url}", self.current_url());
         }
     }
 
     /// Runs `script` as a function body in the page, with `args`, and returns its result.
-    fn execute(&self, script: &str, args: Value) -> Value {
+    pub(crate) fn execute(&self, script: &str, args: Value) -> Value {
         self.command(
             "POST",
             "/execute/sync",
@@ -234,7 +234,7 @@ impl Browser {
     }
 
     /// Resizes the window so that the viewport (not the outer window) is `width` x `height`.
-    fn set_viewport(&self, width: u32, height: u32) {
+    pub(crate) fn set_viewport(&self, width: u32, height: u32) {
         self.command(
             "POST",
             "/window/rect",
@@ -261,7 +261,7 @@ impl Browser {
     }
 
     /// A PNG of the viewport.
-    fn screenshot(&self) -> Vec<u8> {
+    pub(crate) fn screenshot(&self) -> Vec<u8> {
         let encoded = self.command("GET", "/screenshot", None);
         base64::engine::general_purpose::STANDARD
             .decode(encoded.as_str().expect("the screenshot is a base64 string"))
@@ -279,7 +279,7 @@ impl Drop for Browser {
 }
 
 /// A reference to an element of the current page.
-struct Element<'a> {
+pub(crate) struct Element<'a> {
     browser: &'a Browser,
     id: String,
 }
@@ -291,7 +291,7 @@ impl Element<'_> {
     }
 
     /// The rendered text, as a user sees it.
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.command("GET", "/text", None)
             .as_str()
             .expect("an element's text is a string")
@@ -299,7 +299,7 @@ impl Element<'_> {
     }
 
     /// The live `value` of an input (what is in the box now, not the HTML attribute).
-    fn value(&self) -> String {
+    pub(crate) fn value(&self) -> String {
         self.command("GET", "/property/value", None)
             .as_str()
             .expect("an input's value is a string")
@@ -307,11 +307,11 @@ impl Element<'_> {
     }
 
     /// Types `text` key by key, as a user would.
-    fn type_text(&self, text: &str) {
+    pub(crate) fn type_text(&self, text: &str) {
         self.command("POST", "/value", Some(&json!({ "text": text })));
     }
 
-    fn click(&self) {
+    pub(crate) fn click(&self) {
         self.command("POST", "/click", Some(&json!({})));
     }
 }
@@ -361,7 +361,7 @@ fn request(
 }
 
 /// Calls `probe` every 50 ms until it returns `Some`, for at most `PATIENCE`.
-fn poll<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+pub(crate) fn poll<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + PATIENCE;
     loop {
         if let Some(found) = probe() {

@@ -3,6 +3,8 @@
 
 mod browser;
 mod conformance;
+mod console;
+mod console_browser;
 mod core;
 mod docs;
 mod embedding;

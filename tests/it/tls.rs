@@ -475,3 +475,37 @@ fn the_options_also_come_from_the_environment() {
     let reply = call_with(&agent, "GET", &format!("{}/healthz", server.url), &[], None);
     assert_eq!(reply.status, 200);
 }
+
+#[test]
+fn the_console_cookies_are_secure_under_tls() {
+    let certificate = Certificate::new();
+    let server = certificate.serve();
+    let form = server.get("/_admin/", &[]);
+    assert_eq!(form.status, 200, "{}", form.body);
+    let secure = |reply: &crate::support::Reply, name: &str| {
+        reply
+            .headers
+            .iter()
+            .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with(name))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name} cookie"))
+    };
+    let csrf_header = secure(&form, "clientele_console_csrf=");
+    assert!(csrf_header.contains("; Secure"), "{csrf_header}");
+    let csrf_cookie = set_cookie(&form, "clientele_console_csrf").unwrap();
+    let csrf = csrf_cookie.split_once('=').unwrap().1.to_string();
+    let signed = post_form(
+        &server,
+        "/_admin/console/signin",
+        &csrf_cookie,
+        &[
+            ("csrf", csrf.as_str()),
+            ("token", crate::support::ADMIN_TOKEN),
+        ],
+    );
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let session = secure(&signed, "clientele_console=");
+    for wanted in ["; Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(session.contains(wanted), "{session}");
+    }
+}

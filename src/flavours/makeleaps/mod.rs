@@ -20,6 +20,7 @@ mod fields;
 mod oauth;
 mod paging;
 mod partners;
+mod records;
 pub mod rules;
 pub mod seed;
 mod urls;
@@ -239,6 +240,14 @@ impl super::Flavour for MakeLeaps {
 
     fn housekeeping(&self) -> &'static [&'static str] {
         &["DELETE FROM ml_tokens WHERE expires_at <= ?1 OR revoked_at IS NOT NULL"]
+    }
+
+    fn records(
+        &self,
+        conn: &rusqlite::Connection,
+        page: super::Page,
+    ) -> rusqlite::Result<Vec<super::Records>> {
+        records::tables(conn, page)
     }
 }
 

@@ -12,6 +12,7 @@ pub mod error;
 mod invitation;
 mod invitations;
 mod pages;
+mod records;
 pub mod reviews;
 pub mod rules;
 pub mod seed;
@@ -172,5 +173,13 @@ impl super::Flavour for Mx {
 
     fn admin_routes(&self) -> &'static [Route<super::AdminHandler>] {
         reviews::ADMIN_ROUTES
+    }
+
+    fn records(
+        &self,
+        conn: &rusqlite::Connection,
+        page: super::Page,
+    ) -> rusqlite::Result<Vec<super::Records>> {
+        records::tables(conn, page)
     }
 }

@@ -16,6 +16,7 @@ pub mod error;
 mod form;
 mod login;
 pub mod money;
+mod records;
 pub mod rules;
 pub mod seed;
 mod states;
@@ -204,6 +205,14 @@ impl super::Flavour for Nueve09 {
 
     fn delete_tenant(&self, tx: &rusqlite::Transaction, key: &str) -> rusqlite::Result<()> {
         seed::delete_tenant(tx, key)
+    }
+
+    fn records(
+        &self,
+        conn: &rusqlite::Connection,
+        page: super::Page,
+    ) -> rusqlite::Result<Vec<super::Records>> {
+        records::tables(conn, page)
     }
 }
 

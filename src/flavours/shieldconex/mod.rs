@@ -17,6 +17,7 @@ pub mod error;
 mod input;
 mod partners;
 pub mod ratelimit;
+mod records;
 pub mod roles;
 pub mod rules;
 mod scope;
@@ -172,6 +173,14 @@ impl super::Flavour for ShieldConex {
             Ok(id) => seed::delete_tenant(tx, id),
             Err(_) => Ok(()),
         }
+    }
+
+    fn records(
+        &self,
+        conn: &rusqlite::Connection,
+        page: super::Page,
+    ) -> rusqlite::Result<Vec<super::Records>> {
+        records::tables(conn, page)
     }
 }
 

@@ -1,0 +1,101 @@
+//! MX's tenants and records for the admin console (`Flavour::records`): processors, the
+//! clients waiting for review (with the review queue's approve and reject calls), and every
+//! client.
+
+use crate::clock::iso_seconds;
+use crate::flavours::{Page, RecordAction, RecordRow, Records};
+
+pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Records>> {
+    let (limit, offset) = page.sql();
+    let processors = c
+        .prepare_cached(
+            "SELECT p.id, p.name, (SELECT count(*) FROM mx_clients WHERE processor_id = p.id),
+                    p.created_at
+             FROM mx_processors p ORDER BY p.created_at, p.id LIMIT ?1 OFFSET ?2",
+        )?
+        .query_map([limit, offset], |r| {
+            Ok(RecordRow::of(vec![
+                r.get(0)?,
+                r.get(1)?,
+                r.get::<_, i64>(2)?.to_string(),
+                iso_seconds(r.get(3)?),
+            ]))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let waiting = c
+        .prepare_cached(
+            "SELECT id, processor_id, company_name, email, source_ip, updated_at
+             FROM mx_clients WHERE status = 'pending_review'
+             ORDER BY updated_at, id LIMIT ?1 OFFSET ?2",
+        )?
+        .query_map([limit, offset], |r| {
+            let id: String = r.get(0)?;
+            Ok(RecordRow {
+                actions: vec![
+                    RecordAction {
+                        label: "Approve",
+                        path: format!("/reviews/{id}/approve"),
+                    },
+                    RecordAction {
+                        label: "Reject",
+                        path: format!("/reviews/{id}/reject"),
+                    },
+                ],
+                cells: vec![
+                    id,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                    iso_seconds(r.get(5)?),
+                ],
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let clients = c
+        .prepare_cached(
+            "SELECT id, processor_id, company_name, email, first_name || ' ' || last_name,
+                    status, created_at
+             FROM mx_clients ORDER BY created_at DESC, id LIMIT ?1 OFFSET ?2",
+        )?
+        .query_map([limit, offset], |r| {
+            Ok(RecordRow::of(vec![
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                iso_seconds(r.get(6)?),
+            ]))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(vec![
+        Records::new(
+            "Processors",
+            &["ID", "Name", "Clients", "Created"],
+            processors,
+            page,
+        ),
+        Records::new(
+            "Clients waiting for review",
+            &["ID", "Processor", "Company", "E-mail", "Source IP", "Since"],
+            waiting,
+            page,
+        ),
+        Records::new(
+            "Clients",
+            &[
+                "ID",
+                "Processor",
+                "Company",
+                "E-mail",
+                "Contact",
+                "Status",
+                "Created",
+            ],
+            clients,
+            page,
+        ),
+    ])
+}
