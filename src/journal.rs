@@ -207,6 +207,17 @@ impl Journal {
             .map(|k| k.entry.clone())
     }
 
+    /// The deviations from its vendor's contract that request `id` made, while the ring
+    /// still holds it.
+    pub fn deviations(&self, id: u64) -> Vec<crate::conformance::Deviation> {
+        let ring = self.lock();
+        ring.entries
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| k.conformance.clone())
+            .unwrap_or_default()
+    }
+
     /// The id of the newest entry (0 when none was ever recorded), for live refresh.
     pub fn last_id(&self) -> u64 {
         self.lock().next_id - 1
