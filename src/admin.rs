@@ -37,6 +37,8 @@ pub fn handle(app: &App, req: &Request) -> Response {
         ("POST", ["reset"]) => reset(app),
         ("POST", ["seed"]) => seed(app, req),
         ("GET", ["requests"]) => requests(app, req),
+        ("GET", ["conformance"]) => conformance(app, req),
+        (_, ["conformance"]) => method_not_allowed("GET"),
         ("DELETE", ["requests"]) => {
             app.journal.clear();
             Response::json(200, &json!({"requests": []}))
@@ -130,20 +132,36 @@ fn json_object(req: &Request) -> Result<serde_json::Value, Response> {
     }
 }
 
-fn requests(app: &App, req: &Request) -> Response {
+/// The journal filter of `/_admin/requests` and `/_admin/conformance`.
+fn journal_filter(req: &Request) -> Result<crate::journal::Filter, Response> {
     let since_ms = match req.query_param("since") {
         None => None,
         Some(text) => match crate::clock::parse_iso(&text) {
             Ok(ms) => Some(ms),
-            Err(m) => return error(400, &format!("since: {m}")),
+            Err(m) => return Err(error(400, &format!("since: {m}"))),
         },
     };
-    let filter = crate::journal::Filter {
+    Ok(crate::journal::Filter {
         flavour: req.query_param("flavour"),
         path: req.query_param("path"),
         since_ms,
-    };
-    Response::json(200, &app.journal.list(&filter))
+        tenant: req.query_param("tenant"),
+    })
+}
+
+fn requests(app: &App, req: &Request) -> Response {
+    match journal_filter(req) {
+        Ok(filter) => Response::json(200, &app.journal.list(&filter)),
+        Err(response) => response,
+    }
+}
+
+/// `GET /_admin/conformance`: the journal's deviations from the vendors' contracts.
+fn conformance(app: &App, req: &Request) -> Response {
+    match journal_filter(req) {
+        Ok(filter) => Response::json(200, &app.journal.conformance(&filter)),
+        Err(response) => response,
+    }
 }
 
 fn add_fault(app: &App, req: &Request) -> Response {

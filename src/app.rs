@@ -27,6 +27,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Bearer token of the admin API; `None` hides `/_admin` entirely.
     pub admin_token: Option<String>,
+    /// `--lenient`: deviations from a vendor's contract are recorded, not refused.
+    pub lenient: bool,
 }
 
 /// What one flavour keeps in memory for one server (counters, parsed options).

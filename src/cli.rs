@@ -152,6 +152,11 @@ pub struct ServeOptions {
     #[arg(long, env = "CLIENTELE_DURABLE")]
     pub durable: bool,
 
+    /// Accept requests the vendor would refuse (missing headers, inexact paths, ...) and
+    /// only record them as conformance warnings (GET /_admin/conformance).
+    #[arg(long, env = "CLIENTELE_LENIENT")]
+    pub lenient: bool,
+
     /// Request worker threads; default twice the cores, at least 4 and at most 16.
     #[arg(long, env = "CLIENTELE_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
@@ -292,6 +297,7 @@ fn config(matches: &ArgMatches) -> Result<Config, String> {
         dedicated,
         db: options.db,
         durable: options.durable,
+        lenient: options.lenient,
         mail: options.mail,
         mail_from: options.mail_from,
         mail_give_up_ms: options.mail_give_up,

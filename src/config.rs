@@ -41,6 +41,8 @@ pub struct Config {
     pub deterministic: Option<u64>,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Deviations from a vendor's contract are accepted and recorded, not refused.
+    pub lenient: bool,
     /// Request worker threads per listener; `None`: twice the cores, at least 4 and at
     /// most 16.
     pub workers: Option<usize>,
@@ -83,6 +85,7 @@ impl Default for Config {
             journal_bytes: 4 * 1024 * 1024,
             deterministic: None,
             trusted_proxies: Vec::new(),
+            lenient: false,
             workers: None,
             max_connections: 1024,
             max_connections_per_address: 128,

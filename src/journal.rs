@@ -7,6 +7,8 @@ use std::sync::Mutex;
 
 use serde_json::{json, Map, Value};
 
+use crate::conformance::Deviation;
+
 /// Bodies are kept up to this many bytes each.
 const MAX_BODY_KEPT: usize = 4096;
 
@@ -43,8 +45,15 @@ impl Entry {
     }
 }
 
+/// An entry with its id and what the request did against its vendor's contract.
+struct Kept {
+    id: u64,
+    entry: Entry,
+    conformance: Vec<Deviation>,
+}
+
 struct Ring {
-    entries: VecDeque<(u64, Entry)>,
+    entries: VecDeque<Kept>,
     bytes: usize,
     next_id: u64,
 }
@@ -63,6 +72,20 @@ pub struct Filter {
     pub path: Option<String>,
     /// Only entries at or after this time (Unix ms).
     pub since_ms: Option<i64>,
+    /// Only entries of this tenant.
+    pub tenant: Option<String>,
+}
+
+impl Filter {
+    fn keeps(&self, e: &Entry) -> bool {
+        self.flavour.as_deref().is_none_or(|f| e.flavour == Some(f))
+            && self.path.as_deref().is_none_or(|p| e.path.starts_with(p))
+            && self.since_ms.is_none_or(|s| e.at_ms >= s)
+            && self
+                .tenant
+                .as_deref()
+                .is_none_or(|t| e.tenant.as_deref() == Some(t))
+    }
 }
 
 impl Journal {
@@ -82,21 +105,53 @@ impl Journal {
         self.max_entries > 0 && self.max_bytes > 0
     }
 
-    pub fn record(&self, entry: Entry) {
+    /// Keeps an entry, with the deviations its request noted on this thread
+    /// (`conformance`), and the tenant the flavour named when no Basic user did.
+    pub fn record(&self, mut entry: Entry) {
+        let (conformance, tenant) = crate::conformance::take();
         if !self.enabled() {
             return;
         }
+        if entry.tenant.is_none() {
+            entry.tenant = tenant;
+        }
         let mut ring = self.lock();
-        ring.bytes += entry.size();
+        ring.bytes += entry.size() + 16 * conformance.len();
         let id = ring.next_id;
         ring.next_id += 1;
-        ring.entries.push_back((id, entry));
+        ring.entries.push_back(Kept {
+            id,
+            entry,
+            conformance,
+        });
         while ring.entries.len() > self.max_entries || ring.bytes > self.max_bytes {
             match ring.entries.pop_front() {
-                Some((_, old)) => ring.bytes -= old.size(),
+                Some(old) => ring.bytes -= old.entry.size() + 16 * old.conformance.len(),
                 None => break,
             }
         }
+    }
+
+    /// `GET /_admin/conformance`: the deviations of the entries that `filter` keeps,
+    /// summed up per rule.
+    pub fn conformance(&self, filter: &Filter) -> Value {
+        let ring = self.lock();
+        crate::conformance::summarize(ring.entries.iter().filter(|k| filter.keeps(&k.entry)).map(
+            |k| {
+                (
+                    crate::conformance::Example {
+                        id: k.id,
+                        at_ms: k.entry.at_ms,
+                        method: &k.entry.method,
+                        path: &k.entry.path,
+                        status: k.entry.status,
+                        flavour: k.entry.flavour,
+                        tenant: k.entry.tenant.as_deref(),
+                    },
+                    &k.conformance[..],
+                )
+            },
+        ))
     }
 
     pub fn list(&self, filter: &Filter) -> Value {
@@ -104,28 +159,28 @@ impl Journal {
         let requests: Vec<Value> = ring
             .entries
             .iter()
-            .filter(|(_, e)| {
-                filter
-                    .flavour
-                    .as_deref()
-                    .is_none_or(|f| e.flavour == Some(f))
-                    && filter.path.as_deref().is_none_or(|p| e.path.starts_with(p))
-                    && filter.since_ms.is_none_or(|s| e.at_ms >= s)
-            })
-            .map(|(id, e)| {
-                json!({
-                    "id": id,
-                    "at": crate::clock::iso_millis(e.at_ms),
-                    "method": e.method,
-                    "path": e.path,
-                    "query": e.query,
-                    "status": e.status,
-                    "flavour": e.flavour,
-                    "tenant": e.tenant,
-                    "duration_ms": (e.duration_ms * 1000.0).round() / 1000.0,
-                    "body": e.body,
-                })
-            })
+            .filter(|k| filter.keeps(&k.entry))
+            .map(
+                |Kept {
+                     id,
+                     entry: e,
+                     conformance,
+                 }| {
+                    json!({
+                        "id": id,
+                        "at": crate::clock::iso_millis(e.at_ms),
+                        "method": e.method,
+                        "path": e.path,
+                        "query": e.query,
+                        "status": e.status,
+                        "flavour": e.flavour,
+                        "tenant": e.tenant,
+                        "duration_ms": (e.duration_ms * 1000.0).round() / 1000.0,
+                        "body": e.body,
+                        "conformance": conformance.iter().map(|d| d.to_json()).collect::<Vec<_>>(),
+                    })
+                },
+            )
             .collect();
         json!({ "requests": requests })
     }
@@ -137,9 +192,9 @@ impl Journal {
         ring.entries
             .iter()
             .rev()
-            .filter(|(id, e)| keep(*id, e))
+            .filter(|k| keep(k.id, &k.entry))
             .take(limit)
-            .map(|(id, e)| (*id, e.clone()))
+            .map(|k| (k.id, k.entry.clone()))
             .collect()
     }
 
@@ -148,8 +203,19 @@ impl Journal {
         let ring = self.lock();
         ring.entries
             .iter()
-            .find(|(i, _)| *i == id)
-            .map(|(_, e)| e.clone())
+            .find(|k| k.id == id)
+            .map(|k| k.entry.clone())
+    }
+
+    /// The deviations from its vendor's contract that request `id` made, while the ring
+    /// still holds it.
+    pub fn deviations(&self, id: u64) -> Vec<crate::conformance::Deviation> {
+        let ring = self.lock();
+        ring.entries
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| k.conformance.clone())
+            .unwrap_or_default()
     }
 
     /// The id of the newest entry (0 when none was ever recorded), for live refresh.

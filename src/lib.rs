@@ -28,6 +28,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod conformance;
 pub mod console;
 pub mod dblock;
 pub mod faults;

@@ -16,8 +16,11 @@ pub const METHOD_ORDER: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "H
 
 /// One operation: an HTTP method and a path template below the mount, as the vendor writes
 /// it (`/api/v1/clients/{id}`, `/api/partner/{partner_mid}/client/`), and what answers it. A
-/// `{name}` segment stands for any one path segment. Paths match segment by segment with
-/// empty segments dropped: a trailing slash is optional.
+/// `{name}` segment stands for any one path segment. In a table built `with_path_rule` (the
+/// vendors' tables) paths match exactly, trailing slash included, as the vendors' do, and a
+/// path that differs only in empty segments (a trailing slash added or left out, `//`) is a
+/// deviation from that rule: unlisted (404) unless the server is lenient (`conformance`).
+/// Other tables (admin calls) match segment by segment with empty segments dropped.
 pub struct Route<H: 'static> {
     pub method: &'static str,
     pub path: &'static str,
@@ -28,6 +31,7 @@ pub struct Route<H: 'static> {
 pub struct Table<H: 'static> {
     routes: &'static [Route<H>],
     head_and_options: bool,
+    path_rule: Option<&'static crate::conformance::Rule>,
 }
 
 /// The `{name}` segments a request's path filled in.
@@ -83,6 +87,17 @@ impl<H: 'static> Table<H> {
         Table {
             routes,
             head_and_options: false,
+            path_rule: None,
+        }
+    }
+
+    /// A path that is not exact but differs only in slashes goes to its route as a
+    /// deviation from `rule` (and is refused unless the server is lenient).
+    pub const fn with_path_rule(self, rule: &'static crate::conformance::Rule) -> Table<H> {
+        Table {
+            routes: self.routes,
+            head_and_options: self.head_and_options,
+            path_rule: Some(rule),
         }
     }
 
@@ -91,6 +106,7 @@ impl<H: 'static> Table<H> {
         Table {
             routes,
             head_and_options: true,
+            path_rule: None,
         }
     }
 
@@ -117,10 +133,42 @@ impl<H: 'static> Table<H> {
         operations
     }
 
-    /// Looks a request up: one pass over the table, per request.
+    /// Looks a request up: the path as sent, then (with a path rule) the path with its
+    /// empty segments dropped.
     pub fn lookup<'t, 'r>(&'t self, method: &str, path: &'r str) -> Routing<'t, 'r, H> {
-        let segments: Vec<&'r str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        if template_matches(OPENAPI_PATH, &segments).is_some() {
+        let exact: Vec<&'r str> = path.split('/').skip(1).collect();
+        let loose =
+            || -> Vec<&'r str> { exact.iter().copied().filter(|s| !s.is_empty()).collect() };
+        let Some(rule) = self.path_rule else {
+            return self.lookup_segments(method, &loose(), true);
+        };
+        let routing = self.lookup_segments(method, &exact, false);
+        if !matches!(routing, Routing::Unlisted) {
+            return routing;
+        }
+        match self.lookup_segments(method, &loose(), true) {
+            Routing::Unlisted => Routing::Unlisted,
+            _ if crate::conformance::refuse(rule) => Routing::Unlisted,
+            routing => routing,
+        }
+    }
+
+    /// One pass over the table; `loose`: the segments have no empty ones, nor must the
+    /// templates'.
+    fn lookup_segments<'t, 'r>(
+        &'t self,
+        method: &str,
+        segments: &[&'r str],
+        loose: bool,
+    ) -> Routing<'t, 'r, H> {
+        let template_matches = |template, segments: &[&'r str]| {
+            if loose {
+                template_matches_loosely(template, segments)
+            } else {
+                template_matches(template, segments)
+            }
+        };
+        if template_matches(OPENAPI_PATH, segments).is_some() {
             return if method == "GET" {
                 Routing::Document
             } else {
@@ -134,7 +182,7 @@ impl<H: 'static> Table<H> {
         let mut found: Option<(&'t H, Params<'r>, Via)> = None;
         let mut some_handler = None;
         for route in self.routes {
-            let Some(params) = template_matches(route.path, &segments) else {
+            let Some(params) = template_matches(route.path, segments) else {
                 continue;
             };
             some_handler.get_or_insert(&route.handler);
@@ -186,13 +234,28 @@ impl<H: 'static> Table<H> {
     }
 }
 
-/// The captured segments when `template` matches the path's `segments`.
+/// The captured segments when `template` matches the path's `segments` (the path split
+/// at `/`, less the empty piece before its first `/`) exactly.
 fn template_matches<'r>(template: &'static str, segments: &[&'r str]) -> Option<Params<'r>> {
-    let mut parts = template.split('/').filter(|s| !s.is_empty());
+    matches_parts(template.split('/').skip(1), segments)
+}
+
+/// As `template_matches`, with the template's empty segments dropped (a trailing slash).
+fn template_matches_loosely<'r>(
+    template: &'static str,
+    segments: &[&'r str],
+) -> Option<Params<'r>> {
+    matches_parts(template.split('/').filter(|s| !s.is_empty()), segments)
+}
+
+fn matches_parts<'r>(
+    mut parts: impl Iterator<Item = &'static str>,
+    segments: &[&'r str],
+) -> Option<Params<'r>> {
     let mut params = Params::default();
     for segment in segments {
         match parts.next() {
-            Some(part) if part.starts_with('{') && part.ends_with('}') => {
+            Some(part) if part.starts_with('{') && part.ends_with('}') && !segment.is_empty() => {
                 params.0.push((&part[1..part.len() - 1], segment));
             }
             Some(part) if part == *segment => {}
@@ -277,6 +340,58 @@ mod tests {
             TABLE.lookup("POST", "/openapi.json"),
             Routing::OtherMethod { allow, some_handler: None } if allow == "GET"
         ));
+    }
+
+    static PATH_RULE: crate::conformance::Rule = crate::conformance::Rule {
+        code: "test.path",
+        rule: "Paths are exact.",
+        source: "docs/test.md",
+    };
+    static EXACT: Table<u8> = Table::<u8>::new(ROUTES).with_path_rule(&PATH_RULE);
+
+    #[test]
+    fn a_table_with_a_path_rule_matches_exactly_unless_lenient() {
+        crate::conformance::begin(false);
+        assert!(found(EXACT.lookup("GET", "/api/v1/clients/7")).is_some());
+        assert!(crate::conformance::take().0.is_empty());
+        for inexact in [
+            "/api/v1/clients/",
+            "/api/v1//clients/7",
+            "/api/v1/clients/7/",
+        ] {
+            crate::conformance::begin(false);
+            assert!(
+                matches!(EXACT.lookup("GET", inexact), Routing::Unlisted),
+                "{inexact}"
+            );
+            let (deviations, _) = crate::conformance::take();
+            assert_eq!(deviations.len(), 1, "{inexact}");
+            assert!(deviations[0].refused);
+        }
+        crate::conformance::begin(true);
+        assert_eq!(
+            found(EXACT.lookup("DELETE", "/api/v1/clients/7/")),
+            None,
+            "another method is still a 405"
+        );
+        assert!(matches!(
+            EXACT.lookup("DELETE", "/api/v1/clients/7/"),
+            Routing::OtherMethod { .. }
+        ));
+        assert_eq!(
+            found(EXACT.lookup("GET", "/api/v1/clients/7/")).map(|f| f.1),
+            Some("7".to_string())
+        );
+        assert!(!crate::conformance::take().0[0].refused);
+        crate::conformance::begin(false);
+        assert!(matches!(
+            EXACT.lookup("GET", "/nothing/"),
+            Routing::Unlisted
+        ));
+        assert!(
+            crate::conformance::take().0.is_empty(),
+            "no rule for a path nobody lists"
+        );
     }
 
     #[test]

@@ -126,6 +126,7 @@ pub fn start(config: Config) -> Result<Running, String> {
             link_ttl_ms: config.link_ttl_ms,
             admin_token: config.admin_token.clone(),
             trusted_proxies: config.trusted_proxies.clone(),
+            lenient: config.lenient,
         },
         states,
         startup_tenants: Box::new(move |tx, now| {

@@ -199,6 +199,22 @@ class Admin:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
         return self.call("GET", f"/requests{query}")["requests"]  # type: ignore[no-any-return]
 
+    def conformance(
+        self,
+        tenant: Optional[str] = None,
+        flavour: Optional[str] = None,
+        since: Optional[str] = None,
+    ) -> List[Dict[str, Any]]:
+        """Deviations from the vendors' contracts, one summary per rule (``code``, ``rule``,
+        ``source``, ``count``, ``refused``, first and last example). End a test with
+        ``assert server.admin.conformance(tenant=...) == []`` to know that the real vendor
+        would have accepted every request it made."""
+        params = {
+            k: v for k, v in (("tenant", tenant), ("flavour", flavour), ("since", since)) if v
+        }
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        return self.call("GET", f"/conformance{query}")["rules"]  # type: ignore[no-any-return]
+
     def clear_requests(self) -> None:
         self.call("DELETE", "/requests")
 

@@ -141,6 +141,7 @@ pub fn show(ctx: &Ctx, id: &str) -> Response {
         esc(e.flavour.unwrap_or("")),
         esc(e.tenant.as_deref().unwrap_or("")),
     );
+    body.push_str(&conformance(&ctx.app.journal.deviations(id)));
     body.push_str("<h2>Request headers</h2><table id=\"headers\"><tbody>");
     for (name, value) in &e.headers {
         body.push_str(&format!(
@@ -157,6 +158,42 @@ pub fn show(ctx: &Ctx, id: &str) -> Response {
     ));
     let title = format!("{} {}", e.method, e.path);
     Response::html(200, ctx.page(&title, "requests", &body, None))
+}
+
+/// The request's deviations from its vendor's contract: what the real vendor would refuse
+/// (or might), each with the rule and where it is documented.
+fn conformance(deviations: &[crate::conformance::Deviation]) -> String {
+    if deviations.is_empty() {
+        return "<h2>Conformance</h2><p id=\"conformance\">No deviation from the vendor's \
+                contract.</p>"
+            .to_string();
+    }
+    let mut html = String::from(
+        "<h2>Conformance</h2><table id=\"conformance\"><thead><tr><th>Rule</th>\
+         <th>What the vendor requires</th><th>Source</th><th>Here</th></tr></thead><tbody>",
+    );
+    for d in deviations {
+        let source = if d.rule.source.starts_with("http") {
+            format!(
+                "<a href=\"{0}\" rel=\"noreferrer\">{0}</a>",
+                esc(d.rule.source)
+            )
+        } else {
+            esc(d.rule.source)
+        };
+        html.push_str(&format!(
+            "<tr><td><code>{}</code></td><td>{}</td><td>{source}</td><td>{}</td></tr>",
+            esc(d.rule.code),
+            esc(d.rule.rule),
+            if d.refused {
+                "refused"
+            } else {
+                "accepted, recorded"
+            },
+        ));
+    }
+    html.push_str("</tbody></table>");
+    html
 }
 
 /// JSON indented for reading; anything else as it is; "(empty)" for nothing.

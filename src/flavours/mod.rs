@@ -100,6 +100,12 @@ pub trait Flavour: Sync {
         &[]
     }
 
+    /// The rules of the vendor's contract that it checks (`conformance`), each documented
+    /// in `docs/<name>.md`.
+    fn conformance_rules(&self) -> &'static [&'static crate::conformance::Rule] {
+        &[]
+    }
+
     /// Admin calls of its own under `/_admin` (path below `/_admin`).
     fn admin_routes(&self) -> &'static [crate::router::Route<AdminHandler>] {
         &[]
@@ -412,6 +418,31 @@ mod tests {
             let ours = crate::seed::Document::parse(text.as_bytes()).err();
             assert!(whole.is_some(), "{text}");
             assert_eq!(ours, whole, "{text}");
+        }
+    }
+
+    #[test]
+    fn conformance_rules_are_named_after_their_flavour_once() {
+        let mut codes = Vec::new();
+        for flavour in ALL {
+            assert!(
+                !flavour.conformance_rules().is_empty(),
+                "{}",
+                flavour.name()
+            );
+            for rule in flavour.conformance_rules() {
+                let prefix = format!("{}.", flavour.name());
+                assert!(rule.code.starts_with(&prefix), "{}", rule.code);
+                assert!(!codes.contains(&rule.code), "{} twice", rule.code);
+                assert!(rule.rule.ends_with('.'), "{}", rule.code);
+                let doc = format!("docs/{}.md", flavour.name());
+                assert!(
+                    rule.source.starts_with("http") || rule.source.starts_with(&doc),
+                    "{}",
+                    rule.code
+                );
+                codes.push(rule.code);
+            }
         }
     }
 

@@ -537,3 +537,37 @@ fn a_full_first_page_stays_under_30_kb() {
         10
     );
 }
+
+#[test]
+fn a_request_shows_its_deviations_from_the_vendor_s_contract() {
+    let server = Server::start();
+    let console = Console::sign_in(&server);
+    let created = mx_invite(&server, "conforming@example.com");
+    assert_eq!(created.status, 200, "{}", created.body);
+    let id = server.admin("GET", "/requests", None).json()["requests"][0]["id"]
+        .as_u64()
+        .unwrap();
+    let shown = console.get(&format!("/requests/{id}"));
+    assert!(shown.body.contains("No deviation"), "{}", shown.body);
+
+    // No Accept header: MX refuses it (406), and the console says which rule and where.
+    let refused = server.post(
+        "/mx/clients",
+        &[
+            ("Authorization", crate::support::MX_DEMO_AUTH),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"client":{"company_name":"MX","email":"x@example.com"}}"#,
+    );
+    assert_eq!(refused.status, 406, "{}", refused.body);
+    let id = server.admin("GET", "/requests", None).json()["requests"][1]["id"]
+        .as_u64()
+        .unwrap();
+    let shown = console.get(&format!("/requests/{id}"));
+    assert!(
+        shown.body.contains("<code>mx.accept</code>"),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("refused"), "{}", shown.body);
+}

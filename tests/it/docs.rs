@@ -555,3 +555,32 @@ fn docs_no_reference_outside_the_repository() {
         found.join("\n")
     );
 }
+
+/// Every conformance rule is listed in its flavour's page, under "What Clientele checks",
+/// and a rule whose source is that page points at the section.
+#[test]
+fn docs_list_every_conformance_rule() {
+    for flavour in clientele::flavours::ALL {
+        let page = read(&format!("docs/{}.md", flavour.name()));
+        let section = page
+            .split("\n## What Clientele checks\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("docs/{}.md has no checks section", flavour.name()));
+        let section = section.split("\n## ").next().unwrap_or_default();
+        for rule in flavour.conformance_rules() {
+            assert!(
+                section.contains(&format!("`{}`", rule.code)),
+                "docs/{}.md does not list {}",
+                flavour.name(),
+                rule.code
+            );
+            if !rule.source.starts_with("http") {
+                assert!(
+                    rule.source.ends_with("#what-clientele-checks"),
+                    "{}",
+                    rule.code
+                );
+            }
+        }
+    }
+}

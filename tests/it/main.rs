@@ -2,6 +2,7 @@
 //! database file, and talks HTTP to it over a socket. One test binary, one module per area.
 
 mod browser;
+mod conformance;
 mod console;
 mod console_browser;
 mod core;

@@ -108,12 +108,26 @@ fn another_api_version_is_406() {
     );
     assert_eq!(reply.status, 406);
     assert!(error_of(&reply).contains("application/vnd.mx.provisioning.v1+json"));
-    let plain = create(
+    // MX answers 406 to a request that does not name the API version: no Accept, a
+    // generic one, or a wildcard (MX's platform error table).
+    for accept in [None, Some("application/json"), Some("*/*")] {
+        let mut headers = vec![AUTH, JSON];
+        headers.extend(accept.map(|a| ("Accept", a)));
+        let reply = create(&server, &headers, &john().to_string());
+        assert_eq!(reply.status, 406, "{accept:?}");
+        assert!(error_of(&reply).contains("didn't specify a valid API version"));
+    }
+    assert_eq!(server.count("mx_clients"), 0);
+    let named = create(
         &server,
-        &[("Accept", "application/json"), AUTH, JSON],
+        &[
+            ("Accept", "application/vnd.mx.provisioning.v1+json"),
+            AUTH,
+            JSON,
+        ],
         &john().to_string(),
     );
-    assert_eq!(plain.status, 200, "a generic JSON Accept is fine");
+    assert_eq!(named.status, 200);
     assert_eq!(server.count("mx_clients"), 1);
 }
 

@@ -15,7 +15,7 @@ const LOGIN_EXAMPLE: &str = r#"{"api_client":{"api_key":"api_key","password":"pa
 
 /// The vendor's example request, verbatim: JSON numbers for the country codes, the scraped
 /// "[email protected]" e-mails and all.
-const CREATE_EXAMPLE: &str = r#"{
+pub const CREATE_EXAMPLE: &str = r#"{
 "name": "Noentiendo",
 "alias": "NOENT",
 "email": "[email protected]",

@@ -796,6 +796,13 @@ impl Replay<'_, '_, '_> {
         if let Some(value) = authorization {
             headers.push(("Authorization".to_string(), value.to_string()));
         }
+        // Headers the vendor requires that OpenAPI cannot declare as parameters (`Accept`).
+        for (header, value) in object_entries(&operation.op["x-required-headers"]) {
+            headers.push((
+                header.clone(),
+                value.as_str().unwrap_or_default().to_string(),
+            ));
+        }
         Some(Request {
             method: operation.method.to_uppercase(),
             path: format!("{}{path}", self.prefix),

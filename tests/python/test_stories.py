@@ -192,3 +192,23 @@ def test_another_tenants_credentials_do_not_reach_this_tenants_data(
     with pytest.raises(clientele.AdminError) as gone:
         clientele_server.admin.delete_tenants(other["id"])
     assert gone.value.status == 404
+
+
+def test_the_conformance_report_names_what_the_vendor_would_refuse(
+    clientele_server: clientele.Server, clientele_tenant: Dict[str, Any]
+) -> None:
+    mx = clientele_tenant["mx"]
+    tenant = mx["processor_id"]
+    email = f"c.{unique(clientele_tenant)}@example.com"
+    body = {"client": {"company_name": "MX", "email": email, "first_name": "C", "last_name": "D"}}
+    ok = clientele_server.post(
+        "/mx/clients", headers={"Authorization": mx["authorization"], "Accept": MX_ACCEPT}, json=body
+    )
+    assert ok.status == 200, ok
+    assert clientele_server.admin.conformance(tenant=tenant) == []
+
+    # Without MX's versioned Accept header the vendor answers 406, and so does Clientele.
+    refused = clientele_server.post("/mx/clients", headers={"Authorization": mx["authorization"]}, json=body)
+    assert refused.status == 406, refused
+    rules = clientele_server.admin.conformance(tenant=tenant)
+    assert [(r["code"], r["count"], r["refused"]) for r in rules] == [("mx.accept", 1, 1)], rules

@@ -21,6 +21,7 @@ mod oauth;
 mod paging;
 mod partners;
 mod records;
+pub mod rules;
 pub mod seed;
 mod urls;
 
@@ -65,7 +66,7 @@ const fn view(
 /// Every operation this flavour answers, each with its handler; every path with a GET also
 /// answers HEAD and OPTIONS, as DRF views do. `openapi.json` documents exactly these, and the
 /// `Allow` header of a path is made from them.
-static ROUTES: Table<Handler> = Table::with_head_and_options(&[
+static ROUTES: Table<Handler> = Table::<Handler>::with_head_and_options(&[
     Route {
         method: "POST",
         path: "/user/oauth2/token/",
@@ -76,6 +77,7 @@ static ROUTES: Table<Handler> = Table::with_head_and_options(&[
         path: "/user/oauth2/revoke-token/",
         handler: Handler::OAuth(oauth::revoke_token),
     },
+    view("GET", "/api/", "Api Root", |ctx, _| partners::api_root(ctx)),
     view("GET", "/api/partner/", "Partner List", |ctx, _| {
         partners::list_partners(ctx)
     }),
@@ -139,7 +141,8 @@ static ROUTES: Table<Handler> = Table::with_head_and_options(&[
         "Contact Instance",
         |ctx, p| contacts::get_contact(ctx, p.get("partner_mid"), p.get("contact_mid")),
     ),
-]);
+])
+.with_path_rule(&rules::PATH);
 
 /// MakeLeaps, as `flavours::ALL` lists it.
 pub struct MakeLeaps;
@@ -161,6 +164,10 @@ impl super::Flavour for MakeLeaps {
         include_str!("openapi.json")
     }
 
+    fn conformance_rules(&self) -> &'static [&'static crate::conformance::Rule] {
+        rules::ALL
+    }
+
     fn operations(&self) -> Vec<(&'static str, &'static str)> {
         ROUTES.operations()
     }
@@ -168,6 +175,7 @@ impl super::Flavour for MakeLeaps {
     /// The order of checks is DRF's: an unknown path is 404 before anything else, then
     /// authentication (401), then the method (405), then the records, then the body.
     fn handle(&self, app: &App, req: &Request) -> Response {
+        crate::conformance::begin(app.settings.lenient);
         match ROUTES.lookup(&req.method, &req.path) {
             Routing::Unlisted => Error::NotFound.render(),
             Routing::Document => super::openapi_response(self, req),
@@ -288,7 +296,7 @@ fn api(
         app,
         req,
         partner,
-        urls: Urls::of(req),
+        urls: Urls::of(req, &app.settings.trusted_proxies),
     };
     run(&ctx, params)
 }
@@ -308,7 +316,10 @@ fn authenticate(app: &App, req: &Request) -> Result<String, Error> {
         .optional()
     })?;
     match row {
-        Some((partner, expires_at, None)) if app.clock.now_ms() < expires_at => Ok(partner),
+        Some((partner, expires_at, None)) if app.clock.now_ms() < expires_at => {
+            crate::conformance::tenant(&partner);
+            Ok(partner)
+        }
         _ => Err(Error::InvalidToken),
     }
 }
@@ -342,7 +353,8 @@ pub fn request_data(req: &Request) -> Result<Value, Error> {
         Body::TooLarge => return Err(Error::PayloadTooLarge),
         _ => {}
     }
-    if !req.content_type_is("application/json") {
+    if !req.content_type_is("application/json") && crate::conformance::refuse(&rules::CONTENT_TYPE)
+    {
         let media = req.header("Content-Type").unwrap_or("").to_string();
         return Err(Error::UnsupportedMediaType(media));
     }
@@ -354,7 +366,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn routes_match_whole_paths_with_or_without_the_trailing_slash() {
+    fn routes_match_whole_exact_paths() {
         let found = |method: &str, path: &str| match ROUTES.lookup(method, path) {
             Routing::Found {
                 handler: Handler::Api { view, .. },
@@ -368,13 +380,18 @@ mod tests {
             _ => None,
         };
         assert_eq!(
-            found("POST", "/user/oauth2/token").as_deref(),
+            found("POST", "/user/oauth2/token/").as_deref(),
             Some("OAuth")
         );
         assert_eq!(
-            found("GET", "/api/partner/1/client/2/contact").as_deref(),
+            found("GET", "/api/partner/1/client/2/contact/").as_deref(),
             Some("Client Contact List 2")
         );
+        // Not exact: refused (the server is not lenient).
+        crate::conformance::begin(false);
+        assert_eq!(found("POST", "/user/oauth2/token"), None);
+        assert_eq!(found("GET", "/api/partner/1/client/2/contact"), None);
+        assert_eq!(crate::conformance::take().0.len(), 2);
         assert_eq!(found("GET", "/api/partner/1/client/2/settings/"), None);
         assert_eq!(found("POST", "/user/oath2/token/"), None);
     }

@@ -28,6 +28,11 @@ pub struct Page {
 impl Page {
     /// Reads `page` and `per_page` from the query for a list of `count` items.
     pub fn of(ctx: &Ctx, count: u64) -> Result<Page, Error> {
+        let per_page = ctx.req.query_param("per_page");
+        let usable = |p: &str| p.trim().parse::<u64>().is_ok_and(|n| n > 0);
+        if per_page.as_deref().is_some_and(|p| !usable(p)) {
+            crate::conformance::warn(&super::rules::PER_PAGE);
+        }
         Page::resolve(
             ctx.req.query_param("page").as_deref(),
             ctx.req.query_param("per_page").as_deref(),

@@ -45,6 +45,13 @@ fn partner_object(ctx: &Ctx) -> Result<Value, Error> {
     }))
 }
 
+/// `GET /api/`, the API root where clients start: the partner the token is bound to, as
+/// `partners[0]`, whose URLs lead to everything else (our choice of shape: a list, as an API
+/// key could in principle see more than one).
+pub fn api_root(ctx: &Ctx) -> Result<Response, Error> {
+    Ok(ok(200, json!({"partners": [partner_object(ctx)?]})))
+}
+
 /// `GET /api/partner/`: a list of one, in the list envelope.
 pub fn list_partners(ctx: &Ctx) -> Result<Response, Error> {
     let partner = partner_object(ctx)?;

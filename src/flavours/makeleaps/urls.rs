@@ -16,8 +16,23 @@ pub struct Urls {
 }
 
 impl Urls {
-    pub fn of(req: &Request) -> Urls {
-        let scheme = if req.secure { "https" } else { "http" };
+    /// The links of `req`: its scheme is the connection's, or the `X-Forwarded-Proto` of a
+    /// proxy in `trusted_proxies` (a TLS-terminating proxy says `https`).
+    pub fn of(req: &Request, trusted_proxies: &[ipnet::IpNet]) -> Urls {
+        let from_trusted_proxy = req
+            .remote
+            .is_some_and(|peer| trusted_proxies.iter().any(|n| n.contains(&peer.ip())));
+        let forwarded = req
+            .header("X-Forwarded-Proto")
+            .and_then(|v| v.split(',').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| from_trusted_proxy && (v == "https" || v == "http"));
+        let scheme = match forwarded.as_deref() {
+            Some("https") => "https",
+            Some(_) => "http",
+            None if req.secure => "https",
+            None => "http",
+        };
         // The seed's transcripts show an empty `Host:`; fall back rather than emit `http:///`.
         let host = req
             .header("Host")

@@ -5,8 +5,9 @@ use std::str::FromStr;
 use rusqlite::OptionalExtension;
 use serde_json::{Map, Value};
 
-use super::{invitations, Error};
+use super::{invitations, rules, Error};
 use crate::app::App;
+use crate::conformance::refuse;
 use crate::http::{json_body, Request, Response};
 
 /// The media type of this API's one version (the vendor's Accept header).
@@ -35,10 +36,10 @@ const FIELDS: [(&str, usize); 4] = [
 
 pub fn create(app: &App, req: &Request) -> Result<Response, Error> {
     let processor = authenticate(app, req)?;
-    if !req.content_type_is("application/json") {
+    if !req.content_type_is("application/json") && refuse(&rules::CONTENT_TYPE) {
         return Err(Error::WrongContentType);
     }
-    if !accepts_v1(req.header("Accept")) {
+    if !accepts_v1(req.header("Accept")) && refuse(&rules::ACCEPT) {
         return Err(Error::NotAcceptable);
     }
     let client = NewClient::from_json(&json_body(req)?)?;
@@ -92,22 +93,16 @@ fn authenticate(app: &App, req: &Request) -> Result<Processor, Error> {
     Ok(Processor { id })
 }
 
-/// True unless the Accept header rules this API version out: absent, `*/*`,
-/// `application/json` and the v1 media type are all fine; another MX version is not.
+/// True when the Accept header names this API version, as MX requires: absent, `*/*` and
+/// `application/json` do not say which version the client was written for.
 fn accepts_v1(accept: Option<&str>) -> bool {
-    let Some(accept) = accept else {
-        return true;
-    };
-    accept
-        .split(',')
-        .filter_map(|item| item.split(';').next())
-        .map(str::trim)
-        .any(|media| {
-            media.is_empty()
-                || ["*/*", "application/*", "application/json", API_MEDIA_TYPE]
-                    .iter()
-                    .any(|ok| media.eq_ignore_ascii_case(ok))
-        })
+    accept.is_some_and(|accept| {
+        accept
+            .split(',')
+            .filter_map(|item| item.split(';').next())
+            .map(str::trim)
+            .any(|media| media.eq_ignore_ascii_case(API_MEDIA_TYPE))
+    })
 }
 
 impl NewClient {
@@ -227,10 +222,13 @@ mod tests {
 
     #[test]
     fn accept_header_rules() {
-        assert!(accepts_v1(None));
+        assert!(!accepts_v1(None));
         assert!(accepts_v1(Some("application/vnd.mx.provisioning.v1+json")));
-        assert!(accepts_v1(Some("*/*")));
-        assert!(accepts_v1(Some("text/html, application/json;q=0.9")));
+        assert!(accepts_v1(Some(
+            "*/*, application/vnd.mx.provisioning.v1+json;q=0.9"
+        )));
+        assert!(!accepts_v1(Some("*/*")));
+        assert!(!accepts_v1(Some("text/html, application/json;q=0.9")));
         assert!(!accepts_v1(Some("application/vnd.mx.provisioning.v2+json")));
         assert!(!accepts_v1(Some("text/html")));
     }

@@ -14,6 +14,7 @@ mod invitations;
 mod pages;
 mod records;
 pub mod reviews;
+pub mod rules;
 pub mod seed;
 
 use super::{Demo, FlavourOption, FreshTenant, SectionError, SeedSection};
@@ -33,7 +34,7 @@ type Handler = fn(&App, &Request, &Params) -> Result<Response, Error>;
 
 /// Every operation this flavour answers, each with its handler; `openapi.json` documents
 /// exactly these (and `GET /openapi.json`, which every table answers).
-static ROUTES: Table<Handler> = Table::new(&[
+static ROUTES: Table<Handler> = Table::<Handler>::new(&[
     Route {
         method: "POST",
         path: "/clients",
@@ -69,7 +70,8 @@ static ROUTES: Table<Handler> = Table::new(&[
         path: "/dashboard/logout",
         handler: |app, req, _| dashboard::submit_logout(app, req),
     },
-]);
+])
+.with_path_rule(&rules::PATH);
 
 /// MX, as `flavours::ALL` lists it.
 pub struct Mx;
@@ -101,11 +103,16 @@ impl super::Flavour for Mx {
         include_str!("openapi.json")
     }
 
+    fn conformance_rules(&self) -> &'static [&'static crate::conformance::Rule] {
+        rules::ALL
+    }
+
     fn operations(&self) -> Vec<(&'static str, &'static str)> {
         ROUTES.operations()
     }
 
     fn handle(&self, app: &App, req: &Request) -> Response {
+        crate::conformance::begin(app.settings.lenient);
         let result = match ROUTES.lookup(&req.method, &req.path) {
             Routing::Found {
                 handler, params, ..

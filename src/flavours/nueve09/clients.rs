@@ -34,6 +34,7 @@ struct NewSubclient {
 /// debits the caller and creates the sub-client.
 pub fn create_client(app: &App, req: &Request) -> Result<Response, Error> {
     let caller = token::authenticate(app, req)?;
+    super::require_json(req)?;
     let form = Form::from_json(&json_body(req)?)?;
     let new = NewSubclient {
         id: app.ids.uuid_v4(),

@@ -178,7 +178,11 @@ impl Field {
             Some(text) if !text.is_empty() => text,
             Some(_) if self.required => return Err("can't be blank".into()),
             None if self.required => return Err("is required".into()),
-            _ => return Ok(None),
+            Some(_) => {
+                crate::conformance::warn(&super::rules::BLANK_OPTIONAL);
+                return Ok(None);
+            }
+            None => return Ok(None),
         };
         let chars = text.chars().count();
         match self.pattern {

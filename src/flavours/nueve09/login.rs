@@ -12,6 +12,7 @@ use crate::http::{json_body, Request, Response};
 /// Logs an account in: its api_key names it, its password is checked against the argon2id
 /// hash (once per credential, then from the cache).
 pub fn log_in(app: &App, req: &Request) -> Result<Response, Error> {
+    super::require_json(req)?;
     let body = json_body(req)?;
     let (api_key, password) = credentials(&body)?;
     let found = app.store.read(|conn| Account::by_api_key(conn, api_key))?;
@@ -26,6 +27,7 @@ pub fn log_in(app: &App, req: &Request) -> Result<Response, Error> {
     {
         return Err(Error::InvalidCredentials);
     }
+    crate::conformance::tenant(&account.id);
     let token = token::issue(app, &account.id)?;
     let body = json!({
         "status": {"code": 200, "message": "Logged in successfully."},

@@ -17,6 +17,7 @@ mod form;
 mod login;
 pub mod money;
 mod records;
+pub mod rules;
 pub mod seed;
 mod states;
 pub mod token;
@@ -37,7 +38,7 @@ type Handler = fn(&App, &Request, &Params) -> Result<Response, Error>;
 
 /// Every operation this flavour answers, each with its handler; `openapi.json` documents
 /// exactly these (and `GET /openapi.json`, which every table answers).
-static ROUTES: Table<Handler> = Table::new(&[
+static ROUTES: Table<Handler> = Table::<Handler>::new(&[
     Route {
         method: "POST",
         path: "/auth/login",
@@ -63,7 +64,8 @@ static ROUTES: Table<Handler> = Table::new(&[
         path: "/clients/{id}",
         handler: |app, req, p| clients::get_client(app, req, p.get("id")),
     },
-]);
+])
+.with_path_rule(&rules::PATH);
 
 /// Nueve09, as `flavours::ALL` lists it.
 pub struct Nueve09;
@@ -103,11 +105,16 @@ impl super::Flavour for Nueve09 {
         include_str!("openapi.json")
     }
 
+    fn conformance_rules(&self) -> &'static [&'static crate::conformance::Rule] {
+        rules::ALL
+    }
+
     fn operations(&self) -> Vec<(&'static str, &'static str)> {
         ROUTES.operations()
     }
 
     fn handle(&self, app: &App, req: &Request) -> Response {
+        crate::conformance::begin(app.settings.lenient);
         // The login answers in its own envelope, errors included; everything else in the API's.
         let envelope = match req.segments().as_slice() {
             ["auth", "login"] => Envelope::Login,
@@ -216,4 +223,16 @@ fn ok(data: Value) -> Response {
         200,
         &json!({"success": true, "code": 0, "message": "OK", "data": data}),
     )
+}
+
+/// Nueve09 marks `Content-Type: application/json` required on the calls with a body: 400
+/// without it (unless lenient).
+fn require_json(req: &Request) -> Result<(), Error> {
+    if !req.content_type_is("application/json") && crate::conformance::refuse(&rules::CONTENT_TYPE)
+    {
+        return Err(Error::BadRequest(
+            "Content-Type: application/json is required".into(),
+        ));
+    }
+    Ok(())
 }

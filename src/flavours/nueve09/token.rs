@@ -129,8 +129,10 @@ pub fn authenticate(app: &App, req: &Request) -> Result<Account, Error> {
             None => read_key(conn)?.ok_or(Error::Unauthorized("the token is not valid"))?,
         };
         let account_id = verify(&key, token, now).map_err(Error::Unauthorized)?;
-        Account::by_id(conn, &account_id)?
-            .ok_or(Error::Unauthorized("the token's account no longer exists"))
+        let account = Account::by_id(conn, &account_id)?
+            .ok_or(Error::Unauthorized("the token's account no longer exists"))?;
+        crate::conformance::tenant(&account.id);
+        Ok(account)
     })
 }
 

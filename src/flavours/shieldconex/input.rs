@@ -78,6 +78,19 @@ pub struct Ref {
 
 /// The request body as a JSON object; a body that is not one is a 409 on `body`.
 pub fn object(req: &Request) -> Result<Map<String, Value>, Error> {
+    // Another media type is refused; none at all is accepted (noted), since how the vendor
+    // reads a body without one is unknown.
+    if req.header("Content-Type").is_none() {
+        crate::conformance::warn(&super::rules::CONTENT_TYPE_MISSING);
+    } else if !req.content_type_is("application/json")
+        && crate::conformance::refuse(&super::rules::CONTENT_TYPE)
+    {
+        return Err(invalid(
+            "body",
+            INVALID,
+            "The request body must be sent as Content-Type: application/json.",
+        ));
+    }
     match json_body(req)? {
         Value::Object(map) => Ok(map),
         _ => Err(invalid(

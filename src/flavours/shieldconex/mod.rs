@@ -19,6 +19,7 @@ mod partners;
 pub mod ratelimit;
 mod records;
 pub mod roles;
+pub mod rules;
 mod scope;
 pub mod seed;
 mod users;
@@ -46,7 +47,7 @@ enum Handler {
 
 /// Every operation this flavour answers, each with its handler; `openapi.json` documents
 /// exactly these (and `GET /openapi.json`, which every table answers).
-static ROUTES: Table<Handler> = Table::new(&[
+static ROUTES: Table<Handler> = Table::<Handler>::new(&[
     api("GET", "/api/v1/clients", clients::list_clients),
     api("POST", "/api/v1/clients", clients::create_client),
     api("GET", "/api/v1/clients/{id}", clients::get_client),
@@ -62,7 +63,8 @@ static ROUTES: Table<Handler> = Table::new(&[
     api("PATCH", "/api/v1/partners/{id}", partners::update_partner),
     page("GET", "/welcome/{token}", welcome::show_form),
     page("POST", "/welcome/{token}", welcome::set_password),
-]);
+])
+.with_path_rule(&rules::PATH);
 
 const fn api(
     method: &'static str,
@@ -114,11 +116,16 @@ impl super::Flavour for ShieldConex {
         include_str!("openapi.json")
     }
 
+    fn conformance_rules(&self) -> &'static [&'static crate::conformance::Rule] {
+        rules::ALL
+    }
+
     fn operations(&self) -> Vec<(&'static str, &'static str)> {
         ROUTES.operations()
     }
 
     fn handle(&self, app: &App, req: &Request) -> Response {
+        crate::conformance::begin(app.settings.lenient);
         let result = match ROUTES.lookup(&req.method, &req.path) {
             Routing::Found {
                 handler: Handler::Api(handler),

@@ -213,7 +213,13 @@ impl NewUser {
         let email = reader.name("email", MAX_LEN, problems);
         let phone = reader.name("phone", MAX_LEN, problems);
         let role = match (reader.role("userRole", problems), default_role) {
-            (Field::Absent | Field::Null, Some(default)) => Field::Set(default),
+            (Field::Absent, Some(default)) => Field::Set(default),
+            // A null role is refused as POST /users refuses it, unless lenient.
+            (Field::Null, Some(default))
+                if !crate::conformance::refuse(&super::rules::CONTACT_ROLE_NULL) =>
+            {
+                Field::Set(default)
+            }
             (role, _) => role,
         };
         let is_active = reader.boolean("isActive", problems);

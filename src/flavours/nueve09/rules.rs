@@ -1,0 +1,28 @@
+//! The rules of Nueve09's contract that Clientele checks (docs/nueve09.md, "What Clientele
+//! checks"): each deviation is refused as Nueve09 would, or recorded under `--lenient`.
+
+use crate::conformance::Rule;
+
+pub static CONTENT_TYPE: Rule = Rule {
+    code: "nueve09.content_type",
+    rule: "POST /auth/login and POST /clients send Content-Type: application/json, which \
+           Nueve09 marks required.",
+    source: "http://developers.nueve09.io/en/docs/clientela/crear-un-cliente",
+};
+
+pub static BLANK_OPTIONAL: Rule = Rule {
+    code: "nueve09.blank_optional",
+    rule: "An optional field is left out or null rather than sent as \"\", which does not \
+           match its pattern; accepted as left out, as the vendor's answer is not documented.",
+    source: "docs/nueve09.md#what-clientele-checks",
+};
+
+pub static PATH: Rule = Rule {
+    code: "nueve09.path",
+    rule: "Paths are exact as Nueve09 writes them (/clients, no trailing slash); another \
+           path is 404.",
+    source: "http://developers.nueve09.io/en/docs/clientela/crear-un-cliente",
+};
+
+/// Every rule, for the documentation test.
+pub static ALL: &[&Rule] = &[&CONTENT_TYPE, &BLANK_OPTIONAL, &PATH];

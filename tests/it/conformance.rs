@@ -1,0 +1,425 @@
+//! Vendor-contract checks: each deviation is refused as the vendor refuses it (or accepted
+//! and recorded under `--lenient`), and `GET /_admin/conformance` reports it for the tenant
+//! that made it.
+
+use serde_json::{json, Value};
+
+use crate::support::{Server, MX_ACCEPT, MX_DEMO_AUTH};
+
+const JSON: (&str, &str) = ("Content-Type", "application/json");
+/// `waterford@example.com:waterford123`, the ShieldConex demo user.
+const WATERFORD: &str = "Basic d2F0ZXJmb3JkQGV4YW1wbGUuY29tOndhdGVyZm9yZDEyMw==";
+
+fn mx_body() -> String {
+    json!({"client": {"company_name": "MX", "email": "john.foo@mx.com",
+                      "first_name": "John", "last_name": "Foo"}})
+    .to_string()
+}
+
+fn lenient() -> Server {
+    Server::builder().arg("--lenient").start()
+}
+
+/// The codes of the rules a journal entry broke, with whether each was refused.
+fn codes(entry: &Value) -> Vec<(String, bool)> {
+    entry["conformance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["refused"] == true,
+            )
+        })
+        .collect()
+}
+
+fn last_entry(server: &Server) -> Value {
+    let list = server.admin("GET", "/requests", None).json();
+    list["requests"].as_array().unwrap().last().unwrap().clone()
+}
+
+fn report(server: &Server, query: &str) -> Value {
+    let reply = server.admin("GET", &format!("/conformance{query}"), None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()
+}
+
+/// (code, count, refused) of each rule of a report.
+fn tally(report: &Value) -> Vec<(String, u64, u64)> {
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["code"].as_str().unwrap().to_string(),
+                r["count"].as_u64().unwrap(),
+                r["refused"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn mx_refuses_a_missing_accept_and_an_inexact_path_and_reports_them() {
+    let server = Server::start();
+    let auth = ("Authorization", MX_DEMO_AUTH);
+    let no_accept = server.post("/mx/clients", &[auth, JSON], &mx_body());
+    assert_eq!(no_accept.status, 406);
+    assert_eq!(codes(&last_entry(&server)), [("mx.accept".into(), true)]);
+    let slash = server.post(
+        "/mx/clients/",
+        &[auth, JSON, ("Accept", MX_ACCEPT)],
+        &mx_body(),
+    );
+    assert_eq!(slash.status, 404);
+    let text = server.post(
+        "/mx/clients",
+        &[auth, ("Content-Type", "text/plain"), ("Accept", MX_ACCEPT)],
+        &mx_body(),
+    );
+    assert_eq!(text.status, 404);
+    let fine = server.post(
+        "/mx/clients",
+        &[auth, JSON, ("Accept", MX_ACCEPT)],
+        &mx_body(),
+    );
+    assert_eq!(fine.status, 200);
+    assert_eq!(codes(&last_entry(&server)), []);
+    assert_eq!(server.count("mx_clients"), 1);
+
+    let mine = report(&server, "?tenant=PROCESSOR-1234&flavour=mx");
+    assert_eq!(mine["requests"], 4);
+    assert_eq!(mine["deviating_requests"], 3);
+    assert_eq!(
+        tally(&mine),
+        [
+            ("mx.accept".to_string(), 1, 1),
+            ("mx.content_type".to_string(), 1, 1),
+            ("mx.path".to_string(), 1, 1),
+        ]
+    );
+    let path_rule = &mine["rules"][2];
+    assert_eq!(path_rule["first"]["path"], "/mx/clients/");
+    assert_eq!(path_rule["first"]["status"], 404);
+    assert!(path_rule["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://"));
+    assert_eq!(report(&server, "?tenant=someone-else")["rules"], json!([]));
+}
+
+#[test]
+fn lenient_accepts_what_mx_refuses_and_records_it() {
+    let server = lenient();
+    let auth = ("Authorization", MX_DEMO_AUTH);
+    let reply = server.post("/mx/clients/", &[auth, JSON, ("Accept", "*/*")], &mx_body());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        codes(&last_entry(&server)),
+        [("mx.path".into(), false), ("mx.accept".into(), false)]
+    );
+    assert_eq!(server.count("mx_clients"), 1);
+    let mine = report(&server, "?tenant=PROCESSOR-1234");
+    assert_eq!(
+        tally(&mine),
+        [
+            ("mx.accept".to_string(), 1, 0),
+            ("mx.path".to_string(), 1, 0)
+        ]
+    );
+}
+
+#[test]
+fn the_environment_variable_turns_lenient_on() {
+    let server = Server::builder().env("CLIENTELE_LENIENT", "true").start();
+    let reply = server.post(
+        "/mx/clients",
+        &[("Authorization", MX_DEMO_AUTH), JSON],
+        &mx_body(),
+    );
+    assert_eq!(reply.status, 200);
+}
+
+fn inline_contact(role: Value) -> Value {
+    json!({"userName": "pat@example.com", "firstName": "Pat", "lastName": "C",
+           "email": "pat@example.com", "phone": "+14155550142", "userRole": role})
+}
+
+#[test]
+fn shieldconex_refuses_text_bodies_and_null_contact_roles() {
+    let server = Server::start();
+    let api = "/shieldconex/api/v1";
+    let auth = ("Authorization", WATERFORD);
+    let partners = server.count("sc_partners");
+    let partner = json!({"name": "Sub", "parent": {"id": 792}}).to_string();
+    let text = server.post(
+        &format!("{api}/partners"),
+        &[auth, ("Content-Type", "text/plain")],
+        &partner,
+    );
+    assert_eq!(text.status, 409, "{}", text.body);
+    assert_eq!(
+        codes(&last_entry(&server)),
+        [("shieldconex.content_type".into(), true)]
+    );
+    for (path, body) in [
+        (
+            "/partners",
+            json!({"name": "Sub", "parent": {"id": 792}, "contact": inline_contact(Value::Null)}),
+        ),
+        (
+            "/clients",
+            json!({"name": "C", "directPartner": {"id": 792}, "contact": inline_contact(Value::Null)}),
+        ),
+    ] {
+        let reply = server.post(&format!("{api}{path}"), &[auth, JSON], &body.to_string());
+        assert_eq!(reply.status, 409, "{path}: {}", reply.body);
+        assert!(
+            reply.body.contains("contact.userRole is required"),
+            "{}",
+            reply.body
+        );
+    }
+    let slash = server.post(&format!("{api}/partners/"), &[auth, JSON], &partner);
+    assert_eq!(slash.status, 404);
+    let mine = report(&server, "?tenant=waterford@example.com");
+    assert_eq!(
+        tally(&mine),
+        [
+            ("shieldconex.contact_role_null".to_string(), 2, 2),
+            ("shieldconex.content_type".to_string(), 1, 1),
+            ("shieldconex.path".to_string(), 1, 1),
+        ]
+    );
+    assert_eq!(server.count("sc_partners"), partners, "nothing was written");
+}
+
+#[test]
+fn shieldconex_lenient_takes_the_default_role_for_a_null_one() {
+    let server = lenient();
+    let body =
+        json!({"name": "Sub", "parent": {"id": 792}, "contact": inline_contact(Value::Null)});
+    let reply = server.post(
+        "/shieldconex/api/v1/partners",
+        &[("Authorization", WATERFORD), ("Content-Type", "text/plain")],
+        &body.to_string(),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        codes(&last_entry(&server)),
+        [
+            ("shieldconex.content_type".into(), false),
+            ("shieldconex.contact_role_null".into(), false)
+        ]
+    );
+}
+
+fn nueve09_login(server: &Server) -> (String, String) {
+    let body = json!({"api_client": {"api_key": "api_key", "password": "password"}});
+    let reply = server.post("/nueve09/auth/login", &[JSON], &body.to_string());
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let account = reply.json()["data"]["client"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (reply.header("Authorization").unwrap().to_string(), account)
+}
+
+#[test]
+fn nueve09_requires_json_and_records_blank_optional_fields() {
+    let server = Server::start();
+    let login = json!({"api_client": {"api_key": "api_key", "password": "password"}});
+    let bare = server.post("/nueve09/auth/login", &[], &login.to_string());
+    assert_eq!(bare.status, 400, "{}", bare.body);
+    assert_eq!(bare.json()["status"]["code"], 400);
+    let (token, account) = nueve09_login(&server);
+    let auth = ("Authorization", token.as_str());
+    let body = crate::nueve09::CREATE_EXAMPLE;
+    let no_type = server.post("/nueve09/clients", &[auth], body);
+    assert_eq!(no_type.status, 400, "{}", no_type.body);
+    assert_eq!(no_type.json()["success"], false);
+    assert_eq!(server.count("n09_accounts"), 1, "no sub-client");
+    let mut blank: Value = serde_json::from_str(body).unwrap();
+    blank["legal_representative_telephone"] = json!("");
+    blank["legal_representative_telephone_country_code"] = json!("");
+    let created = server.post("/nueve09/clients", &[auth, JSON], &blank.to_string());
+    assert_eq!(created.status, 200, "{}", created.body);
+    let entry = last_entry(&server);
+    assert_eq!(entry["tenant"], account.as_str());
+    assert_eq!(
+        codes(&entry),
+        [
+            ("nueve09.blank_optional".into(), false),
+            ("nueve09.blank_optional".into(), false)
+        ]
+    );
+    let mine = report(&server, &format!("?tenant={account}"));
+    assert_eq!(
+        tally(&mine),
+        [
+            ("nueve09.blank_optional".to_string(), 2, 0),
+            ("nueve09.content_type".to_string(), 1, 1),
+        ]
+    );
+}
+
+fn makeleaps_token(server: &Server) -> String {
+    let reply = server.post(
+        "/makeleaps/user/oauth2/token/",
+        &[
+            (
+                "Authorization",
+                "Basic ZGVtby1jbGllbnQtaWQ6ZGVtby1jbGllbnQtc2VjcmV0",
+            ),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "grant_type=client_credentials",
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    format!("Bearer {}", reply.json()["access_token"].as_str().unwrap())
+}
+
+const ML_PARTNER: &str = "0000000000000000000";
+
+#[test]
+fn makeleaps_paths_are_exact_and_per_page_null_is_recorded() {
+    let server = Server::start();
+    let token = makeleaps_token(&server);
+    let auth = ("Authorization", token.as_str());
+    let body = json!({"contacts": [{"contact_type": "organization", "name": "No Slash"}]});
+    let no_slash = server.post(
+        &format!("/makeleaps/api/partner/{ML_PARTNER}/client"),
+        &[auth, JSON],
+        &body.to_string(),
+    );
+    assert_eq!(no_slash.status, 404, "{}", no_slash.body);
+    assert_eq!(no_slash.json()["response"]["detail"], "Not found.");
+    let text = server.post(
+        &format!("/makeleaps/api/partner/{ML_PARTNER}/client/"),
+        &[auth, ("Content-Type", "text/plain")],
+        &body.to_string(),
+    );
+    assert_eq!(text.status, 415);
+    let list = server.get(
+        &format!("/makeleaps/api/partner/{ML_PARTNER}/client/?per_page=null"),
+        &[auth],
+    );
+    assert_eq!(list.status, 200, "{}", list.body);
+    let entry = last_entry(&server);
+    assert_eq!(entry["tenant"], ML_PARTNER);
+    assert_eq!(codes(&entry), [("makeleaps.per_page".into(), false)]);
+    let mine = report(&server, &format!("?tenant={ML_PARTNER}&flavour=makeleaps"));
+    assert_eq!(
+        tally(&mine),
+        [
+            ("makeleaps.content_type".to_string(), 1, 1),
+            ("makeleaps.per_page".to_string(), 1, 0),
+        ],
+        "the path deviation came before the token named the tenant"
+    );
+    let everyone = report(&server, "?flavour=makeleaps");
+    assert_eq!(everyone["rules"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn makeleaps_lenient_takes_the_path_without_its_slash() {
+    let server = lenient();
+    let token = makeleaps_token(&server);
+    let body = json!({"contacts": [{"contact_type": "organization", "name": "No Slash"}]});
+    let created = server.post(
+        &format!("/makeleaps/api/partner/{ML_PARTNER}/client"),
+        &[("Authorization", token.as_str()), JSON],
+        &body.to_string(),
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        codes(&last_entry(&server)),
+        [("makeleaps.path".into(), false)]
+    );
+}
+
+#[test]
+fn makeleaps_api_root_leads_to_the_partner_with_the_proxy_s_scheme() {
+    let server = Server::builder()
+        .arg("--trusted-proxies")
+        .arg("127.0.0.1")
+        .start();
+    let token = makeleaps_token(&server);
+    let auth = ("Authorization", token.as_str());
+    let root = server.get("/makeleaps/api/", &[auth]);
+    assert_eq!(root.status, 200, "{}", root.body);
+    let url = root.json()["response"]["partners"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(url.starts_with("http://"), "{url}");
+    assert!(
+        url.ends_with(&format!("/makeleaps/api/partner/{ML_PARTNER}/")),
+        "{url}"
+    );
+    let path = &url[url.find("/makeleaps/").unwrap()..];
+    assert_eq!(server.get(path, &[auth]).status, 200);
+    let proxied = server.get("/makeleaps/api/", &[auth, ("X-Forwarded-Proto", "https")]);
+    let partner = &proxied.json()["response"]["partners"][0];
+    for key in ["url", "clients", "contacts"] {
+        assert!(
+            partner[key].as_str().unwrap().starts_with("https://"),
+            "{partner}"
+        );
+    }
+    let listed = server.get(
+        &format!("/makeleaps/api/partner/{ML_PARTNER}/client/?per_page=1"),
+        &[auth, ("X-Forwarded-Proto", "https")],
+    );
+    let listed = listed.json();
+    assert!(listed["response"][0]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://"));
+}
+
+#[test]
+fn x_forwarded_proto_counts_only_from_trusted_proxies() {
+    let server = Server::start();
+    let token = makeleaps_token(&server);
+    let root = server.get(
+        "/makeleaps/api/",
+        &[
+            ("Authorization", token.as_str()),
+            ("X-Forwarded-Proto", "https"),
+        ],
+    );
+    let url = root.json()["response"]["partners"][0]["url"].clone();
+    assert!(url.as_str().unwrap().starts_with("http://"), "{url}");
+}
+
+#[test]
+fn the_report_is_filtered_like_the_journal_and_only_answers_get() {
+    let server = Server::start();
+    let reply = server.post(
+        "/mx/clients",
+        &[("Authorization", MX_DEMO_AUTH), JSON],
+        &mx_body(),
+    );
+    assert_eq!(reply.status, 406);
+    assert_eq!(report(&server, "?flavour=mx")["deviating_requests"], 1);
+    assert_eq!(report(&server, "?flavour=makeleaps")["requests"], 0);
+    let later = report(&server, "?since=2999-01-01T00:00:00Z");
+    assert_eq!(later["requests"], 0);
+    assert_eq!(
+        server
+            .admin("GET", "/conformance?since=yesterday", None)
+            .status,
+        400
+    );
+    let post = server.admin("POST", "/conformance", Some("{}"));
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("Allow"), Some("GET"));
+    let only_mine = server
+        .admin("GET", "/requests?tenant=PROCESSOR-1234", None)
+        .json();
+    assert_eq!(only_mine["requests"].as_array().unwrap().len(), 1);
+}
