@@ -29,6 +29,8 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// `--lenient`: deviations from a vendor's contract are recorded, not refused.
     pub lenient: bool,
+    /// `--mail-from`: the sender of every mail (and the domain of its Message-ID).
+    pub mail_from: lettre::message::Mailbox,
 }
 
 /// What one flavour keeps in memory for one server (counters, parsed options).

@@ -127,6 +127,7 @@ pub fn start(config: Config) -> Result<Running, String> {
             admin_token: config.admin_token.clone(),
             trusted_proxies: config.trusted_proxies.clone(),
             lenient: config.lenient,
+            mail_from: mail_from.clone(),
         },
         states,
         startup_tenants: Box::new(move |tx, now| {

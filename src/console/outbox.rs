@@ -272,12 +272,23 @@ pub fn show(ctx: &Ctx, id: &str) -> Response {
     let shown = state(&mail.status, mail.attempts);
     let mut body = format!(
         "<p><a href=\"{BASE}/outbox\">← Outbox</a></p><h1 id=\"subject\">{}</h1>{}\
-         <dl id=\"headers\"><dt>To</dt><dd>{}</dd><dt>Subject</dt><dd>{}</dd>\
+         <dl id=\"headers\"><dt>From</dt><dd>{}</dd><dt>To</dt><dd>{}</dd>\
+         <dt>Subject</dt><dd>{}</dd><dt>Message-ID</dt><dd id=\"message-id\">{}</dd>\
          <dt>Flavour</dt><dd>{}</dd><dt>Created</dt><dd>{}</dd><dt>Message</dt><dd>#{id}</dd></dl>",
         esc(&mail.subject),
         ctx.note(),
+        esc(&ctx.app.settings.mail_from.to_string()),
         esc(&mail.to),
         esc(&mail.subject),
+        // The one every delivery attempt of this mail carries.
+        crate::mail::identity_tag(&ctx.app.store).map_or_else(
+            |_| String::from("(unknown)"),
+            |tag| esc(&crate::mail::message_id(
+                id,
+                &tag,
+                &ctx.app.settings.mail_from
+            )),
+        ),
         esc(&mail.flavour),
         iso_seconds(mail.created_at),
     );

@@ -14,7 +14,7 @@ mod transport;
 use rusqlite::OptionalExtension;
 use serde_json::{json, Value};
 
-pub use sender::{spawn_sender, Mailer, Outbox};
+pub use sender::{message_id, spawn_sender, Mailer, Outbox};
 pub use transport::Transport;
 
 /// A mail to send.

@@ -296,7 +296,7 @@ fn prepare<'a>(
 
 /// The Message-ID of outbox row `id`: stable across attempts and restarts, and unique across
 /// databases through `tag`.
-fn message_id(id: i64, tag: &str, from: &Mailbox) -> String {
+pub fn message_id(id: i64, tag: &str, from: &Mailbox) -> String {
     format!("{}{}>", message_id_prefix(id, tag), from.email.domain())
 }
 

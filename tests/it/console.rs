@@ -298,6 +298,29 @@ fn the_outbox_shows_a_mail_and_retries_and_deletes_it() {
     let retried = console.post(&format!("/outbox/{id}/retry"), &[], true);
     assert_eq!(retried.status, 303, "{}", retried.body);
     wait_status(&server, "ana@example.com", "sent");
+
+    // The headers the mail went out with: its sender and the Message-ID the mbox received.
+    let mail = console.get(&format!("/outbox/{id}"));
+    assert!(
+        mail.body.contains("Clientele &lt;no-reply@localhost&gt;"),
+        "{}",
+        mail.body
+    );
+    let message_id = mail
+        .body
+        .split("<dd id=\"message-id\">&lt;")
+        .nth(1)
+        .and_then(|rest| rest.split("&gt;</dd>").next())
+        .expect("a Message-ID on the page");
+    assert!(
+        message_id.starts_with(&format!("outbox-{id}.")),
+        "{message_id}"
+    );
+    let mbox = std::fs::read_to_string(server.dir().join("clientele.mbox")).unwrap();
+    assert!(
+        mbox.contains(&format!("Message-ID: <{message_id}>")),
+        "the page shows the Message-ID the mail was sent with: {message_id}\n{mbox}"
+    );
     // Both attempts are listed: the failure with its error and the delivery.
     let mail = console.get(&format!("/outbox/{id}"));
     let attempts = &mail.body[mail.body.find("id=\"attempts\"").expect("attempts")..];
