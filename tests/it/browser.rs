@@ -204,7 +204,11 @@ impl Browser {
             Err(e) => Some(Err(e)),
         });
         match found {
-            Some(Ok(id)) => Element { browser: self, id },
+            Some(Ok(id)) => Element {
+                browser: self,
+                css: css.to_string(),
+                id: std::cell::RefCell::new(id),
+            },
             Some(Err(e)) => panic!("finding {css:?}: {e}"),
             None => panic!(
                 "no element matches {css:?} within {PATIENCE:?} on {} ({last}); the page reads:\n{}",
@@ -278,16 +282,39 @@ impl Drop for Browser {
     }
 }
 
-/// A reference to an element of the current page.
+/// A reference to an element of the current page, found by `css`.
 pub(crate) struct Element<'a> {
     browser: &'a Browser,
-    id: String,
+    css: String,
+    id: std::cell::RefCell<String>,
 }
 
 impl Element<'_> {
+    /// A command on this element. A live console page can reload between finding an element
+    /// and using it, which leaves the reference stale; a user would simply look again, so the
+    /// element is found again by its selector and the command retried (within `PATIENCE`).
     fn command(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
-        self.browser
-            .command(method, &format!("/element/{}{path}", self.id), body)
+        let browser = self.browser;
+        let mut last = String::new();
+        let done = poll(|| {
+            let url = format!(
+                "{}/session/{}/element/{}{path}",
+                browser.driver.url,
+                browser.session,
+                self.id.borrow()
+            );
+            match request(&browser.agent, method, &url, body) {
+                Ok(reply) => Some(reply["value"].clone()),
+                Err(e) if e.contains("stale element reference") => {
+                    last = e;
+                    let fresh = browser.find(&self.css).id.into_inner();
+                    *self.id.borrow_mut() = fresh;
+                    None
+                }
+                Err(e) => panic!("WebDriver {method} {path} on {:?}: {e}", self.css),
+            }
+        });
+        done.unwrap_or_else(|| panic!("{:?} kept going stale: {last}", self.css))
     }
 
     /// The rendered text, as a user sees it.
