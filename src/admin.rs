@@ -300,17 +300,10 @@ fn seed(app: &App, req: &Request) -> Response {
     let now = app.clock.now_ms();
     match app.store.write(|tx| doc.apply(tx, now)) {
         Ok(()) => Response::json(200, &json!({"seeded": doc.summary()})),
-        Err(rusqlite::Error::SqliteFailure(e, detail))
-            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            let detail = detail.unwrap_or_default();
-            error(
-                400,
-                &format!(
-                    "the seed refers to a record that does not exist or breaks a rule: {detail}"
-                ),
-            )
-        }
+        Err(crate::db::Error::Constraint(detail)) => error(
+            400,
+            &format!("the seed refers to a record that does not exist or breaks a rule: {detail}"),
+        ),
         Err(e) => {
             crate::log::line(format!("admin: seed failed: {e}"));
             error(500, "seeding failed")

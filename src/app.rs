@@ -50,7 +50,7 @@ impl FlavourState for () {}
 /// Applies the startup seed documents in a transaction, as of a time; made by `server.rs`
 /// from the parsed documents, so that this module needs to know nothing of seeds.
 pub type StartupTenants =
-    Box<dyn Fn(&rusqlite::Transaction, i64) -> rusqlite::Result<()> + Send + Sync>;
+    Box<dyn Fn(&crate::db::Transaction, i64) -> crate::db::Result<()> + Send + Sync>;
 
 pub struct App {
     pub store: Arc<Store>,
@@ -87,7 +87,7 @@ impl App {
     }
 
     /// Deletes all data and seeds again what startup seeded, in one transaction.
-    pub fn reset(&self) -> rusqlite::Result<()> {
+    pub fn reset(&self) -> crate::db::Result<()> {
         let now = self.clock.now_ms();
         self.ids.restart_sequence();
         self.store.write(|tx| {

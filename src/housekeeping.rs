@@ -21,7 +21,7 @@ const KEEP_MS: i64 = 30 * 86_400_000;
 
 /// Prunes as of `now`. `keep_live_links`: the admin API is on, so delivered mail keeps its
 /// links until they expire (tests follow them).
-pub fn prune(store: &Store, now: i64, keep_live_links: bool) -> rusqlite::Result<()> {
+pub fn prune(store: &Store, now: i64, keep_live_links: bool) -> crate::db::Result<()> {
     let long_ago = now.saturating_sub(KEEP_MS);
     store.write(|tx| {
         let to_scrub: Vec<(i64, bool)> = {
@@ -30,10 +30,10 @@ pub fn prune(store: &Store, now: i64, keep_live_links: bool) -> rusqlite::Result
                  WHERE secret_links IS NOT NULL AND status != 'pending'
                    AND (?2 = 0 OR secret_until <= ?1)",
             )?;
-            let rows = stmt.query_map(rusqlite::params![now, keep_live_links], |r| {
+            let rows = stmt.query_map(crate::params![now, keep_live_links], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
-            rows.collect::<rusqlite::Result<_>>()?
+            rows.collect::<crate::db::Result<_>>()?
         };
         for (id, expired) in to_scrub {
             let marker = if expired {
@@ -57,7 +57,7 @@ pub fn prune(store: &Store, now: i64, keep_live_links: bool) -> rusqlite::Result
             "DELETE FROM mail_outbox WHERE status IN ('sent', 'failed') AND created_at <= ?1",
             [long_ago],
         )?;
-        Ok::<_, rusqlite::Error>(())
+        Ok::<_, crate::db::Error>(())
     })?;
     if !store.truncate_wal()? {
         crate::log::line(

@@ -30,6 +30,7 @@ pub mod clock;
 pub mod config;
 pub mod conformance;
 pub mod console;
+pub mod db;
 pub mod dblock;
 pub mod faults;
 pub mod flavours;

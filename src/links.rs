@@ -6,7 +6,7 @@
 //!
 //! Lookups go by the hash: an attacker timing them learns about a hash, not about the token.
 
-use rusqlite::{Connection, OptionalExtension, Transaction};
+use crate::db::{Connection, OptionalExtension, Transaction};
 
 use crate::auth::sha256;
 
@@ -17,7 +17,7 @@ pub enum LinkError {
     /// Already redeemed, or replaced by a newer link.
     Used,
     Expired,
-    Store(rusqlite::Error),
+    Store(crate::db::Error),
 }
 
 impl LinkError {
@@ -32,8 +32,8 @@ impl LinkError {
     }
 }
 
-impl From<rusqlite::Error> for LinkError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::db::Error> for LinkError {
+    fn from(e: crate::db::Error) -> Self {
         LinkError::Store(e)
     }
 }
@@ -44,12 +44,12 @@ pub fn revoke(
     purpose: &str,
     subject_id: &str,
     now_ms: i64,
-) -> rusqlite::Result<()> {
+) -> crate::db::Result<()> {
     tx.prepare_cached(
         "UPDATE links SET revoked_at = ?3
          WHERE purpose = ?1 AND subject_id = ?2 AND used_at IS NULL AND revoked_at IS NULL",
     )?
-    .execute(rusqlite::params![purpose, subject_id, now_ms])?;
+    .execute(crate::params![purpose, subject_id, now_ms])?;
     Ok(())
 }
 
@@ -61,14 +61,14 @@ pub fn issue(
     subject_id: &str,
     now_ms: i64,
     ttl_ms: i64,
-) -> rusqlite::Result<String> {
+) -> crate::db::Result<String> {
     revoke(tx, purpose, subject_id, now_ms)?;
     let token = ids.secret_token();
     tx.prepare_cached(
         "INSERT INTO links (token_hash, purpose, subject_id, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(rusqlite::params![
+    .execute(crate::params![
         sha256(token.as_bytes()),
         purpose,
         subject_id,
@@ -90,7 +90,7 @@ pub fn check(
             "SELECT subject_id, expires_at, used_at, revoked_at FROM links
              WHERE token_hash = ?1 AND purpose = ?2",
         )?
-        .query_row(rusqlite::params![sha256(token.as_bytes()), purpose], |r| {
+        .query_row(crate::params![sha256(token.as_bytes()), purpose], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
         .optional()?;
@@ -117,7 +117,7 @@ pub fn redeem(
              RETURNING subject_id",
         )?
         .query_row(
-            rusqlite::params![sha256(token.as_bytes()), purpose, now_ms],
+            crate::params![sha256(token.as_bytes()), purpose, now_ms],
             |r| r.get(0),
         )
         .optional()?;

@@ -68,7 +68,7 @@ impl Document {
         }
     }
 
-    pub fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
+    pub fn apply(&self, tx: &crate::db::Transaction, now_ms: i64) -> crate::db::Result<()> {
         self.sections
             .iter()
             .try_for_each(|(_, section)| section.apply(tx, now_ms))

@@ -21,6 +21,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+use crate::db;
+
 /// The schema, one `-- migration: N` section per step.
 pub const SCHEMA: &str = include_str!("../schema.sql");
 
@@ -137,9 +139,9 @@ impl Store {
     /// Runs `f` as one atomic write: its changes are committed when `f` returns `Ok` (in the
     /// same commit as the writes queued beside it), and none of them is kept otherwise. Returns
     /// only once that commit is done; the caller answers 2xx only after this returns `Ok`.
-    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
+    pub fn write<T, E>(&self, f: impl FnOnce(&db::Transaction) -> Result<T, E>) -> Result<T, E>
     where
-        E: From<rusqlite::Error>,
+        E: From<db::Error>,
     {
         // A read snapshot begun before the write would not show it to the reads after it.
         end_snapshot();
@@ -148,15 +150,15 @@ impl Store {
         result
     }
 
-    fn write_in_group<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
+    fn write_in_group<T, E>(&self, f: impl FnOnce(&db::Transaction) -> Result<T, E>) -> Result<T, E>
     where
-        E: From<rusqlite::Error>,
+        E: From<db::Error>,
     {
         self.queued.fetch_add(1, Ordering::SeqCst);
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         self.queued.fetch_sub(1, Ordering::SeqCst);
         if writer.tx.is_none() {
-            writer.begin()?;
+            writer.begin().map_err(sqlite_error)?;
         }
         let group = writer.group;
         let tx = writer.tx.as_ref().expect("a group is open");
@@ -170,7 +172,7 @@ impl Store {
             writer.forget();
             self.settle(group, members, Err(lost_group()));
             return match outcome {
-                Ok(Ok(_)) => Err(E::from(lost_group())),
+                Ok(Ok(_)) => Err(sqlite_error(lost_group())),
                 Ok(Err(e)) => Err(e),
                 Err(panic) => resume_unwind(panic),
             };
@@ -191,7 +193,7 @@ impl Store {
             // Someone is about to take the writer: they join this group and commit it, or
             // leave it to the next one in the queue.
             drop(writer);
-            return self.wait_for(group).map(|()| value).map_err(E::from);
+            return self.wait_for(group).map(|()| value).map_err(sqlite_error);
         }
         let members = writer.members;
         let committed = writer.commit();
@@ -202,7 +204,7 @@ impl Store {
             committed.as_ref().map(|_| ()).map_err(copy_error),
         );
         drop(writer);
-        committed.map(|()| value).map_err(E::from)
+        committed.map(|()| value).map_err(sqlite_error)
     }
 
     /// Commits the open group unless a queued thread will: called by a write that added
@@ -253,25 +255,27 @@ impl Store {
     }
 
     /// Runs `f` on this thread's read connection (the writer's, for ":memory:").
-    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    pub fn read<T, E>(&self, f: impl FnOnce(&db::Connection) -> Result<T, E>) -> Result<T, E>
     where
-        E: From<rusqlite::Error>,
+        E: From<db::Error>,
     {
         let Some(path) = &self.path else {
             let writer = self.lock_writer();
-            return f(writer.conn());
+            return f(&db::Connection::sqlite(writer.conn()));
         };
         READER.with(|cell| {
             let mut slot = cell.borrow_mut();
             if !matches!(&*slot, Some((id, _, _)) if *id == self.id) {
-                *slot = Some((self.id, open_reader(path)?, false));
+                *slot = Some((self.id, open_reader(path).map_err(sqlite_error)?, false));
             }
             let (_, conn, in_snapshot) = slot.as_mut().expect("the reader was just opened");
             if ONE_SNAPSHOT.get() && !*in_snapshot {
-                conn.prepare_cached("BEGIN")?.execute([])?;
+                conn.prepare_cached("BEGIN")
+                    .and_then(|mut s| s.execute([]))
+                    .map_err(sqlite_error)?;
                 *in_snapshot = true;
             }
-            f(conn)
+            f(&db::Connection::sqlite(conn))
         })
     }
 
@@ -329,13 +333,13 @@ impl Store {
     }
 
     /// Deletes every row of every table (for `POST /_admin/reset`), in one transaction.
-    pub fn delete_all(tx: &Transaction) -> rusqlite::Result<()> {
+    pub fn delete_all(tx: &db::Transaction) -> db::Result<()> {
         let tables: Vec<String> = {
             let mut stmt = tx.prepare_cached(
                 "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
             )?;
             let rows = stmt.query_map([], |r| r.get(0))?;
-            rows.collect::<rusqlite::Result<_>>()?
+            rows.collect::<db::Result<_>>()?
         };
         tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         for table in tables {
@@ -435,12 +439,14 @@ struct Settled {
 /// it fails or panics.
 fn in_savepoint<T, E>(
     tx: &Transaction,
-    f: impl FnOnce(&Transaction) -> Result<T, E>,
+    f: impl FnOnce(&db::Transaction) -> Result<T, E>,
 ) -> Result<T, E>
 where
-    E: From<rusqlite::Error>,
+    E: From<db::Error>,
 {
-    tx.prepare_cached("SAVEPOINT write")?.execute([])?;
+    tx.prepare_cached("SAVEPOINT write")
+        .and_then(|mut s| s.execute([]))
+        .map_err(sqlite_error)?;
     struct Undo<'a>(Option<&'a Transaction<'a>>);
     impl Drop for Undo<'_> {
         fn drop(&mut self) {
@@ -450,10 +456,17 @@ where
         }
     }
     let mut undo = Undo(Some(tx));
-    let value = f(tx)?;
-    tx.prepare_cached("RELEASE write")?.execute([])?;
+    let value = f(&db::Transaction::sqlite(tx))?;
+    tx.prepare_cached("RELEASE write")
+        .and_then(|mut s| s.execute([]))
+        .map_err(sqlite_error)?;
     undo.0 = None;
     Ok(value)
+}
+
+/// A SQLite error as the caller's error type, through the seam's.
+fn sqlite_error<E: From<db::Error>>(e: rusqlite::Error) -> E {
+    E::from(db::Error::from(e))
 }
 
 /// The error of a group whose transaction SQLite rolled back under it.
@@ -623,12 +636,12 @@ mod tests {
     #[test]
     fn a_failed_write_leaves_nothing() {
         let store = Store::open(":memory:", Durability::Process).unwrap();
-        let result: Result<(), rusqlite::Error> = store.write(|tx| {
+        let result: Result<(), db::Error> = store.write(|tx| {
             tx.execute(
                 "INSERT INTO tenant_sets (id, created_at) VALUES ('set-1', 0)",
                 [],
             )?;
-            Err(rusqlite::Error::QueryReturnedNoRows)
+            Err(db::Error::NoRows)
         });
         assert!(result.is_err());
         let count: i64 = store
@@ -651,13 +664,13 @@ mod tests {
                     for i in 0..100 {
                         let id = format!("set-{t}-{i}");
                         let fail = i % 7 == 3;
-                        let result: Result<(), rusqlite::Error> = store.write(|tx| {
+                        let result: Result<(), db::Error> = store.write(|tx| {
                             tx.execute(
                                 "INSERT INTO tenant_sets (id, created_at) VALUES (?1, 0)",
                                 [&id],
                             )?;
                             if fail {
-                                return Err(rusqlite::Error::QueryReturnedNoRows);
+                                return Err(db::Error::NoRows);
                             }
                             Ok(())
                         });
@@ -692,7 +705,7 @@ mod tests {
     fn a_panicking_write_leaves_nothing_and_the_store_carries_on() {
         let store = Store::open(":memory:", Durability::Process).unwrap();
         let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let _: Result<(), rusqlite::Error> = store.write(|tx| {
+            let _: Result<(), db::Error> = store.write(|tx| {
                 tx.execute(
                     "INSERT INTO tenant_sets (id, created_at) VALUES ('set-1', 0)",
                     [],

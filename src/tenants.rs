@@ -4,14 +4,14 @@
 //! other tests' data alone. Each flavour makes its own tenant (`Flavour::fresh_tenant`) as a
 //! seed section, so it follows the same rules (and hashing) as `--seed`.
 
-use rusqlite::OptionalExtension;
+use crate::db::OptionalExtension;
 use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::flavours::{self, FreshTenant};
 
 /// Creates a set and answers what a test needs to call each flavour as its tenant.
-pub fn create(app: &App) -> rusqlite::Result<Value> {
+pub fn create(app: &App) -> crate::db::Result<Value> {
     // Parse: every flavour's tenant, hashed outside the write lock.
     let set_id = format!("set-{}", app.ids.digits(12));
     let tag = app.ids.digits(8);
@@ -19,7 +19,7 @@ pub fn create(app: &App) -> rusqlite::Result<Value> {
         .iter()
         .map(|f| Ok((f.name(), f.fresh_tenant(&app.ids, &tag)?)))
         .collect::<Result<Vec<(&str, Box<dyn FreshTenant>)>, String>>()
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+        .map_err(crate::db::Error::Param)?;
     for (_, tenant) in &mut tenants {
         tenant.prepare(
             &|secret| crate::auth::hash_secret(secret, &app.ids),
@@ -35,15 +35,15 @@ pub fn create(app: &App) -> rusqlite::Result<Value> {
         }
         tx.execute(
             "INSERT INTO tenant_sets (id, created_at) VALUES (?1, ?2)",
-            rusqlite::params![set_id, now],
+            crate::params![set_id, now],
         )?;
         for (flavour, key) in members {
             tx.execute(
                 "INSERT INTO tenant_set_members (set_id, flavour, tenant_key) VALUES (?1, ?2, ?3)",
-                rusqlite::params![set_id, flavour, key],
+                crate::params![set_id, flavour, key],
             )?;
         }
-        Ok::<_, rusqlite::Error>(())
+        Ok::<_, crate::db::Error>(())
     })?;
     let mut answer = serde_json::Map::new();
     answer.insert("id".into(), json!(set_id));
@@ -54,7 +54,7 @@ pub fn create(app: &App) -> rusqlite::Result<Value> {
 }
 
 /// Deletes a set's tenants and all their data; false when there is no such set.
-pub fn delete(app: &App, set_id: &str) -> rusqlite::Result<bool> {
+pub fn delete(app: &App, set_id: &str) -> crate::db::Result<bool> {
     let deleted = app.store.write(|tx| {
         let exists: Option<String> = tx
             .query_row("SELECT id FROM tenant_sets WHERE id = ?1", [set_id], |r| {
@@ -68,7 +68,7 @@ pub fn delete(app: &App, set_id: &str) -> rusqlite::Result<bool> {
             let mut stmt =
                 tx.prepare("SELECT flavour, tenant_key FROM tenant_set_members WHERE set_id = ?1")?;
             let rows = stmt.query_map([set_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
+            rows.collect::<crate::db::Result<_>>()?
         };
         for (name, key) in members {
             if let Some(flavour) = flavours::by_name(&name) {
@@ -76,7 +76,7 @@ pub fn delete(app: &App, set_id: &str) -> rusqlite::Result<bool> {
             }
         }
         tx.execute("DELETE FROM tenant_sets WHERE id = ?1", [set_id])?;
-        Ok::<_, rusqlite::Error>(true)
+        Ok::<_, crate::db::Error>(true)
     })?;
     if deleted {
         app.credentials.clear();

@@ -2,7 +2,7 @@
 //! headers, text and HTML parts (the HTML in a sandboxed frame), its links as buttons and
 //! its delivery; retry and delete.
 
-use rusqlite::OptionalExtension;
+use crate::db::OptionalExtension;
 
 use super::{back, enc, esc, failed, input, select, text, Ctx, BASE};
 use crate::clock::iso_seconds;
@@ -77,7 +77,7 @@ pub fn list(ctx: &Ctx) -> Response {
                  ORDER BY id DESC LIMIT ?5",
             )?
             .query_map(
-                rusqlite::params![before, pattern, status, retrying, PAGE + 1],
+                crate::params![before, pattern, status, retrying, PAGE + 1],
                 |r| {
                     Ok(Row {
                         id: r.get(0)?,
@@ -91,8 +91,8 @@ pub fn list(ctx: &Ctx) -> Response {
                     })
                 },
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok::<_, rusqlite::Error>((rows, stamp_of(c)?))
+            .collect::<crate::db::Result<Vec<_>>>()?;
+        Ok::<_, crate::db::Error>((rows, stamp_of(c)?))
     });
     let (mut rows, stamp) = match read {
         Ok(found) => found,
@@ -159,7 +159,7 @@ pub fn list(ctx: &Ctx) -> Response {
 
 /// What changes when mail arrives, is sent, fails or goes: the newest id, the count, and
 /// how many rows are sent and failed.
-fn stamp_of(c: &rusqlite::Connection) -> rusqlite::Result<String> {
+fn stamp_of(c: &crate::db::Connection) -> crate::db::Result<String> {
     c.prepare_cached(
         "SELECT coalesce(max(id), 0), count(*), coalesce(sum(status = 'sent'), 0),
                 coalesce(sum(status = 'failed'), 0), coalesce(sum(attempts), 0)
@@ -253,8 +253,8 @@ pub fn show(ctx: &Ctx, id: &str) -> Response {
                         error: r.get(3)?,
                     })
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok::<_, rusqlite::Error>(mail)
+                .collect::<crate::db::Result<Vec<_>>>()?;
+            Ok::<_, crate::db::Error>(mail)
         })
         .transpose()
     });
@@ -391,7 +391,7 @@ pub fn act(ctx: &Ctx, id: &str, action: &str) -> Response {
                 "UPDATE mail_outbox SET status = 'pending', next_attempt_at = ?2
                  WHERE id = ?1 AND status IN ('pending', 'failed')",
             )?
-            .execute(rusqlite::params![id, now])
+            .execute(crate::params![id, now])
         }),
         "delete" => ctx.app.store.write(|tx| {
             tx.prepare_cached("DELETE FROM mail_outbox WHERE id = ?1")?

@@ -42,8 +42,8 @@ pub fn list(ctx: &Ctx) -> Response {
                     r.get::<_, Option<String>>(2)?.unwrap_or_default(),
                 ))
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok::<_, rusqlite::Error>((tables, sets))
+            .collect::<crate::db::Result<Vec<_>>>()?;
+        Ok::<_, crate::db::Error>((tables, sets))
     });
     let (tables, sets) = match read {
         Ok(found) => found,

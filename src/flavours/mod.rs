@@ -92,7 +92,7 @@ pub trait Flavour: Sync {
     fn fresh_tenant(&self, ids: &Ids, tag: &str) -> Result<Box<dyn FreshTenant>, String>;
 
     /// Deletes the tenant `key` (what `FreshTenant::insert` returned) with all its data.
-    fn delete_tenant(&self, tx: &rusqlite::Transaction, key: &str) -> rusqlite::Result<()>;
+    fn delete_tenant(&self, tx: &crate::db::Transaction, key: &str) -> crate::db::Result<()>;
 
     /// Statements that delete its rows nobody can use any more, run every few minutes;
     /// `?1` is now (Unix ms).
@@ -113,7 +113,11 @@ pub trait Flavour: Sync {
 
     /// Its tenants and their records as plain tables, for the admin console: one page of
     /// each table (`page` rows from `offset`), read in `conn`.
-    fn records(&self, _conn: &rusqlite::Connection, _page: Page) -> rusqlite::Result<Vec<Records>> {
+    fn records(
+        &self,
+        _conn: &crate::db::Connection,
+        _page: Page,
+    ) -> crate::db::Result<Vec<Records>> {
         Ok(Vec::new())
     }
 }
@@ -235,7 +239,7 @@ pub trait SeedSection: Any + Send + Sync + std::fmt::Debug {
     fn prepare(&mut self, hash: Hasher, ids: &Ids);
 
     /// Inserts what is not there yet (idempotent).
-    fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()>;
+    fn apply(&self, tx: &crate::db::Transaction, now_ms: i64) -> crate::db::Result<()>;
 
     /// How many tenants of each kind it names, for the admin API's answer.
     fn summary(&self) -> Value;
@@ -248,7 +252,7 @@ pub trait FreshTenant {
 
     /// Writes it inside the set's transaction (taking any ids that depend on the data);
     /// returns the key that `Flavour::delete_tenant` takes.
-    fn insert(&mut self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<String>;
+    fn insert(&mut self, tx: &crate::db::Transaction, now_ms: i64) -> crate::db::Result<String>;
 
     /// What a test needs to call the flavour as this tenant.
     fn credentials(&self) -> Value;

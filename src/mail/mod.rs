@@ -11,7 +11,7 @@
 mod sender;
 mod transport;
 
-use rusqlite::OptionalExtension;
+use crate::db::OptionalExtension;
 use serde_json::{json, Value};
 
 pub use sender::{message_id, spawn_sender, Mailer, Outbox};
@@ -34,7 +34,7 @@ pub struct Mail {
 ///
 /// A link whose last path segment is a one-time token of `links` (issued in this
 /// transaction, say) is remembered as secret, so that `scrub` can take it out later.
-pub fn enqueue(tx: &rusqlite::Transaction, mail: &Mail, now_ms: i64) -> rusqlite::Result<i64> {
+pub fn enqueue(tx: &crate::db::Transaction, mail: &Mail, now_ms: i64) -> crate::db::Result<i64> {
     let links = Value::from(mail.links.clone()).to_string();
     let mut secret = Vec::new();
     let mut secret_until: Option<i64> = None;
@@ -53,20 +53,23 @@ pub fn enqueue(tx: &rusqlite::Transaction, mail: &Mail, now_ms: i64) -> rusqlite
     tx.prepare_cached(
         "INSERT INTO mail_outbox (flavour, recipient, subject, text_body, html_body, links,
              next_attempt_at, created_at, secret_links, secret_until)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)
+         RETURNING id",
     )?
-    .execute(rusqlite::params![
-        mail.flavour,
-        mail.to,
-        mail.subject,
-        mail.text,
-        mail.html,
-        links,
-        now_ms,
-        secret_links,
-        secret_until
-    ])?;
-    Ok(tx.last_insert_rowid())
+    .query_row(
+        crate::params![
+            mail.flavour,
+            mail.to,
+            mail.subject,
+            mail.text,
+            mail.html,
+            links,
+            now_ms,
+            secret_links,
+            secret_until
+        ],
+        |r| r.get(0),
+    )
 }
 
 /// What replaces a one-time link in the stored copy of a delivered mail.
@@ -78,7 +81,7 @@ pub const REMOVED_AFTER_EXPIRY: &str = "[link removed after it expired]";
 
 /// Replaces the one-time links of mail `id` by `marker` in its text, HTML and links, so
 /// that the stored copy no longer holds a usable token. Does nothing to a scrubbed mail.
-pub fn scrub(tx: &rusqlite::Transaction, id: i64, marker: &str) -> rusqlite::Result<()> {
+pub fn scrub(tx: &crate::db::Transaction, id: i64, marker: &str) -> crate::db::Result<()> {
     let row: Option<(String, Option<String>, String, Option<String>)> = tx
         .prepare_cached(
             "SELECT text_body, html_body, links, secret_links FROM mail_outbox WHERE id = ?1",
@@ -110,7 +113,7 @@ pub fn scrub(tx: &rusqlite::Transaction, id: i64, marker: &str) -> rusqlite::Res
         "UPDATE mail_outbox SET text_body = ?2, html_body = ?3, links = ?4,
              secret_links = NULL, secret_until = NULL WHERE id = ?1",
     )?
-    .execute(rusqlite::params![
+    .execute(crate::params![
         id,
         text,
         html,
@@ -120,8 +123,8 @@ pub fn scrub(tx: &rusqlite::Transaction, id: i64, marker: &str) -> rusqlite::Res
 }
 
 /// This database's Message-ID tag (`mail_identity`), made again if a reset deleted it.
-pub fn identity_tag(store: &crate::store::Store) -> rusqlite::Result<String> {
-    let read = |c: &rusqlite::Connection| {
+pub fn identity_tag(store: &crate::store::Store) -> crate::db::Result<String> {
+    let read = |c: &crate::db::Connection| {
         c.prepare_cached("SELECT tag FROM mail_identity WHERE id = 1")?
             .query_row([], |r| r.get::<_, String>(0))
             .optional()
@@ -134,7 +137,7 @@ pub fn identity_tag(store: &crate::store::Store) -> rusqlite::Result<String> {
             "INSERT OR IGNORE INTO mail_identity (id, tag) VALUES (1, lower(hex(randomblob(8))))",
             [],
         )?;
-        read(tx)?.ok_or(rusqlite::Error::QueryReturnedNoRows)
+        read(tx)?.ok_or(crate::db::Error::NoRows)
     })
 }
 
@@ -142,7 +145,7 @@ pub fn identity_tag(store: &crate::store::Store) -> rusqlite::Result<String> {
 const MAILBOX_LIMIT: i64 = 1000;
 
 /// The outbox as the admin API shows it: `{"messages": [...]}`, oldest first.
-pub fn mailbox(conn: &rusqlite::Connection, to: Option<&str>) -> rusqlite::Result<Value> {
+pub fn mailbox(conn: &crate::db::Connection, to: Option<&str>) -> crate::db::Result<Value> {
     let mut stmt = conn.prepare_cached(
         "SELECT * FROM (
              SELECT id, flavour, recipient, subject, text_body, links, status, attempts,
@@ -151,7 +154,7 @@ pub fn mailbox(conn: &rusqlite::Connection, to: Option<&str>) -> rusqlite::Resul
              ORDER BY id DESC LIMIT ?2)
          ORDER BY id",
     )?;
-    let rows = stmt.query_map(rusqlite::params![to, MAILBOX_LIMIT], |r| {
+    let rows = stmt.query_map(crate::params![to, MAILBOX_LIMIT], |r| {
         let links: String = r.get(5)?;
         let sent_at: Option<i64> = r.get(9)?;
         Ok(json!({
@@ -168,7 +171,7 @@ pub fn mailbox(conn: &rusqlite::Connection, to: Option<&str>) -> rusqlite::Resul
             "error": r.get::<_, Option<String>>(10)?,
         }))
     })?;
-    let messages = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    let messages = rows.collect::<crate::db::Result<Vec<_>>>()?;
     Ok(json!({ "messages": messages }))
 }
 
@@ -210,7 +213,7 @@ mod tests {
                     format!("http://x/acme/invite/{token}"),
                     "http://x/acme/login".to_string(),
                 ];
-                Ok::<_, rusqlite::Error>((enqueue(tx, &mail(links), 0)?, token))
+                Ok::<_, crate::db::Error>((enqueue(tx, &mail(links), 0)?, token))
             })
             .unwrap();
         let secret: (Option<String>, Option<i64>) = store
@@ -303,7 +306,7 @@ mod tests {
                     .write(|tx| {
                         let id = enqueue(tx, &mail(vec![]), 0)?;
                         tx.execute("DELETE FROM mail_outbox", [])?;
-                        Ok::<_, rusqlite::Error>(id)
+                        Ok::<_, crate::db::Error>(id)
                     })
                     .unwrap()
             })

@@ -16,9 +16,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use crate::db::OptionalExtension;
 use lettre::message::{header::ContentType, Mailbox, MultiPart};
 use lettre::Message;
-use rusqlite::OptionalExtension;
 
 use super::transport::{check_mbox_tail, mbox_entry, DeliveryError, InDoubt, Transport};
 use crate::clock::Clock;
@@ -225,13 +225,13 @@ pub fn spawn_sender(
         .expect("spawning the mail sender")
 }
 
-fn due_rows(conn: &rusqlite::Connection, now: i64) -> rusqlite::Result<Vec<Due>> {
+fn due_rows(conn: &crate::db::Connection, now: i64) -> crate::db::Result<Vec<Due>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, recipient, subject, text_body, html_body, attempts, created_at
          FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= ?1
          ORDER BY next_attempt_at, id LIMIT ?2",
     )?;
-    let rows = stmt.query_map(rusqlite::params![now, BATCH], |r| {
+    let rows = stmt.query_map(crate::params![now, BATCH], |r| {
         Ok(Due {
             id: r.get(0)?,
             recipient: r.get(1)?,
@@ -245,7 +245,7 @@ fn due_rows(conn: &rusqlite::Connection, now: i64) -> rusqlite::Result<Vec<Due>>
     rows.collect()
 }
 
-fn next_due(conn: &rusqlite::Connection) -> rusqlite::Result<Option<i64>> {
+fn next_due(conn: &crate::db::Connection) -> crate::db::Result<Option<i64>> {
     conn.prepare_cached("SELECT min(next_attempt_at) FROM mail_outbox WHERE status = 'pending'")?
         .query_row([], |r| r.get(0))
         .optional()
@@ -259,7 +259,7 @@ fn prepare<'a>(
     transport: &Transport,
     from: &Mailbox,
     due: &'a [Due],
-) -> rusqlite::Result<Vec<Outgoing<'a>>> {
+) -> crate::db::Result<Vec<Outgoing<'a>>> {
     if due.is_empty() {
         return Ok(Vec::new());
     }
@@ -286,9 +286,9 @@ fn prepare<'a>(
                 "UPDATE mail_outbox SET claimed_len = ?2 WHERE id = ?1 AND status = 'pending'",
             )?;
             for out in outgoing.iter().filter(|o| !o.entry.is_empty()) {
-                claim.execute(rusqlite::params![out.row.id, out.entry.len() as i64])?;
+                claim.execute(crate::params![out.row.id, out.entry.len() as i64])?;
             }
-            Ok::<_, rusqlite::Error>(())
+            Ok::<_, crate::db::Error>(())
         })?;
     }
     Ok(outgoing)
@@ -393,7 +393,7 @@ fn recover(app: &Outbox, transport: &Transport) -> Result<(), String> {
                  WHERE status = 'pending' AND claimed_len IS NOT NULL ORDER BY id",
             )?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
+            rows.collect::<crate::db::Result<Vec<_>>>()
         })
         .map_err(|e| e.to_string())?;
     if claimed.is_empty() {
@@ -423,7 +423,7 @@ fn recover(app: &Outbox, transport: &Transport) -> Result<(), String> {
                         "UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1,
                              sent_at = ?2, last_error = NULL, claimed_len = NULL WHERE id = ?1",
                     )?
-                    .execute(rusqlite::params![id, now])?;
+                    .execute(crate::params![id, now])?;
                     if scrub {
                         super::scrub(tx, *id, super::REMOVED_AFTER_DELIVERY)?;
                     }
@@ -432,7 +432,7 @@ fn recover(app: &Outbox, transport: &Transport) -> Result<(), String> {
                         .execute([id])?;
                 }
             }
-            Ok::<_, rusqlite::Error>(())
+            Ok::<_, crate::db::Error>(())
         })
         .map_err(|e| e.to_string())?;
     let appended = found.len();
@@ -450,7 +450,7 @@ fn record(
     row: &Due,
     outcome: &Result<(), DeliveryError>,
     give_up_ms: i64,
-) -> rusqlite::Result<()> {
+) -> crate::db::Result<()> {
     let now = app.clock.now_ms();
     app.store
         .write(|tx| record_in(tx, app, row, outcome, give_up_ms, now))
@@ -461,7 +461,7 @@ fn record_all(
     app: &Outbox,
     outcomes: &[(&Due, Result<(), DeliveryError>)],
     give_up_ms: i64,
-) -> rusqlite::Result<()> {
+) -> crate::db::Result<()> {
     let now = app.clock.now_ms();
     app.store.write(|tx| {
         for (row, outcome) in outcomes {
@@ -472,13 +472,13 @@ fn record_all(
 }
 
 fn record_in(
-    tx: &rusqlite::Transaction,
+    tx: &crate::db::Transaction,
     app: &Outbox,
     row: &Due,
     outcome: &Result<(), DeliveryError>,
     give_up_ms: i64,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> crate::db::Result<()> {
     let attempts = row.attempts + 1;
     // A deployment (no admin API) keeps no usable token once the mail left.
     let scrub = app.scrubs_links;
@@ -489,7 +489,7 @@ fn record_in(
                     "UPDATE mail_outbox SET status = 'sent', attempts = ?2, sent_at = ?3,
                          last_error = NULL, claimed_len = NULL WHERE id = ?1",
                 )?
-                .execute(rusqlite::params![row.id, attempts, now])?;
+                .execute(crate::params![row.id, attempts, now])?;
                 if scrub {
                     super::scrub(tx, row.id, super::REMOVED_AFTER_DELIVERY)?;
                 }
@@ -512,7 +512,7 @@ fn record_in(
                     "UPDATE mail_outbox SET status = ?2, attempts = ?3, last_error = ?4,
                          next_attempt_at = ?5, claimed_len = NULL WHERE id = ?1",
                 )?
-                .execute(rusqlite::params![
+                .execute(crate::params![
                     row.id,
                     if give_up { "failed" } else { "pending" },
                     attempts,

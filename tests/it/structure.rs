@@ -123,7 +123,7 @@ fn client_ids(server: &Server) -> Vec<String> {
         .read(|c| {
             let mut stmt = c.prepare("SELECT id FROM mx_clients ORDER BY created_at, id")?;
             let rows = stmt.query_map([], |r| r.get(0))?;
-            rows.collect::<rusqlite::Result<Vec<String>>>()
+            rows.collect::<clientele::db::Result<Vec<String>>>()
         })
         .expect("reading the clients")
 }

@@ -12,7 +12,7 @@
 //! person's; the first contact is the `default_contact`; `client_external_id` is optional ("" when
 //! absent) and unique per partner when given.
 
-use rusqlite::{Connection, OptionalExtension, Row};
+use crate::db::{Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
 
 use super::contacts::NewContact;
@@ -41,7 +41,7 @@ const SELECT_CLIENT: &str = "SELECT mid, partner_mid, client_external_id, displa
         is_organization, default_contact_mid FROM ml_clients";
 
 impl Client {
-    fn from_row(r: &Row) -> rusqlite::Result<Client> {
+    fn from_row(r: &Row) -> crate::db::Result<Client> {
         Ok(Client {
             mid: r.get(0)?,
             partner: r.get(1)?,
@@ -54,7 +54,7 @@ impl Client {
     }
 
     /// The partner's client by mid, with its contacts; `None` if it is not the partner's.
-    pub fn find(conn: &Connection, partner: &str, mid: &str) -> rusqlite::Result<Option<Client>> {
+    pub fn find(conn: &Connection, partner: &str, mid: &str) -> crate::db::Result<Option<Client>> {
         let client = conn
             .prepare_cached(&format!(
                 "{SELECT_CLIENT} WHERE mid = ?1 AND partner_mid = ?2"
@@ -94,7 +94,7 @@ impl Client {
     }
 }
 
-fn contact_mids(conn: &Connection, client: &str) -> rusqlite::Result<Vec<String>> {
+fn contact_mids(conn: &Connection, client: &str) -> crate::db::Result<Vec<String>> {
     conn.prepare_cached("SELECT mid FROM ml_contacts WHERE client_mid = ?1 ORDER BY position")?
         .query_map([client], |r| r.get(0))?
         .collect()
@@ -175,7 +175,7 @@ pub fn insert_client(
     client_external_id: &str,
     contacts: &[(String, NewContact)],
     now_ms: i64,
-) -> rusqlite::Result<()> {
+) -> crate::db::Result<()> {
     let summary: Vec<(&str, String)> = contacts
         .iter()
         .map(|(_, c)| (c.contact_type.as_str(), c.display_name()))
@@ -187,7 +187,7 @@ pub fn insert_client(
              is_organization, default_contact_mid, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
     )?
-    .execute(rusqlite::params![
+    .execute(crate::params![
         mid,
         partner,
         client_external_id,
@@ -218,7 +218,7 @@ fn external_id_taken(
     partner: &str,
     external_id: &str,
     except_mid: &str,
-) -> rusqlite::Result<bool> {
+) -> crate::db::Result<bool> {
     if external_id.is_empty() {
         return Ok(false);
     }
@@ -270,10 +270,10 @@ pub fn list_clients(ctx: &Ctx, partner: &str) -> Result<Response, Error> {
                 "{SELECT_CLIENT} WHERE partner_mid = ?1 ORDER BY seq LIMIT ?2 OFFSET ?3"
             ))?
             .query_map(
-                rusqlite::params![partner, page.limit(), page.offset()],
+                crate::params![partner, page.limit(), page.offset()],
                 Client::from_row,
             )?
-            .collect::<rusqlite::Result<Vec<Client>>>()?;
+            .collect::<crate::db::Result<Vec<Client>>>()?;
         let mut items = Vec::with_capacity(clients.len());
         for client in &mut clients {
             client.contacts = contact_mids(conn, &client.mid)?;
@@ -556,7 +556,7 @@ fn write_update(
             }
             None => {
                 conn.prepare_cached("UPDATE ml_contacts SET position = ?1 WHERE mid = ?2")?
-                    .execute(rusqlite::params![position as i64, contact_mid])?;
+                    .execute(crate::params![position as i64, contact_mid])?;
             }
         }
     }
@@ -575,14 +575,14 @@ fn write_update(
             );
             Ok((contact_type, display))
         })?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<crate::db::Result<_>>()?;
     let (display_name, is_organization) = summarize(&summary);
     conn.prepare_cached(
         "UPDATE ml_clients SET client_external_id = ?1, display_name = ?2, is_organization = ?3,
              default_contact_mid = ?4, updated_at = ?5
          WHERE mid = ?6",
     )?
-    .execute(rusqlite::params![
+    .execute(crate::params![
         external_id,
         display_name,
         is_organization,

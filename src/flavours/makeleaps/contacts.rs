@@ -7,7 +7,7 @@
 //! the seed's `{"address": ""}` is accepted). E-mails are checked only for the shape of an address
 //! (something@something, no spaces): MakeLeaps publishes no stricter rule.
 
-use rusqlite::{Connection, OptionalExtension, Row};
+use crate::db::{Connection, OptionalExtension, Row};
 use serde_json::{json, Map, Value};
 
 use super::fields::{self, text, Errors, Text};
@@ -115,14 +115,14 @@ impl NewContact {
         partner: &str,
         position: usize,
         now_ms: i64,
-    ) -> rusqlite::Result<()> {
+    ) -> crate::db::Result<()> {
         conn.prepare_cached(
             "INSERT INTO ml_contacts (mid, client_mid, partner_mid, position, contact_type, name,
                  family_name, given_name, title, department, phone_number, email, addresses,
                  created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?
-        .execute(rusqlite::params![
+        .execute(crate::params![
             mid,
             client,
             partner,
@@ -276,7 +276,7 @@ macro_rules! select_contact {
 }
 
 impl Contact {
-    fn from_row(r: &Row) -> rusqlite::Result<Contact> {
+    fn from_row(r: &Row) -> crate::db::Result<Contact> {
         Ok(Contact {
             mid: r.get(0)?,
             client: r.get(1)?,
@@ -321,7 +321,7 @@ impl Contact {
 }
 
 /// A partner's contact by mid (any of its clients'), or `None`.
-pub fn find(conn: &Connection, partner: &str, mid: &str) -> rusqlite::Result<Option<Contact>> {
+pub fn find(conn: &Connection, partner: &str, mid: &str) -> crate::db::Result<Option<Contact>> {
     conn.prepare_cached(concat!(
         select_contact!(),
         "WHERE c.mid = ?1 AND c.partner_mid = ?2"
@@ -361,11 +361,11 @@ pub fn list_client_contacts(ctx: &Ctx, partner: &str, client: &str) -> Result<Re
                 "WHERE c.client_mid = ?1 ORDER BY c.position LIMIT ?2 OFFSET ?3"
             ))?
             .query_map(
-                rusqlite::params![client, page.limit(), page.offset()],
+                crate::params![client, page.limit(), page.offset()],
                 Contact::from_row,
             )?
             .map(|c| c.map(|c| c.render(ctx)))
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<crate::db::Result<Vec<_>>>()?;
         Ok(page.respond(ctx, contacts))
     })
 }

@@ -25,7 +25,7 @@ pub mod rules;
 pub mod seed;
 mod urls;
 
-use rusqlite::OptionalExtension;
+use crate::db::OptionalExtension;
 use serde_json::{json, Value};
 
 use super::{Demo, FreshTenant, SectionError, SeedSection};
@@ -234,7 +234,7 @@ impl super::Flavour for MakeLeaps {
         Ok(Box::new(seed::Fresh::new(ids, tag)?))
     }
 
-    fn delete_tenant(&self, tx: &rusqlite::Transaction, key: &str) -> rusqlite::Result<()> {
+    fn delete_tenant(&self, tx: &crate::db::Transaction, key: &str) -> crate::db::Result<()> {
         seed::delete_tenant(tx, key)
     }
 
@@ -244,9 +244,9 @@ impl super::Flavour for MakeLeaps {
 
     fn records(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Connection,
         page: super::Page,
-    ) -> rusqlite::Result<Vec<super::Records>> {
+    ) -> crate::db::Result<Vec<super::Records>> {
         records::tables(conn, page)
     }
 }

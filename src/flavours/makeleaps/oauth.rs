@@ -16,7 +16,7 @@
 //! authenticated; a missing one after (the recorded `invalid_client` answer came from an
 //! empty body).
 
-use rusqlite::OptionalExtension;
+use crate::db::OptionalExtension;
 use serde_json::json;
 
 use super::Error;
@@ -64,7 +64,7 @@ pub fn issue_token(app: &App, req: &Request) -> Result<Response, Error> {
             "INSERT INTO ml_tokens (token_hash, partner_mid, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4)",
         )?
-        .execute(rusqlite::params![
+        .execute(crate::params![
             &hash[..],
             partner,
             now,
@@ -99,7 +99,7 @@ pub fn revoke_token(app: &App, req: &Request) -> Result<Response, Error> {
             "UPDATE ml_tokens SET revoked_at = ?1
              WHERE token_hash = ?2 AND partner_mid = ?3 AND revoked_at IS NULL",
         )?
-        .execute(rusqlite::params![now, &hash[..], partner])
+        .execute(crate::params![now, &hash[..], partner])
     })?;
     Ok(Response::empty(200).with_header("Cache-Control", "no-store"))
 }

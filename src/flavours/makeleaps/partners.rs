@@ -6,7 +6,7 @@
 //! URLs of its collections. Only `clients` is served here; the other collections (documents,
 //! tags, ...) are links to a part of MakeLeaps this emulator does not cover, and answer 404.
 
-use rusqlite::OptionalExtension;
+use crate::db::OptionalExtension;
 use serde_json::{json, Value};
 
 use super::paging::Page;

@@ -4,7 +4,7 @@
 use crate::clock::iso_seconds;
 use crate::flavours::{Page, RecordRow, Records};
 
-pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Records>> {
+pub fn tables(c: &crate::db::Connection, page: Page) -> crate::db::Result<Vec<Records>> {
     let (limit, offset) = page.sql();
     let partners = c
         .prepare_cached(
@@ -20,7 +20,7 @@ pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Reco
                 iso_seconds(r.get(4)?),
             ]))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::db::Result<Vec<_>>>()?;
     let clients = c
         .prepare_cached(
             "SELECT mid, partner_mid, display_name, client_external_id, is_organization,
@@ -42,7 +42,7 @@ pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Reco
                 iso_seconds(r.get(5)?),
             ]))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::db::Result<Vec<_>>>()?;
     let contacts = c
         .prepare_cached(
             "SELECT mid, client_mid, contact_type,
@@ -61,7 +61,7 @@ pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Reco
                 r.get(5)?,
             ]))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::db::Result<Vec<_>>>()?;
     Ok(vec![
         Records::new(
             "Partners",

@@ -55,7 +55,7 @@ fn is_mid(text: &str) -> bool {
 }
 
 /// Deletes partner `mid` with its tokens, clients and contacts (ON DELETE CASCADE).
-pub fn delete_tenant(tx: &rusqlite::Transaction, mid: &str) -> rusqlite::Result<()> {
+pub fn delete_tenant(tx: &crate::db::Transaction, mid: &str) -> crate::db::Result<()> {
     tx.execute("DELETE FROM ml_partners WHERE mid = ?1", [mid])?;
     Ok(())
 }
@@ -128,13 +128,13 @@ impl SeedSection for Section {
         }
     }
 
-    fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
+    fn apply(&self, tx: &crate::db::Transaction, now_ms: i64) -> crate::db::Result<()> {
         let mut insert = tx.prepare_cached(
             "INSERT INTO ml_partners (mid, name, client_id, client_secret_hash, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
         )?;
         for p in &self.partners {
-            insert.execute(rusqlite::params![
+            insert.execute(crate::params![
                 p.mid,
                 p.name,
                 p.client_id,
@@ -207,7 +207,7 @@ impl FreshTenant for Fresh {
         self.section.prepare(hash, ids);
     }
 
-    fn insert(&mut self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<String> {
+    fn insert(&mut self, tx: &crate::db::Transaction, now_ms: i64) -> crate::db::Result<String> {
         self.section.apply(tx, now_ms)?;
         Ok(self.section.partners[0].mid.clone().unwrap_or_default())
     }

@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use rusqlite::OptionalExtension;
+use crate::db::OptionalExtension;
 use serde_json::{Map, Value};
 
 use super::{invitations, rules, Error};
@@ -166,7 +166,7 @@ pub struct Upserted {
 /// counts a re-invitation. A registered client stays registered; otherwise the status is
 /// `invited`, or `pending_review` for a request from outside the trusted networks.
 fn upsert_client(
-    tx: &rusqlite::Transaction,
+    tx: &crate::db::Transaction,
     ids: &crate::ids::Ids,
     processor: &Processor,
     client: &NewClient,
@@ -191,7 +191,7 @@ fn upsert_client(
              RETURNING id, status",
         )?
         .query_row(
-            rusqlite::params![
+            crate::params![
                 new_id,
                 processor.id,
                 client.company_name,

@@ -5,7 +5,7 @@
 //! keep its SHA-256). Forms are protected against CSRF: the anonymous ones (register, sign
 //! in) by a double-submit cookie, sign-out by the session's own CSRF token.
 
-use rusqlite::OptionalExtension;
+use crate::db::OptionalExtension;
 
 use super::pages::{self, Overview, RegisterForm};
 use super::{Error, REGISTER_LINK};
@@ -123,7 +123,7 @@ pub fn show_register(app: &App, req: &Request, token: &str) -> Result<Response, 
     let now = app.clock.now_ms();
     let client_id = match app
         .store
-        .read(|c| Ok::<_, rusqlite::Error>(links::check(c, REGISTER_LINK, token, now)))?
+        .read(|c| Ok::<_, crate::db::Error>(links::check(c, REGISTER_LINK, token, now)))?
     {
         Ok(id) => id,
         Err(e) => return Ok(dead_link(req, &e)),
@@ -152,7 +152,7 @@ pub fn submit_register(app: &App, req: &Request, token: &str) -> Result<Response
     let now = app.clock.now_ms();
     let client_id = match app
         .store
-        .read(|c| Ok::<_, rusqlite::Error>(links::check(c, REGISTER_LINK, token, now)))?
+        .read(|c| Ok::<_, crate::db::Error>(links::check(c, REGISTER_LINK, token, now)))?
     {
         Ok(id) => id,
         Err(e) => return Ok(dead_link(req, &e)),
@@ -181,7 +181,7 @@ pub fn submit_register(app: &App, req: &Request, token: &str) -> Result<Response
             Err(e) => return Ok(Err(e)),
         };
         start_session(tx, &app.ids, &session, &client_id, now)?;
-        Ok::<_, rusqlite::Error>(Ok(()))
+        Ok::<_, crate::db::Error>(Ok(()))
     })?;
     match outcome {
         Ok(()) => Ok(signed_in(req, &session)),
@@ -238,12 +238,12 @@ impl<'f> Registration<'f> {
 /// invited one (not held for review or rejected since). The client's id, or why the link no
 /// longer registers anyone.
 fn register(
-    tx: &rusqlite::Transaction,
+    tx: &crate::db::Transaction,
     token: &str,
     registration: &Registration,
     password_hash: &str,
     now: i64,
-) -> rusqlite::Result<Result<String, LinkError>> {
+) -> crate::db::Result<Result<String, LinkError>> {
     let client_id = match links::redeem(tx, REGISTER_LINK, token, now) {
         Ok(id) => id,
         Err(LinkError::Store(e)) => return Err(e),
@@ -255,7 +255,7 @@ fn register(
                  updated_at = ?3, first_name = ?4, last_name = ?5, company_name = ?6
              WHERE id = ?1 AND status = 'invited'",
         )?
-        .execute(rusqlite::params![
+        .execute(crate::params![
             client_id,
             password_hash,
             now,
@@ -270,17 +270,17 @@ fn register(
 }
 
 fn start_session(
-    tx: &rusqlite::Transaction,
+    tx: &crate::db::Transaction,
     ids: &crate::ids::Ids,
     token: &str,
     client_id: &str,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> crate::db::Result<()> {
     tx.prepare_cached(
         "INSERT INTO sessions (token_hash, purpose, subject_id, csrf_token, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(rusqlite::params![
+    .execute(crate::params![
         sha256(token.as_bytes()),
         SESSION_PURPOSE,
         client_id,
@@ -312,7 +312,7 @@ fn session(app: &App, req: &Request) -> Result<Option<(String, String, Vec<u8>)>
             "SELECT subject_id, csrf_token FROM sessions
              WHERE token_hash = ?1 AND purpose = ?2 AND expires_at > ?3",
         )?
-        .query_row(rusqlite::params![hash, SESSION_PURPOSE, now], |r| {
+        .query_row(crate::params![hash, SESSION_PURPOSE, now], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
         .optional()

@@ -9,10 +9,10 @@ use crate::app::App;
 /// a pointer to the sign-in page instead of a new link.
 pub fn send(
     app: &App,
-    tx: &rusqlite::Transaction,
+    tx: &crate::db::Transaction,
     client_id: &str,
     now_ms: i64,
-) -> rusqlite::Result<()> {
+) -> crate::db::Result<()> {
     let (email, first_name, company_name, processor_name, status): (
         String,
         String,

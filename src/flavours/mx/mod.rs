@@ -167,7 +167,7 @@ impl super::Flavour for Mx {
         Ok(Box::new(seed::Fresh::new(ids, tag)?))
     }
 
-    fn delete_tenant(&self, tx: &rusqlite::Transaction, key: &str) -> rusqlite::Result<()> {
+    fn delete_tenant(&self, tx: &crate::db::Transaction, key: &str) -> crate::db::Result<()> {
         seed::delete_tenant(tx, key)
     }
 
@@ -177,9 +177,9 @@ impl super::Flavour for Mx {
 
     fn records(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Connection,
         page: super::Page,
-    ) -> rusqlite::Result<Vec<super::Records>> {
+    ) -> crate::db::Result<Vec<super::Records>> {
         records::tables(conn, page)
     }
 }

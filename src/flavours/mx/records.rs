@@ -5,7 +5,7 @@
 use crate::clock::iso_seconds;
 use crate::flavours::{Page, RecordAction, RecordRow, Records};
 
-pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Records>> {
+pub fn tables(c: &crate::db::Connection, page: Page) -> crate::db::Result<Vec<Records>> {
     let (limit, offset) = page.sql();
     let processors = c
         .prepare_cached(
@@ -21,7 +21,7 @@ pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Reco
                 iso_seconds(r.get(3)?),
             ]))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::db::Result<Vec<_>>>()?;
     let waiting = c
         .prepare_cached(
             "SELECT id, processor_id, company_name, email, source_ip, updated_at
@@ -51,7 +51,7 @@ pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Reco
                 ],
             })
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::db::Result<Vec<_>>>()?;
     let clients = c
         .prepare_cached(
             "SELECT id, processor_id, company_name, email, first_name || ' ' || last_name,
@@ -69,7 +69,7 @@ pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Reco
                 iso_seconds(r.get(6)?),
             ]))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::db::Result<Vec<_>>>()?;
     Ok(vec![
         Records::new(
             "Processors",

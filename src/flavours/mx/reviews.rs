@@ -3,7 +3,7 @@
 //! `pending_review` without mail until the admin API approves (sending the invitation) or
 //! rejects it.
 
-use rusqlite::OptionalExtension;
+use crate::db::OptionalExtension;
 use serde_json::{json, Value};
 
 use crate::app::App;
@@ -14,17 +14,17 @@ use crate::router::Route;
 pub enum ReviewError {
     /// No client waits for review under that id.
     NotPending,
-    Store(rusqlite::Error),
+    Store(crate::db::Error),
 }
 
-impl From<rusqlite::Error> for ReviewError {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::db::Error> for ReviewError {
+    fn from(e: crate::db::Error) -> Self {
         ReviewError::Store(e)
     }
 }
 
 /// `{"reviews": [...]}`: the clients waiting, oldest first.
-pub fn list(app: &App) -> rusqlite::Result<Value> {
+pub fn list(app: &App) -> crate::db::Result<Value> {
     app.store.read(|c| {
         let mut stmt = c.prepare_cached(
             "SELECT id, processor_id, company_name, email, first_name, last_name, source_ip,
@@ -45,7 +45,7 @@ pub fn list(app: &App) -> rusqlite::Result<Value> {
                 "updated": crate::clock::iso_millis(r.get(8)?),
             }))
         })?;
-        Ok(json!({ "reviews": rows.collect::<rusqlite::Result<Vec<_>>>()? }))
+        Ok(json!({ "reviews": rows.collect::<crate::db::Result<Vec<_>>>()? }))
     })
 }
 
@@ -67,7 +67,7 @@ fn decide(app: &App, client_id: &str, status: &str) -> Result<Value, ReviewError
                 "UPDATE mx_clients SET status = ?2, updated_at = ?3
                  WHERE id = ?1 AND status = 'pending_review' RETURNING id",
             )?
-            .query_row(rusqlite::params![client_id, status, now], |r| r.get(0))
+            .query_row(crate::params![client_id, status, now], |r| r.get(0))
             .optional()?;
         if changed.is_none() {
             return Err(ReviewError::NotPending);
@@ -110,7 +110,7 @@ fn decided(outcome: Result<Value, ReviewError>) -> Result<Value, AdminError> {
     })
 }
 
-fn failed(what: &'static str, e: rusqlite::Error) -> AdminError {
+fn failed(what: &'static str, e: crate::db::Error) -> AdminError {
     AdminError::Failed {
         what,
         detail: e.to_string(),

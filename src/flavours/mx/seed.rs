@@ -26,7 +26,7 @@ pub struct Processor {
 }
 
 /// Deletes processor `id` with its clients (and their links and sessions).
-pub fn delete_tenant(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<()> {
+pub fn delete_tenant(tx: &crate::db::Transaction, id: &str) -> crate::db::Result<()> {
     tx.execute(
         "DELETE FROM links WHERE purpose LIKE 'mx.%'
            AND subject_id IN (SELECT id FROM mx_clients WHERE processor_id = ?1)",
@@ -71,14 +71,14 @@ impl SeedSection for Section {
         }
     }
 
-    fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
+    fn apply(&self, tx: &crate::db::Transaction, now_ms: i64) -> crate::db::Result<()> {
         let mut insert = tx.prepare_cached(
             "INSERT INTO mx_processors (id, name, api_key_hash, created_at)
              VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING",
         )?;
         for p in &self.processors {
             let name = p.name.as_deref().unwrap_or(&p.id);
-            insert.execute(rusqlite::params![p.id, name, p.api_key_hash, now_ms])?;
+            insert.execute(crate::params![p.id, name, p.api_key_hash, now_ms])?;
         }
         Ok(())
     }
@@ -118,7 +118,7 @@ impl FreshTenant for Fresh {
         self.section.prepare(hash, ids);
     }
 
-    fn insert(&mut self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<String> {
+    fn insert(&mut self, tx: &crate::db::Transaction, now_ms: i64) -> crate::db::Result<String> {
         self.section.apply(tx, now_ms)?;
         Ok(self.processor_id.clone())
     }

@@ -2,7 +2,7 @@
 //! created with `POST /clients` is an account too, with its parent set. Both log in the same
 //! way and see themselves as the login example's `client` object (docs/nueve09.md).
 
-use rusqlite::{Connection, OptionalExtension, Row};
+use crate::db::{Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
 
 use super::money;
@@ -33,7 +33,7 @@ const BY_API_KEY: &str = "SELECT id, name, alias, code, entity_code, email, avai
     FROM n09_accounts WHERE api_key_hash = ?1";
 
 impl Account {
-    pub fn by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Account>> {
+    pub fn by_id(conn: &Connection, id: &str) -> crate::db::Result<Option<Account>> {
         conn.prepare_cached(BY_ID)?
             .query_row([id], Account::from_row)
             .optional()
@@ -44,14 +44,14 @@ impl Account {
     pub fn by_api_key(
         conn: &Connection,
         api_key: &str,
-    ) -> rusqlite::Result<Option<(Account, String)>> {
+    ) -> crate::db::Result<Option<(Account, String)>> {
         let hash = crate::auth::sha256(api_key.as_bytes());
         conn.prepare_cached(BY_API_KEY)?
             .query_row([&hash[..]], |r| Ok((Account::from_row(r)?, r.get(12)?)))
             .optional()
     }
 
-    fn from_row(r: &Row) -> rusqlite::Result<Account> {
+    fn from_row(r: &Row) -> crate::db::Result<Account> {
         Ok(Account {
             id: r.get(0)?,
             name: r.get(1)?,

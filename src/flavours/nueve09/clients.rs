@@ -8,8 +8,8 @@
 
 use std::sync::OnceLock;
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Row, Transaction};
+use crate::db::Value as SqlValue;
+use crate::db::{OptionalExtension, Row, Transaction};
 use serde_json::{json, Map, Value};
 
 use super::accounts::{mexico_city_time, Account};
@@ -83,10 +83,10 @@ pub fn list_clients(app: &App, req: &Request) -> Result<Response, Error> {
             .unwrap_or(0);
         let mut stmt = conn.prepare_cached(list_sql())?;
         let rows = stmt.query_map(
-            rusqlite::params![caller.id, per_page, (page - 1) * per_page],
+            crate::params![caller.id, per_page, (page - 1) * per_page],
             subclient_json,
         )?;
-        let subclients = rows.collect::<rusqlite::Result<Vec<Value>>>()?;
+        let subclients = rows.collect::<crate::db::Result<Vec<Value>>>()?;
         Ok::<_, Error>((total, subclients))
     })?;
     Ok(ok(json!({
@@ -146,7 +146,7 @@ fn insert_subclient(
              subclient_count = subclient_count + 1, updated_at = ?3
          WHERE id = ?1",
     )?
-    .execute(rusqlite::params![caller.id, form.available_cents, now_ms])?;
+    .execute(crate::params![caller.id, form.available_cents, now_ms])?;
 
     let alias = form.get("alias").unwrap_or_default();
     let mut values: Vec<SqlValue> = vec![
@@ -164,20 +164,20 @@ fn insert_subclient(
             .map(|(_, value)| value.map(str::to_string).into()),
     );
     tx.prepare_cached(insert_sql())?
-        .execute(rusqlite::params_from_iter(values))?;
+        .execute(crate::db::params_from_iter(values))?;
     Ok(())
 }
 
 /// Which of alias, RFC and API-key name another sub-client of the caller already uses
 /// (case-insensitively, as the unique indexes of schema.sql compare them).
-fn duplicates(tx: &Transaction, parent_id: &str, form: &Form) -> rusqlite::Result<FieldErrors> {
+fn duplicates(tx: &Transaction, parent_id: &str, form: &Form) -> crate::db::Result<FieldErrors> {
     let unique = ["alias", "rfc", "api_key_name"].map(|f| (f, form.get(f).unwrap_or_default()));
     let mut stmt = tx.prepare_cached(
         "SELECT alias, rfc, api_key_name FROM n09_accounts
          WHERE parent_id = ?1 AND (alias = ?2 COLLATE NOCASE OR rfc = ?3 COLLATE NOCASE
                                    OR api_key_name = ?4 COLLATE NOCASE)",
     )?;
-    let mut rows = stmt.query(rusqlite::params![
+    let mut rows = stmt.query(crate::params![
         parent_id,
         unique[0].1,
         unique[1].1,
@@ -254,7 +254,7 @@ fn select_view() -> String {
 /// A sub-client as the read endpoints show it: the create answer's fields, its current
 /// `available`, and the rest of the form as given. `api_client.name` (the API key) is only
 /// in the create answer: the key is stored as its SHA-256.
-fn subclient_json(row: &Row) -> rusqlite::Result<Value> {
+fn subclient_json(row: &Row) -> crate::db::Result<Value> {
     let mut view = Map::new();
     view.insert("id".into(), Value::String(row.get(0)?));
     view.insert("code".into(), Value::String(row.get(1)?));

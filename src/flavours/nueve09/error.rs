@@ -157,8 +157,8 @@ pub fn for_status(status: u16) -> Response {
     Response::json(status, &body)
 }
 
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Self {
+impl From<crate::db::Error> for Error {
+    fn from(e: crate::db::Error) -> Self {
         Error::Internal(e.to_string())
     }
 }

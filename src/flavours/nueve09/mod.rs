@@ -203,15 +203,15 @@ impl super::Flavour for Nueve09 {
         Ok(Box::new(seed::Fresh::new(ids, tag)?))
     }
 
-    fn delete_tenant(&self, tx: &rusqlite::Transaction, key: &str) -> rusqlite::Result<()> {
+    fn delete_tenant(&self, tx: &crate::db::Transaction, key: &str) -> crate::db::Result<()> {
         seed::delete_tenant(tx, key)
     }
 
     fn records(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Connection,
         page: super::Page,
-    ) -> rusqlite::Result<Vec<super::Records>> {
+    ) -> crate::db::Result<Vec<super::Records>> {
         records::tables(conn, page)
     }
 }

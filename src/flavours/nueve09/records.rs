@@ -5,7 +5,7 @@ use super::money;
 use crate::clock::iso_seconds;
 use crate::flavours::{Page, RecordRow, Records};
 
-pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Records>> {
+pub fn tables(c: &crate::db::Connection, page: Page) -> crate::db::Result<Vec<Records>> {
     let (limit, offset) = page.sql();
     let accounts = c
         .prepare_cached(
@@ -24,7 +24,7 @@ pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Reco
                 r.get(6)?,
             ]))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::db::Result<Vec<_>>>()?;
     let subclients = c
         .prepare_cached(
             "SELECT id, parent_id, name, alias, coalesce(rfc, ''), email, available_cents,
@@ -45,7 +45,7 @@ pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Reco
                 iso_seconds(r.get(8)?),
             ]))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::db::Result<Vec<_>>>()?;
     Ok(vec![
         Records::new(
             "Accounts",

@@ -60,7 +60,7 @@ fn cents(amount: &Option<Number>) -> Result<i64, money::AmountError> {
 }
 
 /// Deletes top-level account `id` and every sub-client below it (ON DELETE CASCADE).
-pub fn delete_tenant(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<()> {
+pub fn delete_tenant(tx: &crate::db::Transaction, id: &str) -> crate::db::Result<()> {
     tx.execute("DELETE FROM n09_accounts WHERE id = ?1", [id])?;
     Ok(())
 }
@@ -102,7 +102,7 @@ impl SeedSection for Section {
         }
     }
 
-    fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
+    fn apply(&self, tx: &crate::db::Transaction, now_ms: i64) -> crate::db::Result<()> {
         let mut insert = tx.prepare_cached(
             "INSERT INTO n09_accounts (id, api_key_hash, password_hash, name, alias, code,
                  entity_code, email, available_cents, balance_cents, created_at, updated_at)
@@ -113,7 +113,7 @@ impl SeedSection for Section {
                 .code
                 .clone()
                 .unwrap_or_else(|| a.alias.chars().take(3).collect::<String>().to_uppercase());
-            insert.execute(rusqlite::params![
+            insert.execute(crate::params![
                 a.id,
                 a.api_key_hash,
                 a.password_hash,
@@ -169,7 +169,7 @@ impl FreshTenant for Fresh {
         self.section.prepare(hash, ids);
     }
 
-    fn insert(&mut self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<String> {
+    fn insert(&mut self, tx: &crate::db::Transaction, now_ms: i64) -> crate::db::Result<String> {
         self.section.apply(tx, now_ms)?;
         Ok(self.account_id())
     }

@@ -9,10 +9,10 @@
 //! signature is checked in constant time (`hmac`'s `verify_slice`), then the expiry, then
 //! that the account still exists.
 
+use crate::db::{Connection, OptionalExtension};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use rusqlite::{Connection, OptionalExtension};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -153,12 +153,12 @@ fn signing_key(app: &App) -> Result<Vec<u8>, Error> {
             "INSERT INTO n09_signing_key (id, secret, created_at) VALUES (1, ?1, ?2)
              ON CONFLICT (id) DO NOTHING",
         )?
-        .execute(rusqlite::params![&fresh[..], now])?;
+        .execute(crate::params![&fresh[..], now])?;
         read_key(tx)?.ok_or_else(|| Error::Internal("the signing key was not stored".into()))
     })
 }
 
-fn read_key(conn: &Connection) -> rusqlite::Result<Option<Vec<u8>>> {
+fn read_key(conn: &Connection) -> crate::db::Result<Option<Vec<u8>>> {
     conn.prepare_cached("SELECT secret FROM n09_signing_key WHERE id = 1")?
         .query_row([], |r| r.get(0))
         .optional()

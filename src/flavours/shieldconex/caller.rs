@@ -6,7 +6,7 @@
 //! whose welcome link is still unused), an inactive user, or a client-level user whose client
 //! was deleted is refused like a wrong password: 401, without saying which.
 
-use rusqlite::OptionalExtension;
+use crate::db::OptionalExtension;
 
 use super::error::Error;
 use super::roles::{self, Level};

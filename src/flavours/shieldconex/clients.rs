@@ -6,7 +6,7 @@
 //! deleted successfully" and "it is not possible to delete Clients"): the row stays with
 //! `deleted_at` set and disappears from every answer; its name may be used again.
 
-use rusqlite::{Connection, OptionalExtension, Transaction};
+use crate::db::{Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -72,7 +72,7 @@ pub struct Contact {
 impl Contact {
     /// The contact in columns `first..first + 4` (id, firstName, lastName, email) of a row
     /// that LEFT JOINs the user; `None` when there is none.
-    pub fn from_columns(r: &rusqlite::Row, first: usize) -> rusqlite::Result<Option<Contact>> {
+    pub fn from_columns(r: &crate::db::Row, first: usize) -> crate::db::Result<Option<Contact>> {
         let Some(id) = r.get::<_, Option<i64>>(first)? else {
             return Ok(None);
         };
@@ -104,7 +104,7 @@ fn page_ids(
     partners: &[i64],
     skip: i64,
     take: i64,
-) -> rusqlite::Result<Vec<i64>> {
+) -> crate::db::Result<Vec<i64>> {
     let wanted = skip.saturating_add(take);
     let mut stmt = conn.prepare_cached(
         "SELECT id FROM sc_clients WHERE direct_partner_id = ?1 AND deleted_at IS NULL
@@ -112,7 +112,7 @@ fn page_ids(
     )?;
     let mut ids = Vec::new();
     for partner in partners {
-        let rows = stmt.query_map(rusqlite::params![partner, wanted], |r| r.get::<_, i64>(0))?;
+        let rows = stmt.query_map(crate::params![partner, wanted], |r| r.get::<_, i64>(0))?;
         for id in rows {
             ids.push(id?);
         }
@@ -148,7 +148,7 @@ pub fn list_clients(app: &App, req: &Request, caller: &Caller, _: &str) -> Resul
         let partners: Vec<i64> = conn
             .prepare_cached(concat!(subtree!(), "SELECT id FROM sub"))?
             .query_map([partner.id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<crate::db::Result<_>>()?;
         let total: i64 = {
             let mut live = conn
                 .prepare_cached("SELECT live FROM sc_partner_live_clients WHERE partner_id = ?1")?;
@@ -188,7 +188,7 @@ pub fn list_clients(app: &App, req: &Request, caller: &Caller, _: &str) -> Resul
                     })
                 })
             })
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<crate::db::Result<Vec<_>>>()?;
         Ok(json_response(200, &ClientList { total, data }))
     })
 }
@@ -246,13 +246,13 @@ fn check_unique_name(
     name: &str,
     except: Option<i64>,
     problems: &mut Problems,
-) -> rusqlite::Result<()> {
+) -> crate::db::Result<()> {
     let taken: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM sc_clients
                             WHERE name = ?1 AND deleted_at IS NULL AND id IS NOT ?2)",
         )?
-        .query_row(rusqlite::params![name, except], |r| r.get(0))?;
+        .query_row(crate::params![name, except], |r| r.get(0))?;
     if taken {
         problems.add("name", DUPLICATE, "A client with this name already exists.");
     }
@@ -373,7 +373,7 @@ impl NewClient {
                  RETURNING id",
             )?
             .query_row(
-                rusqlite::params![
+                crate::params![
                     name,
                     self.billing_id,
                     self.mid,
@@ -485,7 +485,7 @@ impl ClientChanges {
                  modified_at = ?12
              WHERE id = ?1",
         )?
-        .execute(rusqlite::params![
+        .execute(crate::params![
             id,
             self.name,
             self.billing_id.is_some(),

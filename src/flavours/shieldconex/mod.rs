@@ -168,7 +168,7 @@ impl super::Flavour for ShieldConex {
         Ok(Box::new(seed::Fresh::new(ids, tag)?))
     }
 
-    fn delete_tenant(&self, tx: &rusqlite::Transaction, key: &str) -> rusqlite::Result<()> {
+    fn delete_tenant(&self, tx: &crate::db::Transaction, key: &str) -> crate::db::Result<()> {
         match key.parse() {
             Ok(id) => seed::delete_tenant(tx, id),
             Err(_) => Ok(()),
@@ -177,9 +177,9 @@ impl super::Flavour for ShieldConex {
 
     fn records(
         &self,
-        conn: &rusqlite::Connection,
+        conn: &crate::db::Connection,
         page: super::Page,
-    ) -> rusqlite::Result<Vec<super::Records>> {
+    ) -> crate::db::Result<Vec<super::Records>> {
         records::tables(conn, page)
     }
 }

@@ -5,7 +5,7 @@
 //! users cannot view partners at all (403). A partner user may change its own partner's attributes
 //! but not where it hangs in the tree (its parent is a level above).
 
-use rusqlite::{Connection, OptionalExtension, Transaction};
+use crate::db::{Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -93,7 +93,7 @@ pub fn list_partners(
              ORDER BY p.id LIMIT ?2 OFFSET ?3"
         ))?;
         let data = stmt
-            .query_map(rusqlite::params![root, paging.take, paging.skip], |r| {
+            .query_map(crate::params![root, paging.take, paging.skip], |r| {
                 Ok(PartnerItem {
                     id: r.get(0)?,
                     name: r.get(1)?,
@@ -108,7 +108,7 @@ pub fn list_partners(
                     modified: None,
                 })
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<crate::db::Result<Vec<_>>>()?;
         Ok(json_response(200, &PartnerList { total, data }))
     })
 }
@@ -162,12 +162,12 @@ fn check_unique_name(
     name: &str,
     except: Option<i64>,
     problems: &mut Problems,
-) -> rusqlite::Result<()> {
+) -> crate::db::Result<()> {
     let taken: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM sc_partners WHERE name = ?1 AND id IS NOT ?2)",
         )?
-        .query_row(rusqlite::params![name, except], |r| r.get(0))?;
+        .query_row(crate::params![name, except], |r| r.get(0))?;
     if taken {
         problems.add(
             "name",
@@ -273,7 +273,7 @@ pub fn create_partner(
             _ => None,
         };
         tx.prepare_cached("UPDATE sc_partners SET contact_id = ?2 WHERE id = ?1")?
-            .execute(rusqlite::params![id, contact_id])?;
+            .execute(crate::params![id, contact_id])?;
         Ok::<_, Error>(id)
     })?;
     welcome::after_commit(app, sends_mail);
@@ -323,7 +323,7 @@ fn insert_partner(tx: &Transaction, row: &PartnerRow, now: i64) -> Result<i64, E
              RETURNING id",
         )?
         .query_row(
-            rusqlite::params![
+            crate::params![
                 row.name,
                 row.reference,
                 row.billing_id,
@@ -406,7 +406,7 @@ fn apply_update(
              modified_at = ?12
          WHERE id = ?1",
     )?
-    .execute(rusqlite::params![
+    .execute(crate::params![
         id,
         name,
         reference.is_some(),

@@ -4,7 +4,7 @@
 use crate::clock::iso_seconds;
 use crate::flavours::{Page, RecordRow, Records};
 
-pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Records>> {
+pub fn tables(c: &crate::db::Connection, page: Page) -> crate::db::Result<Vec<Records>> {
     let (limit, offset) = page.sql();
     // The tree in depth-first order, each name indented by its depth.
     let partners = c
@@ -25,12 +25,12 @@ pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Reco
             Ok(RecordRow::of(vec![
                 r.get::<_, i64>(0)?.to_string(),
                 format!("{}{name}", "· ".repeat(usize::try_from(depth).unwrap_or(0))),
-                r.get::<_, rusqlite::types::Value>(3).map(cell)?,
+                r.get::<_, crate::db::Value>(3).map(cell)?,
                 yes_no(r.get(4)?),
                 r.get::<_, Option<i64>>(5)?.unwrap_or(0).to_string(),
             ]))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::db::Result<Vec<_>>>()?;
     let users = c
         .prepare_cached(
             "SELECT id, user_name, first_name || ' ' || last_name, email, user_role,
@@ -45,13 +45,13 @@ pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Reco
                 r.get(2)?,
                 r.get(3)?,
                 r.get(4)?,
-                r.get::<_, rusqlite::types::Value>(5).map(cell)?,
-                r.get::<_, rusqlite::types::Value>(6).map(cell)?,
+                r.get::<_, crate::db::Value>(5).map(cell)?,
+                r.get::<_, crate::db::Value>(6).map(cell)?,
                 yes_no(r.get(7)?),
                 yes_no(r.get(8)?),
             ]))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::db::Result<Vec<_>>>()?;
     let clients = c
         .prepare_cached(
             "SELECT id, name, direct_partner_id, coalesce(mid, ''), is_active, created_at,
@@ -69,7 +69,7 @@ pub fn tables(c: &rusqlite::Connection, page: Page) -> rusqlite::Result<Vec<Reco
                 yes_no(r.get(6)?),
             ]))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<crate::db::Result<Vec<_>>>()?;
     Ok(vec![
         Records::new(
             "Partners",
@@ -108,11 +108,11 @@ fn yes_no(flag: bool) -> String {
     if flag { "yes" } else { "no" }.to_string()
 }
 
-fn cell(value: rusqlite::types::Value) -> String {
+fn cell(value: crate::db::Value) -> String {
     match value {
-        rusqlite::types::Value::Integer(n) => n.to_string(),
-        rusqlite::types::Value::Text(t) => t,
-        rusqlite::types::Value::Real(f) => f.to_string(),
+        crate::db::Value::Integer(n) => n.to_string(),
+        crate::db::Value::Text(t) => t,
+        crate::db::Value::Real(f) => f.to_string(),
         _ => String::new(),
     }
 }

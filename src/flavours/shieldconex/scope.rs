@@ -15,7 +15,7 @@
 //! Trees are walked with recursive queries; depth is capped at `MAX_DEPTH` so that even a bad
 //! seed with a cycle cannot loop.
 
-use rusqlite::{Connection, OptionalExtension};
+use crate::db::{Connection, OptionalExtension};
 
 /// The deepest a partner tree may be (levels below its root). The recursive queries below
 /// spell it as the literal 64; creates and moves refuse to go past it, so every walk sees
@@ -68,14 +68,14 @@ macro_rules! subtree {
 pub(crate) use subtree;
 
 /// The levels below `partner_id` (0 for a partner without sub-partners).
-pub fn height(conn: &Connection, partner_id: i64) -> rusqlite::Result<usize> {
+pub fn height(conn: &Connection, partner_id: i64) -> crate::db::Result<usize> {
     conn.prepare_cached(concat!(subtree!(), "SELECT max(depth) FROM sub"))?
         .query_row([partner_id], |r| r.get::<_, Option<i64>>(0))
         .map(|h| h.unwrap_or(0).max(0) as usize)
 }
 
 /// The partner and its ancestors, nearest first (so the root is last); empty when absent.
-pub fn lineage(conn: &Connection, partner_id: i64) -> rusqlite::Result<Vec<Named>> {
+pub fn lineage(conn: &Connection, partner_id: i64) -> crate::db::Result<Vec<Named>> {
     let mut stmt = conn.prepare_cached(
         "WITH RECURSIVE up(id, name, parent_id, depth) AS (
              SELECT id, name, parent_id, 0 FROM sc_partners WHERE id = ?1
@@ -103,7 +103,7 @@ pub fn root(conn: &Connection, partner_id: i64) -> Result<Named, Error> {
 }
 
 /// The direct partner of a live client.
-fn client_partner(conn: &Connection, client_id: i64) -> rusqlite::Result<Option<i64>> {
+fn client_partner(conn: &Connection, client_id: i64) -> crate::db::Result<Option<i64>> {
     conn.prepare_cached(
         "SELECT direct_partner_id FROM sc_clients WHERE id = ?1 AND deleted_at IS NULL",
     )?
@@ -116,8 +116,8 @@ pub fn partner_access(
     conn: &Connection,
     caller: &Caller,
     partner_id: i64,
-) -> rusqlite::Result<Access> {
-    let in_lineage = |of: i64, wanted: i64| -> rusqlite::Result<bool> {
+) -> crate::db::Result<Access> {
+    let in_lineage = |of: i64, wanted: i64| -> crate::db::Result<bool> {
         Ok(lineage(conn, of)?.iter().any(|p| p.id == wanted))
     };
     Ok(match caller.home {
@@ -138,7 +138,7 @@ pub fn client_access(
     caller: &Caller,
     client_id: i64,
     direct_partner_id: i64,
-) -> rusqlite::Result<Access> {
+) -> crate::db::Result<Access> {
     Ok(match caller.home {
         Home::System => Access::Visible,
         Home::Partner(_) => match partner_access(conn, caller, direct_partner_id)? {
@@ -182,7 +182,7 @@ pub struct UserPlace {
     pub client_partner_id: Option<i64>,
 }
 
-pub fn user_place(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<UserPlace>> {
+pub fn user_place(conn: &Connection, user_id: i64) -> crate::db::Result<Option<UserPlace>> {
     conn.prepare_cached(
         "SELECT u.user_role, u.partner_id, u.client_id, c.direct_partner_id
          FROM sc_users u LEFT JOIN sc_clients c ON c.id = u.client_id AND c.deleted_at IS NULL
@@ -205,7 +205,7 @@ pub fn user_access(
     conn: &Connection,
     caller: &Caller,
     place: &UserPlace,
-) -> rusqlite::Result<Access> {
+) -> crate::db::Result<Access> {
     let role = roles::canonical(&place.role).unwrap_or("Client User");
     Ok(match roles::level(role) {
         Level::Client => match (place.client_id, place.client_partner_id) {
@@ -234,7 +234,7 @@ pub fn resolve_partner(
     attr: &str,
     problems: &mut Problems,
 ) -> Result<Option<Named>, Error> {
-    let by_id = |id: i64| -> rusqlite::Result<Option<Named>> {
+    let by_id = |id: i64| -> crate::db::Result<Option<Named>> {
         conn.prepare_cached("SELECT id, name FROM sc_partners WHERE id = ?1")?
             .query_row([id], |r| {
                 Ok(Named {
@@ -244,7 +244,7 @@ pub fn resolve_partner(
             })
             .optional()
     };
-    let by_name = |name: &str| -> rusqlite::Result<Option<Named>> {
+    let by_name = |name: &str| -> crate::db::Result<Option<Named>> {
         conn.prepare_cached("SELECT id, name FROM sc_partners WHERE name = ?1")?
             .query_row([name], |r| {
                 Ok(Named {
@@ -289,7 +289,7 @@ pub fn resolve_client(
     attr: &str,
     problems: &mut Problems,
 ) -> Result<Option<(Named, i64)>, Error> {
-    let row = |sql: &str, key: &dyn rusqlite::ToSql| -> rusqlite::Result<Option<(Named, i64)>> {
+    let row = |sql: &str, key: &dyn crate::db::ToSql| -> crate::db::Result<Option<(Named, i64)>> {
         conn.prepare_cached(sql)?
             .query_row([key], |r| {
                 Ok((
@@ -372,9 +372,9 @@ enum Found<T> {
 /// parameter's single value, by id first and then by name.
 fn find<T: HasName>(
     reference: &Ref,
-    by_id: impl Fn(i64) -> rusqlite::Result<Option<T>>,
-    by_name: impl Fn(&str) -> rusqlite::Result<Option<T>>,
-) -> rusqlite::Result<Found<T>> {
+    by_id: impl Fn(i64) -> crate::db::Result<Option<T>>,
+    by_name: impl Fn(&str) -> crate::db::Result<Option<T>>,
+) -> crate::db::Result<Found<T>> {
     let found_by_id = match reference.id {
         Some(id) => by_id(id)?,
         None => None,

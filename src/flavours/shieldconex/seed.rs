@@ -89,7 +89,7 @@ pub struct Client {
 
 /// Deletes root partner `id` with its whole subtree: sub-partners, their clients (deleted
 /// or not) and users, and the users' welcome links.
-pub fn delete_tenant(tx: &rusqlite::Transaction, id: i64) -> rusqlite::Result<()> {
+pub fn delete_tenant(tx: &crate::db::Transaction, id: i64) -> crate::db::Result<()> {
     // Partners, users and clients refer to each other; check the references at commit.
     tx.execute_batch(
         "PRAGMA defer_foreign_keys = ON;
@@ -180,8 +180,8 @@ impl SeedSection for Section {
         }
     }
 
-    fn apply(&self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<()> {
-        use rusqlite::params;
+    fn apply(&self, tx: &crate::db::Transaction, now_ms: i64) -> crate::db::Result<()> {
+        use crate::db::params;
         // Partners, users and clients refer to each other; check the references at commit.
         tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         let mut partner = tx.prepare_cached(
@@ -288,9 +288,9 @@ impl FreshTenant for Fresh {
         self.section.prepare(hash, ids);
     }
 
-    fn insert(&mut self, tx: &rusqlite::Transaction, now_ms: i64) -> rusqlite::Result<String> {
+    fn insert(&mut self, tx: &crate::db::Transaction, now_ms: i64) -> crate::db::Result<String> {
         // The next free ids, taken inside the transaction that uses them.
-        let next = |table: &str| -> rusqlite::Result<i64> {
+        let next = |table: &str| -> crate::db::Result<i64> {
             tx.query_row(
                 &format!("SELECT coalesce(max(id), 0) + 1 FROM {table}"),
                 [],

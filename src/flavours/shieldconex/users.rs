@@ -7,7 +7,7 @@
 //! come from this endpoint or inline, as the `contact` of a new client or partner; both go
 //! through `NewUser` here.
 
-use rusqlite::{Connection, OptionalExtension, Transaction};
+use crate::db::{Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -67,7 +67,7 @@ macro_rules! user_columns {
     };
 }
 
-fn item_from_row(r: &rusqlite::Row, details: bool) -> rusqlite::Result<UserItem> {
+fn item_from_row(r: &crate::db::Row, details: bool) -> crate::db::Result<UserItem> {
     let role_text: String = r.get(8)?;
     let role = roles::canonical(&role_text).unwrap_or("Client User");
     let named =
@@ -142,7 +142,7 @@ pub fn list_users(app: &App, req: &Request, caller: &Caller, _: &str) -> Result<
             ),
             Home::Client(own) => (None, true, Some(own)),
         };
-        let params = rusqlite::params![
+        let params = crate::params![
             root,
             client_filter,
             only_client_users,
@@ -160,7 +160,7 @@ pub fn list_users(app: &App, req: &Request, caller: &Caller, _: &str) -> Result<
         ))?;
         let data = stmt
             .query_map(params, |r| item_from_row(r, false))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<crate::db::Result<Vec<_>>>()?;
         Ok(json_response(200, &UserList { total, data }))
     })
 }
@@ -272,7 +272,7 @@ impl NewUser {
                  RETURNING id",
             )?
             .query_row(
-                rusqlite::params![
+                crate::params![
                     self.user_name,
                     self.first_name,
                     self.last_name,
@@ -399,12 +399,12 @@ pub fn check_unique_user_name(
     except: Option<i64>,
     attr: &str,
     problems: &mut Problems,
-) -> rusqlite::Result<()> {
+) -> crate::db::Result<()> {
     let taken: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM sc_users WHERE user_name = ?1 AND id IS NOT ?2)",
         )?
-        .query_row(rusqlite::params![name, except], |r| r.get(0))?;
+        .query_row(crate::params![name, except], |r| r.get(0))?;
     if taken {
         problems.add(attr, DUPLICATE, format!("{attr} is already taken."));
     }
@@ -503,7 +503,7 @@ fn check_partner_above_client(
     direct_partner: i64,
     partner: &input::Ref,
     problems: &mut Problems,
-) -> rusqlite::Result<()> {
+) -> crate::db::Result<()> {
     let lineage = scope::lineage(conn, direct_partner)?;
     let matches = lineage.iter().any(|p| match (partner.id, &partner.name) {
         (Some(id), _) => id == p.id,
@@ -643,7 +643,7 @@ impl UserChanges {
                  modified_at = ?11
              WHERE id = ?1",
         )?
-        .execute(rusqlite::params![
+        .execute(crate::params![
             id,
             self.user_name,
             self.first_name,

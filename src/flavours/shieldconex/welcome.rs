@@ -12,7 +12,7 @@
 //! only credential, so the form needs no CSRF token of its own: a forged POST would have to
 //! know it.
 
-use rusqlite::{OptionalExtension, Transaction};
+use crate::db::{OptionalExtension, Transaction};
 
 use super::error::Error;
 use crate::app::App;
@@ -113,7 +113,7 @@ fn welcome_mail(who: &Recipient, link: &str, expires_at_ms: i64) -> Mail {
 pub fn show_form(app: &App, req: &Request, token: &str) -> Result<Response, Error> {
     let now = app.clock.now_ms();
     let user = app.store.read(|conn| {
-        Ok::<_, rusqlite::Error>(match links::check(conn, WELCOME_LINK, token, now) {
+        Ok::<_, crate::db::Error>(match links::check(conn, WELCOME_LINK, token, now) {
             Ok(id) => Ok(user_name(conn, &id)?),
             Err(e) => Err(e),
         })
@@ -134,7 +134,7 @@ pub fn set_password(app: &App, req: &Request, token: &str) -> Result<Response, E
     let now = app.clock.now_ms();
     // The link first: a dead one must not cost an argon2 run (an unauthenticated request).
     let user = app.store.read(|conn| {
-        Ok::<_, rusqlite::Error>(match links::check(conn, WELCOME_LINK, token, now) {
+        Ok::<_, crate::db::Error>(match links::check(conn, WELCOME_LINK, token, now) {
             Ok(id) => Ok(user_name(conn, &id)?),
             Err(e) => Err(e),
         })
@@ -159,7 +159,7 @@ pub fn set_password(app: &App, req: &Request, token: &str) -> Result<Response, E
             .prepare_cached(
                 "UPDATE sc_users SET password_hash = ?2 WHERE id = ?1 RETURNING user_name",
             )?
-            .query_row(rusqlite::params![user_id, password_hash], |r| r.get(0))
+            .query_row(crate::params![user_id, password_hash], |r| r.get(0))
             .optional()?;
         Ok(user_name.ok_or(LinkError::Unknown))
     })?;
@@ -178,7 +178,7 @@ pub fn set_password(app: &App, req: &Request, token: &str) -> Result<Response, E
     })
 }
 
-fn user_name(conn: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<Option<String>> {
+fn user_name(conn: &crate::db::Connection, user_id: &str) -> crate::db::Result<Option<String>> {
     conn.prepare_cached("SELECT user_name FROM sc_users WHERE id = ?1")?
         .query_row([user_id], |r| r.get(0))
         .optional()

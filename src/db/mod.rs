@@ -1,0 +1,444 @@
+//! The seam between Clientele's SQL and the engine that runs it.
+//!
+//! Every module that reads or writes records goes through these types instead of an engine's
+//! own: a `Connection` to read, a `Transaction` to write (it derefs to a `Connection`), their
+//! statements, rows, parameters and errors. The names and shapes follow rusqlite's, so the SQL
+//! and the code around it read as they always have; what changes is that the engine behind them
+//! is chosen when the store is opened. SQL is written once in the dialect both engines share;
+//! where they differ, the two variants sit next to each other at the call site.
+//!
+//! Only SQLite runs behind the seam so far; the SQLite engine costs one `match` per call over
+//! using rusqlite directly, and statements stay prepared and cached by rusqlite.
+
+mod sqlite;
+
+use std::fmt;
+
+/// What a database call can fail with, whatever the engine.
+#[derive(Debug)]
+pub enum Error {
+    /// `query_row` found no row (`OptionalExtension::optional` turns it into `None`).
+    NoRows,
+    /// A constraint (unique, foreign key, check) refused the write; the engine's words.
+    Constraint(String),
+    /// A value in a row could not be read as the Rust type asked for.
+    Conversion(String),
+    /// A parameter could not be written as a value.
+    Param(String),
+    /// The engine refused or failed, in its own words.
+    Sqlite(rusqlite::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoRows => f.write_str("query returned no rows"),
+            Error::Constraint(why) => write!(f, "constraint failed: {why}"),
+            Error::Conversion(why) => write!(f, "reading a column: {why}"),
+            Error::Param(why) => write!(f, "writing a parameter: {why}"),
+            Error::Sqlite(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::QueryReturnedNoRows => Error::NoRows,
+            rusqlite::Error::FromSqlConversionFailure(column, kind, why) => {
+                Error::Conversion(format!("column {column} ({kind}): {why}"))
+            }
+            rusqlite::Error::InvalidColumnType(column, name, kind) => {
+                Error::Conversion(format!("column {column} ({name}) is {kind}"))
+            }
+            rusqlite::Error::IntegralValueOutOfRange(column, value) => {
+                Error::Conversion(format!("column {column}: {value} is out of range"))
+            }
+            rusqlite::Error::ToSqlConversionFailure(why) => Error::Param(why.to_string()),
+            rusqlite::Error::SqliteFailure(e, detail)
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Error::Constraint(detail.unwrap_or_else(|| e.to_string()))
+            }
+            other => Error::Sqlite(other),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `query_row(...).optional()`: no row is `Ok(None)`, not an error.
+pub trait OptionalExtension<T> {
+    fn optional(self) -> Result<Option<T>>;
+}
+
+impl<T> OptionalExtension<T> for Result<T> {
+    fn optional(self) -> Result<Option<T>> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(Error::NoRows) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A value a statement can take as a parameter.
+pub trait ToSql: rusqlite::ToSql {}
+impl<T: rusqlite::ToSql + ?Sized> ToSql for T {}
+
+/// A Rust type a column can be read as.
+pub trait FromSql: rusqlite::types::FromSql {}
+impl<T: rusqlite::types::FromSql> FromSql for T {}
+
+/// Any one value of a column, for code that shows whatever is there (the console's tables,
+/// dynamic inserts).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl rusqlite::types::FromSql for Value {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        use rusqlite::types::ValueRef;
+        Ok(match value {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(n) => Value::Integer(n),
+            ValueRef::Real(r) => Value::Real(r),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        })
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Value::Integer(n)
+    }
+}
+
+impl From<String> for Value {
+    fn from(t: String) -> Self {
+        Value::Text(t)
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(b: Vec<u8>) -> Self {
+        Value::Blob(b)
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Integer(n) => ValueRef::Integer(*n),
+            Value::Real(r) => ValueRef::Real(*r),
+            Value::Text(t) => ValueRef::Text(t.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+/// The parameters of one statement: `()`, an array of values of one type (`[id, name]`), a
+/// slice of mixed values (`params![id, 3]`) or `params_from_iter(values)`.
+pub trait Params {
+    /// The same parameters as rusqlite takes them.
+    fn for_sqlite(self) -> impl rusqlite::Params;
+}
+
+impl Params for () {
+    fn for_sqlite(self) -> impl rusqlite::Params {}
+}
+
+/// `[]`: no parameters (its element type is fixed so that it needs no annotation).
+impl Params for [&dyn ToSql; 0] {
+    fn for_sqlite(self) -> impl rusqlite::Params {}
+}
+
+macro_rules! array_params {
+    ($($n:literal)+) => {$(
+        impl<T: ToSql> Params for [T; $n] {
+            fn for_sqlite(self) -> impl rusqlite::Params {
+                rusqlite::params_from_iter(self)
+            }
+        }
+    )+};
+}
+array_params!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+
+impl<'a> Params for &'a [&'a dyn ToSql] {
+    fn for_sqlite(self) -> impl rusqlite::Params {
+        rusqlite::params_from_iter(self.iter().map(|p| *p as &dyn rusqlite::ToSql))
+    }
+}
+
+/// Parameters from an iterator, for statements built at run time.
+pub struct ParamsFromIter<I>(I);
+
+pub fn params_from_iter<I>(values: I) -> ParamsFromIter<I>
+where
+    I: IntoIterator,
+    I::Item: ToSql,
+{
+    ParamsFromIter(values)
+}
+
+impl<I> Params for ParamsFromIter<I>
+where
+    I: IntoIterator,
+    I::Item: ToSql,
+{
+    fn for_sqlite(self) -> impl rusqlite::Params {
+        rusqlite::params_from_iter(self.0)
+    }
+}
+
+/// Mixed parameters: `params![id, 3, name]`.
+#[macro_export]
+macro_rules! params {
+    () => { &[] as &[&dyn $crate::db::ToSql] };
+    ($($value:expr),+ $(,)?) => {
+        &[$(&$value as &dyn $crate::db::ToSql),+] as &[&dyn $crate::db::ToSql]
+    };
+}
+pub use crate::params;
+
+/// A column position in a row (by index: every query names its columns in order).
+pub trait RowIndex: Copy {
+    fn index(self) -> usize;
+}
+
+impl RowIndex for usize {
+    fn index(self) -> usize {
+        self
+    }
+}
+
+/// A connection to read with; inside `Store::write` it is the write transaction's.
+pub struct Connection<'c> {
+    engine: Engine<'c>,
+}
+
+#[derive(Clone, Copy)]
+enum Engine<'c> {
+    Sqlite(&'c rusqlite::Connection),
+}
+
+/// The transaction of one write (`Store::write`): everything done through it is committed
+/// together or not at all. It reads like a `Connection`.
+pub struct Transaction<'c> {
+    conn: Connection<'c>,
+}
+
+impl<'c> std::ops::Deref for Transaction<'c> {
+    type Target = Connection<'c>;
+    fn deref(&self) -> &Connection<'c> {
+        &self.conn
+    }
+}
+
+impl<'c> Connection<'c> {
+    /// A SQLite connection behind the seam (the store's readers and writer).
+    pub fn sqlite(conn: &'c rusqlite::Connection) -> Connection<'c> {
+        Connection {
+            engine: Engine::Sqlite(conn),
+        }
+    }
+
+    /// The underlying SQLite connection, for what only SQLite has (pragmas, the store's own
+    /// housekeeping); `None` on another engine.
+    pub fn as_sqlite(&self) -> Option<&'c rusqlite::Connection> {
+        match self.engine {
+            Engine::Sqlite(conn) => Some(conn),
+        }
+    }
+
+    /// A statement prepared once per connection and kept for the next call.
+    pub fn prepare_cached(&self, sql: &str) -> Result<Statement<'c>> {
+        match self.engine {
+            Engine::Sqlite(conn) => Ok(Statement::Sqlite(sqlite::Statement::Cached(
+                conn.prepare_cached(sql)?,
+            ))),
+        }
+    }
+
+    /// A statement prepared for this use only (SQL built at run time).
+    pub fn prepare(&self, sql: &str) -> Result<Statement<'c>> {
+        match self.engine {
+            Engine::Sqlite(conn) => Ok(Statement::Sqlite(sqlite::Statement::Once(
+                conn.prepare(sql)?,
+            ))),
+        }
+    }
+
+    /// Runs one statement and returns how many rows it changed.
+    pub fn execute(&self, sql: &str, params: impl Params) -> Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    /// The first row of a query, mapped by `f`; `Error::NoRows` when there is none.
+    pub fn query_row<T>(
+        &self,
+        sql: &str,
+        params: impl Params,
+        f: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    /// Runs several statements without parameters (seeding, resets).
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        match self.engine {
+            Engine::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
+        }
+    }
+}
+
+impl<'c> Transaction<'c> {
+    /// A SQLite transaction behind the seam (the store's writer).
+    pub fn sqlite(tx: &'c rusqlite::Connection) -> Transaction<'c> {
+        Transaction {
+            conn: Connection::sqlite(tx),
+        }
+    }
+}
+
+/// A prepared statement.
+pub enum Statement<'c> {
+    Sqlite(sqlite::Statement<'c>),
+}
+
+impl Statement<'_> {
+    pub fn execute(&mut self, params: impl Params) -> Result<usize> {
+        match self {
+            Statement::Sqlite(s) => Ok(s.get().execute(params.for_sqlite())?),
+        }
+    }
+
+    /// Runs an `INSERT` and returns the new row's integer key.
+    pub fn insert(&mut self, params: impl Params) -> Result<i64> {
+        match self {
+            Statement::Sqlite(s) => Ok(s.get().insert(params.for_sqlite())?),
+        }
+    }
+
+    /// Whether the query finds at least one row.
+    pub fn exists(&mut self, params: impl Params) -> Result<bool> {
+        match self {
+            Statement::Sqlite(s) => Ok(s.get().exists(params.for_sqlite())?),
+        }
+    }
+
+    /// The first row, mapped by `f`; `Error::NoRows` when there is none.
+    pub fn query_row<T>(
+        &mut self,
+        params: impl Params,
+        f: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<T> {
+        match self {
+            Statement::Sqlite(s) => {
+                let mut rows = s.get().query(params.for_sqlite())?;
+                match rows.next()? {
+                    Some(row) => f(&Row::sqlite(row)),
+                    None => Err(Error::NoRows),
+                }
+            }
+        }
+    }
+
+    /// The rows, one at a time (`while let Some(row) = rows.next()?`).
+    pub fn query(&mut self, params: impl Params) -> Result<Rows<'_>> {
+        match self {
+            Statement::Sqlite(s) => Ok(Rows::Sqlite(s.get().query(params.for_sqlite())?)),
+        }
+    }
+
+    /// Every row, each mapped by `f`, as an iterator of results.
+    pub fn query_map<T, F>(&mut self, params: impl Params, f: F) -> Result<MappedRows<'_, F>>
+    where
+        F: FnMut(&Row<'_>) -> Result<T>,
+    {
+        match self {
+            Statement::Sqlite(s) => Ok(MappedRows {
+                rows: Rows::Sqlite(s.get().query(params.for_sqlite())?),
+                f,
+            }),
+        }
+    }
+}
+
+/// The rows of `Statement::query`.
+pub enum Rows<'s> {
+    Sqlite(rusqlite::Rows<'s>),
+}
+
+impl Rows<'_> {
+    /// The next row, or `None` after the last.
+    #[allow(clippy::should_implement_trait)] // a row borrows from `self`: not an Iterator
+    pub fn next(&mut self) -> Result<Option<Row<'_>>> {
+        match self {
+            Rows::Sqlite(rows) => Ok(rows.next()?.map(Row::sqlite)),
+        }
+    }
+}
+
+/// The rows of `Statement::query_map`.
+pub struct MappedRows<'s, F> {
+    rows: Rows<'s>,
+    f: F,
+}
+
+impl<T, F> Iterator for MappedRows<'_, F>
+where
+    F: FnMut(&Row<'_>) -> Result<T>,
+{
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        match &mut self.rows {
+            Rows::Sqlite(rows) => match rows.next() {
+                Ok(Some(row)) => Some((self.f)(&Row::sqlite(row))),
+                Ok(None) => None,
+                Err(e) => Some(Err(e.into())),
+            },
+        }
+    }
+}
+
+/// One row of a query's answer.
+pub struct Row<'r> {
+    engine: RowEngine<'r>,
+}
+
+enum RowEngine<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+}
+
+impl<'r> Row<'r> {
+    fn sqlite(row: &'r rusqlite::Row<'r>) -> Row<'r> {
+        Row {
+            engine: RowEngine::Sqlite(row),
+        }
+    }
+
+    /// The value of column `index` as a `T`.
+    pub fn get<I: RowIndex, T: FromSql>(&self, index: I) -> Result<T> {
+        match self.engine {
+            RowEngine::Sqlite(row) => Ok(row.get(index.index())?),
+        }
+    }
+}
