@@ -56,14 +56,26 @@ pub struct ServeOptions {
     )]
     pub listen: String,
 
-    /// SQLite database file; ":memory:" keeps nothing.
+    /// SQLite database file; ":memory:" keeps nothing; or a PostgreSQL database,
+    /// postgres://USER[:PASS]@HOST[:PORT]/DB, shared by every instance given the same URL.
     #[arg(
         long,
         env = "CLIENTELE_DB",
-        value_name = "PATH",
+        value_name = "PATH|URL",
         default_value = "./clientele.db"
     )]
     pub db: String,
+
+    /// PostgreSQL: the most database connections this instance opens.
+    #[arg(long, env = "CLIENTELE_DB_POOL", value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub db_pool: u16,
+
+    /// PostgreSQL: how long connecting, waiting for a free connection, or one statement may
+    /// take before the request is answered 503 (s, m, h or d).
+    #[arg(long, env = "CLIENTELE_DB_TIMEOUT", value_name = "DURATION", default_value = "5s",
+          value_parser = crate::clock::parse_duration_ms)]
+    pub db_timeout: i64,
 
     /// Where mail goes: mbox:PATH, or
     /// smtp://[USER:PASS@]HOST:PORT[?tls=none|starttls|tls][&ca=PEM][&tls_insecure=true].
@@ -296,6 +308,8 @@ fn config(matches: &ArgMatches) -> Result<Config, String> {
         listen: options.listen,
         dedicated,
         db: options.db,
+        db_pool: usize::from(options.db_pool),
+        db_timeout_ms: options.db_timeout,
         durable: options.durable,
         lenient: options.lenient,
         mail: options.mail,

@@ -11,8 +11,12 @@ pub struct Config {
     pub listen: String,
     /// Dedicated listeners: flavour name → address (each serves one flavour at its root).
     pub dedicated: BTreeMap<String, String>,
-    /// SQLite database file; ":memory:" keeps nothing.
+    /// SQLite database file; ":memory:" keeps nothing; or a `postgres://` URL.
     pub db: String,
+    /// PostgreSQL: the most connections this instance opens.
+    pub db_pool: usize,
+    /// PostgreSQL: the longest a connection, a free connection or a statement is waited for.
+    pub db_timeout_ms: i64,
     /// Every commit survives a power loss too (SQLite synchronous=FULL).
     pub durable: bool,
     /// Where mail goes: `mbox:PATH` or an `smtp://` URL.
@@ -70,6 +74,8 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             dedicated: BTreeMap::new(),
             db: "./clientele.db".into(),
+            db_pool: 16,
+            db_timeout_ms: 5_000,
             durable: false,
             mail: "mbox:./clientele.mbox".into(),
             mail_from: "Clientele <no-reply@localhost>".into(),

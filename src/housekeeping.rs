@@ -26,7 +26,7 @@ pub fn prune(store: &Store, now: i64, keep_live_links: bool) -> crate::db::Resul
     store.write(|tx| {
         let to_scrub: Vec<(i64, bool)> = {
             let mut stmt = tx.prepare_cached(
-                "SELECT id, coalesce(secret_until <= ?1, 0) FROM mail_outbox
+                "SELECT id, CASE WHEN secret_until <= ?1 THEN 1 ELSE 0 END FROM mail_outbox
                  WHERE secret_links IS NOT NULL AND status != 'pending'
                    AND (?2 = 0 OR secret_until <= ?1)",
             )?;

@@ -24,7 +24,7 @@ use crate::ids::Ids;
 use crate::journal::{self, Journal};
 use crate::mail::{spawn_sender, Outbox, Transport};
 use crate::seed;
-use crate::store::{Durability, Store};
+use crate::store::{Durability, Store, StoreOptions};
 
 /// What a listener serves.
 #[derive(Clone, Copy)]
@@ -216,8 +216,19 @@ fn open_store(config: &Config) -> Result<Arc<Store>, String> {
     } else {
         Durability::Process
     };
-    Store::open(&config.db, durability)
-        .map_err(|e| format!("cannot open the database {:?}: {e}", config.db))
+    let options = StoreOptions {
+        durability,
+        pool_size: config.db_pool,
+        timeout: Duration::from_millis(u64::try_from(config.db_timeout_ms).unwrap_or(5_000)),
+    };
+    // A PostgreSQL URL may hold a password: it is not repeated.
+    let shown = if crate::store::is_postgres_url(&config.db) {
+        "of --db".to_string()
+    } else {
+        format!("{:?}", config.db)
+    };
+    Store::open_with(&config.db, &options)
+        .map_err(|e| format!("cannot open the database {shown}: {e}"))
 }
 
 /// Every listener bound, with what it serves; the main listener's URL; the dedicated ones'.
@@ -563,7 +574,7 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
         Target::Other if req.path == "/healthz" => {
             return Routed {
                 target,
-                response: Some(healthz(req)),
+                response: Some(healthz(app, req)),
             }
         }
         Target::Other => {
@@ -619,13 +630,20 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
     }
 }
 
-/// `GET /healthz` (and `HEAD`); any other method is 405.
-fn healthz(req: &Request) -> Response {
+/// `GET /healthz` (and `HEAD`); any other method is 405. 503 when the database does not
+/// answer (PostgreSQL; a SQLite file is always there).
+fn healthz(app: &App, req: &Request) -> Response {
     match req.method.as_str() {
-        "GET" | "HEAD" => Response::json(
-            200,
-            &json!({"status": "ok", "log_lines_dropped": crate::log::dropped()}),
-        ),
+        "GET" | "HEAD" => match app.store.reachable() {
+            Ok(()) => Response::json(
+                200,
+                &json!({"status": "ok", "log_lines_dropped": crate::log::dropped()}),
+            ),
+            Err(e) => Response::json(
+                503,
+                &json!({"status": "unavailable", "database": e.to_string()}),
+            ),
+        },
         _ => Response::json(405, &json!({"error": "use GET or HEAD"}))
             .with_header("Allow", "GET, HEAD"),
     }

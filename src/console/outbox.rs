@@ -71,9 +71,11 @@ pub fn list(ctx: &Ctx) -> Response {
                 "SELECT id, flavour, recipient, subject, status, attempts, next_attempt_at,
                         created_at
                  FROM mail_outbox
-                 WHERE id < ?1 AND (?2 IS NULL OR recipient LIKE ?2 ESCAPE '\\')
-                   AND (?3 IS NULL OR status = ?3)
-                   AND (?4 IS NULL OR (attempts > 0) = ?4)
+                 WHERE id < ?1
+                   AND (CAST(?2 AS TEXT) IS NULL OR recipient LIKE CAST(?2 AS TEXT) ESCAPE '\\')
+                   AND (CAST(?3 AS TEXT) IS NULL OR status = ?3)
+                   AND (CAST(?4 AS BIGINT) IS NULL
+                        OR (CASE WHEN attempts > 0 THEN 1 ELSE 0 END) = CAST(?4 AS BIGINT))
                  ORDER BY id DESC LIMIT ?5",
             )?
             .query_map(
@@ -161,8 +163,8 @@ pub fn list(ctx: &Ctx) -> Response {
 /// how many rows are sent and failed.
 fn stamp_of(c: &crate::db::Connection) -> crate::db::Result<String> {
     c.prepare_cached(
-        "SELECT coalesce(max(id), 0), count(*), coalesce(sum(status = 'sent'), 0),
-                coalesce(sum(status = 'failed'), 0), coalesce(sum(attempts), 0)
+        "SELECT coalesce(max(id), 0), count(*), coalesce(sum(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), 0),
+                coalesce(sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0), coalesce(sum(attempts), 0)
          FROM mail_outbox",
     )?
     .query_row([], |r| {

@@ -7,12 +7,18 @@
 //! is chosen when the store is opened. SQL is written once in the dialect both engines share;
 //! where they differ, the two variants sit next to each other at the call site.
 //!
-//! Only SQLite runs behind the seam so far; the SQLite engine costs one `match` per call over
-//! using rusqlite directly, and statements stay prepared and cached by rusqlite.
+//! SQLite and PostgreSQL run behind it. The SQLite engine costs one `match` per call over using
+//! rusqlite directly, and statements stay prepared and cached by rusqlite. PostgreSQL values
+//! are carried in SQLite's five kinds (`Value`), so a row reads the same on both.
 
+pub mod postgres;
 mod sqlite;
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fmt;
+
+use self::postgres::{Cell, PgConn};
 
 /// What a database call can fail with, whatever the engine.
 #[derive(Debug)]
@@ -25,8 +31,11 @@ pub enum Error {
     Conversion(String),
     /// A parameter could not be written as a value.
     Param(String),
+    /// The database could not be reached, or did not answer in time: worth a 503.
+    Unavailable(String),
     /// The engine refused or failed, in its own words.
     Sqlite(rusqlite::Error),
+    Postgres(String),
 }
 
 impl fmt::Display for Error {
@@ -36,7 +45,9 @@ impl fmt::Display for Error {
             Error::Constraint(why) => write!(f, "constraint failed: {why}"),
             Error::Conversion(why) => write!(f, "reading a column: {why}"),
             Error::Param(why) => write!(f, "writing a parameter: {why}"),
+            Error::Unavailable(why) => write!(f, "the database is unavailable: {why}"),
             Error::Sqlite(e) => e.fmt(f),
+            Error::Postgres(why) => f.write_str(why),
         }
     }
 }
@@ -64,6 +75,43 @@ impl From<rusqlite::Error> for Error {
             }
             other => Error::Sqlite(other),
         }
+    }
+}
+
+impl From<::postgres::Error> for Error {
+    fn from(e: ::postgres::Error) -> Self {
+        use ::postgres::error::SqlState;
+        if let Some(db) = e.as_db_error() {
+            let code = db.code();
+            if [
+                SqlState::UNIQUE_VIOLATION,
+                SqlState::FOREIGN_KEY_VIOLATION,
+                SqlState::CHECK_VIOLATION,
+                SqlState::NOT_NULL_VIOLATION,
+            ]
+            .contains(code)
+            {
+                return Error::Constraint(db.message().to_string());
+            }
+            if [
+                SqlState::QUERY_CANCELED,
+                SqlState::LOCK_NOT_AVAILABLE,
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+                SqlState::TOO_MANY_CONNECTIONS,
+            ]
+            .contains(code)
+            {
+                return Error::Unavailable(db.message().to_string());
+            }
+            return Error::Postgres(format!("{}: {}", code.code(), db.message()));
+        }
+        if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
+        {
+            return Error::Unavailable(e.to_string());
+        }
+        Error::Postgres(e.to_string())
     }
 }
 
@@ -116,6 +164,46 @@ impl rusqlite::types::FromSql for Value {
     }
 }
 
+impl Value {
+    fn from_sqlite(value: rusqlite::types::ToSqlOutput<'_>) -> Result<Value> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        let owned;
+        let value = match value {
+            ToSqlOutput::Borrowed(v) => v,
+            ToSqlOutput::Owned(v) => {
+                owned = v;
+                ValueRef::from(&owned)
+            }
+            _ => return Err(Error::Param("an unsupported parameter kind".into())),
+        };
+        Ok(match value {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(n) => Value::Integer(n),
+            ValueRef::Real(r) => Value::Real(r),
+            ValueRef::Text(t) => {
+                Value::Text(String::from_utf8(t.to_vec()).map_err(|e| Error::Param(e.to_string()))?)
+            }
+            ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        })
+    }
+
+    fn as_sqlite(&self) -> rusqlite::types::ValueRef<'_> {
+        use rusqlite::types::ValueRef;
+        match self {
+            Value::Null => ValueRef::Null,
+            Value::Integer(n) => ValueRef::Integer(*n),
+            Value::Real(r) => ValueRef::Real(*r),
+            Value::Text(t) => ValueRef::Text(t.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }
+    }
+}
+
+/// One parameter as a `Value`, through its SQLite conversion.
+fn value_of(param: &dyn rusqlite::ToSql) -> Result<Value> {
+    Value::from_sqlite(param.to_sql()?)
+}
+
 impl From<i64> for Value {
     fn from(n: i64) -> Self {
         Value::Integer(n)
@@ -142,14 +230,7 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 
 impl rusqlite::ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        use rusqlite::types::{ToSqlOutput, ValueRef};
-        Ok(ToSqlOutput::Borrowed(match self {
-            Value::Null => ValueRef::Null,
-            Value::Integer(n) => ValueRef::Integer(*n),
-            Value::Real(r) => ValueRef::Real(*r),
-            Value::Text(t) => ValueRef::Text(t.as_bytes()),
-            Value::Blob(b) => ValueRef::Blob(b),
-        }))
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(self.as_sqlite()))
     }
 }
 
@@ -158,15 +239,23 @@ impl rusqlite::ToSql for Value {
 pub trait Params {
     /// The same parameters as rusqlite takes them.
     fn for_sqlite(self) -> impl rusqlite::Params;
+    /// The same parameters as values, for PostgreSQL.
+    fn values(self) -> Result<Vec<Value>>;
 }
 
 impl Params for () {
     fn for_sqlite(self) -> impl rusqlite::Params {}
+    fn values(self) -> Result<Vec<Value>> {
+        Ok(Vec::new())
+    }
 }
 
 /// `[]`: no parameters (its element type is fixed so that it needs no annotation).
 impl Params for [&dyn ToSql; 0] {
     fn for_sqlite(self) -> impl rusqlite::Params {}
+    fn values(self) -> Result<Vec<Value>> {
+        Ok(Vec::new())
+    }
 }
 
 macro_rules! array_params {
@@ -174,6 +263,9 @@ macro_rules! array_params {
         impl<T: ToSql> Params for [T; $n] {
             fn for_sqlite(self) -> impl rusqlite::Params {
                 rusqlite::params_from_iter(self)
+            }
+            fn values(self) -> Result<Vec<Value>> {
+                self.iter().map(|p| value_of(p)).collect()
             }
         }
     )+};
@@ -183,6 +275,9 @@ array_params!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
 impl<'a> Params for &'a [&'a dyn ToSql] {
     fn for_sqlite(self) -> impl rusqlite::Params {
         rusqlite::params_from_iter(self.iter().map(|p| *p as &dyn rusqlite::ToSql))
+    }
+    fn values(self) -> Result<Vec<Value>> {
+        self.iter().map(|p| value_of(*p)).collect()
     }
 }
 
@@ -204,6 +299,9 @@ where
 {
     fn for_sqlite(self) -> impl rusqlite::Params {
         rusqlite::params_from_iter(self.0)
+    }
+    fn values(self) -> Result<Vec<Value>> {
+        self.0.into_iter().map(|p| value_of(&p)).collect()
     }
 }
 
@@ -228,6 +326,13 @@ impl RowIndex for usize {
     }
 }
 
+/// Which SQL dialect a connection speaks, for the few statements written once per engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
 /// A connection to read with; inside `Store::write` it is the write transaction's.
 pub struct Connection<'c> {
     engine: Engine<'c>,
@@ -236,6 +341,7 @@ pub struct Connection<'c> {
 #[derive(Clone, Copy)]
 enum Engine<'c> {
     Sqlite(&'c rusqlite::Connection),
+    Postgres(&'c RefCell<PgConn>),
 }
 
 /// The transaction of one write (`Store::write`): everything done through it is committed
@@ -259,11 +365,26 @@ impl<'c> Connection<'c> {
         }
     }
 
-    /// The underlying SQLite connection, for what only SQLite has (pragmas, the store's own
-    /// housekeeping); `None` on another engine.
-    pub fn as_sqlite(&self) -> Option<&'c rusqlite::Connection> {
+    /// A PostgreSQL connection behind the seam (one of the store's pool).
+    pub fn postgres(conn: &'c RefCell<PgConn>) -> Connection<'c> {
+        Connection {
+            engine: Engine::Postgres(conn),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
         match self.engine {
-            Engine::Sqlite(conn) => Some(conn),
+            Engine::Sqlite(_) => Dialect::Sqlite,
+            Engine::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// `sqlite` or `postgres`, whichever this connection speaks: for the statements whose
+    /// dialects differ, written side by side at the call site.
+    pub fn pick<'s>(&self, sqlite: &'s str, postgres: &'s str) -> &'s str {
+        match self.dialect() {
+            Dialect::Sqlite => sqlite,
+            Dialect::Postgres => postgres,
         }
     }
 
@@ -273,6 +394,10 @@ impl<'c> Connection<'c> {
             Engine::Sqlite(conn) => Ok(Statement::Sqlite(sqlite::Statement::Cached(
                 conn.prepare_cached(sql)?,
             ))),
+            Engine::Postgres(conn) => Ok(Statement::Postgres {
+                statement: conn.borrow_mut().statement(sql)?,
+                conn,
+            }),
         }
     }
 
@@ -282,6 +407,7 @@ impl<'c> Connection<'c> {
             Engine::Sqlite(conn) => Ok(Statement::Sqlite(sqlite::Statement::Once(
                 conn.prepare(sql)?,
             ))),
+            Engine::Postgres(_) => self.prepare_cached(sql),
         }
     }
 
@@ -300,10 +426,23 @@ impl<'c> Connection<'c> {
         self.prepare_cached(sql)?.query_row(params, f)
     }
 
+    /// Checks foreign keys at commit instead of after each statement, for the rest of this
+    /// transaction (rows that refer to each other, written in any order).
+    pub fn defer_foreign_keys(&self) -> Result<()> {
+        self.execute_batch(self.pick(
+            "PRAGMA defer_foreign_keys = ON",
+            "SET CONSTRAINTS ALL DEFERRED",
+        ))
+    }
+
     /// Runs several statements without parameters (seeding, resets).
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match self.engine {
             Engine::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
+            Engine::Postgres(conn) => Ok(conn
+                .borrow_mut()
+                .client()
+                .batch_execute(&postgres::translate(sql))?),
         }
     }
 }
@@ -315,24 +454,44 @@ impl<'c> Transaction<'c> {
             conn: Connection::sqlite(tx),
         }
     }
+
+    /// A PostgreSQL transaction behind the seam: `conn` has begun it.
+    pub fn postgres(conn: &'c RefCell<PgConn>) -> Transaction<'c> {
+        Transaction {
+            conn: Connection::postgres(conn),
+        }
+    }
 }
 
 /// A prepared statement.
 pub enum Statement<'c> {
     Sqlite(sqlite::Statement<'c>),
+    Postgres {
+        conn: &'c RefCell<PgConn>,
+        statement: ::postgres::Statement,
+    },
+}
+
+/// Parameters as PostgreSQL takes them.
+fn pg_params(values: &[Value]) -> Vec<&(dyn ::postgres::types::ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| v as &(dyn ::postgres::types::ToSql + Sync))
+        .collect()
 }
 
 impl Statement<'_> {
     pub fn execute(&mut self, params: impl Params) -> Result<usize> {
         match self {
             Statement::Sqlite(s) => Ok(s.get().execute(params.for_sqlite())?),
-        }
-    }
-
-    /// Runs an `INSERT` and returns the new row's integer key.
-    pub fn insert(&mut self, params: impl Params) -> Result<i64> {
-        match self {
-            Statement::Sqlite(s) => Ok(s.get().insert(params.for_sqlite())?),
+            Statement::Postgres { conn, statement } => {
+                let values = params.values()?;
+                let changed = conn
+                    .borrow_mut()
+                    .client()
+                    .execute(&*statement, &pg_params(&values))?;
+                Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+            }
         }
     }
 
@@ -340,6 +499,7 @@ impl Statement<'_> {
     pub fn exists(&mut self, params: impl Params) -> Result<bool> {
         match self {
             Statement::Sqlite(s) => Ok(s.get().exists(params.for_sqlite())?),
+            Statement::Postgres { .. } => Ok(self.query(params)?.next()?.is_some()),
         }
     }
 
@@ -349,14 +509,10 @@ impl Statement<'_> {
         params: impl Params,
         f: impl FnOnce(&Row<'_>) -> Result<T>,
     ) -> Result<T> {
-        match self {
-            Statement::Sqlite(s) => {
-                let mut rows = s.get().query(params.for_sqlite())?;
-                match rows.next()? {
-                    Some(row) => f(&Row::sqlite(row)),
-                    None => Err(Error::NoRows),
-                }
-            }
+        let mut rows = self.query(params)?;
+        match rows.next()? {
+            Some(row) => f(&row),
+            None => Err(Error::NoRows),
         }
     }
 
@@ -364,6 +520,17 @@ impl Statement<'_> {
     pub fn query(&mut self, params: impl Params) -> Result<Rows<'_>> {
         match self {
             Statement::Sqlite(s) => Ok(Rows::Sqlite(s.get().query(params.for_sqlite())?)),
+            Statement::Postgres { conn, statement } => {
+                let values = params.values()?;
+                let rows = conn
+                    .borrow_mut()
+                    .client()
+                    .query(&*statement, &pg_params(&values))?;
+                Ok(Rows::Postgres {
+                    rows: rows.into(),
+                    current: None,
+                })
+            }
         }
     }
 
@@ -372,18 +539,20 @@ impl Statement<'_> {
     where
         F: FnMut(&Row<'_>) -> Result<T>,
     {
-        match self {
-            Statement::Sqlite(s) => Ok(MappedRows {
-                rows: Rows::Sqlite(s.get().query(params.for_sqlite())?),
-                f,
-            }),
-        }
+        Ok(MappedRows {
+            rows: self.query(params)?,
+            f,
+        })
     }
 }
 
 /// The rows of `Statement::query`.
 pub enum Rows<'s> {
     Sqlite(rusqlite::Rows<'s>),
+    Postgres {
+        rows: VecDeque<::postgres::Row>,
+        current: Option<::postgres::Row>,
+    },
 }
 
 impl Rows<'_> {
@@ -392,6 +561,12 @@ impl Rows<'_> {
     pub fn next(&mut self) -> Result<Option<Row<'_>>> {
         match self {
             Rows::Sqlite(rows) => Ok(rows.next()?.map(Row::sqlite)),
+            Rows::Postgres { rows, current } => {
+                *current = rows.pop_front();
+                Ok(current.as_ref().map(|row| Row {
+                    engine: RowEngine::Postgres(row),
+                }))
+            }
         }
     }
 }
@@ -409,12 +584,10 @@ where
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {
-        match &mut self.rows {
-            Rows::Sqlite(rows) => match rows.next() {
-                Ok(Some(row)) => Some((self.f)(&Row::sqlite(row))),
-                Ok(None) => None,
-                Err(e) => Some(Err(e.into())),
-            },
+        match self.rows.next() {
+            Ok(Some(row)) => Some((self.f)(&row)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
         }
     }
 }
@@ -426,6 +599,7 @@ pub struct Row<'r> {
 
 enum RowEngine<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
+    Postgres(&'r ::postgres::Row),
 }
 
 impl<'r> Row<'r> {
@@ -439,6 +613,16 @@ impl<'r> Row<'r> {
     pub fn get<I: RowIndex, T: FromSql>(&self, index: I) -> Result<T> {
         match self.engine {
             RowEngine::Sqlite(row) => Ok(row.get(index.index())?),
+            RowEngine::Postgres(row) => {
+                let index = index.index();
+                let Cell(value) = row.try_get(index)?;
+                T::column_result(value.as_sqlite()).map_err(|e| {
+                    Error::Conversion(format!(
+                        "column {index} ({}): {e}",
+                        row.columns()[index].type_()
+                    ))
+                })
+            }
         }
     }
 }

@@ -134,7 +134,12 @@ pub fn identity_tag(store: &crate::store::Store) -> crate::db::Result<String> {
     }
     store.write(|tx| {
         tx.execute(
-            "INSERT OR IGNORE INTO mail_identity (id, tag) VALUES (1, lower(hex(randomblob(8))))",
+            tx.pick(
+                "INSERT OR IGNORE INTO mail_identity (id, tag) VALUES (1, lower(hex(randomblob(8))))",
+                "INSERT INTO mail_identity (id, tag)
+                 VALUES (1, substr(md5(random()::text || clock_timestamp()::text), 1, 16))
+                 ON CONFLICT DO NOTHING",
+            ),
             [],
         )?;
         read(tx)?.ok_or(crate::db::Error::NoRows)
@@ -150,8 +155,8 @@ pub fn mailbox(conn: &crate::db::Connection, to: Option<&str>) -> crate::db::Res
         "SELECT * FROM (
              SELECT id, flavour, recipient, subject, text_body, links, status, attempts,
                     created_at, sent_at, last_error
-             FROM mail_outbox WHERE ?1 IS NULL OR recipient = ?1 COLLATE NOCASE
-             ORDER BY id DESC LIMIT ?2)
+             FROM mail_outbox WHERE CAST(?1 AS TEXT) IS NULL OR recipient = CAST(?1 AS TEXT) COLLATE NOCASE
+             ORDER BY id DESC LIMIT ?2) AS newest
          ORDER BY id",
     )?;
     let rows = stmt.query_map(crate::params![to, MAILBOX_LIMIT], |r| {

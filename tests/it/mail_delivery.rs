@@ -138,13 +138,13 @@ fn sigkills_during_a_storm_of_creates_neither_duplicate_nor_lose_a_mail() {
     let tag: String = db
         .query_row("SELECT tag FROM mail_identity", [], |r| r.get(0))
         .unwrap();
-    let outbox: Vec<(i64, String)> = {
-        let mut stmt = db
-            .prepare("SELECT id, recipient FROM mail_outbox ORDER BY id")
-            .unwrap();
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-        rows.collect::<Result<_, _>>().unwrap()
-    };
+    let outbox: Vec<(i64, String)> = db
+        .rows(
+            "SELECT id, recipient FROM mail_outbox ORDER BY id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
 
     let mbox = std::fs::read_to_string(server.dir().join("clientele.mbox")).unwrap();
     let entries = mbox_entries(&mbox);
@@ -273,16 +273,14 @@ fn a_deployment_keeps_no_usable_token_once_the_mail_is_delivered() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(unsent(), 0);
-    let stored: Vec<(String, String, String)> = {
-        let db = server.db();
-        let mut stmt = db
-            .prepare("SELECT text_body, html_body, links FROM mail_outbox")
-            .unwrap();
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap();
-        rows.collect::<Result<_, _>>().unwrap()
-    };
+    let stored: Vec<(String, String, String)> = server
+        .db()
+        .rows(
+            "SELECT text_body, html_body, links FROM mail_outbox",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
     assert_eq!(stored.len(), MAILS);
     for (text, html, links) in &stored {
         for column in [text, html, links] {

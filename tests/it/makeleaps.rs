@@ -367,9 +367,8 @@ fn an_expired_token_is_refused() {
     let token = demo_token(&server);
     let path = clients_path(PARTNER);
     assert_eq!(api(&server, "GET", &path, &token, None).status, 200);
-    // Ten hours pass: move the token's expiry into the past in the database file itself.
-    let db = rusqlite::Connection::open(server.db_path()).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    // Ten hours pass: move the token's expiry into the past in the database itself.
+    let db = server.db();
     db.execute(
         "UPDATE ml_tokens SET expires_at = expires_at - 36000 * 1000",
         [],
@@ -689,14 +688,14 @@ fn bad_updates_are_drf_errors_that_change_nothing() {
     let path = client_path(PARTNER, DEMO_CLIENT);
     let other_contact = format!("{}/makeleaps/api/partner/{OTHER}/contact/1/", server.url);
     let snapshot = |server: &Server| -> Vec<(String, i64)> {
-        let db = server.db();
-        let mut stmt = db
-            .prepare("SELECT mid, position FROM ml_contacts WHERE client_mid = ?1 ORDER BY mid")
-            .unwrap();
-        let rows = stmt
-            .query_map([DEMO_CLIENT], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap();
-        rows.map(Result::unwrap).collect()
+        server
+            .db()
+            .rows(
+                "SELECT mid, position FROM ml_contacts WHERE client_mid = ?1 ORDER BY mid",
+                [DEMO_CLIENT],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
     };
     let before = (snapshot(&server), demo_client_row(&server));
     let cases = [

@@ -42,8 +42,121 @@ impl TempDir {
 }
 
 impl Drop for TempDir {
+    /// Removes the directory (and its PostgreSQL schema), unless `CLIENTELE_KEEP_TEST_DIRS`
+    /// is set, to read the servers' `stderr.log` after a run.
     fn drop(&mut self) {
+        if std::env::var_os("CLIENTELE_KEEP_TEST_DIRS").is_some() {
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
+        if let Some(base) = postgres() {
+            if let Ok(mut client) = postgres::Client::connect(&base, postgres::NoTls) {
+                let _ = client.batch_execute(&format!(
+                    "DROP SCHEMA IF EXISTS {} CASCADE",
+                    schema_of(self)
+                ));
+            }
+        }
+    }
+}
+
+/// The PostgreSQL database the suite runs against instead of SQLite files, when
+/// `CLIENTELE_TEST_POSTGRES` names one: a URL whose user may create schemas there. Each
+/// server directory gets a schema of its own in it.
+pub fn postgres() -> Option<String> {
+    std::env::var("CLIENTELE_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// For tests of what only a SQLite file has (its lock file, its WAL, copying it): true, with
+/// a message, when the suite runs on PostgreSQL.
+pub fn sqlite_only(what: &str) -> bool {
+    if postgres().is_some() {
+        eprintln!("not run on PostgreSQL: {what} is about the SQLite file");
+        return true;
+    }
+    false
+}
+
+/// The schema of a server directory (`clientele-it-PID-N` → `it_PID_N`).
+fn schema_of(dir: &TempDir) -> String {
+    let name = dir.path().file_name().unwrap_or_default().to_string_lossy();
+    name.trim_start_matches("clientele-").replace('-', "_")
+}
+
+/// What `--db` is for a server in `dir`: its SQLite file, or its schema's URL.
+pub fn database_of(dir: &TempDir) -> String {
+    let Some(base) = postgres() else {
+        return dir.join("clientele.db").display().to_string();
+    };
+    let schema = schema_of(dir);
+    static CITEXT: std::sync::Once = std::sync::Once::new();
+    let mut client = postgres::Client::connect(&base, postgres::NoTls)
+        .expect("connecting to CLIENTELE_TEST_POSTGRES");
+    CITEXT.call_once(|| {
+        // Once per database, in `public`, which every test schema's search path ends with.
+        let _ = client.batch_execute("CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public");
+    });
+    client
+        .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .expect("creating the test's schema");
+    let glue = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{glue}options=-csearch_path%3D{schema}%2Cpublic")
+}
+
+/// A direct connection to a server's database, to check what was really stored (or to
+/// change it behind the server's back), through the same seam the server uses.
+pub enum TestDb {
+    Sqlite(rusqlite::Connection),
+    Postgres(std::cell::RefCell<clientele::db::postgres::PgConn>),
+}
+
+impl TestDb {
+    pub fn open(database: &str) -> TestDb {
+        if postgres().is_some() {
+            let client = postgres::Client::connect(database, postgres::NoTls)
+                .expect("connecting to the test's schema");
+            return TestDb::Postgres(clientele::db::postgres::PgConn::new(client).into());
+        }
+        let conn = rusqlite::Connection::open(database).expect("opening the database file");
+        conn.busy_timeout(Duration::from_secs(5))
+            .expect("setting a busy timeout");
+        TestDb::Sqlite(conn)
+    }
+
+    pub fn with<T>(&self, f: impl FnOnce(&clientele::db::Connection) -> T) -> T {
+        match self {
+            TestDb::Sqlite(conn) => f(&clientele::db::Connection::sqlite(conn)),
+            TestDb::Postgres(conn) => f(&clientele::db::Connection::postgres(conn)),
+        }
+    }
+
+    pub fn query_row<T>(
+        &self,
+        sql: &str,
+        params: impl clientele::db::Params,
+        f: impl FnOnce(&clientele::db::Row<'_>) -> clientele::db::Result<T>,
+    ) -> clientele::db::Result<T> {
+        self.with(|c| c.query_row(sql, params, f))
+    }
+
+    /// Every row of a query, each mapped by `f`.
+    pub fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl clientele::db::Params,
+        f: impl FnMut(&clientele::db::Row<'_>) -> clientele::db::Result<T>,
+    ) -> clientele::db::Result<Vec<T>> {
+        self.with(|c| c.prepare(sql)?.query_map(params, f)?.collect())
+    }
+
+    pub fn execute(
+        &self,
+        sql: &str,
+        params: impl clientele::db::Params,
+    ) -> clientele::db::Result<usize> {
+        self.with(|c| c.execute(sql, params))
     }
 }
 
@@ -110,7 +223,7 @@ impl Builder {
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--db")
-            .arg(dir.join("clientele.db"))
+            .arg(database_of(&dir))
             .arg("--mail")
             .arg(format!("mbox:{}", dir.join("clientele.mbox").display()));
         if self.admin {
@@ -318,13 +431,9 @@ impl Server {
         )
     }
 
-    /// Opens the database file directly (read-only), to check what was really stored.
-    pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open_with_flags(
-            self.db_path(),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .expect("opening the database file")
+    /// Opens the server's database directly, to check what was really stored.
+    pub fn db(&self) -> TestDb {
+        TestDb::open(&database_of(self.dir()))
     }
 
     pub fn count(&self, table: &str) -> i64 {

@@ -185,8 +185,9 @@ fn upsert_client(
                  first_name = excluded.first_name,
                  last_name = excluded.last_name,
                  source_ip = excluded.source_ip,
-                 status = CASE status WHEN 'registered' THEN status ELSE excluded.status END,
-                 invitations = invitations + 1,
+                 status = CASE mx_clients.status WHEN 'registered' THEN mx_clients.status
+                                                 ELSE excluded.status END,
+                 invitations = mx_clients.invitations + 1,
                  updated_at = excluded.updated_at
              RETURNING id, status",
         )?

@@ -250,7 +250,7 @@ fn check_unique_name(
     let taken: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM sc_clients
-                            WHERE name = ?1 AND deleted_at IS NULL AND id IS NOT ?2)",
+                            WHERE name = ?1 AND deleted_at IS NULL AND id IS DISTINCT FROM ?2)",
         )?
         .query_row(crate::params![name, except], |r| r.get(0))?;
     if taken {

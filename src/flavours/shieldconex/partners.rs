@@ -81,7 +81,7 @@ pub fn list_partners(
         let total: i64 = conn
             .prepare_cached(concat!(
                 subtree!(),
-                "SELECT count(*) FROM sc_partners p WHERE ?1 IS NULL OR p.id IN (SELECT id FROM sub)"
+                "SELECT count(*) FROM sc_partners p WHERE CAST(?1 AS BIGINT) IS NULL OR p.id IN (SELECT id FROM sub)"
             ))?
             .query_row([root], |r| r.get(0))?;
         let mut stmt = conn.prepare_cached(concat!(
@@ -89,7 +89,7 @@ pub fn list_partners(
             "SELECT p.id, p.name, p.reference, p.billing_id, p.verification_phrase, p.is_active,
                     p.version, parent.id, parent.name, p.contact_id
              FROM sc_partners p LEFT JOIN sc_partners parent ON parent.id = p.parent_id
-             WHERE ?1 IS NULL OR p.id IN (SELECT id FROM sub)
+             WHERE CAST(?1 AS BIGINT) IS NULL OR p.id IN (SELECT id FROM sub)
              ORDER BY p.id LIMIT ?2 OFFSET ?3"
         ))?;
         let data = stmt
@@ -165,7 +165,7 @@ fn check_unique_name(
 ) -> crate::db::Result<()> {
     let taken: bool = conn
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM sc_partners WHERE name = ?1 AND id IS NOT ?2)",
+            "SELECT EXISTS (SELECT 1 FROM sc_partners WHERE name = ?1 AND id IS DISTINCT FROM ?2)",
         )?
         .query_row(crate::params![name, except], |r| r.get(0))?;
     if taken {

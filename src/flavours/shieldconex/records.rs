@@ -8,17 +8,26 @@ pub fn tables(c: &crate::db::Connection, page: Page) -> crate::db::Result<Vec<Re
     let (limit, offset) = page.sql();
     // The tree in depth-first order, each name indented by its depth.
     let partners = c
-        .prepare_cached(
+        .prepare_cached(c.pick(
             "WITH RECURSIVE tree (id, depth, path) AS (
                  SELECT id, 0, printf('%010d', id) FROM sc_partners WHERE parent_id IS NULL
                  UNION ALL
                  SELECT p.id, t.depth + 1, t.path || '/' || printf('%010d', p.id)
                  FROM sc_partners p JOIN tree t ON p.parent_id = t.id)
-             SELECT p.id, t.depth, p.name, coalesce(p.parent_id, ''), p.is_active,
+             SELECT p.id, t.depth, p.name, coalesce(CAST(p.parent_id AS TEXT), ''), p.is_active,
                     (SELECT live FROM sc_partner_live_clients WHERE partner_id = p.id)
              FROM tree t JOIN sc_partners p ON p.id = t.id
              ORDER BY t.path LIMIT ?1 OFFSET ?2",
-        )?
+            "WITH RECURSIVE tree (id, depth, path) AS (
+                 SELECT id, 0, lpad(id::text, 10, '0') FROM sc_partners WHERE parent_id IS NULL
+                 UNION ALL
+                 SELECT p.id, t.depth + 1, t.path || '/' || lpad(p.id::text, 10, '0')
+                 FROM sc_partners p JOIN tree t ON p.parent_id = t.id)
+             SELECT p.id, t.depth, p.name, coalesce(CAST(p.parent_id AS TEXT), ''), p.is_active,
+                    (SELECT live FROM sc_partner_live_clients WHERE partner_id = p.id)
+             FROM tree t JOIN sc_partners p ON p.id = t.id
+             ORDER BY t.path COLLATE \"C\" LIMIT ?1 OFFSET ?2",
+        ))?
         .query_map([limit, offset], |r| {
             let depth: i64 = r.get(1)?;
             let name: String = r.get(2)?;
@@ -34,7 +43,7 @@ pub fn tables(c: &crate::db::Connection, page: Page) -> crate::db::Result<Vec<Re
     let users = c
         .prepare_cached(
             "SELECT id, user_name, first_name || ' ' || last_name, email, user_role,
-                    coalesce(partner_id, ''), coalesce(client_id, ''),
+                    coalesce(CAST(partner_id AS TEXT), ''), coalesce(CAST(client_id AS TEXT), ''),
                     password_hash IS NOT NULL, is_active
              FROM sc_users ORDER BY id LIMIT ?1 OFFSET ?2",
         )?

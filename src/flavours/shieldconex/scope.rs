@@ -59,7 +59,7 @@ pub struct Named {
 macro_rules! subtree {
     () => {
         "WITH RECURSIVE sub(id, depth) AS (
-             SELECT ?1, 0
+             SELECT CAST(?1 AS BIGINT), 0
              UNION ALL
              SELECT p.id, sub.depth + 1 FROM sc_partners p JOIN sub ON p.parent_id = sub.id
              WHERE sub.depth < 64) "

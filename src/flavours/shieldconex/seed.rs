@@ -91,13 +91,13 @@ pub struct Client {
 /// or not) and users, and the users' welcome links.
 pub fn delete_tenant(tx: &crate::db::Transaction, id: i64) -> crate::db::Result<()> {
     // Partners, users and clients refer to each other; check the references at commit.
+    tx.defer_foreign_keys()?;
     tx.execute_batch(
-        "PRAGMA defer_foreign_keys = ON;
-         CREATE TEMP TABLE IF NOT EXISTS doomed_partners (id INTEGER PRIMARY KEY);
-         DELETE FROM temp.doomed_partners;",
+        "CREATE TEMP TABLE IF NOT EXISTS doomed_partners (id BIGINT PRIMARY KEY);
+         DELETE FROM doomed_partners;",
     )?;
     tx.execute(
-        "INSERT INTO temp.doomed_partners
+        "INSERT INTO doomed_partners
          WITH RECURSIVE tree(id) AS (
              SELECT id FROM sc_partners WHERE id = ?1
              UNION SELECT p.id FROM sc_partners p JOIN tree ON p.parent_id = tree.id)
@@ -107,16 +107,16 @@ pub fn delete_tenant(tx: &crate::db::Transaction, id: i64) -> crate::db::Result<
     tx.execute_batch(
         "DELETE FROM links WHERE purpose LIKE 'shieldconex.%' AND subject_id IN (
              SELECT CAST(id AS TEXT) FROM sc_users
-             WHERE partner_id IN (SELECT id FROM temp.doomed_partners)
+             WHERE partner_id IN (SELECT id FROM doomed_partners)
                 OR client_id IN (SELECT id FROM sc_clients
-                                 WHERE direct_partner_id IN (SELECT id FROM temp.doomed_partners)));
+                                 WHERE direct_partner_id IN (SELECT id FROM doomed_partners)));
          DELETE FROM sc_users
-             WHERE partner_id IN (SELECT id FROM temp.doomed_partners)
+             WHERE partner_id IN (SELECT id FROM doomed_partners)
                 OR client_id IN (SELECT id FROM sc_clients
-                                 WHERE direct_partner_id IN (SELECT id FROM temp.doomed_partners));
-         DELETE FROM sc_clients WHERE direct_partner_id IN (SELECT id FROM temp.doomed_partners);
-         DELETE FROM sc_partners WHERE id IN (SELECT id FROM temp.doomed_partners);
-         DELETE FROM temp.doomed_partners;",
+                                 WHERE direct_partner_id IN (SELECT id FROM doomed_partners));
+         DELETE FROM sc_clients WHERE direct_partner_id IN (SELECT id FROM doomed_partners);
+         DELETE FROM sc_partners WHERE id IN (SELECT id FROM doomed_partners);
+         DELETE FROM doomed_partners;",
     )?;
     Ok(())
 }
@@ -183,7 +183,7 @@ impl SeedSection for Section {
     fn apply(&self, tx: &crate::db::Transaction, now_ms: i64) -> crate::db::Result<()> {
         use crate::db::params;
         // Partners, users and clients refer to each other; check the references at commit.
-        tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+        tx.defer_foreign_keys()?;
         let mut partner = tx.prepare_cached(
             "INSERT INTO sc_partners (id, name, parent_id, reference, billing_id,
                  verification_phrase, is_active, contact_id, created_at, modified_at)

@@ -104,11 +104,11 @@ macro_rules! users_in_scope {
          LEFT JOIN sc_clients c ON c.id = u.client_id AND c.deleted_at IS NULL
          WHERE (CASE
              WHEN u.user_role IN ('Partner Supervisor', 'Partner User') THEN
-                 NOT ?3 AND (?1 IS NULL OR u.partner_id IN (SELECT id FROM sub))
+                 NOT ?3 AND (CAST(?1 AS BIGINT) IS NULL OR u.partner_id IN (SELECT id FROM sub))
              WHEN u.user_role IN ('Client Admin', 'Client User') THEN
-                 c.id IS NOT NULL AND (?1 IS NULL OR c.direct_partner_id IN (SELECT id FROM sub))
-             ELSE ?1 IS NULL AND NOT ?3 END)
-           AND (?2 IS NULL OR u.client_id = ?2)"
+                 c.id IS NOT NULL AND (CAST(?1 AS BIGINT) IS NULL OR c.direct_partner_id IN (SELECT id FROM sub))
+             ELSE CAST(?1 AS BIGINT) IS NULL AND NOT ?3 END)
+           AND (CAST(?2 AS BIGINT) IS NULL OR u.client_id = ?2)"
     };
 }
 
@@ -402,7 +402,7 @@ pub fn check_unique_user_name(
 ) -> crate::db::Result<()> {
     let taken: bool = conn
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM sc_users WHERE user_name = ?1 AND id IS NOT ?2)",
+            "SELECT EXISTS (SELECT 1 FROM sc_users WHERE user_name = ?1 AND id IS DISTINCT FROM ?2)",
         )?
         .query_row(crate::params![name, except], |r| r.get(0))?;
     if taken {

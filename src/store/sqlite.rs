@@ -1,4 +1,4 @@
-//! The SQLite store: open, migrate, per-thread read connections, one writer.
+//! The SQLite store (`--db FILE`, `:memory:`): open, migrate, per-thread read connections, one writer.
 //!
 //! Writes go through one connection behind a mutex (per-thread writers with a busy timeout were
 //! measured with far worse tail latencies). Each write runs in its own savepoint, which is
@@ -21,42 +21,11 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+use super::StoreError;
 use crate::db;
 
 /// The schema, one `-- migration: N` section per step.
-pub const SCHEMA: &str = include_str!("../schema.sql");
-
-#[derive(Debug)]
-pub enum StoreError {
-    Sqlite(rusqlite::Error),
-    /// The file was written by a newer Clientele.
-    TooNew {
-        file: i64,
-        binary: i64,
-    },
-    /// Another process serves the file, or its lock file cannot be made (`dblock`).
-    Locked(String),
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Sqlite(e) => write!(f, "database error: {e}"),
-            StoreError::TooNew { file, binary } => write!(
-                f,
-                "the database is at schema version {file}, newer than this binary's {binary}; \
-                 use a newer clientele"
-            ),
-            StoreError::Locked(why) => f.write_str(why),
-        }
-    }
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e)
-    }
-}
+pub const SCHEMA: &str = include_str!("../../schema.sql");
 
 /// How hard a commit waits for the disk (`--durable`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,7 +39,7 @@ pub enum Durability {
 
 static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
-pub struct Store {
+pub struct SqliteStore {
     /// Distinguishes stores in one process (tests run several), for the per-thread readers.
     id: u64,
     /// `None` for ":memory:", where every connection would be a different database.
@@ -95,10 +64,10 @@ thread_local! {
     static ONE_SNAPSHOT: Cell<bool> = const { Cell::new(false) };
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating if need be) and migrates the database at `path`, or a private
     /// in-memory one for ":memory:".
-    pub fn open(path: &str, durability: Durability) -> Result<Arc<Store>, StoreError> {
+    pub fn open(path: &str, durability: Durability) -> Result<SqliteStore, StoreError> {
         let lock = crate::dblock::acquire(path).map_err(StoreError::Locked)?;
         let (mut conn, path) = if path == ":memory:" {
             (Connection::open_in_memory()?, None)
@@ -120,7 +89,7 @@ impl Store {
         conn.busy_handler(Some(wait_briefly))?;
         keep_plans(&conn)?;
         migrate(&conn)?;
-        let store = Arc::new(Store {
+        let store = SqliteStore {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             path,
             writer: Mutex::new(Writer::new(conn)),
@@ -129,7 +98,7 @@ impl Store {
             settled_changed: Condvar::new(),
             stop_checkpointer: Arc::new(AtomicBool::new(false)),
             _lock: lock,
-        });
+        };
         if let Some(path) = &store.path {
             spawn_checkpointer(path.clone(), store.stop_checkpointer.clone());
         }
@@ -349,7 +318,7 @@ impl Store {
     }
 }
 
-impl Drop for Store {
+impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.stop_checkpointer.store(true, Ordering::Relaxed);
     }
@@ -578,29 +547,8 @@ fn spawn_checkpointer(path: String, stop: Arc<AtomicBool>) {
         .expect("spawning the checkpoint thread");
 }
 
-/// The migration steps in `SCHEMA`: (version, SQL).
-fn migrations() -> Vec<(i64, &'static str)> {
-    let mut steps = Vec::new();
-    // Only at the start of a line: the header comment mentions the marker too.
-    let marker = "\n-- migration: ";
-    let mut rest = SCHEMA;
-    while let Some(start) = rest.find(marker) {
-        let after = &rest[start + marker.len()..];
-        let line_end = after.find('\n').unwrap_or(after.len());
-        let version: i64 = after[..line_end]
-            .trim()
-            .parse()
-            .expect("schema.sql: a migration marker is followed by its number");
-        let body = &after[line_end..];
-        let end = body.find(marker).unwrap_or(body.len());
-        steps.push((version, &body[..end]));
-        rest = &body[end..];
-    }
-    steps
-}
-
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    let steps = migrations();
+    let steps = super::migration_steps(SCHEMA);
     let latest = steps.last().map_or(0, |(v, _)| *v);
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > latest {
@@ -623,10 +571,11 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     #[test]
     fn migrations_are_numbered_in_order() {
-        let steps = migrations();
+        let steps = crate::store::migration_steps(SCHEMA);
         assert!(!steps.is_empty());
         for (i, (v, _)) in steps.iter().enumerate() {
             assert_eq!(*v, i as i64 + 1);

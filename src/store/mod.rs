@@ -1,0 +1,197 @@
+//! The store: where every record lives, on SQLite (`--db FILE`, `:memory:`, the default) or on
+//! PostgreSQL (`--db postgres://…`). Both run the same SQL through `crate::db`, and both give
+//! the same two operations: `read`, and `write`, which is one atomic transaction. Writes are
+//! serialised on both, so a write sees every write before it (money and one-time links rely on
+//! it): SQLite has one writer, PostgreSQL takes one advisory lock per write transaction, which
+//! holds across every instance on the database.
+
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::db;
+
+pub use self::sqlite::{Durability, SCHEMA};
+
+/// The PostgreSQL schema, numbered as `SCHEMA`.
+pub const POSTGRES_SCHEMA: &str = include_str!("../../schema.postgres.sql");
+
+#[derive(Debug)]
+pub enum StoreError {
+    Sqlite(rusqlite::Error),
+    /// PostgreSQL refused the connection or a step of opening it, in words for the operator.
+    Postgres(String),
+    /// The database was written by a newer Clientele.
+    TooNew {
+        file: i64,
+        binary: i64,
+    },
+    /// Another process serves the file, or its lock file cannot be made (`dblock`).
+    Locked(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Sqlite(e) => write!(f, "database error: {e}"),
+            StoreError::Postgres(why) => f.write_str(why),
+            StoreError::TooNew { file, binary } => write!(
+                f,
+                "the database is at schema version {file}, newer than this binary's {binary}; \
+                 use a newer clientele"
+            ),
+            StoreError::Locked(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+/// How to open the store (`--db`, `--durable`, `--db-pool`, `--db-timeout`).
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub durability: Durability,
+    /// PostgreSQL: the most connections this instance opens.
+    pub pool_size: usize,
+    /// PostgreSQL: how long connecting, waiting for a free connection and one statement may
+    /// take before the request is answered 503.
+    pub timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            durability: Durability::Process,
+            pool_size: 16,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Whether `--db` names a PostgreSQL database rather than a SQLite file.
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+pub struct Store {
+    engine: Engine,
+}
+
+enum Engine {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(Box<postgres::PgStore>),
+}
+
+impl Store {
+    /// Opens (creating if need be) and migrates the database `db`: a SQLite file, ":memory:",
+    /// or a `postgres://` URL.
+    pub fn open(db: &str, durability: Durability) -> Result<Arc<Store>, StoreError> {
+        Store::open_with(
+            db,
+            &StoreOptions {
+                durability,
+                ..StoreOptions::default()
+            },
+        )
+    }
+
+    pub fn open_with(db: &str, options: &StoreOptions) -> Result<Arc<Store>, StoreError> {
+        let engine = if is_postgres_url(db) {
+            Engine::Postgres(Box::new(postgres::PgStore::open(db, options)?))
+        } else {
+            Engine::Sqlite(sqlite::SqliteStore::open(db, options.durability)?)
+        };
+        Ok(Arc::new(Store { engine }))
+    }
+
+    /// Runs `f` as one atomic write: its changes are committed when `f` returns `Ok`, and none
+    /// of them is kept otherwise. Returns only once the commit is done; the caller answers 2xx
+    /// only after this returns `Ok`.
+    pub fn write<T, E>(&self, f: impl FnOnce(&db::Transaction) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<db::Error>,
+    {
+        match &self.engine {
+            Engine::Sqlite(store) => store.write(f),
+            Engine::Postgres(store) => store.write(f),
+        }
+    }
+
+    /// Runs `f` with a connection to read with.
+    pub fn read<T, E>(&self, f: impl FnOnce(&db::Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<db::Error>,
+    {
+        match &self.engine {
+            Engine::Sqlite(store) => store.read(f),
+            Engine::Postgres(store) => store.read(f),
+        }
+    }
+
+    /// Runs `f` (one request) with all its SQLite reads in one read transaction (one WAL
+    /// snapshot instead of one per statement). PostgreSQL reads are not grouped.
+    pub fn one_snapshot<T>(f: impl FnOnce() -> T) -> T {
+        sqlite::SqliteStore::one_snapshot(f)
+    }
+
+    /// SQLite: checkpoints the whole WAL and truncates it, so that no older version of a page
+    /// (a mail before its links were scrubbed) stays in it; false if a reader kept it from
+    /// finishing. PostgreSQL keeps no such copy of ours: nothing to do.
+    pub fn truncate_wal(&self) -> db::Result<bool> {
+        match &self.engine {
+            Engine::Sqlite(store) => Ok(store.truncate_wal()?),
+            Engine::Postgres(_) => Ok(true),
+        }
+    }
+
+    /// Whether the database answers now (`/healthz`).
+    pub fn reachable(&self) -> Result<(), db::Error> {
+        match &self.engine {
+            Engine::Sqlite(_) => Ok(()),
+            Engine::Postgres(store) => store.ping(),
+        }
+    }
+
+    /// Which engine runs the store.
+    pub fn dialect(&self) -> db::Dialect {
+        match &self.engine {
+            Engine::Sqlite(_) => db::Dialect::Sqlite,
+            Engine::Postgres(_) => db::Dialect::Postgres,
+        }
+    }
+
+    /// Deletes every row of every table (for `POST /_admin/reset`), in one transaction.
+    pub fn delete_all(tx: &db::Transaction) -> db::Result<()> {
+        match tx.dialect() {
+            db::Dialect::Sqlite => sqlite::SqliteStore::delete_all(tx),
+            db::Dialect::Postgres => postgres::PgStore::delete_all(tx),
+        }
+    }
+}
+
+/// The migration steps of a schema file: (version, SQL).
+fn migration_steps(schema: &'static str) -> Vec<(i64, &'static str)> {
+    let mut steps = Vec::new();
+    // Only at the start of a line: the header comment mentions the marker too.
+    let marker = "\n-- migration: ";
+    let mut rest = schema;
+    while let Some(start) = rest.find(marker) {
+        let after = &rest[start + marker.len()..];
+        let line_end = after.find('\n').unwrap_or(after.len());
+        let version: i64 = after[..line_end]
+            .trim()
+            .parse()
+            .expect("a migration marker is followed by its number");
+        let body = &after[line_end..];
+        let end = body.find(marker).unwrap_or(body.len());
+        steps.push((version, &body[..end]));
+        rest = &body[end..];
+    }
+    steps
+}

@@ -1,0 +1,268 @@
+//! The PostgreSQL store (`--db postgres://…`): a pool of connections shared by the request
+//! threads, the schema migrated at startup under an advisory lock (two instances starting
+//! together migrate once), and every write transaction serialised by a transaction-scoped
+//! advisory lock, across all the instances on the database. That is SQLite's one-writer rule
+//! made to hold between machines: a write sees every write committed before it, so a balance
+//! is never spent twice and a one-time link is redeemed once, whichever instance answers.
+
+use std::cell::RefCell;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{migration_steps, StoreError, StoreOptions, POSTGRES_SCHEMA};
+use crate::db::{self, postgres::PgConn};
+
+/// The advisory lock of every write transaction ("Client" and 1).
+const WRITE_LOCK: i64 = 0x436c_6965_6e74_0001;
+/// The advisory lock held while the schema is migrated ("Client" and 2).
+const MIGRATE_LOCK: i64 = 0x436c_6965_6e74_0002;
+
+pub struct PgStore {
+    config: postgres::Config,
+    pool: Mutex<Pool>,
+    freed: Condvar,
+    size: usize,
+    timeout: Duration,
+}
+
+/// Connections not in use, and how many are open in all (in use or idle).
+struct Pool {
+    idle: Vec<PgConn>,
+    open: usize,
+}
+
+impl PgStore {
+    /// Connects, migrates, and keeps the first connection in the pool.
+    pub fn open(url: &str, options: &StoreOptions) -> Result<PgStore, StoreError> {
+        // The URL may hold a password: no message repeats it.
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Postgres(format!("--db: not a PostgreSQL URL: {e}")))?;
+        if config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(StoreError::Postgres(
+                "--db: sslmode=require is not supported: connect over a local socket, loopback \
+                 or a private network (sslmode=disable or prefer)"
+                    .into(),
+            ));
+        }
+        config.connect_timeout(options.timeout);
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(30));
+        config.application_name("clientele");
+        let store = PgStore {
+            config,
+            pool: Mutex::new(Pool {
+                idle: Vec::new(),
+                open: 1,
+            }),
+            freed: Condvar::new(),
+            size: options.pool_size.max(1),
+            timeout: options.timeout,
+        };
+        let mut first = store.connect().map_err(|e| {
+            StoreError::Postgres(format!("cannot use the PostgreSQL database of --db: {e}"))
+        })?;
+        migrate(&mut first)?;
+        store.lock().idle.push(first);
+        Ok(store)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn connect(&self) -> Result<PgConn, db::Error> {
+        let mut client = self.config.connect(postgres::NoTls)?;
+        // A statement that waits longer (for a lock, a slow disk) ends with a 503 rather than
+        // holding the request.
+        client.batch_execute(&format!(
+            "SET statement_timeout = {}",
+            self.timeout.as_millis()
+        ))?;
+        Ok(PgConn::new(client))
+    }
+
+    /// A connection of the pool, or a new one; waits at most the timeout for one to come free.
+    /// A connection found closed (the server restarted, the network dropped it) is replaced.
+    fn checkout(&self) -> Result<Lease<'_>, db::Error> {
+        let deadline = Instant::now() + self.timeout;
+        let mut pool = self.lock();
+        loop {
+            while let Some(conn) = pool.idle.pop() {
+                if !conn.is_closed() {
+                    return Ok(Lease::new(self, conn));
+                }
+                pool.open -= 1;
+            }
+            if pool.open < self.size {
+                pool.open += 1;
+                drop(pool);
+                return match self.connect() {
+                    Ok(conn) => Ok(Lease::new(self, conn)),
+                    Err(e) => {
+                        self.lock().open -= 1;
+                        self.freed.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(db::Error::Unavailable(format!(
+                    "all {} database connections stayed busy for {:?} (--db-pool, --db-timeout)",
+                    self.size, self.timeout
+                )));
+            }
+            pool = self
+                .freed
+                .wait_timeout(pool, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn give_back(&self, conn: Option<PgConn>) {
+        let mut pool = self.lock();
+        match conn {
+            Some(conn) if !conn.is_closed() => pool.idle.push(conn),
+            _ => pool.open -= 1,
+        }
+        drop(pool);
+        self.freed.notify_one();
+    }
+
+    pub fn read<T, E>(&self, f: impl FnOnce(&db::Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<db::Error>,
+    {
+        let lease = self.checkout()?;
+        f(&db::Connection::postgres(lease.cell()))
+    }
+
+    pub fn write<T, E>(&self, f: impl FnOnce(&db::Transaction) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<db::Error>,
+    {
+        let mut lease = self.checkout()?;
+        lease.batch(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+        ))?;
+        lease.in_transaction = true;
+        let outcome = f(&db::Transaction::postgres(lease.cell()));
+        let end = if outcome.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        let ended = lease.batch(end);
+        lease.in_transaction = false;
+        let value = outcome?;
+        ended?;
+        Ok(value)
+    }
+
+    /// One round trip to the database (`/healthz`).
+    pub fn ping(&self) -> Result<(), db::Error> {
+        self.checkout()?.batch("SELECT 1")
+    }
+
+    /// Empties every table of this schema but the schema version, in the caller's
+    /// transaction. Identity columns go on from where they were (outbox ids are never reused).
+    pub fn delete_all(tx: &db::Transaction) -> db::Result<()> {
+        let tables: Vec<String> = tx
+            .prepare_cached(
+                "SELECT tablename FROM pg_tables
+                 WHERE schemaname = current_schema() AND tablename <> 'clientele_schema'
+                 ORDER BY tablename",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<db::Result<_>>()?;
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = tables.iter().map(|t| format!("\"{t}\"")).collect();
+        tx.execute_batch(&format!("TRUNCATE {}", names.join(", ")))
+    }
+}
+
+/// A connection taken from the pool, given back when dropped; a transaction left open (a
+/// panic in a write) is rolled back first, and a connection that cannot be is let go.
+struct Lease<'s> {
+    store: &'s PgStore,
+    conn: Option<RefCell<PgConn>>,
+    in_transaction: bool,
+}
+
+impl<'s> Lease<'s> {
+    fn new(store: &'s PgStore, conn: PgConn) -> Lease<'s> {
+        Lease {
+            store,
+            conn: Some(RefCell::new(conn)),
+            in_transaction: false,
+        }
+    }
+
+    fn cell(&self) -> &RefCell<PgConn> {
+        self.conn
+            .as_ref()
+            .expect("a lease holds its connection until dropped")
+    }
+
+    fn batch(&self, sql: &str) -> Result<(), db::Error> {
+        Ok(self.cell().borrow_mut().client().batch_execute(sql)?)
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if self.in_transaction && self.batch("ROLLBACK").is_err() {
+            self.conn = None;
+        }
+        let conn = self.conn.take().map(RefCell::into_inner);
+        self.store.give_back(conn);
+    }
+}
+
+/// Applies the steps of `POSTGRES_SCHEMA` the database has not had yet, each in its own
+/// transaction with the version it reaches.
+fn migrate(conn: &mut PgConn) -> Result<(), StoreError> {
+    let client = conn.client();
+    let failed = |e: postgres::Error| StoreError::Postgres(format!("migrating the schema: {e}"));
+    client
+        .batch_execute(&format!(
+            "SELECT pg_advisory_lock({MIGRATE_LOCK});
+             CREATE TABLE IF NOT EXISTS clientele_schema (version BIGINT NOT NULL)"
+        ))
+        .map_err(failed)?;
+    let result = (|| {
+        let current: i64 = client
+            .query_one(
+                "SELECT coalesce(max(version), 0)::bigint FROM clientele_schema",
+                &[],
+            )
+            .map_err(failed)?
+            .get(0);
+        let steps = migration_steps(POSTGRES_SCHEMA);
+        let latest = steps.last().map_or(0, |(v, _)| *v);
+        if current > latest {
+            return Err(StoreError::TooNew {
+                file: current,
+                binary: latest,
+            });
+        }
+        for (version, sql) in steps.into_iter().filter(|(v, _)| *v > current) {
+            let step = format!(
+                "BEGIN; {sql};
+                 DELETE FROM clientele_schema; INSERT INTO clientele_schema VALUES ({version});
+                 COMMIT;"
+            );
+            if let Err(e) = client.batch_execute(&step) {
+                let _ = client.batch_execute("ROLLBACK");
+                return Err(failed(e));
+            }
+        }
+        Ok(())
+    })();
+    let _ = client.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATE_LOCK})"));
+    result
+}
