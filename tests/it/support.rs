@@ -109,7 +109,7 @@ pub fn database_of(dir: &TempDir) -> String {
 /// change it behind the server's back), through the same seam the server uses.
 pub enum TestDb {
     Sqlite(rusqlite::Connection),
-    Postgres(std::cell::RefCell<clientele::db::postgres::PgConn>),
+    Postgres(Box<std::cell::RefCell<clientele::db::postgres::PgConn>>),
 }
 
 impl TestDb {
@@ -117,7 +117,7 @@ impl TestDb {
         if postgres().is_some() {
             let client = postgres::Client::connect(database, postgres::NoTls)
                 .expect("connecting to the test's schema");
-            return TestDb::Postgres(clientele::db::postgres::PgConn::new(client).into());
+            return TestDb::Postgres(Box::new(clientele::db::postgres::PgConn::new(client).into()));
         }
         let conn = rusqlite::Connection::open(database).expect("opening the database file");
         conn.busy_timeout(Duration::from_secs(5))
