@@ -39,7 +39,10 @@ CREATE TABLE mail_outbox (
     sent_at         BIGINT,
     claimed_len     BIGINT,
     secret_links    TEXT,
-    secret_until    BIGINT
+    secret_until    BIGINT,
+    -- PostgreSQL only: the instance sending the row, until when (src/mail/sender.rs).
+    lease_owner     TEXT,
+    lease_until     BIGINT
 );
 CREATE INDEX mail_outbox_due ON mail_outbox (status, next_attempt_at);
 CREATE INDEX mail_outbox_secret ON mail_outbox (secret_until) WHERE secret_links IS NOT NULL;

@@ -146,6 +146,7 @@ pub fn start(config: Config) -> Result<Running, String> {
         clock: app.clock.clone(),
         mailer: app.mailer.clone(),
         scrubs_links: !keep_live_links,
+        instance: format!("{:016x}", rand::random::<u64>()),
     };
     let mail_sender = spawn_sender(outbox, transport, mail_from, config.mail_give_up_ms);
     let (housekeeping_stop, stop_signal) = mpsc::channel();

@@ -102,7 +102,14 @@ pub struct Outbox {
     pub mailer: Arc<Mailer>,
     /// True in a deployment (no `--admin-token`): the links of delivered mail are scrubbed.
     pub scrubs_links: bool,
+    /// This process among the instances sharing a PostgreSQL database: the owner of the
+    /// outbox leases it takes (random, new at each start).
+    pub instance: String,
 }
+
+/// How long a PostgreSQL outbox lease lasts: other instances leave the row alone meanwhile,
+/// and take it over once it has expired (its instance died, or is stuck).
+const LEASE_MS: i64 = 60_000;
 
 /// Starts the sender thread.
 pub fn spawn_sender(
@@ -145,7 +152,7 @@ pub fn spawn_sender(
                     app.mailer.sleep(MAX_IDLE);
                     continue;
                 }
-                let due = match app.store.read(|c| due_rows(c, now)) {
+                let due = match claim_due(&app, now) {
                     Ok(due) => due,
                     Err(e) => {
                         crate::log::line(format!("mail: reading the outbox failed: {e}"));
@@ -207,7 +214,11 @@ pub fn spawn_sender(
                         Err(e) => crate::log::line(format!("mail: truncating the WAL failed: {e}")),
                     }
                 }
-                let next = app.store.read(next_due).ok().flatten();
+                let next = app
+                    .store
+                    .read(|c| next_due(c, &app.instance, app.clock.now_ms()))
+                    .ok()
+                    .flatten();
                 let now = app.clock.now_ms();
                 let wait = next.map_or(MAX_IDLE, |at| {
                     Duration::from_millis((at - now).clamp(0, 1000) as u64)
@@ -225,13 +236,12 @@ pub fn spawn_sender(
         .expect("spawning the mail sender")
 }
 
-fn due_rows(conn: &crate::db::Connection, now: i64) -> crate::db::Result<Vec<Due>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, recipient, subject, text_body, html_body, attempts, created_at
-         FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= ?1
-         ORDER BY next_attempt_at, id LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(crate::params![now, BATCH], |r| {
+/// The rows due now. SQLite has one sender: it reads them. On PostgreSQL several instances
+/// send from one outbox: each takes a lease on the rows it is about to send (in a write, so
+/// two instances never lease the same row), and leaves rows leased by another alone until
+/// their lease expires.
+fn claim_due(app: &Outbox, now: i64) -> crate::db::Result<Vec<Due>> {
+    let due = |r: &crate::db::Row<'_>| {
         Ok(Due {
             id: r.get(0)?,
             recipient: r.get(1)?,
@@ -241,15 +251,56 @@ fn due_rows(conn: &crate::db::Connection, now: i64) -> crate::db::Result<Vec<Due
             attempts: r.get(5)?,
             created_at: r.get(6)?,
         })
+    };
+    if app.store.dialect() == crate::db::Dialect::Sqlite {
+        return app.store.read(|c| {
+            c.prepare_cached(
+                "SELECT id, recipient, subject, text_body, html_body, attempts, created_at
+                 FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= ?1
+                 ORDER BY next_attempt_at, id LIMIT ?2",
+            )?
+            .query_map(crate::params![now, BATCH], due)?
+            .collect()
+        });
+    }
+    let mut rows: Vec<Due> = app.store.write(|tx| {
+        tx.prepare_cached(
+            "UPDATE mail_outbox SET lease_owner = ?3, lease_until = ?4
+             WHERE id IN (SELECT id FROM mail_outbox
+                          WHERE status = 'pending' AND next_attempt_at <= ?1
+                            AND (lease_until IS NULL OR lease_until < ?1 OR lease_owner = ?3)
+                          ORDER BY next_attempt_at, id LIMIT ?2)
+             RETURNING id, recipient, subject, text_body, html_body, attempts, created_at",
+        )?
+        .query_map(
+            crate::params![now, BATCH, app.instance, now + LEASE_MS],
+            due,
+        )?
+        .collect::<crate::db::Result<_>>()
     })?;
-    rows.collect()
+    rows.sort_by_key(|row| row.id);
+    Ok(rows)
 }
 
-fn next_due(conn: &crate::db::Connection) -> crate::db::Result<Option<i64>> {
-    conn.prepare_cached("SELECT min(next_attempt_at) FROM mail_outbox WHERE status = 'pending'")?
-        .query_row([], |r| r.get(0))
-        .optional()
-        .map(Option::flatten)
+/// When the next row may be due: its next attempt, or, for a row another instance has
+/// leased, the end of that lease.
+fn next_due(
+    conn: &crate::db::Connection,
+    instance: &str,
+    now: i64,
+) -> crate::db::Result<Option<i64>> {
+    let sql = conn.pick(
+        "SELECT min(next_attempt_at) FROM mail_outbox WHERE status = 'pending'",
+        "SELECT min(CASE WHEN lease_until > ?2 AND lease_owner <> ?1 THEN lease_until
+                         ELSE next_attempt_at END)
+         FROM mail_outbox WHERE status = 'pending'",
+    );
+    let mut stmt = conn.prepare_cached(sql)?;
+    let next = match conn.dialect() {
+        crate::db::Dialect::Sqlite => stmt.query_row([], |r| r.get(0)),
+        crate::db::Dialect::Postgres => stmt.query_row(crate::params![instance, now], |r| r.get(0)),
+    };
+    next.optional().map(Option::flatten)
 }
 
 /// Builds the messages of `due` and, for the mbox, claims their rows with the size of
@@ -388,12 +439,26 @@ fn recover(app: &Outbox, transport: &Transport) -> Result<(), String> {
     let claimed: Vec<(i64, i64)> = app
         .store
         .read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, claimed_len FROM mail_outbox
-                 WHERE status = 'pending' AND claimed_len IS NOT NULL ORDER BY id",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<crate::db::Result<Vec<_>>>()
+            // On PostgreSQL, only rows whose lease has expired: the others are being sent
+            // by a live instance.
+            let row = |r: &crate::db::Row<'_>| Ok((r.get(0)?, r.get(1)?));
+            match c.dialect() {
+                crate::db::Dialect::Sqlite => c
+                    .prepare_cached(
+                        "SELECT id, claimed_len FROM mail_outbox
+                         WHERE status = 'pending' AND claimed_len IS NOT NULL ORDER BY id",
+                    )?
+                    .query_map([], row)?
+                    .collect::<crate::db::Result<Vec<_>>>(),
+                crate::db::Dialect::Postgres => c
+                    .prepare_cached(
+                        "SELECT id, claimed_len FROM mail_outbox
+                         WHERE status = 'pending' AND claimed_len IS NOT NULL
+                           AND (lease_until IS NULL OR lease_until < ?1) ORDER BY id",
+                    )?
+                    .query_map([app.clock.now_ms()], row)?
+                    .collect::<crate::db::Result<Vec<_>>>(),
+            }
         })
         .map_err(|e| e.to_string())?;
     if claimed.is_empty() {

@@ -10,6 +10,7 @@ mod docs;
 mod embedding;
 mod fixture;
 mod front;
+mod instances;
 mod mail_delivery;
 mod makeleaps;
 mod mx;

@@ -10,7 +10,7 @@ const TO: &str = "john.foo@mx.com";
 const PASSWORD: &str = "correct horse battery";
 
 /// Opens the registration form; returns the CSRF cookie (`mx_csrf=...`) and its value.
-fn open_form(server: &Server, path: &str) -> (String, String) {
+pub(crate) fn open_form(server: &Server, path: &str) -> (String, String) {
     let reply = server.get(path, &[]);
     assert_eq!(reply.status, 200, "{}", reply.body);
     let cookie = set_cookie(&reply, "mx_csrf").expect("a CSRF cookie");
@@ -22,7 +22,7 @@ fn open_form(server: &Server, path: &str) -> (String, String) {
     (cookie, value)
 }
 
-fn register(
+pub(crate) fn register(
     server: &Server,
     path: &str,
     cookie: &str,

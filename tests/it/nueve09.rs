@@ -62,7 +62,7 @@ fn example() -> Value {
 }
 
 /// The example with its unique fields (alias, RFC, API-key name) made unique by `n`.
-fn example_n(n: u32, available: Value) -> Value {
+pub(crate) fn example_n(n: u32, available: Value) -> Value {
     let mut body = example();
     body["alias"] = json!(format!("SUB{n}"));
     body["rfc"] = json!(format!("AAMM900101{n:03}"));
@@ -72,7 +72,7 @@ fn example_n(n: u32, available: Value) -> Value {
 }
 
 /// Logs in; returns the `Authorization` header value to send back, and `data.client`.
-fn login(server: &Server, api_key: &str, password: &str) -> (String, Value) {
+pub(crate) fn login(server: &Server, api_key: &str, password: &str) -> (String, Value) {
     let body = json!({"api_client": {"api_key": api_key, "password": password}});
     let reply = server.post("/nueve09/auth/login", &[JSON], &body.to_string());
     assert_eq!(reply.status, 200, "{}", reply.body);

@@ -117,7 +117,9 @@ impl TestDb {
         if postgres().is_some() {
             let client = postgres::Client::connect(database, postgres::NoTls)
                 .expect("connecting to the test's schema");
-            return TestDb::Postgres(Box::new(clientele::db::postgres::PgConn::new(client).into()));
+            return TestDb::Postgres(Box::new(
+                clientele::db::postgres::PgConn::new(client).into(),
+            ));
         }
         let conn = rusqlite::Connection::open(database).expect("opening the database file");
         conn.busy_timeout(Duration::from_secs(5))
@@ -171,6 +173,8 @@ pub struct Builder {
     trusted: Option<Vec<u8>>,
     /// stderr is a pipe nobody reads (instead of `stderr.log`).
     stderr_unread: bool,
+    /// `--db`, when not the directory's own (another server's database).
+    database: Option<String>,
 }
 
 impl Builder {
@@ -197,6 +201,12 @@ impl Builder {
         self
     }
 
+    /// Serves from `other`'s database (a second instance on one PostgreSQL database).
+    pub fn sharing_database_with(mut self, other: &Server) -> Self {
+        self.database = Some(other.database.clone());
+        self
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.envs.push((key.into(), value.into()));
         self
@@ -217,13 +227,14 @@ impl Builder {
 
     /// Starts on an existing directory (its `clientele.db`), e.g. to restart on the same file.
     pub fn start_in(self, dir: TempDir) -> Server {
+        let database = self.database.unwrap_or_else(|| database_of(&dir));
         let mut command = Command::new(env!("CARGO_BIN_EXE_clientele"));
         command
             .arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--db")
-            .arg(database_of(&dir))
+            .arg(&database)
             .arg("--mail")
             .arg(format!("mbox:{}", dir.join("clientele.mbox").display()));
         if self.admin {
@@ -270,6 +281,7 @@ impl Builder {
             _stdout: stdout,
             _unread_stderr: unread_stderr,
             dir: Some(dir),
+            database,
         }
     }
 }
@@ -282,6 +294,8 @@ pub struct Server {
     _stdout: BufReader<ChildStdout>,
     _unread_stderr: Option<ChildStderr>,
     dir: Option<TempDir>,
+    /// Its `--db`.
+    database: String,
 }
 
 impl Server {
@@ -297,6 +311,7 @@ impl Server {
             envs: Vec::new(),
             trusted: None,
             stderr_unread: false,
+            database: None,
         }
     }
 
@@ -433,7 +448,7 @@ impl Server {
 
     /// Opens the server's database directly, to check what was really stored.
     pub fn db(&self) -> TestDb {
-        TestDb::open(&database_of(self.dir()))
+        TestDb::open(&self.database)
     }
 
     pub fn count(&self, table: &str) -> i64 {
@@ -506,6 +521,27 @@ pub fn call_with(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Reply {
+    try_call_with(agent, method, url, headers, body)
+        .unwrap_or_else(|e| panic!("{method} {url} failed: {e}"))
+}
+
+/// `call` to a server that may be gone: `Err` when no answer came.
+pub fn try_call(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Reply, String> {
+    try_call_with(&agent(), method, url, headers, body)
+}
+
+fn try_call_with(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Reply, String> {
     let mut request = ureq::http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         request = request.header(*k, *v);
@@ -514,7 +550,7 @@ pub fn call_with(
         Some(bytes) => agent.run(request.body(bytes.to_vec()).expect("a valid request")),
         None => agent.run(request.body(()).expect("a valid request")),
     };
-    let mut response = result.unwrap_or_else(|e| panic!("{method} {url} failed: {e}"));
+    let mut response = result.map_err(|e| e.to_string())?;
     let headers = response
         .headers()
         .iter()
@@ -527,11 +563,11 @@ pub fn call_with(
         .limit(64 * 1024 * 1024)
         .read_to_string()
         .unwrap_or_default();
-    Reply {
+    Ok(Reply {
         status,
         headers,
         body,
-    }
+    })
 }
 
 /// Creates (or re-invites) an MX client of the demo processor, as MX's documented curl does.

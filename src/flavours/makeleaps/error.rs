@@ -47,6 +47,8 @@ pub enum Error {
     Invalid(Value),
     /// 500: logged with its detail; the client sees only DRF's generic message.
     Internal(String),
+    /// 503: the database did not answer in time (PostgreSQL); logged with its detail.
+    Unavailable(String),
 }
 
 impl Error {
@@ -68,6 +70,7 @@ impl Error {
             Error::PayloadTooLarge => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::Internal(_) => 500,
+            Error::Unavailable(_) => 503,
         }
     }
 
@@ -108,6 +111,11 @@ impl Error {
                 crate::log::line(format!("makeleaps: internal error: {why}"));
                 detail("A server error occurred.")
             }
+            Error::Unavailable(why) => {
+                crate::log::line(format!("makeleaps: {why}"));
+                detail("Service temporarily unavailable, try again later.")
+                    .with_header("Retry-After", "1")
+            }
         }
     }
 }
@@ -131,7 +139,10 @@ pub fn for_status(status: u16) -> Response {
 
 impl From<crate::db::Error> for Error {
     fn from(e: crate::db::Error) -> Self {
-        Error::Internal(e.to_string())
+        match e {
+            crate::db::Error::Unavailable(why) => Error::Unavailable(why),
+            e => Error::Internal(e.to_string()),
+        }
     }
 }
 

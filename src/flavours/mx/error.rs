@@ -24,6 +24,8 @@ pub enum Error {
     Unprocessable(String),
     /// 500: logged with its detail; the client sees only a generic message.
     Internal(String),
+    /// 503: the database did not answer in time (PostgreSQL); logged with its detail.
+    Unavailable(String),
 }
 
 impl Error {
@@ -53,6 +55,10 @@ impl Error {
                 crate::log::line(format!("mx: internal error: {detail}"));
                 (500, "Internal Server Error".to_string())
             }
+            Error::Unavailable(detail) => {
+                crate::log::line(format!("mx: {detail}"));
+                (503, "Service Unavailable".to_string())
+            }
         };
         let mut response = Response::json(status, &json!({ "error": message }));
         match self {
@@ -75,7 +81,10 @@ pub fn for_status(status: u16) -> Response {
 
 impl From<crate::db::Error> for Error {
     fn from(e: crate::db::Error) -> Self {
-        Error::Internal(e.to_string())
+        match e {
+            crate::db::Error::Unavailable(why) => Error::Unavailable(why),
+            e => Error::Internal(e.to_string()),
+        }
     }
 }
 

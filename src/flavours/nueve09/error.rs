@@ -55,6 +55,8 @@ pub enum Error {
     },
     /// 500: logged with its detail; the client sees only a generic message.
     Internal(String),
+    /// 503: the database did not answer in time (PostgreSQL); logged with its detail.
+    Unavailable(String),
 }
 
 /// The application code of an insufficient balance (docs/nueve09.md; our choice).
@@ -123,6 +125,10 @@ impl Error {
                 crate::log::line(format!("nueve09: internal error: {detail}"));
                 (500, 500, "Internal server error".to_string(), Value::Null)
             }
+            Error::Unavailable(detail) => {
+                crate::log::line(format!("nueve09: {detail}"));
+                (503, 503, "Service unavailable".to_string(), Value::Null)
+            }
         };
         let body = match envelope {
             Envelope::Login => {
@@ -159,7 +165,10 @@ pub fn for_status(status: u16) -> Response {
 
 impl From<crate::db::Error> for Error {
     fn from(e: crate::db::Error) -> Self {
-        Error::Internal(e.to_string())
+        match e {
+            crate::db::Error::Unavailable(why) => Error::Unavailable(why),
+            e => Error::Internal(e.to_string()),
+        }
     }
 }
 

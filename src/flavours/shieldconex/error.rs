@@ -39,6 +39,8 @@ pub enum Error {
     PayloadTooLarge,
     /// 500: logged with its detail; the client sees only a generic message.
     Internal(String),
+    /// 503: the database did not answer in time (PostgreSQL); logged with its detail.
+    Unavailable(String),
 }
 
 /// What is wrong with a request's attributes, keyed by attribute path (`contact.email`).
@@ -116,6 +118,10 @@ impl Error {
                 crate::log::line(format!("shieldconex: internal error: {detail}"));
                 (500, 7500, "Internal server error.")
             }
+            Error::Unavailable(detail) => {
+                crate::log::line(format!("shieldconex: {detail}"));
+                (503, 7503, "Service unavailable.")
+            }
         };
         let body = Body {
             uuid: ids.uuid_v4(),
@@ -151,7 +157,10 @@ pub fn for_status(ids: &Ids, status: u16) -> Response {
 
 impl From<crate::db::Error> for Error {
     fn from(e: crate::db::Error) -> Self {
-        Error::Internal(e.to_string())
+        match e {
+            crate::db::Error::Unavailable(why) => Error::Unavailable(why),
+            e => Error::Internal(e.to_string()),
+        }
     }
 }
 

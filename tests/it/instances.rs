@@ -1,0 +1,246 @@
+//! Several instances on one PostgreSQL database, as a deployment behind a load balancer runs
+//! them: whichever instance answers, the answer is the same, every mail goes out once, a link
+//! is redeemed once, money is spent once, and an instance killed mid-storm loses nothing it
+//! acknowledged. These need `CLIENTELE_TEST_POSTGRES` (`.ci/run` sets it); without it they say
+//! so and pass, like the rest of the suite, on SQLite, where one server owns its file.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::mx_dashboard::{open_form, register};
+use crate::nueve09::{example_n, login};
+use crate::smtp_sink::SmtpSink;
+use crate::support::{mx_invite, newest_link_path, postgres, Server};
+
+/// Two servers on one database, both mailing to `sink`; `None` (with a message) on SQLite.
+fn pair(sink: &SmtpSink) -> Option<(Server, Server)> {
+    if postgres().is_none() {
+        eprintln!("not run: several instances need CLIENTELE_TEST_POSTGRES (a PostgreSQL URL)");
+        return None;
+    }
+    let mail = format!("smtp://127.0.0.1:{}?tls=none", sink.port);
+    let first = Server::builder().arg("--mail").arg(&mail).start();
+    let second = Server::builder()
+        .arg("--mail")
+        .arg(&mail)
+        .sharing_database_with(&first)
+        .start();
+    Some((first, second))
+}
+
+/// How many mails each recipient got.
+fn per_recipient(sink: &SmtpSink) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for mail in sink.received() {
+        for to in mail.to {
+            *counts.entry(to).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn invitations_made_on_either_instance_are_mailed_exactly_once() {
+    let sink = SmtpSink::start(0);
+    let Some((first, second)) = pair(&sink) else {
+        return;
+    };
+    let servers = Arc::new([first, second]);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let servers = servers.clone();
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    let server = &servers[(t + i) % 2];
+                    let reply = mx_invite(server, &format!("c{t}-{i}@example.com"));
+                    assert_eq!(reply.status, 200, "{}", reply.body);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    sink.wait_for(40, Duration::from_secs(20));
+    // Time for a duplicate to arrive, if either instance were to send one.
+    std::thread::sleep(Duration::from_millis(1500));
+    let counts = per_recipient(&sink);
+    assert_eq!(counts.len(), 40, "{counts:?}");
+    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+}
+
+#[test]
+fn a_link_mailed_through_one_instance_registers_on_the_other_once() {
+    let sink = SmtpSink::start(0);
+    let Some((first, second)) = pair(&sink) else {
+        return;
+    };
+    let to = "john.foo@mx.com";
+    assert_eq!(mx_invite(&first, to).status, 200);
+    let link = newest_link_path(&first, to);
+    let (cookie, csrf) = open_form(&second, &link);
+    let password = "correct horse battery";
+    let reply = register(&second, &link, &cookie, &csrf, password, password);
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    assert_eq!(
+        first.get(&link, &[]).status,
+        410,
+        "used, on the other instance too"
+    );
+    assert_eq!(second.get(&link, &[]).status, 410);
+}
+
+#[test]
+fn concurrent_creates_on_both_instances_spend_a_balance_exactly_once() {
+    let sink = SmtpSink::start(0);
+    let Some((first, second)) = pair(&sink) else {
+        return;
+    };
+    // A sub-client funded for exactly 50 creates of 10.00 each.
+    let (demo, _) = login(&first, "api_key", "password");
+    let funded = first.post(
+        "/nueve09/clients",
+        &[
+            ("Authorization", demo.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        &example_n(1, json!(500)).to_string(),
+    );
+    assert_eq!(funded.status, 200, "{}", funded.body);
+    let api_key = funded.json()["data"]["subclient"]["api_client"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Its token, signed by one instance, is good on both.
+    let (auth, client) = login(&second, &api_key, "12345");
+    assert_eq!(client["available"].as_f64(), Some(500.0));
+
+    let servers = Arc::new([first, second]);
+    let created = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..20)
+        .map(|t| {
+            let (servers, auth) = (servers.clone(), auth.clone());
+            let (created, refused) = (created.clone(), refused.clone());
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    let n = 100 + t * 10 + i;
+                    let reply = servers[n as usize % 2].post(
+                        "/nueve09/clients",
+                        &[
+                            ("Authorization", auth.as_str()),
+                            ("Content-Type", "application/json"),
+                        ],
+                        &example_n(n, json!(10)).to_string(),
+                    );
+                    match reply.status {
+                        200 => created.fetch_add(1, Ordering::SeqCst),
+                        422 => refused.fetch_add(1, Ordering::SeqCst),
+                        other => panic!("create {n}: {other} {}", reply.body),
+                    };
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(created.load(Ordering::SeqCst), 50);
+    assert_eq!(refused.load(Ordering::SeqCst), 150);
+    let (_, after) = login(&servers[0], &api_key, "12345");
+    assert_eq!(after["available"].as_f64(), Some(0.0));
+}
+
+#[test]
+fn an_instance_killed_mid_storm_loses_nothing_and_the_other_sends_its_mail() {
+    let sink = SmtpSink::start(0);
+    let Some((victim, survivor)) = pair(&sink) else {
+        return;
+    };
+    let victim_url = victim.url.clone();
+    let survivor = Arc::new(survivor);
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (survivor, acknowledged) = (survivor.clone(), acknowledged.clone());
+            let victim_url = victim_url.clone();
+            std::thread::spawn(move || {
+                for i in 0..30 {
+                    let email = format!("k{t}-{i}@example.com");
+                    // Half of the creates go to the instance that is about to die.
+                    let reply = if (t + i) % 2 == 0 {
+                        let body = json!({"client": {"company_name": "MX", "email": email,
+                                                     "first_name": "John", "last_name": "Foo"}});
+                        // Refused or cut off once it is dead: not acknowledged.
+                        crate::support::try_call(
+                            "POST",
+                            &format!("{victim_url}/mx/clients"),
+                            &[
+                                ("Accept", crate::support::MX_ACCEPT),
+                                ("Authorization", crate::support::MX_DEMO_AUTH),
+                                ("Content-Type", "application/json"),
+                            ],
+                            Some(body.to_string().as_bytes()),
+                        )
+                    } else {
+                        let reply = mx_invite(&survivor, &email);
+                        assert_eq!(reply.status, 200, "the survivor: {}", reply.body);
+                        Ok(reply)
+                    };
+                    if reply.is_ok_and(|r| r.status == 200) {
+                        acknowledged.lock().unwrap().push(email);
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(victim.kill());
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() >= 60, "the survivor kept answering");
+    let db = survivor.db();
+    for email in &acknowledged {
+        let stored: i64 = db
+            .query_row(
+                "SELECT count(*) FROM mx_clients WHERE email = ?1",
+                [email],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, 1, "{email} was acknowledged");
+    }
+    // The dead instance's leases run out (a minute) on the survivor's clock: it sends the
+    // mails the dead one had taken.
+    let moved = survivor.admin("POST", "/clock", Some(r#"{"advance": "2m"}"#));
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    // Over SMTP a mail the dead instance handed to the relay but had not marked sent goes
+    // again (at least once, with the same Message-ID); none is lost.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let missing = loop {
+        let counts = per_recipient(&sink);
+        let missing: Vec<&String> = acknowledged
+            .iter()
+            .filter(|e| !counts.contains_key(*e))
+            .collect();
+        if missing.is_empty() || std::time::Instant::now() > deadline {
+            break missing;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(missing.is_empty(), "no mail reached {missing:?}");
+    let pending: i64 = db
+        .query_row(
+            "SELECT count(*) FROM mail_outbox WHERE status <> 'sent'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(pending, 0);
+}
