@@ -391,3 +391,64 @@ CREATE TRIGGER sc_clients_next_id BEFORE INSERT ON sc_clients
 -- migration: 3
 
 -- (in step 1 on PostgreSQL)
+
+-- migration: 4
+
+-- Deep list pages: rows per bucket of 1,024 consecutive keys (see schema.sql, step 4).
+
+CREATE TABLE sc_client_buckets (
+    partner_id  BIGINT NOT NULL,
+    bucket      BIGINT NOT NULL,
+    live        BIGINT NOT NULL,
+    PRIMARY KEY (partner_id, bucket)
+);
+INSERT INTO sc_client_buckets (partner_id, bucket, live)
+    SELECT direct_partner_id, id >> 10, count(*) FROM sc_clients WHERE deleted_at IS NULL
+    GROUP BY direct_partner_id, id >> 10;
+CREATE FUNCTION sc_client_buckets() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.deleted_at IS NULL THEN
+        UPDATE sc_client_buckets SET live = live - 1
+            WHERE partner_id = OLD.direct_partner_id AND bucket = OLD.id >> 10;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.deleted_at IS NULL THEN
+        INSERT INTO sc_client_buckets AS b (partner_id, bucket, live)
+            VALUES (NEW.direct_partner_id, NEW.id >> 10, 1)
+            ON CONFLICT (partner_id, bucket) DO UPDATE SET live = b.live + 1;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER sc_client_buckets_insert AFTER INSERT ON sc_clients
+    FOR EACH ROW EXECUTE FUNCTION sc_client_buckets();
+CREATE TRIGGER sc_client_buckets_delete AFTER DELETE ON sc_clients
+    FOR EACH ROW EXECUTE FUNCTION sc_client_buckets();
+CREATE TRIGGER sc_client_buckets_update AFTER UPDATE OF id, deleted_at, direct_partner_id
+    ON sc_clients FOR EACH ROW EXECUTE FUNCTION sc_client_buckets();
+
+CREATE TABLE ml_client_buckets (
+    partner_mid  TEXT   NOT NULL,
+    bucket       BIGINT NOT NULL,
+    clients      BIGINT NOT NULL,
+    PRIMARY KEY (partner_mid, bucket)
+);
+INSERT INTO ml_client_buckets (partner_mid, bucket, clients)
+    SELECT partner_mid, seq >> 10, count(*) FROM ml_clients GROUP BY partner_mid, seq >> 10;
+CREATE FUNCTION ml_client_buckets() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE ml_client_buckets SET clients = clients - 1
+            WHERE partner_mid = OLD.partner_mid AND bucket = OLD.seq >> 10;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        INSERT INTO ml_client_buckets AS b (partner_mid, bucket, clients)
+            VALUES (NEW.partner_mid, NEW.seq >> 10, 1)
+            ON CONFLICT (partner_mid, bucket) DO UPDATE SET clients = b.clients + 1;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER ml_client_buckets_insert AFTER INSERT ON ml_clients
+    FOR EACH ROW EXECUTE FUNCTION ml_client_buckets();
+CREATE TRIGGER ml_client_buckets_delete AFTER DELETE ON ml_clients
+    FOR EACH ROW EXECUTE FUNCTION ml_client_buckets();
+CREATE TRIGGER ml_client_buckets_update AFTER UPDATE OF seq, partner_mid ON ml_clients
+    FOR EACH ROW EXECUTE FUNCTION ml_client_buckets();

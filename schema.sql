@@ -424,3 +424,70 @@ WHEN NEW.attempts > OLD.attempts BEGIN
                             WHEN 'pending' THEN NEW.next_attempt_at END,
             CASE WHEN NEW.status = 'sent' THEN NULL ELSE NEW.last_error END);
 END;
+
+-- migration: 4
+
+-- Deep list pages at the cost of a shallow one. Both vendors page by position (ShieldConex
+-- `skip`, MakeLeaps `page`), which OFFSET answers by stepping over every earlier row: a page
+-- in the middle of 100k clients cost 10 to 28 times the same page of 1k (bench/README.md).
+-- These tables count a list's rows per bucket of 1,024 consecutive keys (`key >> 10`), kept
+-- by triggers in the writing transaction like the totals above. A page at position P reads
+-- the buckets in key order until their counts pass P, then starts at that bucket's first
+-- key and steps over fewer than 1,024 rows. Rows whose count fell to 0 stay (harmless).
+
+-- Live ShieldConex clients per direct partner and bucket of client ids (list order is id).
+CREATE TABLE sc_client_buckets (
+    partner_id  INTEGER NOT NULL,
+    bucket      INTEGER NOT NULL,           -- id >> 10
+    live        INTEGER NOT NULL,
+    PRIMARY KEY (partner_id, bucket)
+) WITHOUT ROWID;
+INSERT INTO sc_client_buckets (partner_id, bucket, live)
+    SELECT direct_partner_id, id >> 10, count(*) FROM sc_clients WHERE deleted_at IS NULL
+    GROUP BY direct_partner_id, id >> 10;
+CREATE TRIGGER sc_client_buckets_insert AFTER INSERT ON sc_clients
+WHEN NEW.deleted_at IS NULL BEGIN
+    INSERT INTO sc_client_buckets (partner_id, bucket, live)
+        VALUES (NEW.direct_partner_id, NEW.id >> 10, 1)
+        ON CONFLICT (partner_id, bucket) DO UPDATE SET live = live + 1;
+END;
+CREATE TRIGGER sc_client_buckets_delete AFTER DELETE ON sc_clients
+WHEN OLD.deleted_at IS NULL BEGIN
+    UPDATE sc_client_buckets SET live = live - 1
+        WHERE partner_id = OLD.direct_partner_id AND bucket = OLD.id >> 10;
+END;
+CREATE TRIGGER sc_client_buckets_update AFTER UPDATE OF id, deleted_at, direct_partner_id
+ON sc_clients BEGIN
+    UPDATE sc_client_buckets SET live = live - 1
+        WHERE partner_id = OLD.direct_partner_id AND bucket = OLD.id >> 10
+          AND OLD.deleted_at IS NULL;
+    INSERT INTO sc_client_buckets (partner_id, bucket, live)
+        SELECT NEW.direct_partner_id, NEW.id >> 10, 1 WHERE NEW.deleted_at IS NULL
+        ON CONFLICT (partner_id, bucket) DO UPDATE SET live = live + 1;
+END;
+
+-- MakeLeaps clients per partner and bucket of `seq` (list order is seq).
+CREATE TABLE ml_client_buckets (
+    partner_mid  TEXT    NOT NULL,
+    bucket       INTEGER NOT NULL,          -- seq >> 10
+    clients      INTEGER NOT NULL,
+    PRIMARY KEY (partner_mid, bucket)
+) WITHOUT ROWID;
+INSERT INTO ml_client_buckets (partner_mid, bucket, clients)
+    SELECT partner_mid, seq >> 10, count(*) FROM ml_clients GROUP BY partner_mid, seq >> 10;
+CREATE TRIGGER ml_client_buckets_insert AFTER INSERT ON ml_clients BEGIN
+    INSERT INTO ml_client_buckets (partner_mid, bucket, clients)
+        VALUES (NEW.partner_mid, NEW.seq >> 10, 1)
+        ON CONFLICT (partner_mid, bucket) DO UPDATE SET clients = clients + 1;
+END;
+CREATE TRIGGER ml_client_buckets_delete AFTER DELETE ON ml_clients BEGIN
+    UPDATE ml_client_buckets SET clients = clients - 1
+        WHERE partner_mid = OLD.partner_mid AND bucket = OLD.seq >> 10;
+END;
+CREATE TRIGGER ml_client_buckets_update AFTER UPDATE OF seq, partner_mid ON ml_clients BEGIN
+    UPDATE ml_client_buckets SET clients = clients - 1
+        WHERE partner_mid = OLD.partner_mid AND bucket = OLD.seq >> 10;
+    INSERT INTO ml_client_buckets (partner_mid, bucket, clients)
+        VALUES (NEW.partner_mid, NEW.seq >> 10, 1)
+        ON CONFLICT (partner_mid, bucket) DO UPDATE SET clients = clients + 1;
+END;

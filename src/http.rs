@@ -180,7 +180,9 @@ impl Response {
     pub fn json(status: u16, value: &Value) -> Response {
         Response::empty(status)
             .with_header("Content-Type", "application/json")
-            .with_body(value.to_string().into_bytes())
+            // The same compact text as `to_string`, written straight into the body rather
+            // than through `Display`'s formatter adapter.
+            .with_body(serde_json::to_vec(value).unwrap_or_else(|_| value.to_string().into_bytes()))
     }
 
     pub fn html(status: u16, page: String) -> Response {

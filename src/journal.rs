@@ -279,12 +279,7 @@ pub fn is_opaque(segment: &str) -> bool {
 /// mailed link repeats its token in its form). The usual answer, which names no secret
 /// field, skips the JSON round trip.
 pub fn redact_answer(bytes: &[u8], content_type: Option<&str>, path: &str) -> String {
-    let names_a_secret = SECRET_WORDS.iter().any(|word| {
-        bytes
-            .windows(word.len())
-            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
-    });
-    let mut text = if names_a_secret {
+    let mut text = if names_a_secret(bytes) {
         redact_body(bytes, content_type)
     } else {
         cut(String::from_utf8_lossy(bytes).into_owned())
@@ -293,6 +288,20 @@ pub fn redact_answer(bytes: &[u8], content_type: Option<&str>, path: &str) -> St
         text = text.replace(token, "…");
     }
     text
+}
+
+/// True when `bytes` contain one of `SECRET_WORDS`, ASCII case ignored. One pass over the
+/// answer (this runs on every journalled request): only a byte that can start a secret word
+/// is compared further.
+fn names_a_secret(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, b)| {
+        matches!(b.to_ascii_lowercase(), b'p' | b's' | b't' | b'a')
+            && SECRET_WORDS.iter().any(|word| {
+                bytes
+                    .get(i..i + word.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+            })
+    })
 }
 
 /// The body as the journal keeps it: secrets of JSON and form bodies replaced by `***`,
@@ -365,6 +374,44 @@ mod tests {
             body: body.into(),
             headers: Vec::new(),
             answer: String::new(),
+        }
+    }
+
+    /// The one-pass scan finds what the plain search over each word finds: every word, in
+    /// any case, at the start, middle and end of an answer, and nothing else.
+    #[test]
+    fn an_answer_names_a_secret_as_a_plain_search_would_say() {
+        let plain = |bytes: &[u8]| {
+            SECRET_WORDS.iter().any(|word| {
+                bytes
+                    .windows(word.len())
+                    .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+            })
+        };
+        let mut cases: Vec<String> = vec![
+            String::new(),
+            "{\"status\":\"ok\"}".into(),
+            "pas".into(),
+            "api_ke".into(),
+            "tokens".into(),
+            "{\"id\":744,\"name\":\"Acme\",\"partner\":{\"id\":792}}".into(),
+        ];
+        for word in SECRET_WORDS {
+            let upper = word.to_ascii_uppercase();
+            cases.extend([
+                word.to_string(),
+                format!("x{upper}"),
+                format!("{{\"a\":1,\"{word}\":2}}"),
+                format!("{}…", &word[..word.len() - 1]),
+                format!("ab{}", &upper[..word.len() - 1]),
+            ]);
+        }
+        for case in &cases {
+            assert_eq!(
+                names_a_secret(case.as_bytes()),
+                plain(case.as_bytes()),
+                "{case}"
+            );
         }
     }
 

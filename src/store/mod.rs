@@ -195,3 +195,16 @@ fn migration_steps(schema: &'static str) -> Vec<(i64, &'static str)> {
     }
     steps
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_engines_have_the_same_migration_steps() {
+        let numbers = |schema| -> Vec<i64> {
+            migration_steps(schema).iter().map(|(v, _)| *v).collect()
+        };
+        assert_eq!(numbers(SCHEMA), numbers(POSTGRES_SCHEMA));
+    }
+}

@@ -681,6 +681,84 @@ mod tests {
         assert_eq!(ids, ["set-2"]);
     }
 
+    /// A file made by the previous release (user_version 3) gains the list buckets of step
+    /// 4, counted from the rows it already holds, and the triggers keep them from then on.
+    #[test]
+    fn step_4_counts_the_buckets_of_an_existing_file() {
+        let dir = std::env::temp_dir().join(format!("clientele-step4-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        for (version, sql) in crate::store::migration_steps(SCHEMA)
+            .into_iter()
+            .filter(|(v, _)| *v <= 3)
+        {
+            conn.execute_batch(&format!("{sql}; PRAGMA user_version = {version};"))
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO sc_partners (id, name, created_at, modified_at) VALUES (1, 'p', 0, 0);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+             INSERT INTO sc_clients (id, name, direct_partner_id, created_at, modified_at,
+                                     deleted_at)
+             SELECT i, 'c' || i, 1, 0, 0, CASE WHEN i % 5 = 0 THEN 1 END FROM n;
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2100)
+             INSERT INTO ml_clients (seq, mid, partner_mid, display_name, is_organization,
+                                     default_contact_mid, created_at, updated_at)
+             SELECT i, 'm' || i, CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END, '', 0, 'x', 0, 0
+             FROM n;",
+        )
+        .unwrap();
+        drop(conn);
+        drop(Store::open(path.to_str().unwrap(), Durability::Process).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            version,
+            crate::store::migration_steps(SCHEMA).last().unwrap().0
+        );
+        let buckets = |sql: &str| -> Vec<(String, i64, i64)> {
+            let mut stmt = conn.prepare(sql).unwrap();
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
+            rows.unwrap().collect::<rusqlite::Result<_>>().unwrap()
+        };
+        let sc = "SELECT CAST(partner_id AS TEXT), bucket, live FROM sc_client_buckets
+                  WHERE live > 0 ORDER BY 1, 2";
+        let sc_expected = "SELECT CAST(direct_partner_id AS TEXT), id >> 10, count(*)
+                           FROM sc_clients WHERE deleted_at IS NULL GROUP BY 1, 2 ORDER BY 1, 2";
+        let ml = "SELECT partner_mid, bucket, clients FROM ml_client_buckets
+                  WHERE clients > 0 ORDER BY 1, 2";
+        let ml_expected = "SELECT partner_mid, seq >> 10, count(*) FROM ml_clients
+                           GROUP BY 1, 2 ORDER BY 1, 2";
+        assert_eq!(buckets(sc), buckets(sc_expected));
+        assert_eq!(buckets(sc).len(), 3);
+        assert_eq!(buckets(ml), buckets(ml_expected));
+        assert_eq!(buckets(ml).len(), 6);
+        // The triggers: soft delete, undelete, a move, a hard delete, an insert.
+        conn.execute_batch(
+            "INSERT INTO sc_partners (id, name, created_at, modified_at) VALUES (2, 'q', 0, 0);
+             UPDATE sc_clients SET deleted_at = 1 WHERE id BETWEEN 1000 AND 1100;
+             UPDATE sc_clients SET deleted_at = NULL WHERE id = 1005;
+             UPDATE sc_clients SET direct_partner_id = 2 WHERE id % 7 = 0;
+             DELETE FROM sc_clients WHERE id % 11 = 0;
+             INSERT INTO sc_clients (name, direct_partner_id, created_at, modified_at)
+                 VALUES ('new', 2, 0, 0);
+             DELETE FROM ml_clients WHERE seq % 3 = 0;
+             INSERT INTO ml_clients (mid, partner_mid, display_name, is_organization,
+                                     default_contact_mid, created_at, updated_at)
+                 VALUES ('new', 'a', '', 0, 'x', 0, 0);",
+        )
+        .unwrap();
+        assert_eq!(buckets(sc), buckets(sc_expected));
+        assert_eq!(buckets(ml), buckets(ml_expected));
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn refuses_a_newer_file() {
         let dir = std::env::temp_dir().join(format!("clientele-store-{}", std::process::id()));

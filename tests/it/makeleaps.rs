@@ -927,3 +927,156 @@ fn unknown_paths_get_the_drf_404_in_the_envelope() {
         assert_eq!(response_of(&reply), json!({"detail": "Not found."}));
     }
 }
+
+/// The partner's client mids in list (creation) order, straight from the file.
+fn mids_in_db(server: &Server, partner: &str) -> Vec<String> {
+    server
+        .db()
+        .rows(
+            "SELECT mid FROM ml_clients WHERE partner_mid = ?1 ORDER BY seq",
+            [partner],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// Deep pages start from a bucket of 1,024 `seq`s (schema.sql, migration 4) instead of
+/// stepping over every earlier client: every page, and pages of one at and around each bucket
+/// boundary, with another partner's clients interleaved and deleted clients in between, must
+/// hold exactly the clients that `page` and `per_page` define.
+#[test]
+fn deep_pages_hold_the_same_clients() {
+    let server = Server::start();
+    seed_other_partner(&server);
+    let dir = server.kill();
+    {
+        let db = crate::support::TestDb::open(&crate::support::database_of(&dir));
+        db.with(|tx| {
+            tx.execute_batch("BEGIN").unwrap();
+            let mut client = tx
+                .prepare(
+                    "INSERT INTO ml_clients (mid, partner_mid, client_external_id, display_name,
+                         is_organization, default_contact_mid, created_at, updated_at)
+                     SELECT ?1, ?2, '', ?4, is_organization, ?5, created_at, updated_at
+                     FROM ml_clients WHERE mid = ?3",
+                )
+                .unwrap();
+            let mut contact = tx
+                .prepare(
+                    "INSERT INTO ml_contacts (mid, client_mid, partner_mid, position,
+                         contact_type, name, created_at)
+                     VALUES (?1, ?2, ?3, 0, 'organization', ?4, 0)",
+                )
+                .unwrap();
+            let mut x = 11u64;
+            for i in 0..3000i64 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let partner = if (x >> 40).is_multiple_of(3) {
+                    OTHER
+                } else {
+                    PARTNER
+                };
+                let (mid, contact_mid) = (format!("5{i:018}"), format!("6{i:018}"));
+                let name = format!("Deep {i}");
+                client
+                    .execute(clientele::params![
+                        mid,
+                        partner,
+                        DEMO_CLIENT,
+                        name,
+                        contact_mid
+                    ])
+                    .unwrap();
+                contact
+                    .execute(clientele::params![contact_mid, mid, partner, name])
+                    .unwrap();
+            }
+            drop((client, contact));
+            tx.execute_batch(
+                "DELETE FROM ml_contacts WHERE client_mid IN
+                     (SELECT mid FROM ml_clients WHERE seq % 13 = 5 AND mid LIKE '5%');
+                 DELETE FROM ml_clients WHERE seq % 13 = 5 AND mid LIKE '5%';",
+            )
+            .unwrap();
+            tx.execute_batch("COMMIT").unwrap();
+        });
+    }
+    let server = Server::builder().start_in(dir);
+    let token = demo_token(&server);
+    // Through the API as well: deletes around the first bucket boundary, and creates.
+    let before = mids_in_db(&server, PARTNER);
+    for position in [1020, 1023, 1024, 1030] {
+        let reply = api(
+            &server,
+            "DELETE",
+            &client_path(PARTNER, &before[position]),
+            &token,
+            None,
+        );
+        assert_eq!(reply.status, 204, "{}", reply.body);
+    }
+    for i in 0..3 {
+        let body = new_client(&format!("DEEP-NEW-{i}"), "Deep");
+        let reply = api(&server, "POST", &clients_path(PARTNER), &token, Some(&body));
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    let all = mids_in_db(&server, PARTNER);
+    let total = all.len();
+    assert!(total > 1500, "{total}");
+    let page = |number: usize, per_page: usize| -> Vec<String> {
+        let reply = api(
+            &server,
+            "GET",
+            &format!(
+                "{}?page={number}&per_page={per_page}",
+                clients_path(PARTNER)
+            ),
+            &token,
+            None,
+        );
+        assert_eq!(
+            reply.status, 200,
+            "page {number} of {per_page}: {}",
+            reply.body
+        );
+        let body = reply.json();
+        assert_eq!(body["meta"]["count"], total);
+        body["response"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["mid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut seen = Vec::new();
+    for number in 1..=total.div_ceil(100) {
+        seen.extend(page(number, 100));
+    }
+    assert_eq!(seen, all, "every page of 100");
+    let seqs: Vec<i64> = server
+        .db()
+        .rows(
+            "SELECT seq FROM ml_clients WHERE partner_mid = ?1 ORDER BY seq",
+            [PARTNER],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut positions = vec![1022, 1023, 1024, 1025, 2048, total - 1];
+    for p in 1..total {
+        if seqs[p] >> 10 != seqs[p - 1] >> 10 {
+            positions.extend([p - 1, p, p + 1]);
+        }
+    }
+    for p in positions.into_iter().filter(|&p| p < total) {
+        assert_eq!(page(p + 1, 1), [all[p].clone()], "page {} of 1", p + 1);
+        let number = p / 7 + 1;
+        let start = (number - 1) * 7;
+        assert_eq!(
+            page(number, 7),
+            all[start..(start + 7).min(total)],
+            "page {number} of 7"
+        );
+    }
+}

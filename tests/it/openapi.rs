@@ -19,6 +19,9 @@
 //!    a body, in its `x-examples`), the documented content type and required headers, and a
 //!    body that validates against the documented schema. Every operation that needs
 //!    credentials is also sent once without them and must answer its documented 401.
+//! 4. **Other methods.** Every method a path does not declare is sent to it and must answer
+//!    405, with `Allow` naming exactly the declared methods and the response the path item's
+//!    `x-method-not-allowed` names (OpenAPI has no operation to attach that answer to).
 //!
 //! Building a request from the document: the example names of an operation are those of its
 //! request body's and parameters' `examples` (one nameless replay, "default", when there are
@@ -113,6 +116,29 @@ fn a_schema_the_server_contradicts_is_reported() {
         problems.len() == 1
             && problems[0].contains("GET /openapi.json example default")
             && problems[0].contains("\"3.0.3\" was expected"),
+        "{problems:#?}"
+    );
+}
+
+/// The 405 check can fail too: an undeclared method's answer that breaks the response its
+/// path item names, and a path item that names none, are both reported.
+#[test]
+fn a_wrong_or_missing_405_answer_is_reported() {
+    let mut doc: Value = serde_json::from_str(flavour("shieldconex").openapi()).unwrap();
+    doc["components"]["responses"]["MethodNotAllowed"]["content"]["application/json"]["schema"] =
+        json!({"$ref": "#/components/schemas/InvalidData"});
+    doc["paths"]["/openapi.json"]
+        .as_object_mut()
+        .unwrap()
+        .remove("x-method-not-allowed");
+    let problems = problems_of(flavour("shieldconex"), &doc);
+    assert!(
+        problems.iter().any(
+            |p| p.starts_with("PUT /api/v1/users/{id} (undeclared method)")
+                && p.contains("\"success\" is a required property")
+        ) && problems
+            .iter()
+            .any(|p| p == "/openapi.json: no x-method-not-allowed response"),
         "{problems:#?}"
     );
 }
@@ -635,6 +661,82 @@ impl Replay<'_, '_, '_> {
             };
             self.replay_operation(operation);
         }
+        self.check_other_methods();
+    }
+
+    /// Every method a path does not declare answers 405, with `Allow` naming exactly the
+    /// declared ones and the body of the response its path item's `x-method-not-allowed`
+    /// names (OpenAPI has no operation to attach it to). Sent with the credentials and
+    /// required headers of the path's first operation, without a body.
+    fn check_other_methods(&mut self) {
+        let doc = self.checker.doc;
+        let operations = self.checker.operations();
+        for (template, path_item) in object_entries(&doc["paths"]) {
+            let declared: BTreeSet<String> = METHODS
+                .iter()
+                .filter(|m| path_item.get(**m).is_some())
+                .map(|m| m.to_uppercase())
+                .collect();
+            let Some(first) = operations.iter().find(|o| &o.template == template) else {
+                continue;
+            };
+            if path_item["x-method-not-allowed"].is_null() {
+                self.checker
+                    .problem(format!("{template}: no x-method-not-allowed response"));
+                continue;
+            }
+            let answer = json!({"responses": {"405": path_item["x-method-not-allowed"].clone()}});
+            let name = self.first_example_name(first);
+            let Some(authorization) = self.authorization(first) else {
+                continue;
+            };
+            for method in ["GET", "PUT", "POST", "PATCH", "DELETE", "HEAD", "OPTIONS"] {
+                if declared.contains(method) {
+                    continue;
+                }
+                let Some(mut request) = self.build(first, &name, authorization.as_deref()) else {
+                    continue;
+                };
+                request.method = method.to_string();
+                request.body = None;
+                request
+                    .headers
+                    .retain(|(k, _)| !k.eq_ignore_ascii_case("Content-Type"));
+                let reply = self.send(&request);
+                let other = Operation {
+                    method: method.to_lowercase(),
+                    template: template.clone(),
+                    path_item,
+                    op: &answer,
+                };
+                self.check_reply(&other, "(undeclared method)", Some("405"), &request, &reply);
+                let allowed: BTreeSet<String> = reply
+                    .header("Allow")
+                    .unwrap_or("")
+                    .split(',')
+                    .map(|m| m.trim().to_string())
+                    .filter(|m| !m.is_empty())
+                    .collect();
+                if allowed != declared {
+                    self.checker.problem(format!(
+                        "{method} {template}: Allow {allowed:?}, the document declares {declared:?}"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The example name an operation is replayed with first ("default" when it has none).
+    fn first_example_name(&self, operation: &Operation) -> String {
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        let body_content = self.checker.resolve(&operation.op["requestBody"])["content"].clone();
+        for (_, media) in object_entries(&body_content) {
+            names.extend(object_entries(&media["examples"]).map(|(n, _)| n.clone()));
+        }
+        for parameter in self.checker.parameters(operation) {
+            names.extend(object_entries(&parameter["examples"]).map(|(n, _)| n.clone()));
+        }
+        names.into_iter().next().unwrap_or_else(|| "default".into())
     }
 
     fn replay_operation(&mut self, operation: &Operation) {

@@ -1637,3 +1637,142 @@ fn partner_trees_stop_at_64_levels() {
         "the root partner's user still sees the deepest one"
     );
 }
+
+/// The live ids of partner 792's subtree in id order, straight from the file: what every page
+/// of `GET /clients?partner=792` must be cut from.
+fn subtree_ids_in_db(server: &Server) -> Vec<i64> {
+    server
+        .db()
+        .rows(
+            "WITH RECURSIVE sub(id) AS (SELECT 792 UNION ALL
+                 SELECT p.id FROM sc_partners p JOIN sub ON p.parent_id = sub.id)
+             SELECT id FROM sc_clients WHERE deleted_at IS NULL
+               AND direct_partner_id IN (SELECT id FROM sub) ORDER BY id",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// Deep pages start from a bucket of 1,024 ids (schema.sql, migration 4) instead of stepping
+/// over every earlier client: each page, at and around every bucket boundary, across the
+/// partner and its sub-partner, with soft-deleted and hard-deleted clients in between, must
+/// be exactly the slice of the list that `skip` and `take` define.
+#[test]
+fn deep_pages_are_the_same_slices_of_the_list() {
+    let dir = Server::start().kill();
+    {
+        let db = crate::support::TestDb::open(&crate::support::database_of(&dir));
+        db.with(|tx| {
+            tx.execute_batch("BEGIN").unwrap();
+            let mut insert = tx
+            .prepare(
+                "INSERT INTO sc_clients (id, name, billing_id, mid, location, is_active, version,
+                                         direct_partner_id, contact_id, created_at, modified_at,
+                                         deleted_at)
+                 SELECT ?1, 'Deep ' || ?1, billing_id, mid, location, is_active, version, ?2,
+                        contact_id, created_at, modified_at, ?3
+                 FROM sc_clients WHERE id = 744",
+            )
+            .unwrap();
+            let (mut id, mut x) = (5000i64, 7u64);
+            for _ in 0..3000 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                id += 1 + (x >> 60) as i64 % 4;
+                let partner = if (x >> 40).is_multiple_of(3) {
+                    793
+                } else {
+                    792
+                };
+                let deleted = (x >> 20).is_multiple_of(11).then_some(1i64);
+                insert
+                    .execute(clientele::params![id, partner, deleted])
+                    .unwrap();
+            }
+            drop(insert);
+            tx.execute("DELETE FROM sc_clients WHERE id % 17 = 0 AND id > 5000", [])
+                .unwrap();
+            tx.execute_batch("COMMIT").unwrap();
+        });
+    }
+    let server = Server::builder().start_in(dir);
+    // Through the API as well: soft deletes around the first bucket boundaries, and creates.
+    let before = subtree_ids_in_db(&server);
+    for position in [1020, 1023, 1024, 1030, 2047] {
+        let id = before[position];
+        let reply = call(
+            &server,
+            "DELETE",
+            &format!("/clients/{id}"),
+            WATERFORD,
+            None,
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    for i in 0..3 {
+        let body = json!({"name": format!("Deep new {i}"), "directPartner": {"id": 793},
+                          "contact": {"id": 2666}, "mid": "M", "billingId": "b"});
+        assert_eq!(
+            call(&server, "POST", "/clients", WATERFORD, Some(&body)).status,
+            200
+        );
+    }
+    let all = subtree_ids_in_db(&server);
+    let total = all.len();
+    assert!(total > 2500, "{total}");
+    let mut skips = vec![
+        0,
+        1,
+        1022,
+        1023,
+        1024,
+        1025,
+        2048,
+        total - 1,
+        total,
+        total + 7,
+    ];
+    for p in 1..total {
+        if all[p] >> 10 != all[p - 1] >> 10 {
+            skips.extend([p - 1, p, p + 1]);
+        }
+    }
+    for skip in skips {
+        for take in [1, 20, 1000] {
+            let body = get(
+                &server,
+                &format!("/clients?partner=792&take={take}&skip={skip}"),
+                WATERFORD,
+            )
+            .json();
+            let ids: Vec<i64> = body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_i64().unwrap())
+                .collect();
+            let expected = &all[skip.min(total)..(skip + take).min(total)];
+            assert_eq!(ids, expected, "skip={skip} take={take}");
+            assert_eq!(body["total"], total, "skip={skip} take={take}");
+        }
+    }
+    // The sub-partner's own list, a part of the same buckets.
+    let sub = listed_ids(&server, "/clients?partner=793&take=1000&skip=0", WATERFORD);
+    let sub_deep = listed_ids(&server, "/clients?partner=793&take=5&skip=1024", WATERFORD);
+    let sub_all: Vec<i64> = server
+        .db()
+        .rows(
+            "SELECT id FROM sc_clients WHERE deleted_at IS NULL AND direct_partner_id = 793
+             ORDER BY id",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(sub, sub_all[..1000.min(sub_all.len())]);
+    assert_eq!(
+        sub_deep,
+        sub_all[1024.min(sub_all.len())..1029.min(sub_all.len())]
+    );
+}

@@ -254,6 +254,33 @@ pub fn create_client(ctx: &Ctx, partner: &str) -> Result<Response, Error> {
     Ok(ok(201, client.render(ctx)).with_header("Location", &url))
 }
 
+/// Keys per bucket of `ml_client_buckets` (schema.sql, migration 4): `seq >> BUCKET_BITS`.
+const BUCKET_BITS: u32 = 10;
+
+/// Where the client at position `offset` of `partner`'s list is: the first `seq` of its
+/// bucket, and how many of the partner's clients come before it from that `seq` on. A page
+/// deep in the list then steps over fewer than one bucket of rows instead of `offset`.
+/// Past the end, the last bucket's end (the page comes out empty, as with OFFSET).
+fn page_start(conn: &Connection, partner: &str, offset: i64) -> crate::db::Result<(i64, i64)> {
+    if offset < 1 << BUCKET_BITS {
+        return Ok((i64::MIN, offset));
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT bucket, clients FROM ml_client_buckets WHERE partner_mid = ?1 AND clients > 0
+         ORDER BY bucket",
+    )?;
+    let mut rows = stmt.query([partner])?;
+    let mut before = 0i64;
+    while let Some(row) = rows.next()? {
+        let (bucket, clients): (i64, i64) = (row.get(0)?, row.get(1)?);
+        if before + clients > offset {
+            return Ok((bucket << BUCKET_BITS, offset - before));
+        }
+        before += clients;
+    }
+    Ok((i64::MAX, 0))
+}
+
 /// `GET /api/partner/{mid}/client/`: the partner's clients in creation order, paged.
 pub fn list_clients(ctx: &Ctx, partner: &str) -> Result<Response, Error> {
     ctx.own_partner(partner)?;
@@ -265,12 +292,14 @@ pub fn list_clients(ctx: &Ctx, partner: &str) -> Result<Response, Error> {
             .optional()?
             .unwrap_or(0);
         let page = Page::of(ctx, count.max(0) as u64)?;
+        let (from_seq, offset) = page_start(conn, partner, page.offset())?;
         let mut clients = conn
             .prepare_cached(&format!(
-                "{SELECT_CLIENT} WHERE partner_mid = ?1 ORDER BY seq LIMIT ?2 OFFSET ?3"
+                "{SELECT_CLIENT} WHERE partner_mid = ?1 AND seq >= ?4
+                 ORDER BY seq LIMIT ?2 OFFSET ?3"
             ))?
             .query_map(
-                crate::params![partner, page.limit(), page.offset()],
+                crate::params![partner, page.limit(), offset, from_seq],
                 Client::from_row,
             )?
             .collect::<crate::db::Result<Vec<Client>>>()?;

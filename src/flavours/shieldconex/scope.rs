@@ -75,23 +75,27 @@ pub fn height(conn: &Connection, partner_id: i64) -> crate::db::Result<usize> {
 }
 
 /// The partner and its ancestors, nearest first (so the root is last); empty when absent.
+/// At most 65 partners (the partner and 64 levels above it), as the subtree queries go down.
+/// One primary-key lookup per level: every read of a client walks this, and a recursive
+/// query (its queue and its sort) cost more than the two or three lookups of a real tree.
 pub fn lineage(conn: &Connection, partner_id: i64) -> crate::db::Result<Vec<Named>> {
-    let mut stmt = conn.prepare_cached(
-        "WITH RECURSIVE up(id, name, parent_id, depth) AS (
-             SELECT id, name, parent_id, 0 FROM sc_partners WHERE id = ?1
-             UNION ALL
-             SELECT p.id, p.name, p.parent_id, up.depth + 1
-             FROM sc_partners p JOIN up ON p.id = up.parent_id
-             WHERE up.depth < 64)
-         SELECT id, name FROM up ORDER BY depth",
-    )?;
-    let rows = stmt.query_map([partner_id], |r| {
-        Ok(Named {
-            id: r.get(0)?,
-            name: r.get(1)?,
-        })
-    })?;
-    rows.collect()
+    let mut stmt = conn.prepare_cached("SELECT name, parent_id FROM sc_partners WHERE id = ?1")?;
+    let mut lineage = Vec::new();
+    let mut next = Some(partner_id);
+    while let Some(id) = next {
+        if lineage.len() > 64 {
+            break;
+        }
+        let Some((name, parent)) = stmt
+            .query_row([id], |r| Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?)))
+            .optional()?
+        else {
+            break;
+        };
+        lineage.push(Named { id, name });
+        next = parent;
+    }
+    Ok(lineage)
 }
 
 /// The root of the tree a partner belongs to: a client's `partner` (the vendor's documentation:
