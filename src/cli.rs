@@ -61,7 +61,7 @@ pub struct ServeOptions {
     #[arg(
         long,
         env = "CLIENTELE_DB",
-        value_name = "PATH|URL",
+        value_name = "DB",
         default_value = "./clientele.db"
     )]
     pub db: String,

@@ -107,9 +107,12 @@ impl From<::postgres::Error> for Error {
             }
             return Error::Postgres(format!("{}: {}", code.code(), db.message()));
         }
-        if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
-        {
-            return Error::Unavailable(e.to_string());
+        let cause = std::error::Error::source(&e);
+        if e.is_closed() || cause.is_some_and(|s| s.is::<std::io::Error>()) {
+            return Error::Unavailable(match cause {
+                Some(cause) => format!("{e}: {cause}"),
+                None => e.to_string(),
+            });
         }
         Error::Postgres(e.to_string())
     }

@@ -202,9 +202,8 @@ mod tests {
 
     #[test]
     fn both_engines_have_the_same_migration_steps() {
-        let numbers = |schema| -> Vec<i64> {
-            migration_steps(schema).iter().map(|(v, _)| *v).collect()
-        };
+        let numbers =
+            |schema| -> Vec<i64> { migration_steps(schema).iter().map(|(v, _)| *v).collect() };
         assert_eq!(numbers(SCHEMA), numbers(POSTGRES_SCHEMA));
     }
 }

@@ -59,9 +59,9 @@ impl PgStore {
             size: options.pool_size.max(1),
             timeout: options.timeout,
         };
-        let mut first = store.connect().map_err(|e| {
-            StoreError::Postgres(format!("cannot use the PostgreSQL database of --db: {e}"))
-        })?;
+        let mut first = store
+            .connect()
+            .map_err(|e| StoreError::Postgres(e.to_string()))?;
         migrate(&mut first)?;
         store.lock().idle.push(first);
         Ok(store)

@@ -244,3 +244,112 @@ fn an_instance_killed_mid_storm_loses_nothing_and_the_other_sends_its_mail() {
         .unwrap();
     assert_eq!(pending, 0);
 }
+
+/// A TCP forwarder between a server and PostgreSQL that the test can cut (every connection
+/// dropped, new ones refused) and mend: the network failing under a running server.
+struct Cable {
+    port: u16,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    open: Arc<Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Cable {
+    fn to(target: String) -> Cable {
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (is_cut, sockets) = (cut.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if is_cut.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(upstream) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let mut open = sockets.lock().unwrap();
+                open.push(client.try_clone().unwrap());
+                open.push(upstream.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                    (upstream, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Cable { port, cut, open }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for socket in self.open.lock().unwrap().drain(..) {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn mend(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_lost_database_is_a_vendor_503_and_the_server_reconnects() {
+    let Some(base) = postgres() else {
+        eprintln!("not run: needs CLIENTELE_TEST_POSTGRES (a PostgreSQL URL)");
+        return;
+    };
+    let config: postgres::Config = base.parse().expect("CLIENTELE_TEST_POSTGRES is a URL");
+    let (Some(postgres::config::Host::Tcp(host)), Some(port)) =
+        (config.get_hosts().first(), config.get_ports().first())
+    else {
+        eprintln!("not run: CLIENTELE_TEST_POSTGRES is not a host:port URL");
+        return;
+    };
+    let target = format!("{host}:{port}");
+    let cable = Cable::to(target.clone());
+    let dir = crate::support::TempDir::new();
+    let database = crate::support::database_of(&dir).replacen(
+        &format!("@{target}/"),
+        &format!("@127.0.0.1:{}/", cable.port),
+        1,
+    );
+    assert!(database.contains(&cable.port.to_string()), "{database}");
+    let server = Server::builder()
+        .database(&database)
+        .arg("--db-timeout")
+        .arg("1s")
+        .start_in(dir);
+    assert_eq!(mx_invite(&server, "before@example.com").status, 200);
+
+    cable.cut();
+    let reply = mx_invite(&server, "during@example.com");
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.json(), json!({"error": "Service Unavailable"}));
+    let health = server.get("/healthz", &[]);
+    assert_eq!(health.status, 503, "{}", health.body);
+    assert_eq!(health.json()["status"], "unavailable");
+
+    cable.mend();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = mx_invite(&server, "after@example.com");
+        if reply.status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {}",
+            reply.status
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(server.get("/healthz", &[]).status, 200);
+}

@@ -201,6 +201,12 @@ impl Builder {
         self
     }
 
+    /// Serves from this `--db` instead of the directory's own.
+    pub fn database(mut self, database: &str) -> Self {
+        self.database = Some(database.to_string());
+        self
+    }
+
     /// Serves from `other`'s database (a second instance on one PostgreSQL database).
     pub fn sharing_database_with(mut self, other: &Server) -> Self {
         self.database = Some(other.database.clone());
