@@ -146,7 +146,7 @@ pub fn start(config: Config) -> Result<Running, String> {
         clock: app.clock.clone(),
         mailer: app.mailer.clone(),
         scrubs_links: !keep_live_links,
-        instance: format!("{:016x}", rand::random::<u64>()),
+        instance: outbox_instance(&transport),
     };
     let mail_sender = spawn_sender(outbox, transport, mail_from, config.mail_give_up_ms);
     let (housekeeping_stop, stop_signal) = mpsc::channel();
@@ -209,6 +209,23 @@ fn seed_startup_tenants(app: &App) -> Result<(), String> {
         .map_err(|e| format!("cannot seed the startup tenants: {e}"))?;
     app.ids.restart_sequence();
     Ok(())
+}
+
+/// Who this process is to the other instances on a PostgreSQL outbox (`Outbox::instance`).
+/// Writing to an mbox, it is the file on this machine: a restart on the same file is the same
+/// sender, which checks the end of the file for what its previous run appended before it
+/// died (an mbox is one instance's). Over SMTP, each run is new.
+fn outbox_instance(transport: &Transport) -> String {
+    match transport.mbox_path() {
+        Some(path) => {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default();
+            let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            format!("mbox:{host}:{}", path.display())
+        }
+        None => format!("smtp:{:016x}", rand::random::<u64>()),
+    }
 }
 
 fn open_store(config: &Config) -> Result<Arc<Store>, String> {

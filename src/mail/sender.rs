@@ -132,8 +132,10 @@ pub fn spawn_sender(
             let mut truncated_at: Option<Instant> = None;
             while !app.mailer.stopping.load(Ordering::SeqCst) {
                 let now = app.clock.now_ms();
-                if !recovered {
-                    match recover(&app, &transport) {
+                // On PostgreSQL, mail claimed by an instance that died is checked whenever its
+                // lease runs out, not only at startup.
+                if !recovered || app.store.dialect() == crate::db::Dialect::Postgres {
+                    match recover(&app, &transport, !recovered) {
                         Ok(()) => {
                             recovered = true;
                             wal_dirty |= scrubs;
@@ -269,6 +271,7 @@ fn claim_due(app: &Outbox, now: i64) -> crate::db::Result<Vec<Due>> {
              WHERE id IN (SELECT id FROM mail_outbox
                           WHERE status = 'pending' AND next_attempt_at <= ?1
                             AND (lease_until IS NULL OR lease_until < ?1 OR lease_owner = ?3)
+                            AND (claimed_len IS NULL OR lease_owner = ?3)
                           ORDER BY next_attempt_at, id LIMIT ?2)
              RETURNING id, recipient, subject, text_body, html_body, attempts, created_at",
         )?
@@ -432,15 +435,18 @@ fn deliver_all<'a>(
 /// At startup, settles the rows a previous process claimed for the mbox without recording
 /// an outcome: those found whole at the end of the mbox are marked sent, the others lose
 /// their claim and go out as usual.
-fn recover(app: &Outbox, transport: &Transport) -> Result<(), String> {
+/// `at_startup`: this run's first check, which also takes the rows this instance's previous
+/// run claimed (on PostgreSQL, the same mbox on the same machine is the same instance).
+fn recover(app: &Outbox, transport: &Transport, at_startup: bool) -> Result<(), String> {
     let Some(path) = transport.mbox_path() else {
         return Ok(());
     };
     let claimed: Vec<(i64, i64)> = app
         .store
         .read(|c| {
-            // On PostgreSQL, only rows whose lease has expired: the others are being sent
-            // by a live instance.
+            // On PostgreSQL: this instance's own rows at startup (its previous run), and rows
+            // of another instance whose lease has expired; the others are being sent by a
+            // live instance.
             let row = |r: &crate::db::Row<'_>| Ok((r.get(0)?, r.get(1)?));
             match c.dialect() {
                 crate::db::Dialect::Sqlite => c
@@ -454,9 +460,15 @@ fn recover(app: &Outbox, transport: &Transport) -> Result<(), String> {
                     .prepare_cached(
                         "SELECT id, claimed_len FROM mail_outbox
                          WHERE status = 'pending' AND claimed_len IS NOT NULL
-                           AND (lease_until IS NULL OR lease_until < ?1) ORDER BY id",
+                           AND (lease_owner IS NOT DISTINCT FROM ?2 AND ?3 = 1
+                                OR lease_owner IS DISTINCT FROM ?2
+                                   AND (lease_until IS NULL OR lease_until < ?1))
+                         ORDER BY id",
                     )?
-                    .query_map([app.clock.now_ms()], row)?
+                    .query_map(
+                        crate::params![app.clock.now_ms(), app.instance, i64::from(at_startup)],
+                        row,
+                    )?
                     .collect::<crate::db::Result<Vec<_>>>(),
             }
         })

@@ -1644,7 +1644,7 @@ fn subtree_ids_in_db(server: &Server) -> Vec<i64> {
     server
         .db()
         .rows(
-            "WITH RECURSIVE sub(id) AS (SELECT 792 UNION ALL
+            "WITH RECURSIVE sub(id) AS (SELECT CAST(792 AS BIGINT) UNION ALL
                  SELECT p.id FROM sc_partners p JOIN sub ON p.parent_id = sub.id)
              SELECT id FROM sc_clients WHERE deleted_at IS NULL
                AND direct_partner_id IN (SELECT id FROM sub) ORDER BY id",
@@ -1670,7 +1670,7 @@ fn deep_pages_are_the_same_slices_of_the_list() {
                 "INSERT INTO sc_clients (id, name, billing_id, mid, location, is_active, version,
                                          direct_partner_id, contact_id, created_at, modified_at,
                                          deleted_at)
-                 SELECT ?1, 'Deep ' || ?1, billing_id, mid, location, is_active, version, ?2,
+                 SELECT ?1, ?4, billing_id, mid, location, is_active, version, ?2,
                         contact_id, created_at, modified_at, ?3
                  FROM sc_clients WHERE id = 744",
             )
@@ -1688,7 +1688,12 @@ fn deep_pages_are_the_same_slices_of_the_list() {
                 };
                 let deleted = (x >> 20).is_multiple_of(11).then_some(1i64);
                 insert
-                    .execute(clientele::params![id, partner, deleted])
+                    .execute(clientele::params![
+                        id,
+                        partner,
+                        deleted,
+                        format!("Deep {id}")
+                    ])
                     .unwrap();
             }
             drop(insert);
