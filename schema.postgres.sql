@@ -394,6 +394,20 @@ CREATE TRIGGER sc_clients_next_id BEFORE INSERT ON sc_clients
 
 -- migration: 4
 
+-- PostgreSQL only: what the instances on one database share of the fixture controls, the
+-- clock offset and the fault rules (src/fixture_state.rs), and ShieldConex's rate-limit
+-- windows (src/flavours/shieldconex/ratelimit.rs). A reset leaves this table alone.
+CREATE TABLE clientele_state (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+CREATE TABLE sc_rate_windows (
+    user_id   BIGINT NOT NULL,
+    hour      BIGINT NOT NULL,
+    requests  BIGINT NOT NULL,
+    PRIMARY KEY (user_id, hour)
+);
+
 -- Deep list pages: rows per bucket of 1,024 consecutive keys (see schema.sql, step 4).
 
 CREATE TABLE sc_client_buckets (

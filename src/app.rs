@@ -66,6 +66,8 @@ pub struct App {
     pub mailer: Arc<Mailer>,
     pub journal: Journal,
     pub faults: Faults,
+    /// What this server last read of the clock and faults other instances share.
+    pub shared: crate::fixture_state::Shared,
 }
 
 impl App {

@@ -39,6 +39,11 @@ impl Clock {
         self.offset_ms.store(0, Ordering::Relaxed);
     }
 
+    /// Makes the offset `ms` (as another instance set it: `fixture_state`).
+    pub fn set_offset(&self, ms: i64) {
+        self.offset_ms.store(ms, Ordering::Relaxed);
+    }
+
     pub fn offset_ms(&self) -> i64 {
         self.offset_ms.load(Ordering::Relaxed)
     }

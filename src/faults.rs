@@ -3,11 +3,11 @@
 
 use std::sync::Mutex;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// A rule as `POST /_admin/faults` takes it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Only this flavour (by name); any when absent.
@@ -122,6 +122,22 @@ impl Faults {
             delay_ms: rule.delay_ms,
             drop: rule.drop,
         })
+    }
+
+    /// Whether a rule counts its uses (`times`).
+    pub fn has_counted(&self) -> bool {
+        self.lock().1.iter().any(|(_, r)| r.times.is_some())
+    }
+
+    /// The rules and the next id as text (`fixture_state` keeps them in the database).
+    pub fn snapshot(&self) -> String {
+        serde_json::to_string(&*self.lock()).unwrap_or_default()
+    }
+
+    /// The rules of a `snapshot` ("" for none).
+    pub fn restore(&self, snapshot: &str) {
+        let restored = serde_json::from_str(snapshot).unwrap_or_default();
+        *self.lock() = restored;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (u64, Vec<(u64, Rule)>)> {

@@ -33,6 +33,7 @@ pub mod console;
 pub mod db;
 pub mod dblock;
 pub mod faults;
+pub mod fixture_state;
 pub mod flavours;
 pub mod housekeeping;
 pub mod http;

@@ -136,6 +136,7 @@ pub fn start(config: Config) -> Result<Running, String> {
         mailer: Default::default(),
         journal: Journal::new(config.journal_entries, config.journal_bytes),
         faults: Default::default(),
+        shared: Default::default(),
     });
     seed_startup_tenants(&app)?;
 
@@ -581,13 +582,24 @@ fn record(
 
 fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
     let target = target_of(mount, req);
+    if !matches!(target, Target::Other) {
+        // Other instances on the database may have moved the clock or set faults. When the
+        // database does not answer, the request goes on and meets the same (a 503).
+        let _ = crate::fixture_state::pull(app);
+    }
     let flavour = match target {
         Target::Flavour(flavour) => flavour,
         Target::Admin => {
+            let response = crate::admin::handle(app, req);
+            if req.method != "GET" && req.method != "HEAD" {
+                if let Err(e) = crate::fixture_state::push(app) {
+                    crate::log::line(format!("admin: sharing the clock and faults failed: {e}"));
+                }
+            }
             return Routed {
                 target,
-                response: Some(crate::admin::handle(app, req)),
-            }
+                response: Some(response),
+            };
         }
         Target::Other if req.path == "/healthz" => {
             return Routed {
@@ -614,9 +626,8 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
     // the faults, so that a test that breaks the API can still read how it should work.
     // Other methods go on to the flavour, which answers the vendor's 405.
     if !flavours::is_document_request(req) {
-        if let Some(fault) = app
-            .faults
-            .take(Some(flavour.name()), &req.method, &req.path)
+        if let Some(fault) =
+            crate::fixture_state::take_fault(app, flavour.name(), &req.method, &req.path)
         {
             if let Some(ms) = fault.delay_ms {
                 std::thread::sleep(std::time::Duration::from_millis(ms));

@@ -143,10 +143,34 @@ impl PgStore {
     where
         E: From<db::Error>,
     {
+        self.transaction(
+            &format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"),
+            f,
+        )
+    }
+
+    /// A transaction that does not take the write lock (`Store::write_unserialised`), and
+    /// does not wait for its commit to reach the disk: a crash may forget the last counts.
+    pub fn write_unserialised<T, E>(
+        &self,
+        f: impl FnOnce(&db::Transaction) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<db::Error>,
+    {
+        self.transaction("BEGIN; SET LOCAL synchronous_commit = off", f)
+    }
+
+    fn transaction<T, E>(
+        &self,
+        begin: &str,
+        f: impl FnOnce(&db::Transaction) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<db::Error>,
+    {
         let mut lease = self.checkout()?;
-        lease.batch(&format!(
-            "BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
-        ))?;
+        lease.batch(begin)?;
         lease.in_transaction = true;
         let outcome = f(&db::Transaction::postgres(lease.cell()));
         let end = if outcome.is_ok() {
@@ -166,13 +190,15 @@ impl PgStore {
         self.checkout()?.batch("SELECT 1")
     }
 
-    /// Empties every table of this schema but the schema version, in the caller's
+    /// Empties every table of this schema but the schema version and the shared fixture
+    /// controls (a reset keeps the clock and the faults, as each server's memory does), in the caller's
     /// transaction. Identity columns go on from where they were (outbox ids are never reused).
     pub fn delete_all(tx: &db::Transaction) -> db::Result<()> {
         let tables: Vec<String> = tx
             .prepare_cached(
                 "SELECT tablename FROM pg_tables
-                 WHERE schemaname = current_schema() AND tablename <> 'clientele_schema'
+                 WHERE schemaname = current_schema()
+                   AND tablename NOT IN ('clientele_schema', 'clientele_state')
                  ORDER BY tablename",
             )?
             .query_map([], |r| r.get(0))?

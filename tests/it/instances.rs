@@ -199,7 +199,8 @@ fn an_instance_killed_mid_storm_loses_nothing_and_the_other_sends_its_mail() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
-    drop(victim.kill());
+    // Its directory names the shared schema: kept until the end.
+    let _victim_dir = victim.kill();
     for thread in threads {
         thread.join().unwrap();
     }
@@ -352,4 +353,56 @@ fn a_lost_database_is_a_vendor_503_and_the_server_reconnects() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(server.get("/healthz", &[]).status, 200);
+}
+
+#[test]
+fn the_clock_faults_and_rate_windows_set_on_one_instance_hold_on_the_other() {
+    let sink = SmtpSink::start(0);
+    let Some((first, second)) = pair(&sink) else {
+        return;
+    };
+    // The clock, moved on one, has moved on both.
+    let moved = first.admin("POST", "/clock", Some(r#"{"set": "2031-05-06T07:08:09Z"}"#));
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let now = second.admin("GET", "/clock", None).json();
+    assert!(
+        now["now"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("2031-05-06T07:08"),
+        "{now}"
+    );
+
+    // A fault for the next two creates, added on one, is used up across both.
+    let added = first.admin(
+        "POST",
+        "/faults",
+        Some(r#"{"flavour": "mx", "path": "/clients", "status": 503, "times": 2}"#),
+    );
+    assert_eq!(added.status, 201, "{}", added.body);
+    assert_eq!(mx_invite(&second, "a@example.com").status, 503);
+    assert_eq!(mx_invite(&first, "b@example.com").status, 503);
+    assert_eq!(mx_invite(&second, "c@example.com").status, 200);
+    assert_eq!(
+        second.admin("GET", "/faults", None).json()["faults"],
+        json!([])
+    );
+
+    // ShieldConex's rate-limit window counts the requests made to either instance.
+    let auth = "Basic d2F0ZXJmb3JkQGV4YW1wbGUuY29tOndhdGVyZm9yZDEyMw==";
+    let remaining = |server: &Server| -> i64 {
+        let reply = server.get(
+            "/shieldconex/api/v1/clients/744",
+            &[("Authorization", auth)],
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply
+            .header("X-RateLimit-Remaining")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let start = remaining(&first);
+    assert_eq!(remaining(&second), start - 1);
+    assert_eq!(remaining(&first), start - 2);
 }

@@ -193,8 +193,7 @@ fn api_call(
     id: &str,
 ) -> Result<Response, Error> {
     let caller = caller::authenticate(app, req)?;
-    let rate = app.state::<ratelimit::RateWindows>();
-    let quota = rate.hit(caller.user_id, app.clock.now_ms());
+    let quota = ratelimit::hit(app, caller.user_id, app.clock.now_ms());
     let response = handler(app, req, &caller, id)?;
     Ok(quota.apply(response))
 }

@@ -4,7 +4,10 @@
 //!
 //! Requests are counted per user in fixed one-hour windows, in memory: the counts are
 //! informative and the emulator never throttles (README). The table holds one entry per user
-//! seen in the current hour and is emptied when the hour turns, so it stays bounded.
+//! seen in the current hour and is emptied when the hour turns, so it stays bounded. On
+//! PostgreSQL the instances on one database count together, in `sc_rate_windows`: one upsert
+//! per request (not ordered with the other writes), and a user's older windows are deleted
+//! when their first request of a new hour is counted.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -55,6 +58,38 @@ impl RateWindows {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (i64, HashMap<i64, u32>)> {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Counts a request of `user_id`: in the database on PostgreSQL, in memory otherwise (or when
+/// the database cannot count it).
+pub fn hit(app: &crate::app::App, user_id: i64, now_ms: i64) -> Quota {
+    let windows = app.state::<RateWindows>();
+    if app.store.dialect() == crate::db::Dialect::Sqlite {
+        return windows.hit(user_id, now_ms);
+    }
+    let hour = now_ms.div_euclid(HOUR_MS);
+    let counted = app.store.write_unserialised(|tx| {
+        let requests: i64 = tx
+            .prepare_cached(
+                "INSERT INTO sc_rate_windows (user_id, hour, requests) VALUES (?1, ?2, 1)
+                 ON CONFLICT (user_id, hour)
+                 DO UPDATE SET requests = sc_rate_windows.requests + 1
+                 RETURNING requests",
+            )?
+            .query_row([user_id, hour], |r| r.get(0))?;
+        if requests == 1 {
+            tx.prepare_cached("DELETE FROM sc_rate_windows WHERE user_id = ?1 AND hour < ?2")?
+                .execute([user_id, hour])?;
+        }
+        Ok::<_, crate::db::Error>(requests)
+    });
+    match counted {
+        Ok(requests) => Quota {
+            remaining: LIMIT_PER_HOUR.saturating_sub(u32::try_from(requests).unwrap_or(u32::MAX)),
+            reset_ms: (hour + 1) * HOUR_MS,
+        },
+        Err(_) => windows.hit(user_id, now_ms),
     }
 }
 

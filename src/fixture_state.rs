@@ -1,0 +1,113 @@
+//! The fixture controls that decide answers, the clock offset and the fault rules, live in
+//! each server's memory. On PostgreSQL several instances answer for one database, so there
+//! they are also kept in the table `clientele_state`: every request first takes them from it
+//! (one small read), every change made through the admin API or the console is written back,
+//! and a rule that counts its uses (`times`) is used up in a write, so that of two instances
+//! only one takes its last use. SQLite has one server per file: nothing is shared or read.
+
+use std::sync::Mutex;
+
+use crate::app::App;
+use crate::db::{self, Dialect};
+use crate::faults::Fault;
+
+/// The faults text this server last read or wrote, so unchanged rules are not parsed again.
+#[derive(Default)]
+pub struct Shared {
+    faults_seen: Mutex<String>,
+}
+
+const CLOCK: &str = "clock_offset_ms";
+const FAULTS: &str = "faults";
+
+fn shared(app: &App) -> bool {
+    app.store.dialect() == Dialect::Postgres
+}
+
+/// Takes the shared clock offset and fault rules into this server (before a request).
+pub fn pull(app: &App) -> db::Result<()> {
+    if !shared(app) {
+        return Ok(());
+    }
+    let (clock, faults) = app.store.read(read)?;
+    apply(app, clock, faults);
+    Ok(())
+}
+
+/// Writes this server's clock offset and fault rules for the others (after a change).
+pub fn push(app: &App) -> db::Result<()> {
+    if !shared(app) {
+        return Ok(());
+    }
+    let faults = app.faults.snapshot();
+    app.store
+        .write(|tx| write(tx, app.clock.offset_ms(), &faults))?;
+    *seen(app) = faults;
+    Ok(())
+}
+
+/// The fault for a request, if a rule matches. On PostgreSQL a counted rule is used up inside
+/// a write (which every instance takes in turn).
+pub fn take_fault(app: &App, flavour: &str, method: &str, path: &str) -> Option<Fault> {
+    if !shared(app) || !app.faults.has_counted() {
+        return app.faults.take(Some(flavour), method, path);
+    }
+    let counted = app.store.write(|tx| {
+        let (clock, faults) = read(tx)?;
+        apply(app, clock, faults);
+        let fault = app.faults.take(Some(flavour), method, path);
+        if fault.is_some() {
+            let faults = app.faults.snapshot();
+            write(tx, app.clock.offset_ms(), &faults)?;
+            *seen(app) = faults;
+        }
+        Ok::<_, db::Error>(fault)
+    });
+    counted.unwrap_or_else(|e| {
+        crate::log::line(format!("faults: sharing a counted rule failed: {e}"));
+        app.faults.take(Some(flavour), method, path)
+    })
+}
+
+fn seen(app: &App) -> std::sync::MutexGuard<'_, String> {
+    app.shared
+        .faults_seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+fn read(c: &db::Connection) -> db::Result<(Option<String>, Option<String>)> {
+    let (mut clock, mut faults) = (None, None);
+    let mut stmt = c.prepare_cached("SELECT key, value FROM clientele_state")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let (key, value): (String, String) = (row.get(0)?, row.get(1)?);
+        match key.as_str() {
+            CLOCK => clock = Some(value),
+            FAULTS => faults = Some(value),
+            _ => {}
+        }
+    }
+    Ok((clock, faults))
+}
+
+fn apply(app: &App, clock: Option<String>, faults: Option<String>) {
+    app.clock
+        .set_offset(clock.and_then(|v| v.parse().ok()).unwrap_or(0));
+    let faults = faults.unwrap_or_default();
+    let mut seen = seen(app);
+    if *seen != faults {
+        app.faults.restore(&faults);
+        *seen = faults;
+    }
+}
+
+fn write(tx: &db::Transaction, offset_ms: i64, faults: &str) -> db::Result<()> {
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO clientele_state (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?;
+    upsert.execute([CLOCK, &offset_ms.to_string()])?;
+    upsert.execute([FAULTS, faults])?;
+    Ok(())
+}
