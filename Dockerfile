@@ -10,7 +10,7 @@
 
 FROM docker.io/library/rust:1-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock schema.sql ./
+COPY Cargo.toml Cargo.lock schema.sql schema.postgres.sql ./
 COPY vendor vendor
 COPY src src
 RUN cargo build --release --locked --bin clientele
