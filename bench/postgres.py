@@ -205,6 +205,7 @@ class Instance:
         for route, values in handler_ms.items():
             values.sort()
             self.handler_ms[route] = {"requests": len(values),
+                                      "over_50ms": sum(v > 50 for v in values),
                                       "p50_ms": values[len(values) // 2],
                                       "p99_ms": values[int(len(values) * 0.99)],
                                       "max_ms": values[-1]}
