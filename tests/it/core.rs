@@ -261,6 +261,55 @@ fn an_unusable_database_path_fails_with_a_message() {
     );
 }
 
+/// A PostgreSQL database that cannot be reached, or a URL that is not one, stops startup with
+/// the reason and exit 1, and the URL (with its password) is never printed.
+#[test]
+fn an_unreachable_or_malformed_postgres_url_fails_with_a_message_and_no_password() {
+    // Port 1 on loopback: nothing listens there.
+    for (url, reason) in [
+        (
+            "postgres://clientele:s3cret-pw@127.0.0.1:1/clientele",
+            "unavailable",
+        ),
+        (
+            "postgresql://clientele:s3cret-pw@127.0.0.1:1/clientele?sslmode=require",
+            "sslmode",
+        ),
+        (
+            "postgres://clientele:s3cret-pw@127.0.0.1:1/clientele?nonsense=1",
+            "not a PostgreSQL URL",
+        ),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_clientele"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--db-timeout",
+                "2s",
+                "--db",
+                url,
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{url}: {stderr}");
+        assert!(
+            stderr.contains("cannot open the database of --db"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(reason), "{url}: {stderr}");
+        assert!(
+            !stderr.contains("s3cret-pw"),
+            "the password was printed: {stderr}"
+        );
+        assert!(
+            output.stdout.is_empty(),
+            "no readiness line when startup fails"
+        );
+    }
+}
+
 /// Regression test for the tiny_http connection-starvation bug (CONTRIBUTING.md, "The vendored
 /// tiny_http"): many keep-alive connections opened at once must each get their answer.
 #[test]
