@@ -11,10 +11,11 @@ use crate::app::App;
 use crate::db::{self, Dialect};
 use crate::faults::Fault;
 
-/// The faults text this server last read or wrote, so unchanged rules are not parsed again.
+/// The clock offset and faults text this server last read or wrote: unchanged rules are not
+/// parsed again, and an admin request that changed neither writes nothing.
 #[derive(Default)]
 pub struct Shared {
-    faults_seen: Mutex<String>,
+    seen: Mutex<(i64, String)>,
 }
 
 const CLOCK: &str = "clock_offset_ms";
@@ -39,10 +40,12 @@ pub fn push(app: &App) -> db::Result<()> {
     if !shared(app) {
         return Ok(());
     }
-    let faults = app.faults.snapshot();
-    app.store
-        .write(|tx| write(tx, app.clock.offset_ms(), &faults))?;
-    *seen(app) = faults;
+    let now = (app.clock.offset_ms(), app.faults.snapshot());
+    if *seen(app) == now {
+        return Ok(());
+    }
+    app.store.write(|tx| write(tx, now.0, &now.1))?;
+    *seen(app) = now;
     Ok(())
 }
 
@@ -57,9 +60,9 @@ pub fn take_fault(app: &App, flavour: &str, method: &str, path: &str) -> Option<
         apply(app, clock, faults);
         let fault = app.faults.take(Some(flavour), method, path);
         if fault.is_some() {
-            let faults = app.faults.snapshot();
-            write(tx, app.clock.offset_ms(), &faults)?;
-            *seen(app) = faults;
+            let now = (app.clock.offset_ms(), app.faults.snapshot());
+            write(tx, now.0, &now.1)?;
+            *seen(app) = now;
         }
         Ok::<_, db::Error>(fault)
     });
@@ -69,11 +72,8 @@ pub fn take_fault(app: &App, flavour: &str, method: &str, path: &str) -> Option<
     })
 }
 
-fn seen(app: &App) -> std::sync::MutexGuard<'_, String> {
-    app.shared
-        .faults_seen
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+fn seen(app: &App) -> std::sync::MutexGuard<'_, (i64, String)> {
+    app.shared.seen.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn read(c: &db::Connection) -> db::Result<(Option<String>, Option<String>)> {
@@ -92,14 +92,14 @@ fn read(c: &db::Connection) -> db::Result<(Option<String>, Option<String>)> {
 }
 
 fn apply(app: &App, clock: Option<String>, faults: Option<String>) {
-    app.clock
-        .set_offset(clock.and_then(|v| v.parse().ok()).unwrap_or(0));
+    let offset = clock.and_then(|v| v.parse().ok()).unwrap_or(0);
+    app.clock.set_offset(offset);
     let faults = faults.unwrap_or_default();
     let mut seen = seen(app);
-    if *seen != faults {
+    if seen.1 != faults {
         app.faults.restore(&faults);
-        *seen = faults;
     }
+    *seen = (offset, faults);
 }
 
 fn write(tx: &db::Transaction, offset_ms: i64, faults: &str) -> db::Result<()> {
