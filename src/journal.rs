@@ -282,7 +282,7 @@ pub fn redact_answer(bytes: &[u8], content_type: Option<&str>, path: &str) -> St
     let mut text = if names_a_secret(bytes) {
         redact_body(bytes, content_type)
     } else {
-        cut(String::from_utf8_lossy(bytes).into_owned())
+        cut_bytes(bytes)
     };
     for token in path.split('/').filter(|s| is_opaque(s)) {
         text = text.replace(token, "…");
@@ -328,6 +328,20 @@ pub fn redact_body(bytes: &[u8], content_type: Option<&str>) -> String {
 }
 
 /// `text` cut to `MAX_BODY_KEPT` bytes (at a character boundary), with "…" when cut.
+/// `cut` of the text of `bytes`, without copying more than the part that is kept (an answer
+/// can be a list of hundreds of KiB; this runs on every journalled request).
+fn cut_bytes(bytes: &[u8]) -> String {
+    if bytes.len() <= MAX_BODY_KEPT {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let mut end = MAX_BODY_KEPT;
+    // Back to the start of a character, as `cut` steps back to a char boundary.
+    while end > 0 && bytes[end] & 0xC0 == 0x80 {
+        end -= 1;
+    }
+    format!("{}…", String::from_utf8_lossy(&bytes[..end]))
+}
+
 fn cut(text: String) -> String {
     if text.len() <= MAX_BODY_KEPT {
         return text;
@@ -360,6 +374,27 @@ fn redact_map(map: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cutting_bytes_keeps_what_cutting_the_text_keeps() {
+        for len in [
+            0,
+            10,
+            MAX_BODY_KEPT - 1,
+            MAX_BODY_KEPT,
+            MAX_BODY_KEPT + 1,
+            3 * MAX_BODY_KEPT,
+        ] {
+            for filler in ["a", "é", "€", "😀"] {
+                let text = filler.repeat(len / filler.len() + 1);
+                assert_eq!(
+                    cut_bytes(text.as_bytes()),
+                    cut(text.clone()),
+                    "{len} {filler}"
+                );
+            }
+        }
+    }
 
     fn entry(path: &str, body: &str) -> Entry {
         Entry {

@@ -622,6 +622,9 @@ fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
         req.path = req.path[flavour.prefix().len()..].to_string();
         req.mount = flavour.prefix().to_string();
     }
+    // This request's deviations from the vendor's contract start here, for the fault answer
+    // as for the flavour's (a thread's previous request must not leak into its entry).
+    crate::conformance::begin(app.settings.lenient);
     // The document describes the API, it is not part of it: no authentication, and before
     // the faults, so that a test that breaks the API can still read how it should work.
     // Other methods go on to the flavour, which answers the vendor's 405.

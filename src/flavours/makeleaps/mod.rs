@@ -175,7 +175,6 @@ impl super::Flavour for MakeLeaps {
     /// The order of checks is DRF's: an unknown path is 404 before anything else, then
     /// authentication (401), then the method (405), then the records, then the body.
     fn handle(&self, app: &App, req: &Request) -> Response {
-        crate::conformance::begin(app.settings.lenient);
         match ROUTES.lookup(&req.method, &req.path) {
             Routing::Unlisted => Error::NotFound.render(),
             Routing::Document => super::openapi_response(self, req),

@@ -112,7 +112,6 @@ impl super::Flavour for Mx {
     }
 
     fn handle(&self, app: &App, req: &Request) -> Response {
-        crate::conformance::begin(app.settings.lenient);
         let result = match ROUTES.lookup(&req.method, &req.path) {
             Routing::Found {
                 handler, params, ..

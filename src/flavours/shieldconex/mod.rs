@@ -125,7 +125,6 @@ impl super::Flavour for ShieldConex {
     }
 
     fn handle(&self, app: &App, req: &Request) -> Response {
-        crate::conformance::begin(app.settings.lenient);
         let result = match ROUTES.lookup(&req.method, &req.path) {
             Routing::Found {
                 handler: Handler::Api(handler),
