@@ -463,8 +463,8 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
     // Which flavour a request is for is known before its handler runs, so that a handler
     // that panics is still answered in its vendor's format.
     let target = target_of(mount, &req);
-    let routed =
-        catch_unwind(AssertUnwindSafe(|| route(app, mount, &mut req))).unwrap_or_else(|_| Routed {
+    let routed = catch_unwind(AssertUnwindSafe(|| route(app, mount, target, &mut req)))
+        .unwrap_or_else(|_| Routed {
             response: Some(match target {
                 Target::Flavour(flavour) => flavour.error_response(app, 500),
                 _ => Response::json(500, &json!({"error": "internal server error"})),
@@ -580,8 +580,7 @@ fn record(
     });
 }
 
-fn route(app: &App, mount: Mount, req: &mut Request) -> Routed {
-    let target = target_of(mount, req);
+fn route(app: &App, mount: Mount, target: Target, req: &mut Request) -> Routed {
     if !matches!(target, Target::Other) {
         // Other instances on the database may have moved the clock or set faults. When the
         // database does not answer, the request goes on and meets the same (a 503).
