@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::smtp_sink::SmtpSink;
+use crate::smtp_sink::{DownPort, SmtpSink};
 use crate::support::{mails_to, mx_invite, wait_mail_status, Server};
 
 const TO: &str = "john.foo@mx.com";
@@ -105,10 +105,10 @@ fn smtp_delivery_reaches_a_real_smtp_server() {
 
 #[test]
 fn mail_waits_while_smtp_is_down_and_is_delivered_once_when_it_is_back() {
-    let port = SmtpSink::free_port();
+    let down = DownPort::reserve();
     let server = Server::builder()
         .arg("--mail")
-        .arg(format!("smtp://127.0.0.1:{port}?tls=none"))
+        .arg(format!("smtp://127.0.0.1:{}?tls=none", down.port))
         .start();
     assert_eq!(
         mx_invite(&server, TO).status,
@@ -121,7 +121,7 @@ fn mail_waits_while_smtp_is_down_and_is_delivered_once_when_it_is_back() {
     assert!(pending[0]["attempts"].as_i64().unwrap() >= 1);
     assert!(pending[0]["error"].is_string());
 
-    let sink = SmtpSink::start(port);
+    let sink = SmtpSink::start(down.release());
     let got = sink.wait_for(1, Duration::from_secs(10));
     assert_eq!(got.len(), 1);
     std::thread::sleep(Duration::from_millis(1500));
@@ -131,15 +131,21 @@ fn mail_waits_while_smtp_is_down_and_is_delivered_once_when_it_is_back() {
 
 #[test]
 fn pending_mail_survives_a_kill_and_goes_out_after_the_restart() {
-    let port = SmtpSink::free_port();
-    let smtp = format!("smtp://127.0.0.1:{port}?tls=none");
+    let down = DownPort::reserve();
+    let smtp = format!("smtp://127.0.0.1:{}?tls=none", down.port);
     let server = Server::builder().arg("--mail").arg(&smtp).start();
     assert_eq!(mx_invite(&server, TO).status, 200);
     let dir = server.kill();
+    let first_run = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
 
-    let sink = SmtpSink::start(port);
+    let sink = SmtpSink::start(down.release());
     let server = Server::builder().arg("--mail").arg(&smtp).start_in(dir);
-    assert_eq!(sink.wait_for(1, Duration::from_secs(5)).len(), 1);
+    assert_eq!(
+        sink.wait_for(1, Duration::from_secs(5)).len(),
+        1,
+        "the first run logged:\n{first_run}\nthe second:\n{}",
+        server.stderr()
+    );
     assert_eq!(
         wait_mail_status(&server, TO, "sent", Duration::from_secs(2))[0]["status"],
         "sent"
@@ -150,10 +156,10 @@ fn pending_mail_survives_a_kill_and_goes_out_after_the_restart() {
 
 #[test]
 fn delivery_gives_up_after_the_configured_time() {
-    let port = SmtpSink::free_port();
+    let down = DownPort::reserve();
     let server = Server::builder()
         .arg("--mail")
-        .arg(format!("smtp://127.0.0.1:{port}?tls=none"))
+        .arg(format!("smtp://127.0.0.1:{}?tls=none", down.port))
         .arg("--mail-give-up")
         .arg("1s")
         .start();

@@ -499,7 +499,8 @@ fn a_refused_recipient_fails_the_mail_for_good() {
 #[test]
 fn mail_queued_while_the_relay_is_down_is_delivered_once_it_is_back() {
     let pki = Pki::new();
-    let port = crate::smtp_sink::SmtpSink::free_port();
+    let down = crate::smtp_sink::DownPort::reserve();
+    let port = down.port;
     let ca = format!("ca={}", pki.ca().display());
     let server = start_with_mail(&mail_spec(port, PASSWORD_IN_URL, &ca));
     assert_eq!(mx_invite(&server, "outage@example.com").status, 200);
@@ -511,7 +512,7 @@ fn mail_queued_while_the_relay_is_down_is_delivered_once_it_is_back() {
             .contains("cannot reach the relay"),
         "{mail}"
     );
-    let relay = Relay::start_on(port, &pki, Mode::StartTls, false);
+    let relay = Relay::start_on(down.release(), &pki, Mode::StartTls, false);
     let mail = wait_for_mail(&server, |m| m["status"] == "sent");
     assert_eq!(mail["status"], "sent", "{mail}");
     std::thread::sleep(Duration::from_millis(1500));

@@ -49,15 +49,6 @@ impl SmtpSink {
         }
     }
 
-    /// A port nothing listens on (bound, then released).
-    pub fn free_port() -> u16 {
-        TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
-
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
@@ -72,6 +63,39 @@ impl SmtpSink {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// A loopback port held without listening: a connection to it is refused, as to a relay that
+/// is down, and no other socket of the test run can take it meanwhile. (A port found free and
+/// released at once could be handed to another test's listener before the sink binds it.)
+pub struct DownPort {
+    socket: socket2::Socket,
+    pub port: u16,
+}
+
+impl DownPort {
+    pub fn reserve() -> DownPort {
+        use socket2::{Domain, Socket, Type};
+        // No SO_REUSEADDR: every other bind to this port fails until it is released.
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+        let any_port: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        socket
+            .bind(&any_port.into())
+            .expect("binding a loopback port");
+        let port = socket
+            .local_addr()
+            .unwrap()
+            .as_socket()
+            .expect("an IP address")
+            .port();
+        DownPort { socket, port }
+    }
+
+    /// Lets the port go, for a listener to bind it right away.
+    pub fn release(self) -> u16 {
+        drop(self.socket);
+        self.port
     }
 }
 
