@@ -47,7 +47,7 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Deviations from a vendor's contract are accepted and recorded, not refused.
     pub lenient: bool,
-    /// Request worker threads per listener; `None`: eight times the cores, at least 16 and
+    /// Requests handled at once per listener; `None`: eight times the cores, at least 16 and
     /// at most 64.
     pub workers: Option<usize>,
     /// Connections served at once on each listener, and from one client address.

@@ -8,7 +8,7 @@
 //! noted here, for the request being handled, and the journal keeps it with the request
 //! (`GET /_admin/requests`, field `conformance`); `GET /_admin/conformance` sums them up.
 //!
-//! A request is handled on one worker thread from the flavour's `handle` to its journal
+//! A request is handled on one thread (its connection's) from the flavour's `handle` to its journal
 //! entry, so the deviations of the request in hand live in a thread-local: `begin` starts
 //! a request, the checks note into it, and `Journal::record` takes what was noted.
 

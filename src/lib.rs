@@ -6,7 +6,7 @@
 //!
 //! - `cli` turns options and the environment into a plain `config::Config`; `server::start`
 //!   takes one (so does `testing::Server`) and wires the program: store, `app::App`,
-//!   listeners and workers, the mail sender and the housekeeping thread.
+//!   listeners, the mail sender and the housekeeping thread.
 //! - `flavours`: one folder per vendor, each a value behind the `Flavour` trait that owns
 //!   the vendor's routes, errors, SQL, seed section, tenant sets, options, per-process state,
 //!   housekeeping and OpenAPI document; `flavours::ALL` is the one list of them. A new vendor

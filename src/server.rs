@@ -1,15 +1,17 @@
-//! Listeners, the worker pool, dispatch by prefix, and shutdown.
+//! Listeners, dispatch by prefix, and shutdown.
 //!
 //! The main listener serves every flavour under its prefix, plus `/healthz` and `/_admin`;
-//! each `--listen-<flavour>` listener serves one flavour at its vendor's root paths. Every
-//! listener has its own workers looping on tiny_http's `recv()` (tiny_http gives each
-//! connection a thread and hands us whole requests). A handler that panics is answered 500
-//! and the worker carries on. With `--tls-cert`/`--tls-key` every listener speaks HTTPS only.
+//! each `--listen-<flavour>` listener serves one flavour at its vendor's root paths. tiny_http
+//! gives each connection a thread, which reads whole requests and runs our handler on them
+//! itself: no other thread is woken between reading a request and writing its answer. At most
+//! `--workers` requests per listener are handled at once; the others wait for a turn. A
+//! handler that panics is answered 500. With `--tls-cert`/`--tls-key` every listener speaks
+//! HTTPS only.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -36,8 +38,65 @@ enum Mount {
 }
 
 struct Listener {
-    server: Arc<tiny_http::Server>,
-    workers: Vec<JoinHandle<()>>,
+    server: tiny_http::Server,
+    permits: Arc<Permits>,
+}
+
+/// The requests one listener handles at once (`--workers`). Each runs on its connection's
+/// thread; past the limit a request waits here for a turn. Bounded because a write waiting
+/// for its group's commit, and every read, holds a connection to the store while it runs.
+struct Permits {
+    busy: Mutex<usize>,
+    max: usize,
+    /// Signalled when a permit is given back.
+    freed: Condvar,
+    /// Signalled when the last permit in use is given back.
+    idle: Condvar,
+}
+
+struct Permit<'a>(&'a Permits);
+
+impl Permits {
+    fn new(max: usize) -> Permits {
+        Permits {
+            busy: Mutex::new(0),
+            max: max.max(1),
+            freed: Condvar::new(),
+            idle: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
+        self.busy.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn acquire(&self) -> Permit<'_> {
+        let mut busy = self.lock();
+        while *busy >= self.max {
+            busy = self.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+        *busy += 1;
+        Permit(self)
+    }
+
+    /// Waits until no request is being handled.
+    fn wait_idle(&self) {
+        let mut busy = self.lock();
+        while *busy > 0 {
+            busy = self.idle.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let mut busy = self.0.lock();
+        *busy -= 1;
+        self.0.freed.notify_one();
+        if *busy == 0 {
+            self.0.idle.notify_all();
+        }
+    }
 }
 
 /// A started server. Dropping it does not stop it; call `shutdown`.
@@ -69,24 +128,18 @@ impl Running {
         &self.app
     }
 
-    /// Stops accepting, lets every request in flight finish, and returns.
+    /// Stops accepting, lets every request in flight finish, and returns. A request that
+    /// arrives meanwhile on an open connection is answered 503.
     pub fn shutdown(self) {
         self.stopping.store(true, Ordering::SeqCst);
-        for listener in &self.listeners {
-            // Each worker takes at most two wake-ups: one ends its recv(), one its final drain.
-            for _ in 0..2 * listener.workers.len() {
-                listener.server.unblock();
-            }
-        }
         for listener in self.listeners {
-            for worker in listener.workers {
-                let _ = worker.join();
-            }
+            listener.permits.wait_idle();
             // Answers are written by their connections' threads: let those finish (a client
             // that does not read is cut off by the write timeout).
             listener.server.wait_for_answers(self.write_timeout);
+            // Dropping the server stops its accept loop.
         }
-        // After the workers: every mail they queued is in the outbox, delivered now or at
+        // After the requests: every mail they queued is in the outbox, delivered now or at
         // the next start.
         self.app.mailer.stop();
         let _ = self.mail_sender.join();
@@ -95,8 +148,8 @@ impl Running {
     }
 }
 
-/// Opens the store, seeds startup tenants, binds every listener and starts the workers,
-/// the mail sender and housekeeping.
+/// Opens the store, seeds startup tenants, binds and serves every listener, and starts the
+/// mail sender and housekeeping.
 pub fn start(config: Config) -> Result<Running, String> {
     check_admin_token(config.admin_token.as_deref())?;
     let tls = tls_config(&config)?;
@@ -109,7 +162,7 @@ pub fn start(config: Config) -> Result<Running, String> {
     let startup_seed = startup_seed(&config, &ids)?;
     let (transport, mail_from) = mail_settings(&config)?;
     let limits = socket_limits(&config);
-    let (servers, url, dedicated) = bind_all(&config, tls.as_ref(), &limits)?;
+    let (bound, url, dedicated) = bind_all(&config, tls.is_some())?;
     let public_url = config
         .public_url
         .clone()
@@ -159,16 +212,15 @@ pub fn start(config: Config) -> Result<Running, String> {
     );
     let workers_per_listener = config.workers.unwrap_or_else(default_workers).max(1);
     let stopping = Arc::new(AtomicBool::new(false));
-    let listeners = servers
+    let listeners = bound
         .into_iter()
-        .map(|(server, mount)| {
-            let server = Arc::new(server);
-            let workers = (0..workers_per_listener)
-                .map(|i| spawn_worker(i, server.clone(), mount, app.clone(), stopping.clone()))
-                .collect();
-            Listener { server, workers }
+        .map(|(listener, addr, mount)| {
+            let permits = Arc::new(Permits::new(workers_per_listener));
+            let handler = handler(app.clone(), mount, permits.clone(), stopping.clone());
+            let server = serve(listener, &addr, tls.as_ref(), &limits, handler)?;
+            Ok(Listener { server, permits })
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     Ok(Running {
         url,
         dedicated,
@@ -250,36 +302,37 @@ fn open_store(config: &Config) -> Result<Arc<Store>, String> {
         .map_err(|e| format!("cannot open the database {shown}: {e}"))
 }
 
-/// Every listener bound, with what it serves; the main listener's URL; the dedicated ones'.
+/// Every listener bound (its socket, the address asked for, what it serves); the main
+/// listener's URL; the dedicated ones'. Bound before the server's state is built, which needs
+/// the URLs; served after.
 type Bound = (
-    Vec<(tiny_http::Server, Mount)>,
+    Vec<(std::net::TcpListener, String, Mount)>,
     String,
     Vec<(&'static str, String)>,
 );
 
-fn bind_all(
-    config: &Config,
-    tls: Option<&Tls>,
-    limits: &tiny_http::Limits,
-) -> Result<Bound, String> {
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let bind = |addr: &str| bind(addr, tls, limits);
-    let main = bind(&config.listen)?;
-    let url = format!("{scheme}://{}", main.server_addr());
-    let mut servers = vec![(main, Mount::Main)];
+fn bind_all(config: &Config, tls: bool) -> Result<Bound, String> {
+    let scheme = if tls { "https" } else { "http" };
+    let bind = |addr: &str| {
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        Ok::<_, String>((listener, format!("{scheme}://{local}")))
+    };
+    let (main, url) = bind(&config.listen)?;
+    let mut listeners = vec![(main, config.listen.clone(), Mount::Main)];
     let mut dedicated = Vec::new();
     for (name, addr) in &config.dedicated {
         let flavour = flavours::by_name(name).ok_or_else(|| format!("no flavour {name:?}"))?;
-        let server = bind(addr)?;
-        dedicated.push((
-            flavour.name(),
-            format!("{scheme}://{}", server.server_addr()),
-        ));
-        servers.push((server, Mount::Dedicated(flavour)));
+        let (listener, url) = bind(addr)?;
+        dedicated.push((flavour.name(), url));
+        listeners.push((listener, addr.clone(), Mount::Dedicated(flavour)));
     }
     // Announced in the order of the flavours, whatever the order of the options.
     dedicated.sort_by_key(|(name, _)| flavours::ALL.iter().position(|f| f.name() == *name));
-    Ok((servers, url, dedicated))
+    Ok((listeners, url, dedicated))
 }
 
 /// Prunes dead rows every few minutes of the server's clock; it looks every second, so a
@@ -324,10 +377,10 @@ fn check_admin_token(token: Option<&str>) -> Result<(), String> {
     }
 }
 
-/// A write waiting for its group's commit holds its worker, so a group can hold at most as
-/// many writes as there are workers: with 4 (twice the cores on 2 cores), `--durable` creates
-/// stopped near 2,200/s, one fsync per 4 writes; 16 carry over 3,000/s (bench/README.md).
-/// Idle workers cost little: a thread, and a read connection opened at its first read.
+/// Requests handled at once per listener. A write waiting for its group's commit holds its
+/// turn, so a group can hold at most this many writes: with 4 (twice the cores on 2 cores),
+/// `--durable` creates stopped near 2,200/s, one fsync per 4 writes; 16 carry over 3,000/s
+/// (bench/README.md). Turns cost nothing while unused: no thread waits for them.
 fn default_workers() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     (cores * 8).clamp(16, 64)
@@ -349,21 +402,49 @@ fn socket_limits(config: &Config) -> tiny_http::Limits {
     }
 }
 
-fn bind(
+/// Starts serving a bound listener: tiny_http's accept loop and connection threads, which
+/// run `handler` on each request.
+fn serve(
+    listener: std::net::TcpListener,
     addr: &str,
     tls: Option<&Tls>,
     limits: &tiny_http::Limits,
+    handler: tiny_http::Handler,
 ) -> Result<tiny_http::Server, String> {
-    let config = tiny_http::ServerConfig {
-        addr: tiny_http::ConfigListenAddr::from_socket_addrs(addr)
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?,
-        ssl: tls.map(|tls| tls.config.clone()),
-        limits: limits.clone(),
-    };
-    tiny_http::Server::new(config).map_err(|e| match tls {
+    tiny_http::Server::from_listener_with_handler(
+        listener,
+        tls.map(|tls| tls.config.clone()),
+        limits.clone(),
+        Some(handler),
+    )
+    .map_err(|e| match tls {
         None => format!("cannot listen on {addr}: {e}"),
         Some(tls) => format!("cannot listen on {addr} with {}: {e}", tls.files),
     })
+}
+
+/// What a listener's connection threads run on each request: wait for a turn, then serve it.
+fn handler(
+    app: Arc<App>,
+    mount: Mount,
+    permits: Arc<Permits>,
+    stopping: Arc<AtomicBool>,
+) -> tiny_http::Handler {
+    tiny_http::Handler(Arc::new(move |raw: tiny_http::Request| {
+        let _turn = permits.acquire();
+        if stopping.load(Ordering::SeqCst) {
+            let refused =
+                tiny_http::Response::from_data(&br#"{"error":"the server is shutting down"}"#[..])
+                    .with_status_code(503)
+                    .with_header(
+                        tiny_http::Header::from_bytes(&b"Connection"[..], &b"close"[..])
+                            .expect("a valid header"),
+                    );
+            let _ = raw.respond(refused);
+            return;
+        }
+        serve_one(&app, mount, raw);
+    }))
 }
 
 /// The loaded `--tls-cert` and `--tls-key`, and how to name them in an error.
@@ -429,33 +510,6 @@ fn startup_seed(config: &Config, ids: &Ids) -> Result<Vec<seed::Document>, Strin
     Ok(docs)
 }
 
-fn spawn_worker(
-    index: usize,
-    server: Arc<tiny_http::Server>,
-    mount: Mount,
-    app: Arc<App>,
-    stopping: Arc<AtomicBool>,
-) -> JoinHandle<()> {
-    std::thread::Builder::new()
-        .name(format!("worker-{index}"))
-        .spawn(move || {
-            while !stopping.load(Ordering::SeqCst) {
-                match server.recv() {
-                    Ok(raw) => serve_one(&app, mount, raw),
-                    Err(_) if stopping.load(Ordering::SeqCst) => break,
-                    Err(e) => {
-                        crate::log::line(format!("clientele: accepting a request failed: {e}"))
-                    }
-                }
-            }
-            // Shutting down: answer what already arrived rather than drop it.
-            while let Ok(Some(raw)) = server.try_recv() {
-                serve_one(&app, mount, raw);
-            }
-        })
-        .expect("spawning a worker thread")
-}
-
 fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
     let started = Instant::now();
     let mut req = Request::read_from(&mut raw);
@@ -508,8 +562,8 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
         );
     }
     // Journalled first, so that a client that has its answer finds its request in the
-    // journal. The answer is written by the connection's own thread: a client that does not
-    // read holds that thread (until the write timeout), never this worker.
+    // journal. The answer is written once the handler has given its turn back: a client that
+    // does not read holds its connection's thread (until the write timeout), never a turn.
     match answer {
         Some((_, out)) => {
             let _ = raw.hand_back(out);

@@ -49,7 +49,7 @@ impl Server {
 
     /// Starts with `config`, except for what an in-process server always has: a free port,
     /// an in-memory database, mail in an mbox of a temporary directory, the admin token
-    /// `ADMIN_TOKEN`, and 4 workers.
+    /// `ADMIN_TOKEN`, and 4 requests at once.
     pub fn with_config(config: Config) -> Result<Server, String> {
         let mail_dir = temporary_mail_dir()?;
         let config = Config {

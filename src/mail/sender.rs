@@ -229,7 +229,7 @@ pub fn spawn_sender(
                     app.mailer.sleep(wait);
                 }
             }
-            // The last writer is done (the workers stopped first): leave no old page versions,
+            // The last writer is done (the requests ended first): leave no old page versions,
             // with links not yet scrubbed, in the WAL.
             if let Err(e) = app.store.truncate_wal() {
                 crate::log::line(format!("mail: truncating the WAL at shutdown failed: {e}"));

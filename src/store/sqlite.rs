@@ -6,9 +6,11 @@
 //! Writes are committed in groups: a write that finds other writers queued behind it leaves the
 //! transaction open for them and waits, and the last of the group commits once for all (one
 //! fsync with `--durable`, one WAL append otherwise); every writer returns only after the commit
-//! that holds its write, and a failed commit fails every write of its group. Reads use a
-//! connection per worker thread (WAL lets them run beside the writer). The WAL checkpoint runs on
-//! a background thread, off the request path.
+//! that holds its write, and a failed commit fails every write of its group. Reads take a
+//! connection from a pool of readers (WAL lets them run beside the writer), for one read or for
+//! a whole request; requests run on their connections' threads, so a reader per thread would
+//! mean one per client connection. The WAL checkpoint runs on a background thread, off the
+//! request path.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -40,8 +42,10 @@ pub enum Durability {
 static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
 pub struct SqliteStore {
-    /// Distinguishes stores in one process (tests run several), for the per-thread readers.
+    /// Distinguishes stores in one process (tests run several), for the reader a thread holds.
     id: u64,
+    /// Read connections not in use.
+    readers: Arc<Readers>,
     /// `None` for ":memory:", where every connection would be a different database.
     path: Option<String>,
     writer: Mutex<Writer>,
@@ -56,10 +60,42 @@ pub struct SqliteStore {
     _lock: Option<crate::dblock::DbLock>,
 }
 
+/// The idle read connections of one store. As many exist as reads ever ran at once: requests
+/// are bounded by `--workers`, plus the mail sender and housekeeping.
+#[derive(Default)]
+struct Readers {
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn take(&self, path: &str) -> Result<Connection, db::Error> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => open_reader(path).map_err(sqlite_error),
+        }
+    }
+
+    fn put(&self, conn: Connection) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+    }
+}
+
+/// The reader a thread keeps for the rest of its request (`Store::one_snapshot`).
+struct Held {
+    store: u64,
+    conn: Connection,
+    /// A read transaction is open on it.
+    in_snapshot: bool,
+    readers: Arc<Readers>,
+}
+
 thread_local! {
-    /// This thread's read connection, the store it belongs to, and whether it holds a read
-    /// transaction open (`Store::one_snapshot`).
-    static READER: RefCell<Option<(u64, Connection, bool)>> = const { RefCell::new(None) };
+    /// The reader this thread holds through its request, if any.
+    static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
     /// True while this thread runs inside `Store::one_snapshot`.
     static ONE_SNAPSHOT: Cell<bool> = const { Cell::new(false) };
 }
@@ -91,6 +127,7 @@ impl SqliteStore {
         migrate(&conn)?;
         let store = SqliteStore {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
+            readers: Default::default(),
             path,
             writer: Mutex::new(Writer::new(conn)),
             queued: AtomicUsize::new(0),
@@ -223,7 +260,8 @@ impl SqliteStore {
         Err(error)
     }
 
-    /// Runs `f` on this thread's read connection (the writer's, for ":memory:").
+    /// Runs `f` on a read connection (the writer's, for ":memory:"): the one this thread
+    /// holds for its request, or one from the pool, given back when `f` returns.
     pub fn read<T, E>(&self, f: impl FnOnce(&db::Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<db::Error>,
@@ -232,25 +270,41 @@ impl SqliteStore {
             let writer = self.lock_writer();
             return f(&db::Connection::sqlite(writer.conn()));
         };
-        READER.with(|cell| {
+        HELD.with(|cell| {
             let mut slot = cell.borrow_mut();
-            if !matches!(&*slot, Some((id, _, _)) if *id == self.id) {
-                *slot = Some((self.id, open_reader(path).map_err(sqlite_error)?, false));
+            if slot.as_ref().is_some_and(|held| held.store != self.id) {
+                release(slot.take());
             }
-            let (_, conn, in_snapshot) = slot.as_mut().expect("the reader was just opened");
-            if ONE_SNAPSHOT.get() && !*in_snapshot {
-                conn.prepare_cached("BEGIN")
+            if slot.is_none() {
+                let conn = self.readers.take(path)?;
+                if !ONE_SNAPSHOT.get() {
+                    let result = f(&db::Connection::sqlite(&conn));
+                    self.readers.put(conn);
+                    return result;
+                }
+                *slot = Some(Held {
+                    store: self.id,
+                    conn,
+                    in_snapshot: false,
+                    readers: self.readers.clone(),
+                });
+            }
+            let held = slot.as_mut().expect("a reader is held");
+            if ONE_SNAPSHOT.get() && !held.in_snapshot {
+                held.conn
+                    .prepare_cached("BEGIN")
                     .and_then(|mut s| s.execute([]))
                     .map_err(sqlite_error)?;
-                *in_snapshot = true;
+                held.in_snapshot = true;
             }
-            f(&db::Connection::sqlite(conn))
+            f(&db::Connection::sqlite(&held.conn))
         })
     }
 
-    /// Runs `f` (one request) with all its reads in one read transaction, so they share one
-    /// WAL snapshot instead of taking one per statement. A write on this thread ends the
-    /// snapshot (before and after it), so reads that follow it see it.
+    /// Runs `f` (one request) with all its reads on one reader, in one read transaction, so
+    /// they share one WAL snapshot instead of taking one per statement. A write on this thread
+    /// ends the snapshot (before and after it), so reads that follow it see it. The reader goes
+    /// back to the pool when `f` returns.
     pub fn one_snapshot<T>(f: impl FnOnce() -> T) -> T {
         struct End;
         impl Drop for End {
@@ -460,21 +514,37 @@ fn copy_error(e: &rusqlite::Error) -> rusqlite::Error {
 }
 
 /// Ends this thread's read transaction, if it holds one.
+/// Ends this thread's read transaction, if it has one open; outside `one_snapshot` (its end)
+/// the reader also goes back to the pool.
 fn end_snapshot() {
-    READER.with(|cell| {
+    HELD.with(|cell| {
         if let Ok(mut slot) = cell.try_borrow_mut() {
-            if let Some((_, conn, in_snapshot @ true)) = slot.as_mut() {
+            if let Some(held) = slot.as_mut().filter(|held| held.in_snapshot) {
+                held.in_snapshot = false;
                 // A read transaction cannot fail to end; if it did, the connection is dropped.
-                let ended = conn
-                    .prepare_cached("COMMIT")
-                    .and_then(|mut stmt| stmt.execute([]).map(drop));
-                *in_snapshot = false;
-                if ended.is_err() {
+                if end_read(&held.conn).is_err() {
                     *slot = None;
                 }
             }
+            if !ONE_SNAPSHOT.get() {
+                release(slot.take());
+            }
         }
     });
+}
+
+fn end_read(conn: &Connection) -> rusqlite::Result<()> {
+    conn.prepare_cached("COMMIT")
+        .and_then(|mut stmt| stmt.execute([]).map(drop))
+}
+
+/// Gives a held reader back to its pool, its read transaction ended.
+fn release(held: Option<Held>) {
+    if let Some(held) = held {
+        if !held.in_snapshot || end_read(&held.conn).is_ok() {
+            held.readers.put(held.conn);
+        }
+    }
 }
 
 fn open_reader(path: &str) -> rusqlite::Result<Connection> {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::support::{
-    mails_to, mx_invite, newest_link_path, wait_mail_status, Server, MX_DEMO_AUTH,
+    mails_to, mx_invite, newest_link_path, try_call, wait_mail_status, Server, MX_DEMO_AUTH,
 };
 
 #[test]
@@ -166,6 +166,40 @@ fn a_fault_can_delay_or_drop_the_connection() {
         String::from_utf8_lossy(&buf)
     );
     assert_eq!(server.get("/healthz", &[]).status, 200);
+}
+
+#[test]
+fn a_dropped_connection_gives_its_place_back() {
+    // Two connections at most: were a dropped request's connection kept waiting for an
+    // answer that never comes, the third drop and the health check would find no place.
+    let server = Server::builder().arg("--max-connections").arg("2").start();
+    let drop = json!({"flavour": "mx", "drop": true, "times": 3});
+    server.admin("POST", "/faults", Some(&drop.to_string()));
+    let addr = server.url.trim_start_matches("http://");
+    for _ in 0..3 {
+        let mut socket = TcpStream::connect(addr).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        socket
+            .write_all(b"GET /mx/clients HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut buf = Vec::new();
+        assert!(
+            socket.read_to_end(&mut buf).is_ok() && buf.is_empty(),
+            "dropped without an answer: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+    }
+    // The server closes a dropped connection a moment after its answer is abandoned.
+    let healthz = format!("{}/healthz", server.url);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut health = try_call("GET", &healthz, &[], None);
+    while health.as_ref().map_or(true, |reply| reply.status != 200) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        health = try_call("GET", &healthz, &[], None);
+    }
+    assert_eq!(health.map(|reply| reply.status).ok(), Some(200));
 }
 
 #[test]

@@ -171,3 +171,40 @@ fn in_process_servers_keep_their_ids_tokens_and_data_apart() {
     assert_eq!(client_ids(&random), random_before);
     assert_ne!(invite(&random, "e@example.com"), seeded_first);
 }
+
+/// A request on a connection kept open across a shutdown is answered 503, not left waiting.
+#[test]
+fn a_request_arriving_during_shutdown_is_answered_503() {
+    use std::io::{Read, Write};
+    let server = Server::start();
+    let addr = server.url().trim_start_matches("http://").to_string();
+    let mut socket = std::net::TcpStream::connect(&addr).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let status_of = |socket: &mut std::net::TcpStream| {
+        socket
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).unwrap_or(0) == 1 {
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).to_string();
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().unwrap())
+            })
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        socket.read_exact(&mut body).unwrap();
+        head.split(' ').nth(1).unwrap_or("none").to_string()
+    };
+    assert_eq!(status_of(&mut socket), "200");
+    drop(server);
+    assert_eq!(status_of(&mut socket), "503");
+}
