@@ -171,7 +171,8 @@ fn a_fault_can_delay_or_drop_the_connection() {
 #[test]
 fn a_dropped_connection_gives_its_place_back() {
     // Two connections at most: were a dropped request's connection kept waiting for an
-    // answer that never comes, the third drop and the health check would find no place.
+    // answer that never comes, two drops would take both places for good, and the health
+    // check would never get one.
     let server = Server::builder().arg("--max-connections").arg("2").start();
     let drop = json!({"flavour": "mx", "drop": true, "times": 3});
     server.admin("POST", "/faults", Some(&drop.to_string()));
@@ -181,13 +182,14 @@ fn a_dropped_connection_gives_its_place_back() {
         socket
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
-        socket
-            .write_all(b"GET /mx/clients HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
+        let _ = socket.write_all(b"GET /mx/clients HTTP/1.1\r\nHost: x\r\n\r\n");
+        // Closed without an answer: by the fault, or (if the previous dropped connection has
+        // not given its place back yet) by the cap.
         let mut buf = Vec::new();
+        let read = socket.read_to_end(&mut buf);
         assert!(
-            socket.read_to_end(&mut buf).is_ok() && buf.is_empty(),
-            "dropped without an answer: {:?}",
+            read.is_err() || buf.is_empty(),
+            "no answer: {:?}",
             String::from_utf8_lossy(&buf)
         );
     }
