@@ -3,8 +3,8 @@
 /// mimalloc instead of glibc's malloc: per-thread heaps, no arena locks. With glibc, a GET
 /// by id spent about a fifth of its samples in malloc, free and the waits for their arena
 /// locks; mimalloc served 20 % more `/healthz` and 22 to 38 % more GETs by id on the same
-/// machine (bench/README.md, "Allocator"). Only the binary chooses it: a program that embeds
-/// the server keeps its own allocator.
+/// machine (bench/results/round-four-notes.md, section 2). Only the binary chooses it: a
+/// program that embeds the server keeps its own allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -314,12 +314,10 @@ type Bound = (
 fn bind_all(config: &Config, tls: bool) -> Result<Bound, String> {
     let scheme = if tls { "https" } else { "http" };
     let bind = |addr: &str| {
-        let listener = std::net::TcpListener::bind(addr)
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        Ok::<_, String>((listener, format!("{scheme}://{local}")))
+        std::net::TcpListener::bind(addr)
+            .and_then(|listener| Ok((listener.local_addr()?, listener)))
+            .map(|(local, listener)| (listener, format!("{scheme}://{local}")))
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))
     };
     let (main, url) = bind(&config.listen)?;
     let mut listeners = vec![(main, config.listen.clone(), Mount::Main)];
@@ -432,18 +430,7 @@ fn handler(
 ) -> tiny_http::Handler {
     tiny_http::Handler(Arc::new(move |raw: tiny_http::Request| {
         let _turn = permits.acquire();
-        if stopping.load(Ordering::SeqCst) {
-            let refused =
-                tiny_http::Response::from_data(&br#"{"error":"the server is shutting down"}"#[..])
-                    .with_status_code(503)
-                    .with_header(
-                        tiny_http::Header::from_bytes(&b"Connection"[..], &b"close"[..])
-                            .expect("a valid header"),
-                    );
-            let _ = raw.respond(refused);
-            return;
-        }
-        serve_one(&app, mount, raw);
+        serve_one(&app, mount, &stopping, raw);
     }))
 }
 
@@ -510,21 +497,28 @@ fn startup_seed(config: &Config, ids: &Ids) -> Result<Vec<seed::Document>, Strin
     Ok(docs)
 }
 
-fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
+fn serve_one(app: &App, mount: Mount, stopping: &AtomicBool, mut raw: tiny_http::Request) {
     let started = Instant::now();
     let mut req = Request::read_from(&mut raw);
     let logged_path = redact(raw.url());
     // Which flavour a request is for is known before its handler runs, so that a handler
     // that panics is still answered in its vendor's format.
     let target = target_of(mount, &req);
-    let routed = catch_unwind(AssertUnwindSafe(|| route(app, mount, target, &mut req)))
-        .unwrap_or_else(|_| Routed {
-            response: Some(match target {
-                Target::Flavour(flavour) => flavour.error_response(app, 500),
-                _ => Response::json(500, &json!({"error": "internal server error"})),
-            }),
+    let routed = if stopping.load(Ordering::SeqCst) {
+        // Shutting down: a request on a connection still open is refused, and the client
+        // told to connect again (to the next process).
+        Routed {
+            response: Some(error_for(app, target, 503).with_header("Connection", "close")),
             target,
-        });
+        }
+    } else {
+        catch_unwind(AssertUnwindSafe(|| route(app, mount, target, &mut req))).unwrap_or_else(
+            |_| Routed {
+                response: Some(error_for(app, target, 500)),
+                target,
+            },
+        )
+    };
     // The journal keeps a redacted copy of the answer's body (made before the body moves).
     let journalled = !matches!(routed.target, Target::Admin) && app.journal.enabled();
     let kept_answer = match &routed.response {
@@ -569,6 +563,16 @@ fn serve_one(app: &App, mount: Mount, mut raw: tiny_http::Request) {
             let _ = raw.hand_back(out);
         }
         None => raw.abort(),
+    }
+}
+
+/// An error answer with no handler behind it (a panic, a shutdown): in the vendor's format
+/// for a flavour's request.
+fn error_for(app: &App, target: Target, status: u16) -> Response {
+    match target {
+        Target::Flavour(flavour) => flavour.error_response(app, status),
+        _ if status == 503 => Response::json(status, &json!({"error": "shutting down"})),
+        _ => Response::json(status, &json!({"error": "internal server error"})),
     }
 }
 

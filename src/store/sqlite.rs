@@ -516,7 +516,6 @@ fn copy_error(e: &rusqlite::Error) -> rusqlite::Error {
     }
 }
 
-/// Ends this thread's read transaction, if it holds one.
 /// Ends this thread's read transaction, if it has one open; outside `one_snapshot` (its end)
 /// the reader also goes back to the pool.
 fn end_snapshot() {
