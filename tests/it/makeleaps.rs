@@ -400,6 +400,8 @@ fn a_revoked_token_is_refused_whichever_way_it_was_revoked() {
     let auth = demo_basic();
 
     let in_form = demo_token(&server);
+    // Used once before it is revoked: the server must not keep trusting what it saw then.
+    assert_eq!(api(&server, "GET", &path, &in_form, None).status, 200);
     let reply = server.post(
         "/makeleaps/user/oauth2/revoke-token/",
         &[("Authorization", auth.as_str()), FORM],
