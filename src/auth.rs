@@ -6,8 +6,9 @@
 //! whole credential. The cache entry also records which stored hash it was checked against: when a
 //! password changes, the stored hash changes, and the old entry no longer matches.
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
@@ -16,6 +17,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+use crate::store::Store;
 
 /// One argon2 computation at a time. Each needs a 19 MiB working area, and concurrent ones
 /// left that much resident per worker thread (RSS 91 MiB after 2M requests in
@@ -261,6 +264,74 @@ impl CredentialCache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Verdict>> {
         self.verdicts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Who each credential turned out to be (a ShieldConex user), remembered until the database
+/// next changes: a request with a credential seen before skips looking it up, a read of the
+/// database (7 % of a ShieldConex GET by id's CPU, bench/README.md, round five). A MakeLeaps
+/// token's lookup is one indexed read, which costs what checking the version does. Only where the store can tell that nothing changed
+/// (`Store::version`): on PostgreSQL every request looks its caller up. Only successes are
+/// remembered. Keyed, like `CredentialCache`, by a SHA-256 of the credential, never the
+/// credential itself.
+#[derive(Default)]
+pub struct CallerMemo {
+    entries: Mutex<HashMap<[u8; 32], Remembered>>,
+}
+
+struct Remembered {
+    version: u64,
+    caller: Arc<dyn Any + Send + Sync>,
+}
+
+impl CallerMemo {
+    /// What `look_up` made of `credential` (in `scope`, a flavour's name) when the database
+    /// was as it is now, if it succeeded; else runs `look_up` and remembers what it finds.
+    pub fn remember<T, E>(
+        &self,
+        store: &Store,
+        scope: &str,
+        credential: &str,
+        look_up: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        // Read before the lookup: what it finds is at least as new as this version, so an
+        // entry can only be older than its label says, and then the next change retires it.
+        let Some(version) = store.version() else {
+            return look_up();
+        };
+        let key = credential_key(scope, "", credential);
+        let known = self.lock().get(&key).and_then(|entry| {
+            (entry.version == version)
+                .then(|| entry.caller.downcast_ref::<T>().cloned())
+                .flatten()
+        });
+        if let Some(caller) = known {
+            return Ok(caller);
+        }
+        let caller = look_up()?;
+        let mut entries = self.lock();
+        if entries.len() >= CACHE_CAPACITY {
+            entries.clear();
+        }
+        entries.insert(
+            key,
+            Remembered {
+                version,
+                caller: Arc::new(caller.clone()),
+            },
+        );
+        Ok(caller)
+    }
+
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Remembered>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

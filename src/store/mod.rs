@@ -167,6 +167,16 @@ impl Store {
         }
     }
 
+    /// A number that changes whenever a transaction is committed to the database, by this
+    /// process or by any other (someone editing the SQLite file with `sqlite3`), for caches
+    /// of what was read from it; `None` when it cannot be known cheaply (PostgreSQL).
+    pub fn version(&self) -> Option<u64> {
+        match &self.engine {
+            Engine::Sqlite(store) => store.version(),
+            Engine::Postgres(_) => None,
+        }
+    }
+
     /// Whether the database answers now (`/healthz`).
     pub fn reachable(&self) -> Result<(), db::Error> {
         match &self.engine {

@@ -14,6 +14,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::os::unix::fs::FileExt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::ptr::NonNull;
@@ -56,6 +57,10 @@ pub struct SqliteStore {
     settled: Mutex<Settled>,
     settled_changed: Condvar,
     checkpoints: Arc<CheckpointSignal>,
+    /// Transactions this process committed (`version`, for ":memory:").
+    commits: AtomicU64,
+    /// The `-shm` file that the WAL index lives in (`version`).
+    wal_index: Option<std::fs::File>,
     /// Held while the store is open: no second process on the same file.
     _lock: Option<crate::dblock::DbLock>,
 }
@@ -125,6 +130,10 @@ impl SqliteStore {
         conn.busy_handler(Some(wait_briefly))?;
         keep_plans(&conn)?;
         migrate(&conn)?;
+        // The writer has the WAL open by now, so its index file exists.
+        let wal_index = path
+            .as_ref()
+            .and_then(|path| std::fs::File::open(format!("{path}-shm")).ok());
         let store = SqliteStore {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             readers: Default::default(),
@@ -134,6 +143,8 @@ impl SqliteStore {
             settled: Mutex::new(Settled::default()),
             settled_changed: Condvar::new(),
             checkpoints: Default::default(),
+            commits: AtomicU64::new(0),
+            wal_index,
             _lock: lock,
         };
         if let Some(path) = &store.path {
@@ -228,6 +239,9 @@ impl SqliteStore {
     /// Records how `group` ended, for its writers waiting in `wait_for`: `members` counts
     /// them and the one thread that settles it, which does not wait.
     fn settle(&self, group: u64, members: usize, outcome: Result<(), rusqlite::Error>) {
+        // After the commit, so that whoever reads the new count sees what it committed; after
+        // a failed one too, which costs a cache a lookup and is never wrong.
+        self.commits.fetch_add(1, Ordering::Release);
         if outcome.is_ok() {
             self.checkpoints.committed();
         }
@@ -261,6 +275,24 @@ impl SqliteStore {
             settled.failed.remove(&group);
         }
         Err(error)
+    }
+
+    /// Changes with every transaction committed to the database (`Store::version`). For a
+    /// file, that is the WAL index's change counter, which every connection of every process
+    /// increments when it commits (`iChange`, at byte 8 of the `-shm` file's header:
+    /// <https://www.sqlite.org/walformat.html#the_wal_index_header>); this process's own count
+    /// of commits would miss another process writing to the file. For ":memory:", which no
+    /// one else can open, that count. `None` when the counter cannot be read.
+    pub fn version(&self) -> Option<u64> {
+        let Some(wal_index) = &self.wal_index else {
+            return self
+                .path
+                .is_none()
+                .then(|| self.commits.load(Ordering::Acquire));
+        };
+        let mut counter = [0u8; 4];
+        wal_index.read_exact_at(&mut counter, 8).ok()?;
+        Some(u64::from(u32::from_ne_bytes(counter)))
     }
 
     /// Runs `f` on a read connection (the writer's, for ":memory:"): the one this thread
@@ -871,6 +903,43 @@ mod tests {
         assert_eq!(buckets(sc), buckets(sc_expected));
         assert_eq!(buckets(ml), buckets(ml_expected));
         drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_version_changes_with_every_commit_whoever_makes_it() {
+        let dir = std::env::temp_dir().join(format!("clientele-version-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("v.db");
+        let path = path.to_str().unwrap();
+        let store = Store::open(path, Durability::Process).unwrap();
+        let insert = |tx: &db::Transaction, id: &str| {
+            tx.execute(
+                "INSERT INTO tenant_sets (id, created_at) VALUES (?1, 0)",
+                [id],
+            )
+        };
+        let first = store.version().expect("a file's version can be read");
+        assert_eq!(store.version(), Some(first), "reading changes nothing");
+        store.write(|tx| insert(tx, "set-1")).unwrap();
+        let second = store.version().unwrap();
+        assert_ne!(second, first, "this process's commit");
+        // Another connection (another process, as far as SQLite is concerned) commits.
+        let other = Connection::open(path).unwrap();
+        other
+            .execute(
+                "INSERT INTO tenant_sets (id, created_at) VALUES ('set-2', 0)",
+                [],
+            )
+            .unwrap();
+        assert_ne!(store.version(), Some(second), "another connection's commit");
+        drop(other);
+        drop(store);
+
+        let memory = Store::open(":memory:", Durability::Process).unwrap();
+        let before = memory.version().expect("in memory, its own count");
+        memory.write(|tx| insert(tx, "set-1")).unwrap();
+        assert_ne!(memory.version(), Some(before));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

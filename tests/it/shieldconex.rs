@@ -1252,6 +1252,22 @@ fn an_inactive_user_is_refused() {
     assert_eq!(status(&server, "GET", "/users/3002", WATERFORD, None), 404);
 }
 
+#[test]
+fn a_user_shut_out_in_the_database_itself_is_refused_at_once() {
+    let server = two_trees();
+    assert_eq!(status(&server, "GET", "/clients/744", VIEWER, None), 200);
+    // Another program (sqlite3, a test's fixture) edits the file while the server runs.
+    let changed = server
+        .db()
+        .execute(
+            "UPDATE sc_users SET is_active = 0 WHERE user_name = 'viewer@example.com'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    assert_eq!(status(&server, "GET", "/clients/744", VIEWER, None), 401);
+}
+
 // ------------------------------------------------------------------------------------------
 // Users and partners
 // ------------------------------------------------------------------------------------------

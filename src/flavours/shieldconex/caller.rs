@@ -2,7 +2,8 @@
 //! (docs/shieldconex.md; the vendor's HMAC and RSA schemes are not emulated).
 //!
 //! The password is checked through the credential cache, so argon2id runs once per
-//! credential rather than once per request (see `auth`). A user without a password (one
+//! credential rather than once per request, and who a credential is stays remembered until
+//! the database changes (`auth::CallerMemo`): a request with a known credential reads nothing. A user without a password (one
 //! whose welcome link is still unused), an inactive user, or a client-level user whose client
 //! was deleted is refused like a wrong password: 401, without saying which.
 
@@ -60,8 +61,14 @@ struct Row {
 }
 
 pub fn authenticate(app: &App, req: &Request) -> Result<Caller, Error> {
+    let header = req.header("Authorization").ok_or(Error::Unauthorized)?;
+    app.callers
+        .remember(&app.store, "shieldconex", header, || look_up(app, header))
+}
+
+fn look_up(app: &App, header: &str) -> Result<Caller, Error> {
     let (user_name, password) =
-        crate::auth::parse_basic(req.header("Authorization")).ok_or(Error::Unauthorized)?;
+        crate::auth::parse_basic(Some(header)).ok_or(Error::Unauthorized)?;
     let row = app.store.read(|conn| {
         conn.prepare_cached(
             "SELECT u.id, u.password_hash, u.user_role, u.partner_id, u.client_id, u.is_active,
