@@ -169,8 +169,8 @@ pub struct ServeOptions {
     #[arg(long, env = "CLIENTELE_LENIENT")]
     pub lenient: bool,
 
-    /// Requests handled at once per listener; default eight times the cores, at least 16 and
-    /// at most 64.
+    /// Requests handled at once per listener; default sixteen times the cores, at least 32
+    /// and at most 64.
     #[arg(long, env = "CLIENTELE_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
 

@@ -47,8 +47,8 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Deviations from a vendor's contract are accepted and recorded, not refused.
     pub lenient: bool,
-    /// Requests handled at once per listener; `None`: eight times the cores, at least 16 and
-    /// at most 64.
+    /// Requests handled at once per listener; `None`: sixteen times the cores, at least 32
+    /// and at most 64.
     pub workers: Option<usize>,
     /// Connections served at once on each listener, and from one client address.
     pub max_connections: usize,

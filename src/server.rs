@@ -378,11 +378,13 @@ fn check_admin_token(token: Option<&str>) -> Result<(), String> {
 
 /// Requests handled at once per listener. A write waiting for its group's commit holds its
 /// turn, so a group can hold at most this many writes: with 4 (twice the cores on 2 cores),
-/// `--durable` creates stopped near 2,200/s, one fsync per 4 writes; 16 carry over 3,000/s
-/// (bench/README.md). Turns cost nothing while unused: no thread waits for them.
+/// `--durable` creates stopped near 2,200/s, one fsync per 4 writes; with 16, creates ran at
+/// 4.7–5.2k/s with p99 17–32 ms, with 32 at 6.2–6.3k/s and 11–12 ms (bench/README.md). The
+/// SQLite readers, which cost memory, are bounded apart (`store`). Turns cost nothing while
+/// unused: no thread waits for them.
 fn default_workers() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    (cores * 8).clamp(16, 64)
+    (cores * 16).clamp(32, 64)
 }
 
 /// The socket's deadlines and caps (README, "Limits").

@@ -7,9 +7,9 @@
 //! transaction open for them and waits, and the last of the group commits once for all (one
 //! fsync with `--durable`, one WAL append otherwise); every writer returns only after the commit
 //! that holds its write, and a failed commit fails every write of its group. Reads take a
-//! connection from a pool of readers (WAL lets them run beside the writer), for one read or for
-//! a whole request; requests run on their connections' threads, so a reader per thread would
-//! mean one per client connection. The WAL checkpoint runs on a background thread, off the
+//! connection from a bounded pool of readers (WAL lets them run beside the writer), for one read
+//! or for a whole request up to its first write; requests run on their connections' threads, so
+//! a reader per thread would mean one per client connection. The WAL checkpoint runs on a background thread, off the
 //! request path.
 
 use std::cell::{Cell, RefCell};
@@ -20,7 +20,7 @@ use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
@@ -65,27 +65,107 @@ pub struct SqliteStore {
     _lock: Option<crate::dblock::DbLock>,
 }
 
-/// The idle read connections of one store. As many exist as reads ever ran at once: requests
-/// are bounded by `--workers`, plus the mail sender and housekeeping.
-#[derive(Default)]
+/// The read connections of one store, lent to one thread at a time. Each costs about 300 KiB
+/// (its page cache, schema and statements), so no more than `most_readers()` are kept: a
+/// thread that finds them all lent waits for one, and after `READER_WAIT` opens one more
+/// rather than wait longer (a thread holding one reader never waits forever for a second),
+/// which is closed again when it comes back.
 struct Readers {
-    idle: Mutex<Vec<Connection>>,
+    pool: Mutex<ReaderPool>,
+    returned: Condvar,
+    most: usize,
+}
+
+#[derive(Default)]
+struct ReaderPool {
+    idle: Vec<Connection>,
+    /// Open readers, idle or lent.
+    open: usize,
+}
+
+/// How long a thread waits for a reader before it opens one past `most_readers()`.
+const READER_WAIT: Duration = Duration::from_millis(50);
+
+/// Readers kept: eight per core, at least 16 (what `--workers` allowed at once before
+/// writes gave theirs back; bench/results/round-five-notes.md).
+fn most_readers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores * 8).clamp(16, 64)
+}
+
+impl Default for Readers {
+    fn default() -> Self {
+        Readers {
+            pool: Mutex::default(),
+            returned: Condvar::new(),
+            most: most_readers(),
+        }
+    }
 }
 
 impl Readers {
     fn take(&self, path: &str) -> Result<Connection, db::Error> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match idle {
-            Some(conn) => Ok(conn),
-            None => open_reader(path).map_err(sqlite_error),
+        let deadline = Instant::now() + READER_WAIT;
+        let mut pool = self.lock();
+        loop {
+            if let Some(conn) = pool.idle.pop() {
+                return Ok(conn);
+            }
+            let now = Instant::now();
+            if pool.open < self.most || now >= deadline {
+                break;
+            }
+            pool = self
+                .returned
+                .wait_timeout(pool, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
+        pool.open += 1;
+        drop(pool);
+        open_reader(path).map_err(|e| {
+            self.forget();
+            sqlite_error(e)
+        })
     }
 
     fn put(&self, conn: Connection) {
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(conn);
+        let mut pool = self.lock();
+        if pool.open > self.most {
+            // One opened past the limit: closed (when `conn` drops, after the lock).
+            pool.open -= 1;
+        } else {
+            pool.idle.push(conn);
+        }
+        drop(pool);
+        self.returned.notify_one();
+    }
+
+    /// Counts out a reader that was lent and is closed instead of given back.
+    fn forget(&self) {
+        let mut pool = self.lock();
+        pool.open = pool.open.saturating_sub(1);
+        drop(pool);
+        self.returned.notify_one();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ReaderPool> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A reader lent for one read outside `Store::one_snapshot`; given back when dropped, also
+/// when the read panics.
+struct Lent<'a> {
+    conn: Option<Connection>,
+    readers: &'a Readers,
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.readers.put(conn);
+        }
     }
 }
 
@@ -160,8 +240,9 @@ impl SqliteStore {
     where
         E: From<db::Error>,
     {
-        // A read snapshot begun before the write would not show it to the reads after it.
-        end_snapshot();
+        // A read snapshot begun before the write would not show it to the reads after it; and
+        // the reader goes back to the pool while this write waits for its group's commit.
+        give_back_reader();
         let result = self.write_in_group(f);
         end_snapshot();
         result
@@ -313,9 +394,12 @@ impl SqliteStore {
             if slot.is_none() {
                 let conn = self.readers.take(path)?;
                 if !ONE_SNAPSHOT.get() {
-                    let result = f(&db::Connection::sqlite(&conn));
-                    self.readers.put(conn);
-                    return result;
+                    let lent = Lent {
+                        conn: Some(conn),
+                        readers: &self.readers,
+                    };
+                    let conn = lent.conn.as_ref().expect("lent until dropped");
+                    return f(&db::Connection::sqlite(conn));
                 }
                 *slot = Some(Held {
                     store: self.id,
@@ -557,6 +641,7 @@ fn end_snapshot() {
                 held.in_snapshot = false;
                 // A read transaction cannot fail to end; if it did, the connection is dropped.
                 if end_read(&held.conn).is_err() {
+                    held.readers.forget();
                     *slot = None;
                 }
             }
@@ -577,8 +662,19 @@ fn release(held: Option<Held>) {
     if let Some(held) = held {
         if !held.in_snapshot || end_read(&held.conn).is_ok() {
             held.readers.put(held.conn);
+        } else {
+            held.readers.forget();
         }
     }
+}
+
+/// Ends this thread's read transaction and gives its reader back, inside `one_snapshot` too.
+fn give_back_reader() {
+    HELD.with(|cell| {
+        if let Ok(mut slot) = cell.try_borrow_mut() {
+            release(slot.take());
+        }
+    });
 }
 
 fn open_reader(path: &str) -> rusqlite::Result<Connection> {
@@ -940,6 +1036,76 @@ mod tests {
         let before = memory.version().expect("in memory, its own count");
         memory.write(|tx| insert(tx, "set-1")).unwrap();
         assert_ne!(memory.version(), Some(before));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn readers_are_bounded_and_a_thread_that_waits_too_long_gets_one_more() {
+        let dir = std::env::temp_dir().join(format!("clientele-readers-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("r.db");
+        let path = path.to_str().unwrap();
+        let store = SqliteStore::open(path, Durability::Process).unwrap();
+        let readers = &store.readers;
+        let lent: Vec<Connection> = (0..readers.most)
+            .map(|_| readers.take(path).unwrap())
+            .collect();
+        assert_eq!(readers.lock().open, readers.most);
+        // All lent: the next one comes only once one is given back...
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| readers.take(path).unwrap());
+            std::thread::sleep(Duration::from_millis(10));
+            let mut lent = lent;
+            readers.put(lent.pop().unwrap());
+            let got = waiter.join().unwrap();
+            assert_eq!(readers.lock().open, readers.most, "the one given back");
+            lent.push(got);
+            // ...or, when none is, after READER_WAIT, one past the bound,
+            let waited = Instant::now();
+            let extra = readers.take(path).unwrap();
+            assert!(waited.elapsed() >= READER_WAIT);
+            assert_eq!(readers.lock().open, readers.most + 1);
+            // which is closed when it comes back.
+            readers.put(extra);
+            assert_eq!(readers.lock().open, readers.most);
+            assert!(readers.lock().idle.is_empty());
+            for conn in lent {
+                readers.put(conn);
+            }
+        });
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(readers.lock().idle.len(), readers.most);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_write_gives_the_requests_reader_back_and_later_reads_see_it() {
+        let dir = std::env::temp_dir().join(format!("clientele-giveback-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("g.db");
+        let store = SqliteStore::open(path.to_str().unwrap(), Durability::Process).unwrap();
+        let count = || -> Result<i64, db::Error> {
+            store.read(|c| c.query_row("SELECT count(*) FROM tenant_sets", [], |r| r.get(0)))
+        };
+        let idle = || store.readers.lock().idle.len();
+        SqliteStore::one_snapshot(|| {
+            assert_eq!(count().unwrap(), 0);
+            let held_idle = idle();
+            store
+                .write(|tx| {
+                    tx.execute(
+                        "INSERT INTO tenant_sets (id, created_at) VALUES ('set-1', 0)",
+                        [],
+                    )
+                })
+                .unwrap();
+            assert_eq!(idle(), held_idle + 1, "given back for the write");
+            assert_eq!(count().unwrap(), 1, "a read after the write sees it");
+            assert_eq!(idle(), held_idle, "and holds a reader again");
+        });
+        drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
