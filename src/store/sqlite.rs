@@ -816,6 +816,14 @@ mod tests {
     use super::*;
     use crate::store::Store;
 
+    /// A fresh directory for one test's database, and the database file's path in it.
+    fn scratch_db(test: &str) -> (std::path::PathBuf, String) {
+        let dir = std::env::temp_dir().join(format!("clientele-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("test.db").to_str().unwrap().to_string();
+        (dir, path)
+    }
+
     #[test]
     fn migrations_are_numbered_in_order() {
         let steps = crate::store::migration_steps(SCHEMA);
@@ -844,10 +852,9 @@ mod tests {
 
     #[test]
     fn concurrent_writes_commit_before_returning_and_failed_ones_leave_nothing() {
-        let dir = std::env::temp_dir().join(format!("clientele-group-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("group.db");
-        let store = Store::open(path.to_str().unwrap(), Durability::Process).unwrap();
+        let (dir, path) = scratch_db("group");
+        let path = path.as_str();
+        let store = Store::open(path, Durability::Process).unwrap();
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let store = store.clone();
@@ -1004,10 +1011,8 @@ mod tests {
 
     #[test]
     fn the_version_changes_with_every_commit_whoever_makes_it() {
-        let dir = std::env::temp_dir().join(format!("clientele-version-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("v.db");
-        let path = path.to_str().unwrap();
+        let (dir, path) = scratch_db("version");
+        let path = path.as_str();
         let store = Store::open(path, Durability::Process).unwrap();
         let insert = |tx: &db::Transaction, id: &str| {
             tx.execute(
@@ -1041,10 +1046,8 @@ mod tests {
 
     #[test]
     fn readers_are_bounded_and_a_thread_that_waits_too_long_gets_one_more() {
-        let dir = std::env::temp_dir().join(format!("clientele-readers-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("r.db");
-        let path = path.to_str().unwrap();
+        let (dir, path) = scratch_db("readers");
+        let path = path.as_str();
         let store = SqliteStore::open(path, Durability::Process).unwrap();
         let readers = &store.readers;
         let lent: Vec<Connection> = (0..readers.most)
@@ -1082,10 +1085,9 @@ mod tests {
 
     #[test]
     fn a_write_gives_the_requests_reader_back_and_later_reads_see_it() {
-        let dir = std::env::temp_dir().join(format!("clientele-giveback-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("g.db");
-        let store = SqliteStore::open(path.to_str().unwrap(), Durability::Process).unwrap();
+        let (dir, path) = scratch_db("giveback");
+        let path = path.as_str();
+        let store = SqliteStore::open(path, Durability::Process).unwrap();
         let count = || -> Result<i64, db::Error> {
             store.read(|c| c.query_row("SELECT count(*) FROM tenant_sets", [], |r| r.get(0)))
         };
@@ -1111,10 +1113,8 @@ mod tests {
 
     #[test]
     fn refuses_a_newer_file() {
-        let dir = std::env::temp_dir().join(format!("clientele-store-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("new.db");
-        let path = path.to_str().unwrap();
+        let (dir, path) = scratch_db("store");
+        let path = path.as_str();
         drop(Store::open(path, Durability::Process).unwrap());
         let conn = Connection::open(path).unwrap();
         conn.execute_batch("PRAGMA user_version = 999").unwrap();
