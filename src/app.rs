@@ -8,7 +8,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::auth::{CallerMemo, CredentialCache};
+use crate::auth::CredentialCache;
 use crate::clock::Clock;
 use crate::faults::Faults;
 use crate::ids::Ids;
@@ -58,8 +58,6 @@ pub struct App {
     /// Ids and secrets: this server's own generator (deterministic or not).
     pub ids: Ids,
     pub credentials: CredentialCache,
-    /// Who credentials seen before are, until the database changes.
-    pub callers: CallerMemo,
     pub settings: Settings,
     /// One state per flavour, in the order of `flavours::ALL`.
     pub states: Vec<Box<dyn FlavourState>>,
@@ -99,7 +97,6 @@ impl App {
             (self.startup_tenants)(tx, now)
         })?;
         self.credentials.clear();
-        self.callers.clear();
         for state in &self.states {
             state.reset();
         }

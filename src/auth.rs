@@ -6,9 +6,8 @@
 //! whole credential. The cache entry also records which stored hash it was checked against: when a
 //! password changes, the stored hash changes, and the old entry no longer matches.
 
-use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
@@ -267,47 +266,46 @@ impl CredentialCache {
     }
 }
 
-/// Who each credential turned out to be (a ShieldConex user), remembered until the database
-/// next changes: a request with a credential seen before skips looking it up, a read of the
-/// database (7 % of a ShieldConex GET by id's CPU, bench/README.md, round five). A MakeLeaps
-/// token's lookup is one indexed read, which costs what checking the version does. Only where the store can tell that nothing changed
+/// Who each credential turned out to be (for ShieldConex, a user with its role and place),
+/// remembered until the database next changes: a request with a credential seen before skips
+/// looking it up, a read of the database (7 % of a ShieldConex GET by id's CPU,
+/// bench/README.md, round five). Only where the store can tell that nothing changed
 /// (`Store::version`): on PostgreSQL every request looks its caller up. Only successes are
 /// remembered. Keyed, like `CredentialCache`, by a SHA-256 of the credential, never the
 /// credential itself.
-#[derive(Default)]
-pub struct CallerMemo {
-    entries: Mutex<HashMap<[u8; 32], Remembered>>,
+pub struct CallerMemo<T> {
+    /// SHA-256(credential) → (the store's version when it was looked up, the caller).
+    entries: Mutex<HashMap<[u8; 32], (u64, T)>>,
 }
 
-struct Remembered {
-    version: u64,
-    caller: Arc<dyn Any + Send + Sync>,
+impl<T> Default for CallerMemo<T> {
+    fn default() -> Self {
+        CallerMemo {
+            entries: Mutex::default(),
+        }
+    }
 }
 
-impl CallerMemo {
-    /// What `look_up` made of `credential` (in `scope`, a flavour's name) when the database
-    /// was as it is now, if it succeeded; else runs `look_up` and remembers what it finds.
-    pub fn remember<T, E>(
+impl<T: Clone> CallerMemo<T> {
+    /// What `look_up` made of `credential` when the database was as it is now, if it
+    /// succeeded; else runs `look_up` and remembers what it finds.
+    pub fn remember<E>(
         &self,
         store: &Store,
-        scope: &str,
         credential: &str,
         look_up: impl FnOnce() -> Result<T, E>,
-    ) -> Result<T, E>
-    where
-        T: Clone + Send + Sync + 'static,
-    {
+    ) -> Result<T, E> {
         // Read before the lookup: what it finds is at least as new as this version, so an
         // entry can only be older than its label says, and then the next change retires it.
         let Some(version) = store.version() else {
             return look_up();
         };
-        let key = credential_key(scope, "", credential);
-        let known = self.lock().get(&key).and_then(|entry| {
-            (entry.version == version)
-                .then(|| entry.caller.downcast_ref::<T>().cloned())
-                .flatten()
-        });
+        let key = sha256(credential.as_bytes());
+        let known = self
+            .lock()
+            .get(&key)
+            .filter(|(seen_at, _)| *seen_at == version)
+            .map(|(_, caller)| caller.clone());
         if let Some(caller) = known {
             return Ok(caller);
         }
@@ -316,13 +314,7 @@ impl CallerMemo {
         if entries.len() >= CACHE_CAPACITY {
             entries.clear();
         }
-        entries.insert(
-            key,
-            Remembered {
-                version,
-                caller: Arc::new(caller.clone()),
-            },
-        );
+        entries.insert(key, (version, caller.clone()));
         Ok(caller)
     }
 
@@ -330,7 +322,7 @@ impl CallerMemo {
         self.lock().clear();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Remembered>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], (u64, T)>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -174,7 +174,6 @@ pub fn start(config: Config) -> Result<Running, String> {
         clock: Default::default(),
         ids,
         credentials: Default::default(),
-        callers: Default::default(),
         settings: Settings {
             public_url,
             link_ttl_ms: config.link_ttl_ms,

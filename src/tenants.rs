@@ -80,7 +80,6 @@ pub fn delete(app: &App, set_id: &str) -> crate::db::Result<bool> {
     })?;
     if deleted {
         app.credentials.clear();
-        app.callers.clear();
     }
     Ok(deleted)
 }

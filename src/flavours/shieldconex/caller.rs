@@ -2,10 +2,11 @@
 //! (docs/shieldconex.md; the vendor's HMAC and RSA schemes are not emulated).
 //!
 //! The password is checked through the credential cache, so argon2id runs once per
-//! credential rather than once per request, and who a credential is stays remembered until
-//! the database changes (`auth::CallerMemo`): a request with a known credential reads nothing. A user without a password (one
-//! whose welcome link is still unused), an inactive user, or a client-level user whose client
-//! was deleted is refused like a wrong password: 401, without saying which.
+//! credential rather than once per request; and who a credential is stays remembered until
+//! the database changes (`auth::CallerMemo`), so a request with a known credential reads
+//! nothing for it. A user without a password (one whose welcome link is still unused), an
+//! inactive user, or a client-level user whose client was deleted is refused like a wrong
+//! password: 401, without saying which.
 
 use crate::db::OptionalExtension;
 
@@ -62,8 +63,9 @@ struct Row {
 
 pub fn authenticate(app: &App, req: &Request) -> Result<Caller, Error> {
     let header = req.header("Authorization").ok_or(Error::Unauthorized)?;
-    app.callers
-        .remember(&app.store, "shieldconex", header, || look_up(app, header))
+    app.state::<super::ShieldConexState>()
+        .callers
+        .remember(&app.store, header, || look_up(app, header))
 }
 
 fn look_up(app: &App, header: &str) -> Result<Caller, Error> {

@@ -93,9 +93,17 @@ const fn page(
 /// ShieldConex, as `flavours::ALL` lists it.
 pub struct ShieldConex;
 
-impl FlavourState for ratelimit::RateWindows {
+/// What ShieldConex keeps in memory for one server.
+#[derive(Default)]
+pub struct ShieldConexState {
+    pub rate_windows: ratelimit::RateWindows,
+    pub callers: crate::auth::CallerMemo<caller::Caller>,
+}
+
+impl FlavourState for ShieldConexState {
     fn reset(&self) {
-        self.clear();
+        self.rate_windows.clear();
+        self.callers.clear();
     }
 }
 
@@ -148,7 +156,7 @@ impl super::Flavour for ShieldConex {
     }
 
     fn state(&self, _config: &Config) -> Result<Box<dyn FlavourState>, String> {
-        Ok(Box::new(ratelimit::RateWindows::default()))
+        Ok(Box::new(ShieldConexState::default()))
     }
 
     fn parse_seed(&self, section: &str) -> Result<Box<dyn SeedSection>, SectionError> {

@@ -64,7 +64,7 @@ impl RateWindows {
 /// Counts a request of `user_id`: in the database on PostgreSQL, in memory otherwise (or when
 /// the database cannot count it).
 pub fn hit(app: &crate::app::App, user_id: i64, now_ms: i64) -> Quota {
-    let windows = app.state::<RateWindows>();
+    let windows = &app.state::<super::ShieldConexState>().rate_windows;
     if app.store.dialect() == crate::db::Dialect::Sqlite {
         return windows.hit(user_id, now_ms);
     }
