@@ -9,8 +9,8 @@
 //! that holds its write, and a failed commit fails every write of its group. Reads take a
 //! connection from a bounded pool of readers (WAL lets them run beside the writer), for one read
 //! or for a whole request up to its first write; requests run on their connections' threads, so
-//! a reader per thread would mean one per client connection. The WAL checkpoint runs on a background thread, off the
-//! request path.
+//! a reader per thread would mean one per client connection. The WAL checkpoint runs on a
+//! background thread, off the request path.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
