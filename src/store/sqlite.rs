@@ -83,8 +83,11 @@ struct ReaderPool {
     open: usize,
 }
 
-/// How long a thread waits for a reader before it opens one past `most_readers()`.
-const READER_WAIT: Duration = Duration::from_millis(50);
+/// How long a thread waits for a reader before it opens one past `most_readers()`. Long
+/// enough that a busy machine does not reach it: at 50 ms, GETs at 64 connections on two
+/// cores reached it, and readers were opened and closed again under load (24 to 36 open
+/// instead of 16 to 20; bench/results/round-five-notes.md).
+const READER_WAIT: Duration = Duration::from_millis(250);
 
 /// Readers kept: eight per core, at least 16 (what `--workers` allowed at once before
 /// writes gave theirs back; bench/results/round-five-notes.md).
