@@ -43,8 +43,9 @@ struct Listener {
 }
 
 /// The requests one listener handles at once (`--workers`). Each runs on its connection's
-/// thread; past the limit a request waits here for a turn. Bounded because a write waiting
-/// for its group's commit, and every read, holds a connection to the store while it runs.
+/// thread; past the limit a request waits here for a turn. Bounded so that a burst of
+/// connections queues here rather than all running at once; the writes among those in flight
+/// make one commit group, and their reads share the store's bounded readers.
 struct Permits {
     busy: Mutex<usize>,
     max: usize,

@@ -247,7 +247,7 @@ impl SqliteStore {
         // the reader goes back to the pool while this write waits for its group's commit.
         give_back_reader();
         let result = self.write_in_group(f);
-        end_snapshot();
+        give_back_reader();
         result
     }
 
@@ -425,14 +425,14 @@ impl SqliteStore {
 
     /// Runs `f` (one request) with all its reads on one reader, in one read transaction, so
     /// they share one WAL snapshot instead of taking one per statement. A write on this thread
-    /// ends the snapshot (before and after it), so reads that follow it see it. The reader goes
-    /// back to the pool when `f` returns.
+    /// ends the snapshot and gives the reader back (before and after it), so reads that follow
+    /// it see it, from a reader taken anew. The reader goes back to the pool when `f` returns.
     pub fn one_snapshot<T>(f: impl FnOnce() -> T) -> T {
         struct End;
         impl Drop for End {
             fn drop(&mut self) {
                 ONE_SNAPSHOT.set(false);
-                end_snapshot();
+                give_back_reader();
             }
         }
         ONE_SNAPSHOT.set(true);
@@ -633,26 +633,6 @@ fn copy_error(e: &rusqlite::Error) -> rusqlite::Error {
             Some(other.to_string()),
         ),
     }
-}
-
-/// Ends this thread's read transaction, if it has one open; outside `one_snapshot` (its end)
-/// the reader also goes back to the pool.
-fn end_snapshot() {
-    HELD.with(|cell| {
-        if let Ok(mut slot) = cell.try_borrow_mut() {
-            if let Some(held) = slot.as_mut().filter(|held| held.in_snapshot) {
-                held.in_snapshot = false;
-                // A read transaction cannot fail to end; if it did, the connection is dropped.
-                if end_read(&held.conn).is_err() {
-                    held.readers.forget();
-                    *slot = None;
-                }
-            }
-            if !ONE_SNAPSHOT.get() {
-                release(slot.take());
-            }
-        }
-    });
 }
 
 fn end_read(conn: &Connection) -> rusqlite::Result<()> {

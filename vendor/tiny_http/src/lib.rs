@@ -209,8 +209,8 @@ impl std::fmt::Debug for Handler {
 /// the whole request to a worker (`recv`) or runs the `Handler` on it, and writes the
 /// answer: a worker or handler never waits on a client's socket, and a connection's
 /// pipelined requests are served one at a time, so one connection never holds more than one
-/// worker. What a slow or hostile
-/// client can still hold is connection threads, and these limits bound them.
+/// worker. What a slow or hostile client can still hold is connection threads, and these
+/// limits bound them.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Connections served at once; past it a new connection is closed at once.
