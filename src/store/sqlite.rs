@@ -454,11 +454,21 @@ impl SqliteStore {
                 let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             }
         }
-        let writer = self.lock_writer();
-        let busy: i64 = writer
-            .conn()
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
-        Ok(busy == 0)
+        // A checkpoint already running (the checkpointer's, after the commit that came just
+        // before) makes TRUNCATE give up at once rather than wait: at startup it nearly always
+        // did. So a few tries, the writer let go between them.
+        for _ in 0..TRUNCATE_TRIES {
+            let busy: i64 = self.lock_writer().conn().query_row(
+                "PRAGMA wal_checkpoint(TRUNCATE)",
+                [],
+                |r| r.get(0),
+            )?;
+            if busy == 0 {
+                return Ok(true);
+            }
+            std::thread::sleep(CHECKPOINT_GAP * 4);
+        }
+        Ok(false)
     }
 
     /// The writer with no group open (an open one is committed first), for work other than
@@ -709,6 +719,9 @@ const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 /// write for a time that grows with what it copied: at 5,000 creates/s, one every 200 ms
 /// made p99 33 ms, every 2 s 86 to 95 ms, every 5 ms 17.5 to 19 ms (bench/README.md).
 const CHECKPOINT_GAP: Duration = Duration::from_millis(5);
+
+/// How many times `truncate_wal` tries before it leaves the WAL to the next housekeeping.
+const TRUNCATE_TRIES: usize = 5;
 
 /// Tells the checkpoint thread that a commit happened, or that the store is gone.
 #[derive(Default)]
