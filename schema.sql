@@ -82,7 +82,7 @@ CREATE TABLE tenant_set_members (
 CREATE TABLE mx_processors (
     id            TEXT    PRIMARY KEY,      -- e.g. PROCESSOR-1234
     name          TEXT    NOT NULL,
-    api_key_hash  TEXT    NOT NULL,         -- argon2id
+    api_key_hash  TEXT    NOT NULL,         -- argon2id; a digest when generated (auth.rs)
     created_at    INTEGER NOT NULL
 );
 
@@ -136,7 +136,7 @@ CREATE INDEX sc_partners_parent ON sc_partners (parent_id);
 CREATE TABLE sc_users (
     id             INTEGER PRIMARY KEY,
     user_name      TEXT    NOT NULL UNIQUE COLLATE NOCASE,
-    password_hash  TEXT,                    -- argon2id; NULL until set (welcome link)
+    password_hash  TEXT,                    -- argon2id, a digest when generated; NULL until set
     first_name     TEXT    NOT NULL,
     last_name      TEXT    NOT NULL,
     email          TEXT    NOT NULL,
@@ -209,7 +209,8 @@ CREATE TABLE n09_accounts (
     parent_id        TEXT    REFERENCES n09_accounts (id) ON DELETE CASCADE,  -- NULL: a seeded top-level account
     api_key_hash     BLOB    NOT NULL UNIQUE, -- SHA-256 of the api_key (it identifies the account);
                                               -- a sub-client's is the uuid shown once as api_client.name
-    password_hash    TEXT    NOT NULL,        -- argon2id (a sub-client's api_key_password)
+    password_hash    TEXT    NOT NULL,        -- argon2id (a sub-client's api_key_password);
+                                              -- a digest when generated (a tenant set's)
     name             TEXT    NOT NULL,
     alias            TEXT    NOT NULL,
     code             TEXT    NOT NULL,        -- a sub-client's code is its alias (Nueve09's example answer)
@@ -284,7 +285,7 @@ CREATE TABLE ml_partners (
     mid                 TEXT    PRIMARY KEY,  -- 19 digits
     name                TEXT    NOT NULL,
     client_id           TEXT    NOT NULL UNIQUE,
-    client_secret_hash  TEXT    NOT NULL,     -- argon2id
+    client_secret_hash  TEXT    NOT NULL,     -- argon2id; a digest when generated
     -- Kept by the triggers below, so `meta.count` of a client list costs one row read, not
     -- a scan of the partner's clients (bench/README.md: list latency flat as records grow).
     client_count        INTEGER NOT NULL DEFAULT 0,

@@ -294,7 +294,7 @@ fn seed(app: &App, req: &Request) -> Response {
         Err(message) => return error(400, &format!("invalid seed document: {message}")),
     };
     doc.prepare(
-        &|secret| crate::auth::hash_secret(secret, &app.ids),
+        &|secret| app.credentials.hash_chosen(secret, &app.ids),
         &app.ids,
     );
     let now = app.clock.now_ms();

@@ -8,7 +8,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::auth::CredentialCache;
+use crate::auth::Credentials;
 use crate::clock::Clock;
 use crate::faults::Faults;
 use crate::ids::Ids;
@@ -57,7 +57,8 @@ pub struct App {
     pub clock: Arc<Clock>,
     /// Ids and secrets: this server's own generator (deterministic or not).
     pub ids: Ids,
-    pub credentials: CredentialCache,
+    /// How chosen secrets are hashed, and the verified credentials remembered.
+    pub credentials: Credentials,
     pub settings: Settings,
     /// One state per flavour, in the order of `flavours::ALL`.
     pub states: Vec<Box<dyn FlavourState>>,

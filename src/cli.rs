@@ -206,6 +206,12 @@ pub struct ServeOptions {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub body_min_rate: u64,
 
+    /// Hash chosen passwords with argon2id at its least cost, microseconds instead of tens of
+    /// milliseconds: for test suites only (the pytest plugin and clientele::testing turn it
+    /// on). Refused with --tls-cert or an https --public-url.
+    #[arg(long, env = "CLIENTELE_FAST_PASSWORD_HASHING")]
+    pub fast_password_hashing: bool,
+
     /// How long writing an answer may wait on a client that does not read (then the
     /// connection is closed).
     #[arg(long, env = "CLIENTELE_WRITE_TIMEOUT", value_name = "DURATION", default_value = "30s",
@@ -335,6 +341,7 @@ fn config(matches: &ArgMatches) -> Result<Config, String> {
         body_timeout_ms: options.body_timeout,
         body_min_rate: options.body_min_rate,
         write_timeout_ms: options.write_timeout,
+        fast_password_hashing: options.fast_password_hashing,
         flavour_options,
     })
 }
@@ -385,7 +392,14 @@ fn serve(config: Config) -> Result<(), String> {
         crate::log::line(format!("clientele: thread '{name}' {info}"));
     }));
     let demo = config.demo;
+    let fast_hashing = config.fast_password_hashing;
     let running = crate::server::start(config)?;
+    if fast_hashing {
+        eprintln!(
+            "clientele: --fast-password-hashing: chosen passwords are stored with argon2id at \
+             its least cost (for test suites; never for real users)"
+        );
+    }
     for notice in running.app().states.iter().filter_map(|s| s.notice()) {
         eprintln!("clientele: {notice}");
     }

@@ -62,6 +62,9 @@ pub struct Config {
     pub body_min_rate: u64,
     /// How long writing an answer may wait on a client that does not read.
     pub write_timeout_ms: i64,
+    /// Chosen passwords hashed with argon2id at its least cost (test suites only; refused
+    /// with anything in `deployment_mark`).
+    pub fast_password_hashing: bool,
     /// The flavours' own options, by long option name (`<flavour>-<option>`), as given;
     /// each flavour parses its own and uses its default for an absent one.
     pub flavour_options: BTreeMap<String, String>,
@@ -100,7 +103,26 @@ impl Default for Config {
             body_timeout_ms: 20_000,
             body_min_rate: 500,
             write_timeout_ms: 30_000,
+            fast_password_hashing: false,
             flavour_options: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// The option that shows this server is a deployment (real users reach it), if one does:
+    /// TLS of its own, or links in mail that point to an https address.
+    pub fn deployment_mark(&self) -> Option<&'static str> {
+        let https_links = self
+            .public_url
+            .as_deref()
+            .is_some_and(|url| url.trim().to_ascii_lowercase().starts_with("https:"));
+        if self.tls_cert.is_some() {
+            Some("--tls-cert")
+        } else if https_links {
+            Some("an https --public-url")
+        } else {
+            None
         }
     }
 }

@@ -10,7 +10,7 @@ use serde::de::{Deserializer as _, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::auth::Hasher;
+use crate::auth::{Hasher, PasswordHashing};
 use crate::flavours::{self, Flavour, SectionError, SeedSection};
 use crate::ids::Ids;
 
@@ -147,8 +147,8 @@ fn in_document(error: &serde_json::Error, document: &[u8], section: &str) -> Str
 }
 
 /// The demo document: each flavour's documentation examples, prepared with the precomputed
-/// hashes of their secrets.
-pub fn demo(ids: &Ids) -> Document {
+/// hashes of their secrets, or at the fast cost with hashes of that cost.
+pub fn demo(ids: &Ids, hashing: PasswordHashing) -> Document {
     let sections = flavours::ALL
         .iter()
         .map(|f| {
@@ -157,14 +157,21 @@ pub fn demo(ids: &Ids) -> Document {
         })
         .collect();
     let mut doc = Document::from_sections(sections).expect("the demo is a valid seed");
+    // At the standard cost, hashing the demo's secrets would take a tenth of a second at
+    // every start: the precomputed ones serve. At the fast cost, hashing is cheaper than a
+    // first verify against a precomputed hash.
+    let precomputed = |secret: &str| {
+        flavours::ALL
+            .iter()
+            .flat_map(|f| f.demo().hashes)
+            .find(|(plain, _)| *plain == secret)
+            .map(|(_, hash)| hash.to_string())
+    };
     doc.prepare(
-        &|secret| {
-            flavours::ALL
-                .iter()
-                .flat_map(|f| f.demo().hashes)
-                .find(|(plain, _)| *plain == secret)
-                .map(|(_, hash)| hash.to_string())
-                .unwrap_or_else(|| crate::auth::hash_secret(secret, ids))
+        &|secret| match hashing {
+            PasswordHashing::Standard => precomputed(secret)
+                .unwrap_or_else(|| crate::auth::hash_chosen(secret, ids, hashing)),
+            PasswordHashing::Fast => crate::auth::hash_chosen(secret, ids, hashing),
         },
         ids,
     );
@@ -199,7 +206,7 @@ mod tests {
 
     #[test]
     fn demo_parses_and_names_every_flavour() {
-        let summary = demo(&Ids::new(None)).summary();
+        let summary = demo(&Ids::new(None), PasswordHashing::Standard).summary();
         for flavour in flavours::ALL {
             let counts = summary[flavour.name()]
                 .as_object()

@@ -19,6 +19,7 @@ use lettre::message::Mailbox;
 use serde_json::json;
 
 use crate::app::{App, Settings};
+use crate::auth::{Credentials, PasswordHashing};
 use crate::config::Config;
 use crate::flavours::{self, Flavour};
 use crate::http::{Request, Response};
@@ -153,6 +154,7 @@ impl Running {
 /// mail sender and housekeeping.
 pub fn start(config: Config) -> Result<Running, String> {
     check_admin_token(config.admin_token.as_deref())?;
+    let hashing = password_hashing(&config)?;
     let tls = tls_config(&config)?;
     let states = flavours::ALL
         .iter()
@@ -160,7 +162,7 @@ pub fn start(config: Config) -> Result<Running, String> {
         .collect::<Result<Vec<_>, String>>()?;
     let ids = Ids::new(config.deterministic);
     let store = open_store(&config)?;
-    let startup_seed = startup_seed(&config, &ids)?;
+    let startup_seed = startup_seed(&config, &ids, hashing)?;
     let (transport, mail_from) = mail_settings(&config)?;
     let limits = socket_limits(&config);
     let (bound, url, dedicated) = bind_all(&config, tls.is_some())?;
@@ -174,7 +176,7 @@ pub fn start(config: Config) -> Result<Running, String> {
         store,
         clock: Default::default(),
         ids,
-        credentials: Default::default(),
+        credentials: Credentials::new(hashing),
         settings: Settings {
             public_url,
             link_ttl_ms: config.link_ttl_ms,
@@ -483,18 +485,40 @@ fn tls_config(config: &Config) -> Result<Option<Tls>, String> {
     }))
 }
 
+/// `--fast-password-hashing`, refused where a deployment shows (docs/deploy.md): a fixture
+/// command copied into a service file must not store real users' passwords cheaply.
+fn password_hashing(config: &Config) -> Result<PasswordHashing, String> {
+    if !config.fast_password_hashing {
+        return Ok(PasswordHashing::Standard);
+    }
+    match config.deployment_mark() {
+        Some(mark) => Err(format!(
+            "--fast-password-hashing is for test suites and cannot be used with {mark}: \
+             a server that has it stores passwords with argon2id at its least cost"
+        )),
+        None => Ok(PasswordHashing::Fast),
+    }
+}
+
 /// `--demo` and `--seed FILE`, parsed and with secrets hashed once, for startup and resets.
-fn startup_seed(config: &Config, ids: &Ids) -> Result<Vec<seed::Document>, String> {
+fn startup_seed(
+    config: &Config,
+    ids: &Ids,
+    hashing: PasswordHashing,
+) -> Result<Vec<seed::Document>, String> {
     let mut docs = Vec::new();
     if config.demo {
-        docs.push(seed::demo(ids));
+        docs.push(seed::demo(ids, hashing));
     }
     if let Some(path) = &config.seed {
         let bytes = std::fs::read(path)
             .map_err(|e| format!("cannot read the seed file {}: {e}", path.display()))?;
         let mut doc = seed::Document::parse(&bytes)
             .map_err(|e| format!("invalid seed file {}: {e}", path.display()))?;
-        doc.prepare(&|secret| crate::auth::hash_secret(secret, ids), ids);
+        doc.prepare(
+            &|secret| crate::auth::hash_chosen(secret, ids, hashing),
+            ids,
+        );
         docs.push(doc);
     }
     Ok(docs)

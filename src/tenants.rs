@@ -2,7 +2,8 @@
 //! ids and credentials, so that each test of a parallel suite owns its tenants on a shared
 //! server; `DELETE /_admin/tenants/{id}` removes them and everything they created, leaving
 //! other tests' data alone. Each flavour makes its own tenant (`Flavour::fresh_tenant`) as a
-//! seed section, so it follows the same rules (and hashing) as `--seed`.
+//! seed section, so it follows the same rules as `--seed`; its secrets are generated, so they are
+//! stored as digests, not argon2id (`auth::digest_generated`).
 
 use crate::db::OptionalExtension;
 use serde_json::{json, Value};
@@ -12,7 +13,8 @@ use crate::flavours::{self, FreshTenant};
 
 /// Creates a set and answers what a test needs to call each flavour as its tenant.
 pub fn create(app: &App) -> crate::db::Result<Value> {
-    // Parse: every flavour's tenant, hashed outside the write lock.
+    // Parse: every flavour's tenant. Its secrets are generated, so a digest stores them
+    // (no argon2: a tenant set costs about what a create does).
     let set_id = format!("set-{}", app.ids.digits(12));
     let tag = app.ids.digits(8);
     let mut tenants = flavours::ALL
@@ -21,10 +23,7 @@ pub fn create(app: &App) -> crate::db::Result<Value> {
         .collect::<Result<Vec<(&str, Box<dyn FreshTenant>)>, String>>()
         .map_err(crate::db::Error::Param)?;
     for (_, tenant) in &mut tenants {
-        tenant.prepare(
-            &|secret| crate::auth::hash_secret(secret, &app.ids),
-            &app.ids,
-        );
+        tenant.prepare(&|secret| crate::auth::digest_generated(secret), &app.ids);
     }
     // Write: the tenants, then the set that remembers them.
     let now = app.clock.now_ms();

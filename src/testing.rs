@@ -1,5 +1,7 @@
 //! Clientele inside a Rust test: a whole server started in-process on a free port, with an
-//! in-memory database and mail captured in the outbox, stopped when dropped.
+//! in-memory database and mail captured in the outbox, stopped when dropped. Chosen passwords
+//! are hashed at the fast cost (`--fast-password-hashing`) unless the configuration marks a
+//! deployment (TLS, an https public URL), with which that mode is refused.
 //!
 //! ```
 //! let server = clientele::testing::Server::start();
@@ -49,7 +51,8 @@ impl Server {
 
     /// Starts with `config`, except for what an in-process server always has: a free port,
     /// an in-memory database, mail in an mbox of a temporary directory, the admin token
-    /// `ADMIN_TOKEN`, and 4 requests at once.
+    /// `ADMIN_TOKEN`, 4 requests at once, and fast password hashing (unless the config has
+    /// TLS or an https public URL).
     pub fn with_config(config: Config) -> Result<Server, String> {
         let mail_dir = temporary_mail_dir()?;
         let config = Config {
@@ -64,8 +67,9 @@ impl Server {
     }
 
     /// Starts with extra `serve` options (`--demo`, `--link-ttl 1s`, ...). The listener,
-    /// database (":memory:"), mail (an mbox in a temporary directory) and admin token are
-    /// set for you; options given here come after them and win.
+    /// database (":memory:"), mail (an mbox in a temporary directory), admin token and fast
+    /// password hashing (unless the options mark a deployment) are set for you; options
+    /// given here come after them and win.
     pub fn with_args(args: &[&str]) -> Result<Server, String> {
         let mail_dir = temporary_mail_dir()?;
         let mbox = format!("mbox:{}", mail_dir.join("mail.mbox").display());
@@ -86,7 +90,9 @@ impl Server {
         Server::started(config, mail_dir)
     }
 
-    fn started(config: Config, mail_dir: PathBuf) -> Result<Server, String> {
+    fn started(mut config: Config, mail_dir: PathBuf) -> Result<Server, String> {
+        // A test server's passwords protect nothing: hashing them slowly only slows tests.
+        config.fast_password_hashing |= config.deployment_mark().is_none();
         match crate::server::start(config) {
             Ok(running) => Ok(Server {
                 running: Some(running),

@@ -250,6 +250,23 @@ class Admin:
         return self.call("DELETE", "/clock")  # type: ignore[no-any-return]
 
 
+def _marks_deployment(args: Sequence[str], env: Mapping[str, str]) -> bool:
+    """Whether ``args`` or ``env`` give what makes the binary refuse fast hashing."""
+    options: Dict[str, str] = {}
+    if env.get("CLIENTELE_TLS_CERT"):
+        options["--tls-cert"] = env["CLIENTELE_TLS_CERT"]
+    if env.get("CLIENTELE_PUBLIC_URL"):
+        options["--public-url"] = env["CLIENTELE_PUBLIC_URL"]
+    for i, arg in enumerate(args):
+        name, equals, value = arg.partition("=")
+        if name in ("--tls-cert", "--public-url"):
+            following = args[i + 1] if i + 1 < len(args) else ""
+            options[name] = value if equals else following
+    return "--tls-cert" in options or options.get("--public-url", "").strip().lower().startswith(
+        "https:"
+    )
+
+
 class Server:
     """A ``clientele serve`` process on a free loopback port with a temporary database.
 
@@ -264,6 +281,12 @@ class Server:
     a pipe, so a chatty server cannot stall. ``args`` are appended to the command line
     (``["--demo"]``, ``["--nueve09-min-balance", "100"]``); a repeated option takes its
     last value.
+
+    Chosen passwords are hashed at argon2id's least cost (``--fast-password-hashing``), so
+    that password-bearing calls cost microseconds, not tens of milliseconds. The binary
+    refuses that mode with ``--tls-cert`` or an https ``--public-url``: with those in
+    ``args`` (or in the environment) it is left off. ``fast_password_hashing=False`` leaves
+    it off always.
     """
 
     def __init__(
@@ -274,9 +297,11 @@ class Server:
         env: Optional[Mapping[str, str]] = None,
         startup_timeout: float = 30.0,
         workdir: Optional[Union[str, "os.PathLike[str]"]] = None,
+        fast_password_hashing: Optional[bool] = None,
     ) -> None:
         self.binary = binary
         self.args = list(args)
+        self.fast_password_hashing = fast_password_hashing
         self.admin_token = admin_token or secrets.token_hex(24)
         self.env = dict(env) if env is not None else None
         self.startup_timeout = startup_timeout
@@ -320,9 +345,14 @@ class Server:
             f"--db={self.workdir / 'clientele.db'}",
             f"--mail=mbox:{self.workdir / 'clientele.mbox'}",
             f"--admin-token={self.admin_token}",
-            *self.args,
         ]
         env = dict(os.environ if self.env is None else self.env)
+        fast = self.fast_password_hashing
+        if fast is None:
+            fast = not _marks_deployment(self.args, env)
+        if fast:
+            command.append("--fast-password-hashing")
+        command.extend(self.args)
         try:
             self._process = subprocess.Popen(
                 command,

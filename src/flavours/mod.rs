@@ -247,7 +247,8 @@ pub trait SeedSection: Any + Send + Sync + std::fmt::Debug {
 
 /// One flavour's tenant of a tenant set, from creation to the credentials a test gets.
 pub trait FreshTenant {
-    /// Hashes its secrets; called outside the write lock (argon2 takes tens of ms).
+    /// Stores its secrets as `hash` makes them (for a tenant set, digests of generated
+    /// secrets); called outside the write lock.
     fn prepare(&mut self, hash: Hasher, ids: &Ids);
 
     /// Writes it inside the set's transaction (taking any ids that depend on the data);
@@ -378,7 +379,7 @@ mod tests {
 
     #[test]
     fn the_demo_seeds_each_vendor_s_examples() {
-        let summary = crate::seed::demo(&Ids::new(None)).summary();
+        let summary = crate::seed::demo(&Ids::new(None), Default::default()).summary();
         assert_eq!(summary["mx"]["processors"], 1);
         assert_eq!(summary["shieldconex"]["users"], 2);
         assert_eq!(summary["nueve09"]["accounts"], 1);

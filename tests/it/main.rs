@@ -19,6 +19,7 @@ mod mx_mail;
 mod nueve09;
 mod openapi;
 mod robustness;
+mod secrets;
 mod shieldconex;
 mod smtp_relay;
 mod smtp_sink;

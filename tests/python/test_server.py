@@ -44,3 +44,22 @@ def test_a_server_that_cannot_start_says_why() -> None:
     with pytest.raises(clientele.ServerError) as error:
         clientele.Server(args=["--link-ttl", "forever"]).start()
     assert "link-ttl" in str(error.value), "the server's stderr is in the error"
+
+
+FAST_NOTICE = "--fast-password-hashing: chosen passwords are stored"
+
+
+def test_a_test_server_hashes_chosen_passwords_fast_unless_it_looks_deployed() -> None:
+    with clientele.Server(args=["--demo"]) as server:
+        assert FAST_NOTICE in server.stderr()
+    # An https public URL marks a deployment, which the binary refuses fast hashing with:
+    # the server starts at the standard cost instead of failing.
+    with clientele.Server(args=["--public-url=https://onboarding.example.com"]) as server:
+        assert FAST_NOTICE not in server.stderr()
+    with clientele.Server(fast_password_hashing=False) as server:
+        assert FAST_NOTICE not in server.stderr()
+    with pytest.raises(clientele.ServerError) as error:
+        clientele.Server(
+            args=["--public-url", "https://onboarding.example.com"], fast_password_hashing=True
+        ).start()
+    assert "cannot be used with an https --public-url" in str(error.value)

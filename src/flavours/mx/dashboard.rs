@@ -10,7 +10,7 @@ use crate::db::OptionalExtension;
 use super::pages::{self, Overview, RegisterForm};
 use super::{Error, REGISTER_LINK};
 use crate::app::App;
-use crate::auth::{constant_time_eq, hash_secret, new_password_problem, sha256, verify_secret};
+use crate::auth::{constant_time_eq, new_password_problem, sha256, verify_secret};
 use crate::clock::iso_seconds;
 use crate::http::{cookie, form_body, form_field, Request, Response};
 use crate::links::{self, LinkError};
@@ -173,7 +173,7 @@ pub fn submit_register(app: &App, req: &Request, token: &str) -> Result<Response
         return Ok(Response::html(422, page).with_header("Cache-Control", "no-store"));
     }
     // Hash before taking the write lock: argon2 takes tens of milliseconds.
-    let password_hash = hash_secret(registration.password, &app.ids);
+    let password_hash = app.credentials.hash_chosen(registration.password, &app.ids);
     let session = app.ids.secret_token();
     let outcome = app.store.write(|tx| {
         let client_id = match register(tx, token, &registration, &password_hash, now)? {
@@ -385,7 +385,7 @@ pub fn submit_login(app: &App, req: &Request) -> Result<Response, Error> {
     })?;
     // An unknown e-mail costs what a wrong password does.
     if candidates.is_empty() && !password.is_empty() {
-        crate::auth::verify_nobody(password);
+        app.credentials.verify_nobody(password);
     }
     // One e-mail can be enrolled by several processors; the password picks the client.
     let matched = candidates

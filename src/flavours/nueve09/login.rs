@@ -18,7 +18,7 @@ pub fn log_in(app: &App, req: &Request) -> Result<Response, Error> {
     let found = app.store.read(|conn| Account::by_api_key(conn, api_key))?;
     let Some((account, password_hash)) = found else {
         // An unknown api_key costs what a wrong password does.
-        crate::auth::verify_nobody(password);
+        app.credentials.verify_nobody(password);
         return Err(Error::InvalidCredentials);
     };
     if !app

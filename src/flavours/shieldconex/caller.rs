@@ -93,7 +93,7 @@ fn look_up(app: &App, header: &str) -> Result<Caller, Error> {
     })?;
     // An unknown name, or a user with no password yet, costs what a wrong password does.
     let Some(row) = row else {
-        crate::auth::verify_nobody(&password);
+        app.credentials.verify_nobody(&password);
         return Err(Error::Unauthorized);
     };
     // The cache is keyed by the user id, not the name: names match case-insensitively.

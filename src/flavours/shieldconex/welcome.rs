@@ -16,7 +16,6 @@ use crate::db::{OptionalExtension, Transaction};
 
 use super::error::Error;
 use crate::app::App;
-use crate::auth::hash_secret;
 use crate::clock::iso_seconds;
 use crate::http::{escape_html as esc, form_body, Request, Response};
 use crate::links::{self, LinkError};
@@ -148,7 +147,7 @@ pub fn set_password(app: &App, req: &Request, token: &str) -> Result<Response, E
         return Ok(html(422, &form(req, token, &user_name, Some(&problem))));
     }
     // Hash before taking the write lock: argon2 takes tens of milliseconds.
-    let password_hash = hash_secret(password, &app.ids);
+    let password_hash = app.credentials.hash_chosen(password, &app.ids);
     let outcome = app.store.write(|tx| {
         let user_id = match links::redeem(tx, WELCOME_LINK, token, now) {
             Ok(id) => id,
