@@ -172,15 +172,23 @@ fn insert_subclient(
     Ok(())
 }
 
+/// The sub-clients of `?1` that use alias `?2`, RFC `?3` or API-key name `?4`: one search per
+/// unique index. With the three tests ORed in one WHERE, SQLite walked every sub-client of
+/// the parent, so each create cost more than the one before.
+const DUPLICATES_SQL: &str = "SELECT alias, rfc, api_key_name FROM n09_accounts
+     WHERE parent_id = ?1 AND alias = ?2 COLLATE NOCASE
+     UNION ALL
+     SELECT alias, rfc, api_key_name FROM n09_accounts
+     WHERE parent_id = ?1 AND rfc = ?3 COLLATE NOCASE
+     UNION ALL
+     SELECT alias, rfc, api_key_name FROM n09_accounts
+     WHERE parent_id = ?1 AND api_key_name = ?4 COLLATE NOCASE";
+
 /// Which of alias, RFC and API-key name another sub-client of the caller already uses
 /// (case-insensitively, as the unique indexes of schema.sql compare them).
 fn duplicates(tx: &Transaction, parent_id: &str, form: &Form) -> crate::db::Result<FieldErrors> {
     let unique = ["alias", "rfc", "api_key_name"].map(|f| (f, form.get(f).unwrap_or_default()));
-    let mut stmt = tx.prepare_cached(
-        "SELECT alias, rfc, api_key_name FROM n09_accounts
-         WHERE parent_id = ?1 AND (alias = ?2 COLLATE NOCASE OR rfc = ?3 COLLATE NOCASE
-                                   OR api_key_name = ?4 COLLATE NOCASE)",
-    )?;
+    let mut stmt = tx.prepare_cached(DUPLICATES_SQL)?;
     let mut rows = stmt.query(crate::params![
         parent_id,
         unique[0].1,
@@ -296,5 +304,35 @@ fn positive_param(req: &Request, name: &str, default: i64, max: i64) -> Result<i
                 &format!("must be an integer from 1 to {max}"),
             )),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DUPLICATES_SQL;
+
+    #[test]
+    fn the_duplicate_check_searches_each_unique_index_by_both_columns() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(include_str!("../../../schema.sql"))
+            .unwrap();
+        let mut plan = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {DUPLICATES_SQL}"))
+            .unwrap();
+        let steps: Vec<String> = plan
+            .query_map(["p", "a", "r", "k"], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let searches: Vec<&String> = steps.iter().filter(|s| s.starts_with("SEARCH")).collect();
+        assert_eq!(searches.len(), 3, "{steps:?}");
+        for column in ["alias", "rfc", "api_key_name"] {
+            assert!(
+                searches
+                    .iter()
+                    .any(|s| s.contains(&format!("(parent_id=? AND {column}=?)"))),
+                "{column} is not searched by its index: {steps:?}"
+            );
+        }
     }
 }
