@@ -466,3 +466,21 @@ CREATE TRIGGER ml_client_buckets_delete AFTER DELETE ON ml_clients
     FOR EACH ROW EXECUTE FUNCTION ml_client_buckets();
 CREATE TRIGGER ml_client_buckets_update AFTER UPDATE OF seq, partner_mid ON ml_clients
     FOR EACH ROW EXECUTE FUNCTION ml_client_buckets();
+
+-- migration: 5
+
+-- Conformance counts that outlive the request journal's ring (schema.sql step 5).
+CREATE TABLE conformance_counts (
+    tenant   TEXT    NOT NULL,
+    flavour  TEXT    NOT NULL,
+    code     TEXT    NOT NULL,
+    count    BIGINT  NOT NULL,
+    refused  BIGINT  NOT NULL,
+    PRIMARY KEY (tenant, flavour, code)
+);
+CREATE TABLE conformance_requests (
+    tenant     TEXT    NOT NULL,
+    flavour    TEXT    NOT NULL,
+    deviating  BIGINT  NOT NULL,
+    PRIMARY KEY (tenant, flavour)
+);

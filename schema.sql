@@ -492,3 +492,24 @@ CREATE TRIGGER ml_client_buckets_update AFTER UPDATE OF seq, partner_mid ON ml_c
         VALUES (NEW.partner_mid, NEW.seq >> 10, 1)
         ON CONFLICT (partner_mid, bucket) DO UPDATE SET clients = clients + 1;
 END;
+
+-- migration: 5
+
+-- Conformance counts that outlive the request journal's ring (GET /_admin/conformance): per
+-- tenant ('' when the request named none), flavour and rule, how many requests broke the
+-- rule and how many of those were refused for it; and per tenant and flavour, how many
+-- requests broke any rule. A reset empties them; deleting a tenant set deletes its tenants'.
+CREATE TABLE conformance_counts (
+    tenant   TEXT    NOT NULL,
+    flavour  TEXT    NOT NULL,
+    code     TEXT    NOT NULL,              -- the rule's stable code (mx.accept)
+    count    INTEGER NOT NULL,
+    refused  INTEGER NOT NULL,
+    PRIMARY KEY (tenant, flavour, code)
+) WITHOUT ROWID;
+CREATE TABLE conformance_requests (
+    tenant     TEXT    NOT NULL,
+    flavour    TEXT    NOT NULL,
+    deviating  INTEGER NOT NULL,
+    PRIMARY KEY (tenant, flavour)
+) WITHOUT ROWID;

@@ -10,12 +10,19 @@
 //!
 //! A request is handled on one thread (its connection's) from the flavour's `handle` to its journal
 //! entry, so the deviations of the request in hand live in a thread-local: `begin` starts
-//! a request, the checks note into it, and `Journal::record` takes what was noted.
+//! a request, the checks note into it, and the server `take`s what was noted.
+//!
+//! The journal is a ring, so it forgets; the counts do not: every deviating request adds
+//! to per-tenant, per-rule counts in the store (`count`), which a reset empties and a tenant
+//! set's deletion forgets for its tenants. The report's counts come from there, its
+//! examples (the first and last request that broke each rule) from the ring.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
+
+use crate::db::{Connection, Transaction};
 
 /// One rule of a vendor's contract.
 #[derive(Debug)]
@@ -101,6 +108,11 @@ pub fn tenant(name: &str) {
     CURRENT.with(|c| c.borrow_mut().tenant = Some(name.to_string()));
 }
 
+/// The tenant noted so far for the request in hand, if any.
+pub fn noted_tenant() -> Option<String> {
+    CURRENT.with(|c| c.borrow().tenant.clone())
+}
+
 /// Takes what the request in hand noted: its deviations and tenant.
 pub fn take() -> (Vec<Deviation>, Option<String>) {
     CURRENT.with(|c| {
@@ -110,6 +122,97 @@ pub fn take() -> (Vec<Deviation>, Option<String>) {
             current.tenant.take(),
         )
     })
+}
+
+/// Adds one request's deviations to the stored counts of `tenant` (`""` for none).
+pub fn count(
+    tx: &Transaction,
+    tenant: &str,
+    flavour: &str,
+    deviations: &[Deviation],
+) -> crate::db::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO conformance_requests (tenant, flavour, deviating) VALUES (?1, ?2, 1)
+         ON CONFLICT (tenant, flavour)
+         DO UPDATE SET deviating = conformance_requests.deviating + 1",
+    )?
+    .execute(crate::params![tenant, flavour])?;
+    let mut add = tx.prepare_cached(
+        "INSERT INTO conformance_counts (tenant, flavour, code, count, refused)
+         VALUES (?1, ?2, ?3, 1, ?4)
+         ON CONFLICT (tenant, flavour, code)
+         DO UPDATE SET count = conformance_counts.count + 1,
+                       refused = conformance_counts.refused + excluded.refused",
+    )?;
+    for deviation in deviations {
+        add.execute(crate::params![
+            tenant,
+            flavour,
+            deviation.rule.code,
+            i64::from(deviation.refused)
+        ])?;
+    }
+    Ok(())
+}
+
+/// Forgets the counts of `tenant` (its tenant set is being deleted).
+pub fn forget(tx: &Transaction, tenant: &str) -> crate::db::Result<()> {
+    tx.execute("DELETE FROM conformance_counts WHERE tenant = ?1", [tenant])?;
+    tx.execute(
+        "DELETE FROM conformance_requests WHERE tenant = ?1",
+        [tenant],
+    )?;
+    Ok(())
+}
+
+/// The stored counts a report shows: per rule (code), how many requests broke it and how
+/// many were refused; and how many requests broke any rule.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub rules: BTreeMap<String, (Option<String>, u64, u64)>,
+    pub deviating_requests: u64,
+}
+
+/// The stored counts of one tenant and flavour, or of all (`None`).
+pub fn counts(
+    conn: &Connection,
+    tenant: Option<&str>,
+    flavour: Option<&str>,
+) -> crate::db::Result<Counts> {
+    let mut counts = Counts::default();
+    // The sums are cast: PostgreSQL's sum of BIGINTs is a NUMERIC.
+    let mut rules = conn.prepare_cached(
+        "SELECT code, min(flavour), CAST(sum(count) AS BIGINT), CAST(sum(refused) AS BIGINT)
+         FROM conformance_counts
+         WHERE (CAST(?1 AS TEXT) IS NULL OR tenant = ?1)
+           AND (CAST(?2 AS TEXT) IS NULL OR flavour = ?2)
+         GROUP BY code",
+    )?;
+    let rows = rules.query_map(crate::params![tenant, flavour], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })?;
+    for row in rows {
+        let (code, flavour, count, refused): (String, Option<String>, i64, i64) = row?;
+        let (count, refused) = (count.max(0) as u64, refused.max(0) as u64);
+        counts.rules.insert(code, (flavour, count, refused));
+    }
+    let deviating: Option<i64> = conn
+        .prepare_cached(
+            "SELECT CAST(sum(deviating) AS BIGINT) FROM conformance_requests
+             WHERE (CAST(?1 AS TEXT) IS NULL OR tenant = ?1)
+               AND (CAST(?2 AS TEXT) IS NULL OR flavour = ?2)",
+        )?
+        .query_row(crate::params![tenant, flavour], |r| r.get(0))?;
+    counts.deviating_requests = deviating.unwrap_or(0).max(0) as u64;
+    Ok(counts)
+}
+
+/// The rule whose code is `code`, among every flavour's.
+fn rule_by_code(code: &str) -> Option<&'static Rule> {
+    crate::flavours::ALL
+        .iter()
+        .flat_map(|f| f.conformance_rules().iter().copied())
+        .find(|rule| rule.code == code)
 }
 
 /// A request of the journal, as the summary names its examples.
@@ -137,9 +240,15 @@ impl Example<'_> {
 }
 
 /// `GET /_admin/conformance`: per rule, how many requests broke it (and how many of those
-/// were refused), with the first and the last of them; `requests` is how many requests
-/// were looked at.
-pub fn summarize<'e>(requests: impl Iterator<Item = (Example<'e>, &'e [Deviation])>) -> Value {
+/// were refused), with the first and the last of them still in the journal; `requests` is
+/// how many requests of the journal were looked at. The counts are `stored` ones when
+/// given (they never forget), else the journal's; `uncounted` is how many deviating
+/// requests could not be added to the stored counts.
+pub fn summarize<'e>(
+    requests: impl Iterator<Item = (Example<'e>, &'e [Deviation])>,
+    stored: Option<&Counts>,
+    uncounted: u64,
+) -> Value {
     struct Tally {
         rule: &'static Rule,
         flavour: Option<&'static str>,
@@ -170,6 +279,28 @@ pub fn summarize<'e>(requests: impl Iterator<Item = (Example<'e>, &'e [Deviation
             tally.last = example.to_json();
         }
     }
+    if let Some(stored) = stored {
+        // The store is the account: a rule it does not hold was reset or forgotten, even if
+        // the journal still has an example of it.
+        rules.retain(|code, _| stored.rules.contains_key(*code));
+        for (code, (flavour, count, refused)) in &stored.rules {
+            let Some(rule) = rule_by_code(code) else {
+                continue;
+            };
+            let tally = rules.entry(rule.code).or_insert_with(|| Tally {
+                rule,
+                flavour: crate::flavours::by_name(flavour.as_deref().unwrap_or_default())
+                    .map(|f| f.name()),
+                count: 0,
+                refused: 0,
+                first: Value::Null,
+                last: Value::Null,
+            });
+            tally.count = *count;
+            tally.refused = *refused;
+        }
+        deviating = stored.deviating_requests;
+    }
     let rules: Vec<Value> = rules
         .into_values()
         .map(|t| {
@@ -188,6 +319,8 @@ pub fn summarize<'e>(requests: impl Iterator<Item = (Example<'e>, &'e [Deviation
     json!({
         "requests": looked_at,
         "deviating_requests": deviating,
+        "counts_from": if stored.is_some() { "store" } else { "journal" },
+        "uncounted": uncounted,
         "rules": rules,
     })
 }
@@ -243,6 +376,8 @@ mod tests {
                 (example(3), &refused[..]),
             ]
             .into_iter(),
+            None,
+            0,
         );
         assert_eq!(summary["requests"], 3);
         assert_eq!(summary["deviating_requests"], 2);

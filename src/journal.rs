@@ -3,6 +3,7 @@
 //! that keeps every request of a long suite runs out of memory (as some peers do).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use serde_json::{json, Map, Value};
@@ -62,6 +63,8 @@ pub struct Journal {
     ring: Mutex<Ring>,
     max_entries: usize,
     max_bytes: usize,
+    /// Deviating requests whose deviations could not be added to the stored counts.
+    uncounted: AtomicU64,
 }
 
 /// Which entries `list` returns.
@@ -98,22 +101,23 @@ impl Journal {
             }),
             max_entries,
             max_bytes,
+            uncounted: AtomicU64::new(0),
         }
+    }
+
+    /// One deviating request's deviations could not be stored: the report says how many.
+    pub fn note_uncounted(&self) {
+        self.uncounted.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn enabled(&self) -> bool {
         self.max_entries > 0 && self.max_bytes > 0
     }
 
-    /// Keeps an entry, with the deviations its request noted on this thread
-    /// (`conformance`), and the tenant the flavour named when no Basic user did.
-    pub fn record(&self, mut entry: Entry) {
-        let (conformance, tenant) = crate::conformance::take();
+    /// Keeps an entry, with the deviations its request noted (`conformance`).
+    pub fn record(&self, entry: Entry, conformance: Vec<Deviation>) {
         if !self.enabled() {
             return;
-        }
-        if entry.tenant.is_none() {
-            entry.tenant = tenant;
         }
         let mut ring = self.lock();
         ring.bytes += entry.size() + 16 * conformance.len();
@@ -133,11 +137,19 @@ impl Journal {
     }
 
     /// `GET /_admin/conformance`: the deviations of the entries that `filter` keeps,
-    /// summed up per rule.
-    pub fn conformance(&self, filter: &Filter) -> Value {
+    /// summed up per rule, with the `stored` counts when the filter allows them.
+    pub fn conformance(
+        &self,
+        filter: &Filter,
+        stored: Option<&crate::conformance::Counts>,
+    ) -> Value {
         let ring = self.lock();
-        crate::conformance::summarize(ring.entries.iter().filter(|k| filter.keeps(&k.entry)).map(
-            |k| {
+        let uncounted = self.uncounted.load(Ordering::Relaxed);
+        let kept = ring
+            .entries
+            .iter()
+            .filter(|k| filter.keeps(&k.entry))
+            .map(|k| {
                 (
                     crate::conformance::Example {
                         id: k.id,
@@ -150,8 +162,8 @@ impl Journal {
                     },
                     &k.conformance[..],
                 )
-            },
-        ))
+            });
+        crate::conformance::summarize(kept, stored, uncounted)
     }
 
     pub fn list(&self, filter: &Filter) -> Value {
@@ -454,7 +466,7 @@ mod tests {
     fn the_ring_is_bounded_in_entries_and_bytes() {
         let journal = Journal::new(3, 1_000_000);
         for i in 0..5 {
-            journal.record(entry(&format!("/{i}"), ""));
+            journal.record(entry(&format!("/{i}"), ""), Vec::new());
         }
         let list = journal.list(&Filter::default());
         let paths: Vec<&str> = list["requests"]
@@ -466,7 +478,7 @@ mod tests {
         assert_eq!(paths, ["/2", "/3", "/4"]);
         let journal = Journal::new(1000, 500);
         for _ in 0..10 {
-            journal.record(entry("/x", &"b".repeat(200)));
+            journal.record(entry("/x", &"b".repeat(200)), Vec::new());
         }
         assert_eq!(
             journal.list(&Filter::default())["requests"]
@@ -498,7 +510,7 @@ mod tests {
         for _ in 0..5 {
             let mut e = entry("/x", "");
             e.answer = "a".repeat(300);
-            journal.record(e);
+            journal.record(e, Vec::new());
         }
         let newest = journal.newest(|_, _| true, 10);
         assert_eq!(newest.len(), 2);

@@ -572,14 +572,24 @@ fn serve_one(app: &App, mount: Mount, stopping: &AtomicBool, mut raw: tiny_http:
         "{} {} {} {:.1}ms",
         req.method, logged_path, status, elapsed_ms
     ));
+    let (deviations, tenant) = crate::conformance::take();
+    let tenant = match routed.target {
+        // Who the credentials name, whether or not the handler got as far as checking them.
+        Target::Flavour(flavour) => tenant.or_else(|| flavour.caller_tenant(app, &req)),
+        _ => None,
+    };
+    if let (Target::Flavour(flavour), false) = (routed.target, deviations.is_empty()) {
+        count_deviations(app, flavour, tenant.as_deref(), &deviations);
+    }
     if journalled {
         record(
             &app.journal,
             app.clock.now_ms(),
             &req,
-            &routed.target,
+            (&routed.target, tenant),
             (status, kept_answer),
             elapsed_ms,
+            deviations,
         );
     }
     // Journalled first, so that a client that has its answer finds its request in the
@@ -629,13 +639,31 @@ struct Routed {
     response: Option<Response>,
 }
 
+/// Adds a request's deviations to the stored counts (`conformance::count`); a failure is
+/// counted too, so that the report says what it misses.
+fn count_deviations(
+    app: &App,
+    flavour: &dyn Flavour,
+    tenant: Option<&str>,
+    deviations: &[crate::conformance::Deviation],
+) {
+    let stored = app.store.write(|tx| {
+        crate::conformance::count(tx, tenant.unwrap_or_default(), flavour.name(), deviations)
+    });
+    if let Err(e) = stored {
+        app.journal.note_uncounted();
+        crate::log::line(format!("conformance: counting a deviation failed: {e}"));
+    }
+}
+
 fn record(
     journal: &Journal,
     now_ms: i64,
     req: &Request,
-    target: &Target,
+    (target, tenant): (&Target, Option<String>),
     (status, answer): (u16, String),
     ms: f64,
+    deviations: Vec<crate::conformance::Deviation>,
 ) {
     let (flavour, path) = match target {
         Target::Flavour(f) => (Some(f.name()), format!("{}{}", req.mount, req.path)),
@@ -648,21 +676,23 @@ fn record(
         crate::http::Body::TooLarge => "(over the body limit)".to_string(),
         crate::http::Body::Unreadable => "(unreadable)".to_string(),
     };
-    journal.record(journal::Entry {
-        at_ms: now_ms,
-        method: req.method.clone(),
-        // One-time tokens in paths and secret query parameters are not kept.
-        path: redact_path(&path),
-        query: redact_query(&req.query),
-        status,
-        flavour,
-        // The Basic user names the tenant for the flavours that authenticate with Basic.
-        tenant: crate::auth::parse_basic(req.header("Authorization")).map(|(user, _)| user),
-        duration_ms: ms,
-        body,
-        headers: journal::redact_headers(&req.headers),
-        answer,
-    });
+    journal.record(
+        journal::Entry {
+            at_ms: now_ms,
+            method: req.method.clone(),
+            // One-time tokens in paths and secret query parameters are not kept.
+            path: redact_path(&path),
+            query: redact_query(&req.query),
+            status,
+            flavour,
+            tenant,
+            duration_ms: ms,
+            body,
+            headers: journal::redact_headers(&req.headers),
+            answer,
+        },
+        deviations,
+    );
 }
 
 fn route(app: &App, mount: Mount, target: Target, req: &mut Request) -> Routed {

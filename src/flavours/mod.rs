@@ -65,6 +65,14 @@ pub trait Flavour: Sync {
     /// the handler, every error in the vendor's format.
     fn handle(&self, app: &App, req: &Request) -> Response;
 
+    /// The tenant a request's credentials name, for the journal and the conformance counts,
+    /// when the handler did not say (`conformance::tenant`): a request refused before its
+    /// credentials were checked (a path or header mistake) or with wrong ones. It names,
+    /// it does not authenticate: no secret is checked. By default the Basic user.
+    fn caller_tenant(&self, _app: &App, req: &Request) -> Option<String> {
+        crate::auth::parse_basic(req.header("Authorization")).map(|(user, _)| user)
+    }
+
     /// The vendor's own error answer for `status`, with nothing more to say than the
     /// status: an injected fault without a body, and a handler that panicked (500).
     fn error_response(&self, app: &App, status: u16) -> Response;

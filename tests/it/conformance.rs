@@ -261,8 +261,9 @@ fn nueve09_requires_json_and_records_blank_optional_fields() {
         tally(&mine),
         [
             ("nueve09.blank_optional".to_string(), 2, 0),
-            ("nueve09.content_type".to_string(), 1, 1),
-        ]
+            ("nueve09.content_type".to_string(), 2, 2),
+        ],
+        "the login without Content-Type is the account's too: its api_key names it"
     );
 }
 
@@ -316,9 +317,10 @@ fn makeleaps_paths_are_exact_and_per_page_null_is_recorded() {
         tally(&mine),
         [
             ("makeleaps.content_type".to_string(), 1, 1),
+            ("makeleaps.path".to_string(), 1, 1),
             ("makeleaps.per_page".to_string(), 1, 0),
         ],
-        "the path deviation came before the token named the tenant"
+        "the path deviation is the partner's too: its token names it"
     );
     let everyone = report(&server, "?flavour=makeleaps");
     assert_eq!(everyone["rules"].as_array().unwrap().len(), 3);
@@ -422,4 +424,160 @@ fn the_report_is_filtered_like_the_journal_and_only_answers_get() {
         .admin("GET", "/requests?tenant=PROCESSOR-1234", None)
         .json();
     assert_eq!(only_mine["requests"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn counts_outlive_the_journal_and_go_with_a_reset() {
+    let server = Server::builder().arg("--journal-entries").arg("20").start();
+    let auth = ("Authorization", MX_DEMO_AUTH);
+    for _ in 0..60 {
+        let reply = server.post("/mx/clients", &[auth, JSON], &mx_body());
+        assert_eq!(reply.status, 406);
+    }
+    for _ in 0..5 {
+        assert_eq!(server.get("/healthz", &[]).status, 200);
+    }
+    let mine = report(&server, "?tenant=PROCESSOR-1234");
+    assert_eq!(tally(&mine), [("mx.accept".to_string(), 60, 60)]);
+    assert_eq!(mine["deviating_requests"], 60);
+    assert_eq!(mine["counts_from"], "store");
+    assert_eq!(mine["uncounted"], 0);
+    assert!(
+        mine["requests"].as_u64().unwrap() <= 20,
+        "examples come from the ring"
+    );
+    assert!(mine["rules"][0]["last"]["id"].as_u64().is_some());
+    // A time filter can only look at the journal, and says so.
+    let recent = report(&server, "?tenant=PROCESSOR-1234&since=2000-01-01T00:00:00Z");
+    assert_eq!(recent["counts_from"], "journal");
+    assert!(recent["rules"][0]["count"].as_u64().unwrap() <= 20);
+
+    assert_eq!(server.admin("POST", "/reset", None).status, 200);
+    assert_eq!(
+        report(&server, "?tenant=PROCESSOR-1234")["rules"],
+        json!([])
+    );
+}
+
+#[test]
+fn every_deviation_of_a_refused_request_is_listed_in_order() {
+    let server = Server::start();
+    let reply = server.post(
+        "/mx/clients",
+        &[
+            ("Authorization", MX_DEMO_AUTH),
+            ("Content-Type", "text/plain"),
+        ],
+        &mx_body(),
+    );
+    // MX answers a wrong Content-Type with its 404 (docs/mx.md): the first deviation.
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    assert!(reply.body.contains("Content-Type"), "{}", reply.body);
+    assert_eq!(
+        codes(&last_entry(&server)),
+        [("mx.content_type".into(), true), ("mx.accept".into(), true)]
+    );
+    let mine = report(&server, "?tenant=PROCESSOR-1234");
+    assert_eq!(
+        tally(&mine),
+        [
+            ("mx.accept".to_string(), 1, 1),
+            ("mx.content_type".to_string(), 1, 1)
+        ]
+    );
+    assert_eq!(mine["deviating_requests"], 1);
+}
+
+#[test]
+fn mistakes_made_before_authentication_carry_the_callers_tenant() {
+    let server = Server::start();
+    // Nueve09: a path mistake with a token, and a login without Content-Type.
+    let (token, account) = nueve09_login(&server);
+    let slash = server.get("/nueve09/clients/", &[("Authorization", token.as_str())]);
+    assert_eq!(slash.status, 404, "{}", slash.body);
+    assert_eq!(last_entry(&server)["tenant"], account.as_str());
+    let login = json!({"api_client": {"api_key": "api_key", "password": "wrong"}});
+    let bare = server.post("/nueve09/auth/login", &[], &login.to_string());
+    assert_eq!(bare.status, 400);
+    assert_eq!(last_entry(&server)["tenant"], account.as_str());
+    assert_eq!(
+        tally(&report(&server, &format!("?tenant={account}"))),
+        [
+            ("nueve09.content_type".to_string(), 1, 1),
+            ("nueve09.path".to_string(), 1, 1)
+        ]
+    );
+    // MakeLeaps: the token endpoint's mistakes are the partner's, not the client id's.
+    let no_slash = server.post(
+        "/makeleaps/user/oauth2/token",
+        &[
+            (
+                "Authorization",
+                "Basic ZGVtby1jbGllbnQtaWQ6ZGVtby1jbGllbnQtc2VjcmV0",
+            ),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "grant_type=client_credentials",
+    );
+    assert_eq!(no_slash.status, 404, "{}", no_slash.body);
+    assert_eq!(last_entry(&server)["tenant"], ML_PARTNER);
+    makeleaps_token(&server);
+    assert_eq!(last_entry(&server)["tenant"], ML_PARTNER, "a good call too");
+    assert_eq!(
+        tally(&report(&server, &format!("?tenant={ML_PARTNER}"))),
+        [("makeleaps.path".to_string(), 1, 1)]
+    );
+    // ShieldConex: the Basic user, as for every other call.
+    let slash = server.get(
+        "/shieldconex/api/v1/clients/744/",
+        &[("Authorization", WATERFORD)],
+    );
+    assert_eq!(slash.status, 404, "{}", slash.body);
+    assert_eq!(last_entry(&server)["tenant"], "waterford@example.com");
+}
+
+#[test]
+fn deleting_a_tenant_set_forgets_its_counts() {
+    let server = Server::start();
+    let set = server.admin("POST", "/tenants", None).json();
+    let processor = set["mx"]["processor_id"].as_str().unwrap();
+    let auth = (
+        "Authorization",
+        set["mx"]["authorization"].as_str().unwrap(),
+    );
+    assert_eq!(
+        server.post("/mx/clients", &[auth, JSON], &mx_body()).status,
+        406
+    );
+    let demo = server.post(
+        "/mx/clients",
+        &[("Authorization", MX_DEMO_AUTH), JSON],
+        &mx_body(),
+    );
+    assert_eq!(demo.status, 406);
+    let query = format!("?tenant={processor}");
+    assert_eq!(
+        tally(&report(&server, &query)),
+        [("mx.accept".to_string(), 1, 1)]
+    );
+    let id = set["id"].as_str().unwrap();
+    assert_eq!(
+        server
+            .admin("DELETE", &format!("/tenants/{id}"), None)
+            .status,
+        200
+    );
+    let gone = report(&server, &query);
+    assert_eq!(gone["deviating_requests"], 0);
+    assert_eq!(
+        gone["rules"],
+        json!([]),
+        "although the journal still has the request"
+    );
+    assert_eq!(gone["counts_from"], "store");
+    assert_eq!(
+        tally(&report(&server, "?tenant=PROCESSOR-1234")),
+        [("mx.accept".to_string(), 1, 1)],
+        "another tenant's counts stay"
+    );
 }

@@ -133,10 +133,42 @@ fn authenticate_client(
         .credentials
         .verify_or_nobody("makeleaps", &client_id, &secret, hash.as_deref())
     {
-        mid.ok_or(Error::InvalidClient)
+        let mid = mid.ok_or(Error::InvalidClient)?;
+        crate::conformance::tenant(&mid);
+        Ok(mid)
     } else {
         Err(Error::InvalidClient)
     }
+}
+
+/// The partner a request's credentials name, checked or not: a bearer token's (expired or
+/// revoked too), or the client id's of the token endpoint (Basic, or the form's).
+pub fn partner_named(app: &App, req: &Request) -> Option<String> {
+    if let Some(token) = crate::auth::parse_bearer(req.header("Authorization")) {
+        let hash = crate::auth::sha256(token.as_bytes());
+        return app
+            .store
+            .read(|conn| {
+                conn.prepare_cached("SELECT partner_mid FROM ml_tokens WHERE token_hash = ?1")?
+                    .query_row([&hash[..]], |r| r.get(0))
+                    .optional()
+            })
+            .ok()?;
+    }
+    let client_id = match crate::auth::parse_basic(req.header("Authorization")) {
+        Some((client_id, _)) => client_id,
+        None => {
+            let form = crate::http::form_body(req);
+            field(&form, "client_id")?.to_string()
+        }
+    };
+    app.store
+        .read(|conn| {
+            conn.prepare_cached("SELECT mid FROM ml_partners WHERE client_id = ?1")?
+                .query_row([&client_id], |r| r.get(0))
+                .optional()
+        })
+        .ok()?
 }
 
 /// 30 characters drawn uniformly from letters and digits (rejection sampling, so no

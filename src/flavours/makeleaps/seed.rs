@@ -57,6 +57,7 @@ fn is_mid(text: &str) -> bool {
 /// Deletes partner `mid` with its tokens, clients and contacts (ON DELETE CASCADE).
 pub fn delete_tenant(tx: &crate::db::Transaction, mid: &str) -> crate::db::Result<()> {
     tx.execute("DELETE FROM ml_partners WHERE mid = ?1", [mid])?;
+    crate::conformance::forget(tx, mid)?;
     Ok(())
 }
 

@@ -36,10 +36,14 @@ const FIELDS: [(&str, usize); 4] = [
 
 pub fn create(app: &App, req: &Request) -> Result<Response, Error> {
     let processor = authenticate(app, req)?;
-    if !req.content_type_is("application/json") && refuse(&rules::CONTENT_TYPE) {
+    // Both headers are checked before either is answered, so that the report lists every
+    // mistake of the request, not only the one the answer names.
+    let wrong_type = !req.content_type_is("application/json") && refuse(&rules::CONTENT_TYPE);
+    let not_acceptable = !accepts_v1(req.header("Accept")) && refuse(&rules::ACCEPT);
+    if wrong_type {
         return Err(Error::WrongContentType);
     }
-    if !accepts_v1(req.header("Accept")) && refuse(&rules::ACCEPT) {
+    if not_acceptable {
         return Err(Error::NotAcceptable);
     }
     let client = NewClient::from_json(&json_body(req)?)?;

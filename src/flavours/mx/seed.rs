@@ -39,6 +39,7 @@ pub fn delete_tenant(tx: &crate::db::Transaction, id: &str) -> crate::db::Result
     )?;
     // mx_clients go with their processor (ON DELETE CASCADE).
     tx.execute("DELETE FROM mx_processors WHERE id = ?1", [id])?;
+    crate::conformance::forget(tx, id)?;
     Ok(())
 }
 

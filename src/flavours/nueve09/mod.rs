@@ -113,6 +113,22 @@ impl super::Flavour for Nueve09 {
         ROUTES.operations()
     }
 
+    /// The account a bearer token names, or on the login path the one its `api_key` names.
+    fn caller_tenant(&self, app: &App, req: &Request) -> Option<String> {
+        if req.header("Authorization").is_some() {
+            return token::account_named(app, req);
+        }
+        if req.path.trim_end_matches('/') != "/auth/login" {
+            return None;
+        }
+        let body = crate::http::json_body(req).ok()?;
+        let api_key = body.pointer("/api_client/api_key")?.as_str()?;
+        let found = app
+            .store
+            .read(|conn| accounts::Account::by_api_key(conn, api_key));
+        found.ok()?.map(|(account, _)| account.id)
+    }
+
     fn handle(&self, app: &App, req: &Request) -> Response {
         // The login answers in its own envelope, errors included; everything else in the API's.
         let envelope = match req.segments().as_slice() {

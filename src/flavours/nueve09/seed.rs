@@ -61,6 +61,19 @@ fn cents(amount: &Option<Number>) -> Result<i64, money::AmountError> {
 
 /// Deletes top-level account `id` and every sub-client below it (ON DELETE CASCADE).
 pub fn delete_tenant(tx: &crate::db::Transaction, id: &str) -> crate::db::Result<()> {
+    // The account and its sub-clients, each a tenant of the conformance counts.
+    let tenants: Vec<String> = tx
+        .prepare(
+            "WITH RECURSIVE tree(id) AS (
+                 SELECT id FROM n09_accounts WHERE id = ?1
+                 UNION SELECT a.id FROM n09_accounts a JOIN tree ON a.parent_id = tree.id)
+             SELECT id FROM tree",
+        )?
+        .query_map([id], |r| r.get(0))?
+        .collect::<crate::db::Result<_>>()?;
+    for tenant in &tenants {
+        crate::conformance::forget(tx, tenant)?;
+    }
     tx.execute("DELETE FROM n09_accounts WHERE id = ?1", [id])?;
     Ok(())
 }

@@ -104,6 +104,19 @@ pub fn delete_tenant(tx: &crate::db::Transaction, id: i64) -> crate::db::Result<
          SELECT id FROM tree",
         [id],
     )?;
+    // Its users sign in by name, which is the tenant of their conformance counts.
+    let names: Vec<String> = tx
+        .prepare(
+            "SELECT user_name FROM sc_users
+             WHERE partner_id IN (SELECT id FROM doomed_partners)
+                OR client_id IN (SELECT id FROM sc_clients
+                                 WHERE direct_partner_id IN (SELECT id FROM doomed_partners))",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<crate::db::Result<_>>()?;
+    for name in &names {
+        crate::conformance::forget(tx, name)?;
+    }
     tx.execute_batch(
         "DELETE FROM links WHERE purpose LIKE 'shieldconex.%' AND subject_id IN (
              SELECT CAST(id AS TEXT) FROM sc_users
