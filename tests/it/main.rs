@@ -20,6 +20,7 @@ mod nueve09;
 mod openapi;
 mod robustness;
 mod shieldconex;
+mod smtp_connections;
 mod smtp_relay;
 mod smtp_sink;
 mod socket_limits;
