@@ -1,24 +1,43 @@
 //! Where mail goes (`--mail`): appended to an mbox file and fsynced, or handed to an SMTP
-//! server through lettre's synchronous transport.
+//! relay through lettre's synchronous `SmtpConnection`, on connections kept open while mail
+//! is due (see `Relay`).
 
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
-use lettre::{Message, SmtpTransport, Transport as _};
+use lettre::transport::smtp::client::{
+    Certificate, CertificateStore, SmtpConnection, Tls, TlsParameters,
+};
+use lettre::transport::smtp::commands::Rset;
+use lettre::transport::smtp::extension::ClientId;
+use lettre::Message;
 
 pub enum Transport {
     Mbox(PathBuf),
     Smtp(Box<Relay>),
 }
 
-/// An SMTP relay from `--mail smtp://...`, and how to name it in logs and errors (never with
-/// its password).
+/// An SMTP relay from `--mail smtp://...`, the connections to it that wait for the next
+/// mail, and how to name it in logs and errors (never with its password).
+///
+/// A connection (TCP, TLS, EHLO and login: several round trips) serves one mail after
+/// another. Before it takes the next one, RSET checks that the relay still holds it open;
+/// a connection that failed in any way is dropped, and the next mail connects anew. Those
+/// waiting are closed (QUIT) by `close_connections`, which the sender calls once nothing
+/// has been due for a while. How many are open at once is the number of threads sending:
+/// each takes one connection for the mail it sends.
 pub struct Relay {
-    smtp: SmtpTransport,
+    host: String,
+    port: u16,
+    tls: Tls,
+    /// From `USER:PASS@`, sent with AUTH PLAIN or LOGIN.
+    login: Option<Credentials>,
+    /// The connections waiting for the next mail, the one used last at the end.
+    idle: Mutex<Vec<SmtpConnection>>,
     /// e.g. `smtp://mailer@relay.example.com:587 (STARTTLS required, login as mailer)`.
     pub summary: String,
     /// `tls_insecure=true`: the relay's certificate is not verified.
@@ -73,11 +92,14 @@ impl Transport {
         match self {
             Transport::Mbox(path) => append_mbox(path, mbox_entry)
                 .map_err(|e| DeliveryError::Transient(format!("{}: {e}", path.display()))),
-            Transport::Smtp(relay) => relay
-                .smtp
-                .send(message)
-                .map(drop)
-                .map_err(|e| explain(&e, &relay.summary)),
+            Transport::Smtp(relay) => relay.send(message),
+        }
+    }
+
+    /// Closes the SMTP connections waiting for a mail (nothing to do for an mbox).
+    pub fn close_connections(&self) {
+        if let Transport::Smtp(relay) = self {
+            relay.close_connections();
         }
     }
 
@@ -104,21 +126,105 @@ impl Transport {
                 .open(path)
                 .map(|_| format!("{}: can append", self.summary()))
                 .map_err(|e| format!("{}: {e}", path.display())),
-            Transport::Smtp(relay) => match relay.smtp.test_connection() {
-                Ok(true) => Ok(format!(
-                    "{}: connected, TLS and login accepted",
-                    relay.summary
-                )),
-                Ok(false) => Err(format!(
-                    "{}: the relay closed the connection",
-                    relay.summary
-                )),
-                Err(e) => Err(match explain(&e, &relay.summary) {
-                    DeliveryError::Transient(m) | DeliveryError::Permanent(m) => m,
-                }),
-            },
+            Transport::Smtp(relay) => relay.check(),
         }
     }
+}
+
+/// How long the relay may take to answer, or to take what is sent, before the exchange is
+/// given up (a failed attempt, retried later).
+const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
+
+impl Relay {
+    /// Sends one mail; `Ok` once the relay accepted it.
+    fn send(&self, message: &Message) -> Result<(), DeliveryError> {
+        let mut conn = self.checkout().map_err(|e| explain(&e, &self.summary))?;
+        match conn.send(message.envelope(), &message.formatted()) {
+            Ok(_) => {
+                lock(&self.idle).push(conn);
+                Ok(())
+            }
+            Err(e) => {
+                // lettre has said QUIT already after a failed command; not after a mail it
+                // refused to send (non-ASCII without the extension), which leaves the
+                // connection as it was: it goes too, so that every failure starts afresh.
+                if !conn.has_broken() {
+                    conn.abort();
+                }
+                Err(explain(&e, &self.summary))
+            }
+        }
+    }
+
+    /// A connection ready for a mail: one that waited and still answers RSET (the relay
+    /// may have closed it meanwhile), or a new one.
+    fn checkout(&self) -> Result<SmtpConnection, lettre::transport::smtp::Error> {
+        loop {
+            let Some(mut conn) = lock(&self.idle).pop() else {
+                return self.connect();
+            };
+            if conn.command(Rset).is_ok() {
+                return Ok(conn);
+            }
+        }
+    }
+
+    /// A new connection: TCP (or TLS from the first byte), EHLO, STARTTLS and the login as
+    /// `--mail` asks, as lettre's `SmtpTransport` makes one for each mail.
+    fn connect(&self) -> Result<SmtpConnection, lettre::transport::smtp::Error> {
+        let hello = ClientId::default();
+        let implicit = match &self.tls {
+            Tls::Wrapper(parameters) => Some(parameters),
+            _ => None,
+        };
+        let address = (self.host.as_str(), self.port);
+        let mut conn =
+            SmtpConnection::connect(address, Some(SMTP_TIMEOUT), &hello, implicit, None)?;
+        match &self.tls {
+            Tls::Opportunistic(parameters) if conn.can_starttls() => {
+                conn.starttls(parameters, &hello)?
+            }
+            Tls::Required(parameters) => conn.starttls(parameters, &hello)?,
+            _ => {}
+        }
+        if let Some(login) = &self.login {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], login)?;
+        }
+        Ok(conn)
+    }
+
+    fn close_connections(&self) {
+        let waiting = std::mem::take(&mut *lock(&self.idle));
+        for mut conn in waiting {
+            // A relay that closed it already has nothing to be told.
+            let _ = conn.quit();
+        }
+    }
+
+    /// `clientele check-mail`: connects (TLS and login included), and says QUIT.
+    fn check(&self) -> Result<String, String> {
+        let mut conn = self
+            .connect()
+            .map_err(|e| match explain(&e, &self.summary) {
+                DeliveryError::Transient(m) | DeliveryError::Permanent(m) => m,
+            })?;
+        let answered = conn.test_connected();
+        let _ = conn.quit();
+        if answered {
+            Ok(format!(
+                "{}: connected, TLS and login accepted",
+                self.summary
+            ))
+        } else {
+            Err(format!("{}: the relay closed the connection", self.summary))
+        }
+    }
+}
+
+/// The relay's waiting connections are a plain list: a thread that panicked while holding
+/// it left it whole.
+fn lock(idle: &Mutex<Vec<SmtpConnection>>) -> std::sync::MutexGuard<'_, Vec<SmtpConnection>> {
+    idle.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The spec with the password replaced, for messages.
@@ -177,16 +283,9 @@ fn relay(spec: &str) -> Result<Relay, String> {
     if matches!(tls, Tls::None) && (ca.is_some() || insecure) {
         return Err(bad("ca= and tls_insecure= need TLS; drop tls=none"));
     }
-    let mut builder = SmtpTransport::builder_dangerous(host.as_str())
-        .port(port)
-        .tls(tls)
-        .timeout(Some(Duration::from_secs(15)));
     let mut summary = format!("smtp://{host}:{port} ({how}");
     if login {
         summary = format!("smtp://{user}@{host}:{port} ({how}, login as {user}");
-        builder = builder
-            .credentials(Credentials::new(user, password))
-            .authentication(vec![Mechanism::Plain, Mechanism::Login]);
     }
     if let Some(ca) = &ca {
         summary.push_str(&format!(", trusting {}", ca.display()));
@@ -196,7 +295,11 @@ fn relay(spec: &str) -> Result<Relay, String> {
     }
     summary.push(')');
     Ok(Relay {
-        smtp: builder.build(),
+        host,
+        port,
+        tls,
+        login: login.then(|| Credentials::new(user, password)),
+        idle: Mutex::new(Vec::new()),
         summary,
         insecure,
     })

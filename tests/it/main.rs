@@ -21,6 +21,7 @@ mod openapi;
 mod robustness;
 mod secrets;
 mod shieldconex;
+mod smtp_connections;
 mod smtp_relay;
 mod smtp_sink;
 mod socket_limits;

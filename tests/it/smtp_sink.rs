@@ -1,5 +1,6 @@
 //! A test SMTP server on a real socket: it speaks just enough SMTP (RFC 5321, no TLS, no
-//! auth) for lettre to deliver to it, and keeps what it received.
+//! auth) for lettre to deliver to it, keeps what it received, counts the connections, RSETs
+//! and QUITs it saw, and can misbehave as a relay may (`Behaviour`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,43 +15,100 @@ pub struct Received {
     pub data: String,
 }
 
+/// How the sink departs from a well-behaved relay.
+#[derive(Clone, Copy, Default)]
+pub struct Behaviour {
+    /// Hangs up without an answer at every `n`th MAIL FROM (counted over all connections).
+    pub hang_up_at_every_nth_mail: Option<usize>,
+    /// Closes a connection once it carried this many mails, right after the last one's 250,
+    /// as a relay that limits the mails of a session or times idle ones out.
+    pub mails_per_connection: Option<usize>,
+    /// Holds the answer to each mail's end of data this long.
+    pub data_reply_delay: Duration,
+}
+
+/// What the sink saw of the connections to it.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Counts {
+    pub connections: usize,
+    /// Open now.
+    pub open: usize,
+    /// The most that were open at once.
+    pub most_open: usize,
+    pub rsets: usize,
+    pub quits: usize,
+    /// MAIL FROMs, whether the sink then hung up or not.
+    pub mail_froms: usize,
+    pub hang_ups: usize,
+}
+
+/// What every connection's thread shares.
+#[derive(Default)]
+struct Shared {
+    received: Mutex<Vec<Received>>,
+    counts: Mutex<Counts>,
+    behaviour: Behaviour,
+}
+
 pub struct SmtpSink {
     pub port: u16,
-    received: Arc<Mutex<Vec<Received>>>,
+    shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
 }
 
 impl SmtpSink {
     /// Listens on 127.0.0.1:`port` (0 for a free one).
     pub fn start(port: u16) -> SmtpSink {
+        SmtpSink::behaving(port, Behaviour::default())
+    }
+
+    /// Listens on 127.0.0.1:`port` (0 for a free one), misbehaving as `behaviour` says.
+    pub fn behaving(port: u16, behaviour: Behaviour) -> SmtpSink {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("binding the SMTP sink");
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
-        let received = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::new(Shared {
+            behaviour,
+            ..Shared::default()
+        });
         let stop = Arc::new(AtomicBool::new(false));
-        let (r, s) = (received.clone(), stop.clone());
+        let (sh, s) = (shared.clone(), stop.clone());
         std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let r = r.clone();
+                        let sh = sh.clone();
+                        sh.opened();
                         std::thread::spawn(move || {
-                            let _ = session(stream, &r);
+                            let _ = session(stream, &sh);
+                            sh.closed();
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
             }
         });
-        SmtpSink {
-            port,
-            received,
-            stop,
-        }
+        SmtpSink { port, shared, stop }
     }
 
     pub fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
+        self.shared.received.lock().unwrap().clone()
+    }
+
+    pub fn counts(&self) -> Counts {
+        *self.shared.counts.lock().unwrap()
+    }
+
+    /// Waits (at most `timeout`) until `done` holds for the counts, and returns them.
+    pub fn wait_for_counts(&self, timeout: Duration, done: impl Fn(&Counts) -> bool) -> Counts {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let counts = self.counts();
+            if done(&counts) || Instant::now() > deadline {
+                return counts;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits (at most `timeout`) until `count` messages arrived, and returns them all.
@@ -105,13 +163,44 @@ impl Drop for SmtpSink {
     }
 }
 
-fn session(stream: TcpStream, received: &Mutex<Vec<Received>>) -> std::io::Result<()> {
+impl Shared {
+    fn count(&self, change: impl FnOnce(&mut Counts)) {
+        change(&mut self.counts.lock().unwrap());
+    }
+
+    fn opened(&self) {
+        self.count(|c| {
+            c.connections += 1;
+            c.open += 1;
+            c.most_open = c.most_open.max(c.open);
+        });
+    }
+
+    fn closed(&self) {
+        self.count(|c| c.open -= 1);
+    }
+
+    /// Counts a MAIL FROM; true if the sink is to hang up on it.
+    fn hangs_up_at_mail(&self) -> bool {
+        let mut counts = self.counts.lock().unwrap();
+        counts.mail_froms += 1;
+        let hang_up = self
+            .behaviour
+            .hang_up_at_every_nth_mail
+            .is_some_and(|n| counts.mail_froms.is_multiple_of(n));
+        counts.hang_ups += usize::from(hang_up);
+        hang_up
+    }
+}
+
+fn session(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut out = stream.try_clone()?;
     let mut lines = BufReader::new(stream);
     out.write_all(b"220 sink.test ESMTP\r\n")?;
     let (mut from, mut to) = (String::new(), Vec::new());
+    let mut mails = 0;
     loop {
         let mut line = String::new();
         if lines.read_line(&mut line)? == 0 {
@@ -122,6 +211,9 @@ fn session(stream: TcpStream, received: &Mutex<Vec<Received>>) -> std::io::Resul
         if upper.starts_with("EHLO") || upper.starts_with("HELO") {
             out.write_all(b"250-sink.test\r\n250 8BITMIME\r\n")?;
         } else if upper.starts_with("MAIL FROM:") {
+            if shared.hangs_up_at_mail() {
+                return Ok(());
+            }
             from = command[10..].trim().to_string();
             to.clear();
             out.write_all(b"250 OK\r\n")?;
@@ -141,16 +233,23 @@ fn session(stream: TcpStream, received: &Mutex<Vec<Received>>) -> std::io::Resul
                 }
                 data.push_str(l.strip_prefix('.').unwrap_or(&l));
             }
-            received.lock().unwrap().push(Received {
+            std::thread::sleep(shared.behaviour.data_reply_delay);
+            shared.received.lock().unwrap().push(Received {
                 from: from.clone(),
                 to: to.clone(),
                 data,
             });
             out.write_all(b"250 queued\r\n")?;
+            mails += 1;
+            if shared.behaviour.mails_per_connection == Some(mails) {
+                return Ok(());
+            }
         } else if upper == "QUIT" {
+            shared.count(|c| c.quits += 1);
             out.write_all(b"221 bye\r\n")?;
             return Ok(());
         } else if upper == "RSET" || upper == "NOOP" {
+            shared.count(|c| c.rsets += usize::from(upper == "RSET"));
             out.write_all(b"250 OK\r\n")?;
         } else {
             out.write_all(b"502 not implemented\r\n")?;
