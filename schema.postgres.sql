@@ -469,6 +469,11 @@ CREATE TRIGGER ml_client_buckets_update AFTER UPDATE OF seq, partner_mid ON ml_c
 
 -- migration: 5
 
+CREATE INDEX sessions_subject ON sessions (purpose, subject_id);
+CREATE INDEX ml_tokens_partner ON ml_tokens (partner_mid);
+CREATE INDEX sc_clients_contact ON sc_clients (contact_id);
+CREATE INDEX sc_partners_contact ON sc_partners (contact_id);
+
 -- Conformance counts that outlive the request journal's ring (schema.sql step 5).
 CREATE TABLE conformance_counts (
     tenant   TEXT    NOT NULL,

@@ -495,6 +495,17 @@ END;
 
 -- migration: 5
 
+-- Deleting a tenant set finds its dashboard sessions by subject, as its links already are,
+-- and the rows that refer to a deleted one by an index: without these, each deletion (and
+-- each foreign-key check it makes) walked every token, client or partner of the database,
+-- so a suite's tenant sets cost more the longer it ran. (None on sc_clients.direct_partner_id
+-- alone: the planner would take it for client lists over sc_clients_live_by_partner; a
+-- tenant set's clients go with it, so that table stays small in an isolated suite.)
+CREATE INDEX sessions_subject ON sessions (purpose, subject_id);
+CREATE INDEX ml_tokens_partner ON ml_tokens (partner_mid);
+CREATE INDEX sc_clients_contact ON sc_clients (contact_id);
+CREATE INDEX sc_partners_contact ON sc_partners (contact_id);
+
 -- Conformance counts that outlive the request journal's ring (GET /_admin/conformance): per
 -- tenant ('' when the request named none), flavour and rule, how many requests broke the
 -- rule and how many of those were refused for it; and per tenant and flavour, how many

@@ -16,7 +16,7 @@ use crate::http::{cookie, form_body, form_field, Request, Response};
 use crate::links::{self, LinkError};
 use crate::pages::DeadLinkText;
 
-const SESSION_PURPOSE: &str = "mx.dashboard";
+pub(super) const SESSION_PURPOSE: &str = "mx.dashboard";
 const SESSION_COOKIE: &str = "mx_session";
 const CSRF_COOKIE: &str = "mx_csrf";
 const SESSION_TTL_MS: i64 = 12 * 3_600_000;

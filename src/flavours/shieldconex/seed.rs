@@ -117,13 +117,18 @@ pub fn delete_tenant(tx: &crate::db::Transaction, id: i64) -> crate::db::Result<
     for name in &names {
         crate::conformance::forget(tx, name)?;
     }
-    tx.execute_batch(
-        "DELETE FROM links WHERE purpose LIKE 'shieldconex.%' AND subject_id IN (
+    // By exact purpose, which the (purpose, subject_id) index searches (a LIKE walked every
+    // link of the database).
+    tx.execute(
+        "DELETE FROM links WHERE purpose = ?1 AND subject_id IN (
              SELECT CAST(id AS TEXT) FROM sc_users
              WHERE partner_id IN (SELECT id FROM doomed_partners)
                 OR client_id IN (SELECT id FROM sc_clients
-                                 WHERE direct_partner_id IN (SELECT id FROM doomed_partners)));
-         DELETE FROM sc_users
+                                 WHERE direct_partner_id IN (SELECT id FROM doomed_partners)))",
+        [super::welcome::WELCOME_LINK],
+    )?;
+    tx.execute_batch(
+        "DELETE FROM sc_users
              WHERE partner_id IN (SELECT id FROM doomed_partners)
                 OR client_id IN (SELECT id FROM sc_clients
                                  WHERE direct_partner_id IN (SELECT id FROM doomed_partners));

@@ -22,7 +22,7 @@ use crate::links::{self, LinkError};
 use crate::mail::{self, Mail};
 use crate::pages::{error_box, DeadLinkText, Look};
 
-const WELCOME_LINK: &str = "shieldconex.welcome";
+pub(super) const WELCOME_LINK: &str = "shieldconex.welcome";
 
 /// Who a welcome mail greets.
 struct Recipient {
