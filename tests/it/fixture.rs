@@ -453,7 +453,8 @@ fn calls_as(server: &Server, set: &serde_json::Value) -> [u16; 4] {
     [mx, sc, n09, ml]
 }
 
-fn invite_with(server: &Server, authorization: &str, email: &str) -> u16 {
+/// An MX create as `authorization`; its status.
+pub(crate) fn invite_with(server: &Server, authorization: &str, email: &str) -> u16 {
     let body = json!({"client": {"company_name": "T", "email": email, "first_name": "T", "last_name": "T"}});
     server
         .post(

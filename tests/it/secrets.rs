@@ -82,19 +82,7 @@ fn subclient_password_hash(server: &Server, api_key: &str) -> String {
 }
 
 fn mx_create(server: &Server, authorization: &str) -> u16 {
-    let body = json!({"client": {"company_name": "T", "email": "t@example.com",
-                                 "first_name": "T", "last_name": "T"}});
-    server
-        .post(
-            "/mx/clients",
-            &[
-                ("Accept", crate::support::MX_ACCEPT),
-                ("Authorization", authorization),
-                ("Content-Type", "application/json"),
-            ],
-            &body.to_string(),
-        )
-        .status
+    crate::fixture::invite_with(server, authorization, "t@example.com")
 }
 
 #[test]
