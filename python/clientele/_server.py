@@ -113,16 +113,24 @@ def _request(
 ) -> Response:
     data = body.encode("utf-8") if isinstance(body, str) else body
     req = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
-    # No proxy: the server is on loopback, whatever http_proxy says.
-    opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler({}), _NoRedirect()
-    )
     try:
-        with opener.open(req, timeout=timeout) as reply:
+        with _opener().open(req, timeout=timeout) as reply:
             return Response(reply.status, dict(reply.headers.items()), reply.read())
     except urllib.error.HTTPError as error:
         with error:
             return Response(error.code, dict(error.headers.items()), error.read())
+
+
+_OPENER: Optional[urllib.request.OpenerDirector] = None
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """One opener for every call (building one per call cost more than the call): no proxy,
+    as the server is on loopback whatever http_proxy says, and no redirects followed."""
+    global _OPENER
+    if _OPENER is None:
+        _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+    return _OPENER
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

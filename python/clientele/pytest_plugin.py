@@ -3,8 +3,9 @@
 - ``clientele_server`` (session): a running :class:`clientele.Server`. Under pytest-xdist
   the controller process runs one server and every worker attaches to it.
 - ``clientele_tenant`` (function): a fresh tenant set, the dict ``POST /_admin/tenants``
-  answers (``clientele_tenant["mx"]["authorization"]``, ...), deleted after the test, so
-  tests sharing the server cannot see each other's data.
+  answers (``clientele_tenant["mx"]["authorization"]``, ...), so tests sharing the server
+  cannot see each other's data. It is deleted after the test on a thread of its own (a test
+  does not wait for it), and every set is deleted before the session's server stops.
 
 Options: ``--clientele-binary PATH`` (default: the installed binary, or the
 ``CLIENTELE_BINARY`` environment variable) and ``--clientele-arg ARG`` (repeatable; appended
@@ -14,14 +15,55 @@ When a test fails, what the server wrote to stderr during it is added to the rep
 
 from __future__ import annotations
 
-from typing import Any, Dict, Generator, Optional
+import queue
+import threading
+import warnings
+from typing import Any, Dict, Generator, List, Optional
 
 import pytest
 
-from clientele._server import Server, ServerError
+from clientele._server import Admin, Server, ServerError
 
 _STDERR_SECTION = "clientele server stderr"
 _stderr_start = pytest.StashKey[int]()
+
+
+class _Deleter:
+    """Deletes finished tests' tenant sets on a thread of its own, in the order given."""
+
+    def __init__(self, admin: Admin) -> None:
+        self.admin = admin
+        self.queue: "queue.Queue[Optional[str]]" = queue.Queue()
+        self.thread: Optional[threading.Thread] = None
+        self.failures: List[str] = []
+
+    def delete(self, set_id: str) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="clientele-tenants", daemon=True)
+            self.thread.start()
+        self.queue.put(set_id)
+
+    def _run(self) -> None:
+        while True:
+            set_id = self.queue.get()
+            if set_id is None:
+                return
+            try:
+                self.admin.delete_tenants(set_id)
+            except Exception as error:  # any failure: reported at the end of the session
+                self.failures.append(f"{set_id}: {error}")
+
+    def close(self) -> None:
+        """Waits until every set given is deleted; warns of any that could not be."""
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join(timeout=120)
+            self.thread = None
+        if self.failures:
+            warnings.warn(f"clientele: tenant sets not deleted: {self.failures[:5]}")
+
+
+_deleter = pytest.StashKey[_Deleter]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -101,16 +143,23 @@ def clientele_server(request: pytest.FixtureRequest) -> Generator[Server, None, 
     ):
         if workerinput.get("clientele_error"):
             raise ServerError(workerinput["clientele_error"])
-        yield Server.attach(
+        server = Server.attach(
             workerinput["clientele_url"],
             workerinput["clientele_admin_token"],
             workerinput.get("clientele_stderr"),
         )
+        request.config.stash[_deleter] = _Deleter(server.admin)
+        try:
+            yield server
+        finally:
+            request.config.stash[_deleter].close()
         return
     server = _new_server(request.config).start()
+    request.config.stash[_deleter] = _Deleter(server.admin)
     try:
         yield server
     finally:
+        request.config.stash[_deleter].close()
         server.stop()
 
 
@@ -124,7 +173,7 @@ def clientele_tenant(
     try:
         yield tenant
     finally:
-        clientele_server.admin.delete_tenants(tenant["id"])
+        request.config.stash[_deleter].delete(tenant["id"])
 
 
 @pytest.hookimpl(hookwrapper=True)
