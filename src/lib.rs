@@ -32,6 +32,7 @@ pub mod conformance;
 pub mod console;
 pub mod db;
 pub mod dblock;
+pub mod descriptors;
 pub mod faults;
 pub mod fixture_state;
 pub mod flavours;

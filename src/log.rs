@@ -89,3 +89,29 @@ pub fn flush(timeout: Duration) {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// What the vendored HTTP server reports through the `log` facade (connections shed or
+/// refused, accepts failing), as lines of this log; its debug chatter is left out.
+struct HttpServerReports;
+
+impl ::log::Log for HttpServerReports {
+    fn enabled(&self, metadata: &::log::Metadata<'_>) -> bool {
+        metadata.level() <= ::log::Level::Warn && metadata.target().starts_with("tiny_http")
+    }
+
+    fn log(&self, record: &::log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            line(format!("http: {}", record.args()));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Sends the HTTP server's reports here (once per process; a second call changes nothing).
+pub fn take_http_server_reports() {
+    static REPORTS: HttpServerReports = HttpServerReports;
+    if ::log::set_logger(&REPORTS).is_ok() {
+        ::log::set_max_level(::log::LevelFilter::Warn);
+    }
+}

@@ -6,6 +6,7 @@ mod conformance;
 mod console;
 mod console_browser;
 mod core;
+mod crowds;
 mod docs;
 mod embedding;
 mod fixture;

@@ -65,8 +65,10 @@ pub struct ClientConnection {
     abort_handle: Option<crate::connection::Connection>,
 
     // Clientele patch: the socket's read deadline, set for each request head and body
-    deadline: std::sync::Arc<crate::connection::ReadDeadline>,
+    deadline: std::sync::Arc<crate::connection::Deadlines>,
     limits: std::sync::Arc<crate::Limits>,
+    // Clientele patch: whether this connection waits on its client (for `Connections`)
+    activity: std::sync::Arc<crate::connections::Activity>,
 }
 
 /// Error that can happen when reading a request.
@@ -84,7 +86,8 @@ impl ClientConnection {
     pub(crate) fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
-        deadline: std::sync::Arc<crate::connection::ReadDeadline>,
+        deadline: std::sync::Arc<crate::connection::Deadlines>,
+        activity: std::sync::Arc<crate::connections::Activity>,
         limits: std::sync::Arc<crate::Limits>,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
@@ -104,14 +107,13 @@ impl ClientConnection {
             abort_handle,
             deadline,
             limits,
+            activity,
         }
     }
 
     /// Clientele patch: the connection's read deadline and the body timeout, for the drain
     /// of an unread body after the answer.
-    pub(crate) fn body_deadline(
-        &self,
-    ) -> (std::sync::Arc<crate::connection::ReadDeadline>, Duration) {
+    pub(crate) fn body_deadline(&self) -> (std::sync::Arc<crate::connection::Deadlines>, Duration) {
         (self.deadline.clone(), self.limits.body_timeout)
     }
 
@@ -136,6 +138,7 @@ impl ClientConnection {
             if starts_request && buf.is_empty() {
                 self.deadline
                     .set(std::time::Instant::now() + self.limits.head_timeout);
+                self.activity.enter(crate::connections::Phase::Reading);
             }
 
             if byte == b'\n' && prev_byte_was_cr {
@@ -169,6 +172,7 @@ impl ClientConnection {
             let (method, path, version) = {
                 // Clientele patch: between requests, only the idle timeout applies.
                 self.deadline.clear();
+                self.activity.enter(crate::connections::Phase::Idle);
                 let line = self.read_next_line(true).map_err(|e| {
                     if BadLine::is(&e) {
                         ReadError::WrongRequestLine
@@ -233,7 +237,7 @@ impl ClientConnection {
             writer,
         )
         .map(|mut request| {
-            request.abort_handle = self.abort_handle.as_ref().and_then(|c| c.try_clone().ok());
+            request.abort_handle = self.abort_handle.as_ref().map(|c| c.handle());
             request
         })
         .and_then(|mut request| {

@@ -479,7 +479,7 @@ impl Request {
     pub(crate) fn buffer_body(
         &mut self,
         limits: &crate::Limits,
-        deadline: &crate::connection::ReadDeadline,
+        deadline: &crate::connection::Deadlines,
     ) -> Result<(), IoError> {
         if self
             .body_length
