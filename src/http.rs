@@ -22,7 +22,7 @@ pub enum Body {
 /// One request, with its body already read (up to the limit).
 #[derive(Debug)]
 pub struct Request {
-    /// Upper case, e.g. `POST`.
+    /// A method tiny_http knows, e.g. `POST` (RFC 9110's and `PATCH`).
     pub method: String,
     /// The path below the flavour's mount point, e.g. `/clients` for `/<flavour>/clients`.
     pub path: String,
@@ -63,7 +63,8 @@ impl Request {
             }
         };
         Request {
-            method: raw.method().as_str().to_ascii_uppercase(),
+            // As sent: methods are case-sensitive, and tiny_http lets only known ones in.
+            method: raw.method().as_str().to_string(),
             path,
             query,
             mount: String::new(),

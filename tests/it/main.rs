@@ -10,6 +10,7 @@ mod crowds;
 mod docs;
 mod embedding;
 mod fixture;
+mod framing;
 mod front;
 mod instances;
 mod mail_delivery;
