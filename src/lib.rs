@@ -36,6 +36,7 @@ pub mod descriptors;
 pub mod faults;
 pub mod fixture_state;
 pub mod flavours;
+pub mod guesses;
 pub mod housekeeping;
 pub mod http;
 pub mod ids;

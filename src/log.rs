@@ -90,6 +90,30 @@ pub fn flush(timeout: Duration) {
     }
 }
 
+/// Lines about something that can happen very often (a flood): at most one a second.
+#[derive(Default)]
+pub struct Throttle {
+    last: Option<Instant>,
+    unreported: u64,
+}
+
+impl Throttle {
+    /// Counts one event; when a line is due (the first, then at most one a second), the
+    /// events since the last line, this one included.
+    pub fn due(&mut self) -> Option<u64> {
+        self.unreported += 1;
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(1))
+        {
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.unreported))
+    }
+}
+
 /// What the vendored HTTP server reports through the `log` facade (connections shed or
 /// refused, accepts failing), as lines of this log; its debug chatter is left out.
 struct HttpServerReports;

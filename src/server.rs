@@ -193,6 +193,7 @@ pub fn start(config: Config) -> Result<Running, String> {
         journal: Journal::new(config.journal_entries, config.journal_bytes),
         faults: Default::default(),
         shared: Default::default(),
+        admin_guesses: Default::default(),
     });
     seed_startup_tenants(&app)?;
 
