@@ -246,13 +246,13 @@ fn secure_headers(response: Response) -> Response {
         response
     };
     response
-        .with_header(
+        .unframeable()
+        .with_header_replaced(
             "Content-Security-Policy",
             "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; \
              connect-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
         )
-        .with_header("X-Frame-Options", "DENY")
         .with_header("X-Content-Type-Options", "nosniff")
         .with_header("Referrer-Policy", "no-referrer")
 }

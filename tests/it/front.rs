@@ -509,3 +509,53 @@ fn guessing_the_token_at_the_console_sign_in_is_slowed_too() {
     );
     assert_eq!(sign_in("127.0.0.5", crate::support::ADMIN_TOKEN).0, 303);
 }
+
+#[test]
+fn every_html_page_refuses_to_be_framed() {
+    let server = Server::start();
+    assert_eq!(mx_invite(&server, "framed@example.com").status, 200);
+    let mx_link = newest_link_path(&server, "framed@example.com");
+    let waterford = basic("waterford@example.com", "waterford123");
+    let user = json!({"userName": "Framed", "firstName": "F", "lastName": "R",
+                      "email": "framed@shieldconex.example", "phone": "+14155552671",
+                      "partner": {"id": 793}, "userRole": {"name": "Partner User"},
+                      "isActive": true, "sendWelcomeEmail": true});
+    let created = server.post(
+        "/shieldconex/api/v1/users",
+        &[
+            ("Authorization", &waterford),
+            ("Content-Type", "application/json"),
+        ],
+        &user.to_string(),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    let welcome = newest_link_path(&server, "framed@shieldconex.example");
+    let pages = [
+        "/mx/dashboard/login",
+        &mx_link,
+        "/mx/dashboard/register/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        &welcome,
+        "/shieldconex/welcome/not-a-token",
+        "/_admin/",
+    ];
+    for path in pages {
+        let page = server.get(path, &[]);
+        assert!(
+            page.header("Content-Type")
+                .is_some_and(|t| t.starts_with("text/html")),
+            "{path}: {page:?}"
+        );
+        assert_eq!(page.header("X-Frame-Options"), Some("DENY"), "{path}");
+        let policies: Vec<&str> = page
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("Content-Security-Policy"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(policies.len(), 1, "{path}: one policy: {policies:?}");
+        assert!(
+            policies[0].contains("frame-ancestors 'none'"),
+            "{path}: {policies:?}"
+        );
+    }
+}
