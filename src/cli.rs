@@ -392,6 +392,8 @@ fn serve(config: Config) -> Result<(), String> {
         let name = thread.name().unwrap_or("unnamed");
         crate::log::line(format!("clientele: thread '{name}' {info}"));
     }));
+    // Here, not in `server::start`: a program that embeds the server keeps its own logger.
+    crate::log::take_http_server_reports();
     let demo = config.demo;
     let fast_hashing = config.fast_password_hashing;
     let running = crate::server::start(config)?;

@@ -133,6 +133,8 @@ impl ::log::Log for HttpServerReports {
 }
 
 /// Sends the HTTP server's reports here (once per process; a second call changes nothing).
+/// The binary does; a program that embeds the server keeps its own `log` logger, which gets
+/// them under the target `tiny_http`.
 pub fn take_http_server_reports() {
     static REPORTS: HttpServerReports = HttpServerReports;
     if ::log::set_logger(&REPORTS).is_ok() {

@@ -429,10 +429,8 @@ fn serve(
 
 /// The connections every listener shares: capped by `--max-connections` and by what the
 /// open-files limit leaves when `requests` are handled at once (said on stderr), and by
-/// `--max-connections-per-address` from one address. The HTTP server's reports of what it
-/// sheds and refuses go to the log.
+/// `--max-connections-per-address` from one address.
 fn connections(config: &Config, requests: usize) -> Arc<tiny_http::Connections> {
-    crate::log::take_http_server_reports();
     let budget = crate::descriptors::budget(config, requests);
     eprintln!("{}", budget.summary());
     tiny_http::Connections::new(budget.connections, config.max_connections_per_address)

@@ -139,10 +139,11 @@ impl ClientConnection {
 
     /// Clientele patch: closing a socket with request bytes unread sends a reset, which can
     /// destroy the answer before the client has read it. So the connection is half-closed
-    /// first, and what the client still sends is read and dropped, for at most a second or
-    /// 64 KiB (Apache's "lingering close").
+    /// first (not under TLS, whose close_notify must come before the FIN: it is sent when
+    /// the connection is dropped), and what the client still sends is read and dropped, for
+    /// at most a second or 64 KiB (Apache's "lingering close").
     fn linger(&mut self) {
-        if let Some(socket) = &self.abort_handle {
+        if let Some(socket) = self.abort_handle.as_ref().filter(|_| !self.secure) {
             let _ = socket.shutdown(std::net::Shutdown::Write);
         }
         self.deadline
