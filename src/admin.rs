@@ -21,11 +21,8 @@ pub fn handle(app: &App, req: &Request) -> Response {
     if let Some(page) = crate::console::handle(app, req) {
         return page;
     }
-    let given = parse_bearer(req.header("Authorization")).unwrap_or("");
-    // Digests of equal length, so that not even the token's length shows in the timing.
-    if !constant_time_eq(&sha256(given.as_bytes()), &sha256(token.as_bytes())) {
-        return error(401, "a valid admin bearer token is required")
-            .with_header("WWW-Authenticate", "Bearer realm=\"clientele-admin\"");
+    if let Err(refused) = authorize(app, req, token) {
+        return refused;
     }
     if let Some(response) = flavour_call(app, req) {
         return response;
@@ -84,6 +81,32 @@ pub fn handle(app: &App, req: &Request) -> Response {
         (_, ["faults"]) => method_not_allowed("GET, POST, DELETE"),
         _ => error(404, "no such admin call"),
     }
+}
+
+/// Checks the bearer token; a wrong one counts against the client's address, which is
+/// refused with 429 for a while after a few (`guesses`).
+fn authorize(app: &App, req: &Request, token: &str) -> Result<(), Response> {
+    let unauthorized = || {
+        error(401, "a valid admin bearer token is required")
+            .with_header("WWW-Authenticate", "Bearer realm=\"clientele-admin\"")
+    };
+    let given = parse_bearer(req.header("Authorization")).ok_or_else(unauthorized)?;
+    let address = crate::http::client_ip(req, &app.settings.trusted_proxies);
+    if let Err(wait) = app.admin_guesses.check(address) {
+        let seconds = crate::guesses::retry_after(wait);
+        return Err(error(
+            429,
+            &format!("too many wrong admin tokens from this address: try again in {seconds} s"),
+        )
+        .with_header("Retry-After", &seconds.to_string()));
+    }
+    // Digests of equal length, so that not even the token's length shows in the timing.
+    if !constant_time_eq(&sha256(given.as_bytes()), &sha256(token.as_bytes())) {
+        app.admin_guesses.wrong(address);
+        return Err(unauthorized());
+    }
+    app.admin_guesses.right(address);
+    Ok(())
 }
 
 /// An admin call that a flavour adds (`Flavour::admin_routes`), if the path is one.

@@ -69,6 +69,8 @@ pub struct App {
     pub faults: Faults,
     /// What this server last read of the clock and faults other instances share.
     pub shared: crate::fixture_state::Shared,
+    /// Wrong admin tokens per client address (the admin API and the console's sign-in).
+    pub admin_guesses: crate::guesses::Guesses,
 }
 
 impl App {

@@ -174,12 +174,13 @@ pub struct ServeOptions {
     #[arg(long, env = "CLIENTELE_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
 
-    /// Connections served at once on each listener; past it new ones are closed at once.
+    /// Connections held at once, on all listeners together (lowered at startup to what the
+    /// limit on open files leaves); near it new ones close the longest-waiting idle ones.
     #[arg(long, env = "CLIENTELE_MAX_CONNECTIONS", value_name = "N", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
-    /// Connections served at once from one client IP address, on each listener.
+    /// Connections held at once from one client IP address, on all listeners together.
     #[arg(long, env = "CLIENTELE_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N",
           default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections_per_address: u32,
@@ -212,8 +213,8 @@ pub struct ServeOptions {
     #[arg(long, env = "CLIENTELE_FAST_PASSWORD_HASHING")]
     pub fast_password_hashing: bool,
 
-    /// How long writing an answer may wait on a client that does not read (then the
-    /// connection is closed).
+    /// How long writing an answer may take from its start, on a client that does not read
+    /// it (then the connection is closed).
     #[arg(long, env = "CLIENTELE_WRITE_TIMEOUT", value_name = "DURATION", default_value = "30s",
           value_parser = crate::clock::parse_duration_ms)]
     pub write_timeout: i64,
@@ -391,6 +392,8 @@ fn serve(config: Config) -> Result<(), String> {
         let name = thread.name().unwrap_or("unnamed");
         crate::log::line(format!("clientele: thread '{name}' {info}"));
     }));
+    // Here, not in `server::start`: a program that embeds the server keeps its own logger.
+    crate::log::take_http_server_reports();
     let demo = config.demo;
     let fast_hashing = config.fast_password_hashing;
     let running = crate::server::start(config)?;

@@ -50,7 +50,8 @@ pub struct Config {
     /// Requests handled at once per listener; `None`: sixteen times the cores, at least 32
     /// and at most 64.
     pub workers: Option<usize>,
-    /// Connections served at once on each listener, and from one client address.
+    /// Connections held at once on all listeners together (lowered to what the limit on
+    /// open files leaves), and from one client address.
     pub max_connections: usize,
     pub max_connections_per_address: usize,
     /// How long a keep-alive connection may wait for its next request.
@@ -60,7 +61,7 @@ pub struct Config {
     /// How long a request body may take, plus one second per `body_min_rate` bytes.
     pub body_timeout_ms: i64,
     pub body_min_rate: u64,
-    /// How long writing an answer may wait on a client that does not read.
+    /// How long writing an answer may take from its start.
     pub write_timeout_ms: i64,
     /// Chosen passwords hashed with argon2id at its least cost (test suites only; refused
     /// with anything in `deployment_mark`).

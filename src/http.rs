@@ -22,7 +22,7 @@ pub enum Body {
 /// One request, with its body already read (up to the limit).
 #[derive(Debug)]
 pub struct Request {
-    /// Upper case, e.g. `POST`.
+    /// A method tiny_http knows, e.g. `POST` (RFC 9110's and `PATCH`).
     pub method: String,
     /// The path below the flavour's mount point, e.g. `/clients` for `/<flavour>/clients`.
     pub path: String,
@@ -63,7 +63,8 @@ impl Request {
             }
         };
         Request {
-            method: raw.method().as_str().to_ascii_uppercase(),
+            // As sent: methods are case-sensitive, and tiny_http lets only known ones in.
+            method: raw.method().as_str().to_string(),
             path,
             query,
             mount: String::new(),
@@ -185,10 +186,27 @@ impl Response {
             .with_body(serde_json::to_vec(value).unwrap_or_else(|_| value.to_string().into_bytes()))
     }
 
+    /// An HTML page, which no other site may frame (`unframeable`).
     pub fn html(status: u16, page: String) -> Response {
         Response::empty(status)
             .with_header("Content-Type", "text/html; charset=utf-8")
+            .unframeable()
             .with_body(page.into_bytes())
+    }
+
+    /// Keeps the page out of other sites' frames, where a hidden page under a decoy can
+    /// steal a click on a form (clickjacking): `X-Frame-Options` for older browsers, a
+    /// `frame-ancestors` policy for the others. A page with a fuller policy of its own (the
+    /// console's) replaces the policy afterwards, keeping `frame-ancestors 'none'`.
+    pub fn unframeable(self) -> Response {
+        self.with_header_replaced("X-Frame-Options", "DENY")
+            .with_header_replaced("Content-Security-Policy", "frame-ancestors 'none'")
+    }
+
+    /// Sets a header, in place of any of the same name.
+    pub fn with_header_replaced(mut self, name: &str, value: &str) -> Response {
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+        self.with_header(name, value)
     }
 
     pub fn redirect(location: &str) -> Response {

@@ -89,3 +89,55 @@ pub fn flush(timeout: Duration) {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// Lines about something that can happen very often (a flood): at most one a second.
+#[derive(Default)]
+pub struct Throttle {
+    last: Option<Instant>,
+    unreported: u64,
+}
+
+impl Throttle {
+    /// Counts one event; when a line is due (the first, then at most one a second), the
+    /// events since the last line, this one included.
+    pub fn due(&mut self) -> Option<u64> {
+        self.unreported += 1;
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < Duration::from_secs(1))
+        {
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.unreported))
+    }
+}
+
+/// What the vendored HTTP server reports through the `log` facade (connections shed or
+/// refused, accepts failing), as lines of this log; its debug chatter is left out.
+struct HttpServerReports;
+
+impl ::log::Log for HttpServerReports {
+    fn enabled(&self, metadata: &::log::Metadata<'_>) -> bool {
+        metadata.level() <= ::log::Level::Warn && metadata.target().starts_with("tiny_http")
+    }
+
+    fn log(&self, record: &::log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            line(format!("http: {}", record.args()));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Sends the HTTP server's reports here (once per process; a second call changes nothing).
+/// The binary does; a program that embeds the server keeps its own `log` logger, which gets
+/// them under the target `tiny_http`.
+pub fn take_http_server_reports() {
+    static REPORTS: HttpServerReports = HttpServerReports;
+    if ::log::set_logger(&REPORTS).is_ok() {
+        ::log::set_max_level(::log::LevelFilter::Warn);
+    }
+}

@@ -193,6 +193,7 @@ pub fn start(config: Config) -> Result<Running, String> {
         journal: Journal::new(config.journal_entries, config.journal_bytes),
         faults: Default::default(),
         shared: Default::default(),
+        admin_guesses: Default::default(),
     });
     seed_startup_tenants(&app)?;
 
@@ -215,12 +216,19 @@ pub fn start(config: Config) -> Result<Running, String> {
     );
     let workers_per_listener = config.workers.unwrap_or_else(default_workers).max(1);
     let stopping = Arc::new(AtomicBool::new(false));
+    let connections = connections(&config, workers_per_listener * bound.len());
     let listeners = bound
         .into_iter()
         .map(|(listener, addr, mount)| {
             let permits = Arc::new(Permits::new(workers_per_listener));
             let handler = handler(app.clone(), mount, permits.clone(), stopping.clone());
-            let server = serve(listener, &addr, tls.as_ref(), &limits, handler)?;
+            let options = tiny_http::Options {
+                ssl: tls.as_ref().map(|tls| tls.config.clone()),
+                limits: limits.clone(),
+                handler: Some(handler),
+                connections: connections.clone(),
+            };
+            let server = serve(listener, &addr, tls.as_ref(), options)?;
             Ok(Listener { server, permits })
         })
         .collect::<Result<_, String>>()?;
@@ -389,7 +397,7 @@ fn default_workers() -> usize {
     (cores * 16).clamp(32, 64)
 }
 
-/// The socket's deadlines and caps (README, "Limits").
+/// The socket's deadlines and caps (docs/deploy.md, "Limits").
 fn socket_limits(config: &Config) -> tiny_http::Limits {
     let ms = |ms: i64| Duration::from_millis(ms.max(1) as u64);
     tiny_http::Limits {
@@ -411,19 +419,21 @@ fn serve(
     listener: std::net::TcpListener,
     addr: &str,
     tls: Option<&Tls>,
-    limits: &tiny_http::Limits,
-    handler: tiny_http::Handler,
+    options: tiny_http::Options,
 ) -> Result<tiny_http::Server, String> {
-    tiny_http::Server::from_listener_with_handler(
-        listener,
-        tls.map(|tls| tls.config.clone()),
-        limits.clone(),
-        Some(handler),
-    )
-    .map_err(|e| match tls {
+    tiny_http::Server::from_listener_with(listener, options).map_err(|e| match tls {
         None => format!("cannot listen on {addr}: {e}"),
         Some(tls) => format!("cannot listen on {addr} with {}: {e}", tls.files),
     })
+}
+
+/// The connections every listener shares: capped by `--max-connections` and by what the
+/// open-files limit leaves when `requests` are handled at once (said on stderr), and by
+/// `--max-connections-per-address` from one address.
+fn connections(config: &Config, requests: usize) -> Arc<tiny_http::Connections> {
+    let budget = crate::descriptors::budget(config, requests);
+    eprintln!("{}", budget.summary());
+    tiny_http::Connections::new(budget.connections, config.max_connections_per_address)
 }
 
 /// What a listener's connection threads run on each request: wait for a turn, then serve it.

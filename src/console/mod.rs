@@ -78,7 +78,7 @@ fn route(app: &App, req: &Request, admin_token: &str, page: &str) -> Response {
         };
     }
     if (method, page) == ("POST", "/signin") {
-        return sign_in(req, admin_token);
+        return sign_in(app, req, admin_token);
     }
     let Some(session) = signed_in else {
         // A page sends the browser to the sign-in page; anything else is refused.
@@ -246,13 +246,13 @@ fn secure_headers(response: Response) -> Response {
         response
     };
     response
-        .with_header(
+        .unframeable()
+        .with_header_replaced(
             "Content-Security-Policy",
             "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; \
              connect-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
         )
-        .with_header("X-Frame-Options", "DENY")
         .with_header("X-Content-Type-Options", "nosniff")
         .with_header("Referrer-Policy", "no-referrer")
 }
@@ -365,7 +365,7 @@ fn sign_in_page(req: &Request, error: Option<&str>, status: u16) -> Response {
     }
 }
 
-fn sign_in(req: &Request, admin_token: &str) -> Response {
+fn sign_in(app: &App, req: &Request, admin_token: &str) -> Response {
     let form = form_body(req);
     let sent = form_field(&form, "csrf").unwrap_or("");
     let double = cookie(req, CSRF_COOKIE).unwrap_or_default();
@@ -375,10 +375,20 @@ fn sign_in(req: &Request, admin_token: &str) -> Response {
             "this form expired or came from another page: reload it and try again",
         );
     }
+    // Wrong tokens count against the address, as on the admin API (`guesses`).
+    let address = crate::http::client_ip(req, &app.settings.trusted_proxies);
+    if let Err(wait) = app.admin_guesses.check(address) {
+        let seconds = crate::guesses::retry_after(wait);
+        let error = format!("Too many wrong tokens from your address: try again in {seconds} s.");
+        return sign_in_page(req, Some(&error), 429)
+            .with_header("Retry-After", &seconds.to_string());
+    }
     let given = form_field(&form, "token").unwrap_or("");
     if !constant_time_eq(&sha256(given.as_bytes()), &sha256(admin_token.as_bytes())) {
+        app.admin_guesses.wrong(address);
         return sign_in_page(req, Some("That is not the admin token."), 401);
     }
+    app.admin_guesses.right(address);
     let token = random_token();
     let now = Instant::now();
     {

@@ -400,3 +400,162 @@ fn sigterm_stops_a_server_whose_stderr_nobody_reads() {
     );
     assert_eq!(server.terminate().code(), Some(0));
 }
+
+/// A raw exchange from `local`: the status and the headers of the answer, and its body.
+fn exchange_from(server: &Server, local: &str, request: &str) -> (u16, String) {
+    use std::io::Write;
+    let mut stream = crate::socket_limits::connect_from(server, local, None);
+    stream.write_all(request.as_bytes()).unwrap();
+    let answer = crate::socket_limits::read_until_closed(&mut stream);
+    let status = answer
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no answer: {answer:?}"));
+    (status, answer)
+}
+
+/// An answer's header (its first line of that name), from the raw text.
+fn raw_header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
+    answer.split("\r\n\r\n").next()?.lines().find_map(|line| {
+        let (field, value) = line.split_once(':')?;
+        field.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+/// `GET /_admin/log` from `local` with `token`.
+fn admin_from(server: &Server, local: &str, token: &str) -> (u16, String) {
+    let request = format!(
+        "GET /_admin/log HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Connection: close\r\n\r\n"
+    );
+    exchange_from(server, local, &request)
+}
+
+#[test]
+fn guessing_the_admin_token_is_slowed_per_address_and_logged() {
+    let server = Server::start();
+    let right = crate::support::ADMIN_TOKEN;
+    // Five wrong tokens are free; the sixth shuts the address out for a second.
+    for i in 0..6 {
+        let (status, _) = admin_from(&server, "127.0.0.2", &format!("guess-{i}"));
+        assert_eq!(status, 401, "guess {i}");
+    }
+    let (status, answer) = admin_from(&server, "127.0.0.2", "guess-6");
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(raw_header(&answer, "Retry-After"), Some("1"), "{answer}");
+    assert!(
+        answer.contains(r#"{"error":"too many wrong admin tokens"#),
+        "{answer}"
+    );
+    // While it is shut out, even the right token is not looked at from there...
+    assert_eq!(admin_from(&server, "127.0.0.2", right).0, 429);
+    // ...but from another address it works at once.
+    assert_eq!(admin_from(&server, "127.0.0.3", right).0, 200);
+    assert!(
+        server.stderr_shows("6 wrong admin tokens from 127.0.0.2"),
+        "{}",
+        server.stderr()
+    );
+    // Once the second has passed, one more wrong token shuts it out for two.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while admin_from(&server, "127.0.0.2", "guess-7").0 == 429 {
+        assert!(Instant::now() < deadline, "still shut out");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, answer) = admin_from(&server, "127.0.0.2", "guess-8");
+    assert_eq!(status, 429);
+    assert_eq!(raw_header(&answer, "Retry-After"), Some("2"), "{answer}");
+}
+
+#[test]
+fn guessing_the_token_at_the_console_sign_in_is_slowed_too() {
+    let server = Server::start();
+    let (status, page) = exchange_from(
+        &server,
+        "127.0.0.4",
+        "GET /_admin/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    let cookie = raw_header(&page, "Set-Cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("the sign-in form's cookie")
+        .to_string();
+    let csrf = cookie.split_once('=').unwrap().1.to_string();
+    let sign_in = |local: &str, token: &str| {
+        let body = format!("csrf={csrf}&token={token}");
+        let request = format!(
+            "POST /_admin/console/signin HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        exchange_from(&server, local, &request)
+    };
+    for i in 0..6 {
+        assert_eq!(
+            sign_in("127.0.0.4", &format!("guess-{i}")).0,
+            401,
+            "guess {i}"
+        );
+    }
+    let (status, page) = sign_in("127.0.0.4", "guess-6");
+    assert_eq!(status, 429, "{page}");
+    assert!(raw_header(&page, "Retry-After").is_some(), "{page}");
+    assert!(page.contains("Too many wrong tokens"), "{page}");
+    // The admin API counts the same address, and another address signs in.
+    assert_eq!(
+        admin_from(&server, "127.0.0.4", crate::support::ADMIN_TOKEN).0,
+        429
+    );
+    assert_eq!(sign_in("127.0.0.5", crate::support::ADMIN_TOKEN).0, 303);
+}
+
+#[test]
+fn every_html_page_refuses_to_be_framed() {
+    let server = Server::start();
+    assert_eq!(mx_invite(&server, "framed@example.com").status, 200);
+    let mx_link = newest_link_path(&server, "framed@example.com");
+    let waterford = basic("waterford@example.com", "waterford123");
+    let user = json!({"userName": "Framed", "firstName": "F", "lastName": "R",
+                      "email": "framed@shieldconex.example", "phone": "+14155552671",
+                      "partner": {"id": 793}, "userRole": {"name": "Partner User"},
+                      "isActive": true, "sendWelcomeEmail": true});
+    let created = server.post(
+        "/shieldconex/api/v1/users",
+        &[
+            ("Authorization", &waterford),
+            ("Content-Type", "application/json"),
+        ],
+        &user.to_string(),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    let welcome = newest_link_path(&server, "framed@shieldconex.example");
+    let pages = [
+        "/mx/dashboard/login",
+        &mx_link,
+        "/mx/dashboard/register/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        &welcome,
+        "/shieldconex/welcome/not-a-token",
+        "/_admin/",
+    ];
+    for path in pages {
+        let page = server.get(path, &[]);
+        assert!(
+            page.header("Content-Type")
+                .is_some_and(|t| t.starts_with("text/html")),
+            "{path}: {page:?}"
+        );
+        assert_eq!(page.header("X-Frame-Options"), Some("DENY"), "{path}");
+        let policies: Vec<&str> = page
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("Content-Security-Policy"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(policies.len(), 1, "{path}: one policy: {policies:?}");
+        assert!(
+            policies[0].contains("frame-ancestors 'none'"),
+            "{path}: {policies:?}"
+        );
+    }
+}

@@ -448,6 +448,52 @@ fn amounts_are_exact_to_the_cent() {
     assert_eq!(errors["available"], json!(["must have at most 2 decimals"]));
 }
 
+#[test]
+fn amounts_a_float_would_round_are_refused_not_rounded() {
+    let server = Server::start();
+    let auth = demo_login(&server);
+    // JSON text a float cannot hold: written into the body as is.
+    let with_available = |n: u32, text: &str| {
+        example_n(n, json!(987654321))
+            .to_string()
+            .replace("987654321", text)
+    };
+    for (n, text) in [
+        (30, "100.00000000000000000001"),
+        (31, "1e-400"),
+        (32, "0.000000000000000000000000000001"),
+    ] {
+        let errors = field_errors(&create(&server, &auth, &with_available(n, text)), 422);
+        assert_eq!(
+            errors["available"],
+            json!(["must have at most 2 decimals"]),
+            "{text}"
+        );
+    }
+    let (_, me) = login(&server, "api_key", "password");
+    assert_eq!(available_cents(&me), DEMO_CENTS, "nothing was spent");
+    // Zeros past the cents lose nothing.
+    let exact = create(
+        &server,
+        &auth,
+        &with_available(33, "100.00000000000000000000"),
+    );
+    assert_eq!(exact.status, 200, "{}", exact.body);
+    assert_eq!(exact.json()["data"]["subclient"]["available"], json!(100));
+    // A seed is read the same way.
+    let seed = r#"{"nueve09": {"accounts": [{"api_key": "k", "password": "p", "name": "Seeded",
+                  "alias": "SEEDED", "available": 1e-400}]}}"#;
+    let refused = server.admin("POST", "/seed", Some(seed));
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("available must have at most 2 decimals"),
+        "{}",
+        refused.body
+    );
+}
+
 /// (field, bad value, the message's start). Every row breaks exactly one rule of Nueve09's
 /// create table (docs/nueve09.md).
 fn violations() -> Vec<(&'static str, Value, &'static str)> {

@@ -10,7 +10,7 @@ use socket2::{Domain, Socket, Type};
 
 use crate::support::Server;
 
-fn address(server: &Server) -> SocketAddr {
+pub(crate) fn address(server: &Server) -> SocketAddr {
     server
         .url
         .strip_prefix("http://")
@@ -19,29 +19,45 @@ fn address(server: &Server) -> SocketAddr {
         .expect("the server's address")
 }
 
-/// A socket to the server from `local` (any address of 127.0.0.0/8), with an optional small
+/// A socket to `server` from `local` (any address of 127.0.0.0/8), with an optional small
 /// receive buffer.
-fn connect_from(server: &Server, local: &str, receive_buffer: Option<usize>) -> TcpStream {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a socket");
+pub(crate) fn try_connect_from(
+    server: SocketAddr,
+    local: &str,
+    receive_buffer: Option<usize>,
+) -> std::io::Result<TcpStream> {
+    connect_within(server, local, receive_buffer, Duration::from_secs(5))
+}
+
+/// `try_connect_from`, giving up on connecting after `within`.
+pub(crate) fn connect_within(
+    server: SocketAddr,
+    local: &str,
+    receive_buffer: Option<usize>,
+    within: Duration,
+) -> std::io::Result<TcpStream> {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
     let local: SocketAddr = format!("{local}:0").parse().expect("a local address");
-    socket
-        .bind(&local.into())
-        .expect("binding the local address");
+    socket.bind(&local.into())?;
     if let Some(bytes) = receive_buffer {
-        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        socket.set_recv_buffer_size(bytes)?;
     }
-    socket
-        .connect_timeout(&address(server).into(), Duration::from_secs(5))
-        .expect("connecting");
+    socket.connect_timeout(&server.into(), within)?;
     let stream: TcpStream = socket.into();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("a read timeout");
-    stream
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    Ok(stream)
+}
+
+pub(crate) fn connect_from(
+    server: &Server,
+    local: &str,
+    receive_buffer: Option<usize>,
+) -> TcpStream {
+    try_connect_from(address(server), local, receive_buffer).expect("connecting")
 }
 
 /// Everything the server sends until it closes the connection or 10 s pass.
-fn read_until_closed(stream: &mut TcpStream) -> String {
+pub(crate) fn read_until_closed(stream: &mut TcpStream) -> String {
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -54,8 +70,15 @@ fn read_until_closed(stream: &mut TcpStream) -> String {
 }
 
 /// `GET /healthz` over a fresh connection from `local`, answered within `within`.
-fn healthz_from(server: &Server, local: &str, within: Duration) -> Result<(), String> {
-    let mut stream = connect_from(server, local, None);
+pub(crate) fn healthz_from(server: &Server, local: &str, within: Duration) -> Result<(), String> {
+    probe(address(server), local, within)
+}
+
+/// `GET /healthz` to `server` over a fresh connection from `local`, answered 200 within
+/// `within`.
+pub(crate) fn probe(server: SocketAddr, local: &str, within: Duration) -> Result<(), String> {
+    let mut stream =
+        try_connect_from(server, local, None).map_err(|e| format!("connecting: {e}"))?;
     stream.set_read_timeout(Some(within)).unwrap();
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

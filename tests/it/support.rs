@@ -175,6 +175,8 @@ pub struct Builder {
     stderr_unread: bool,
     /// `--db`, when not the directory's own (another server's database).
     database: Option<String>,
+    /// Limits on open files (soft, hard) the process starts with, set through `prlimit`.
+    open_files: Option<(u64, u64)>,
 }
 
 impl Builder {
@@ -198,6 +200,13 @@ impl Builder {
     /// on Linux) every write to it blocks.
     pub fn stderr_unread(mut self) -> Self {
         self.stderr_unread = true;
+        self
+    }
+
+    /// Starts the process with these limits on open files (soft, hard), as `ulimit -n` or
+    /// systemd's `LimitNOFILE=` would.
+    pub fn open_files(mut self, soft: u64, hard: u64) -> Self {
+        self.open_files = Some((soft, hard));
         self
     }
 
@@ -234,7 +243,16 @@ impl Builder {
     /// Starts on an existing directory (its `clientele.db`), e.g. to restart on the same file.
     pub fn start_in(self, dir: TempDir) -> Server {
         let database = self.database.unwrap_or_else(|| database_of(&dir));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_clientele"));
+        let binary = env!("CARGO_BIN_EXE_clientele");
+        // prlimit sets the limits and then becomes the server (exec): the same process.
+        let mut command = match self.open_files {
+            Some((soft, hard)) => {
+                let mut command = Command::new("prlimit");
+                command.arg(format!("--nofile={soft}:{hard}")).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
         command
             .arg("serve")
             .arg("--listen")
@@ -318,6 +336,7 @@ impl Server {
             trusted: None,
             stderr_unread: false,
             database: None,
+            open_files: None,
         }
     }
 
@@ -373,6 +392,43 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Descriptors the process has open now.
+    pub fn open_descriptors(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("reading the server's descriptors")
+            .count()
+    }
+
+    /// Sockets among the descriptors the process has open now (listeners and connections).
+    pub fn open_sockets(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("reading the server's descriptors")
+            .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy().starts_with("socket:"))
+            .count()
+    }
+
+    /// Threads the process runs now.
+    pub fn threads(&self) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("reading the server's status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Threads:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("a Threads line")
+    }
+
+    /// The connections the server said at startup it holds at most.
+    pub fn connection_cap(&self) -> usize {
+        assert!(self.stderr_shows("connections at once"));
+        self.stderr()
+            .lines()
+            .find_map(|line| line.strip_prefix("clientele: at most "))
+            .and_then(|rest| rest.split(' ').next()?.parse().ok())
+            .expect("the startup line about connections")
     }
 
     /// Sends SIGTERM and waits (at most 10 s) for the process to exit.

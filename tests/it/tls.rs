@@ -200,6 +200,24 @@ fn one_tls_connection_carries_several_requests() {
 }
 
 #[test]
+fn ambiguous_framing_over_tls_is_refused_and_closed_with_a_close_notify() {
+    let certificate = Certificate::new();
+    let server = certificate.serve();
+    let mut tls = connect(&server, &certificate.pem(), &rustls::version::TLS13);
+    let smuggling = "POST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\
+                     Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    let hidden = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    tls.write_all(format!("{smuggling}{hidden}").as_bytes())
+        .unwrap();
+    let mut response = Vec::new();
+    tls.read_to_end(&mut response)
+        .expect("the answer, then a close_notify");
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert_eq!(response.matches("HTTP/1.1 ").count(), 1, "{response}");
+}
+
+#[test]
 fn tls_1_1_is_refused() {
     let certificate = Certificate::new();
     let server = certificate.serve();

@@ -36,7 +36,11 @@ struct NewSubclient {
 pub fn create_client(app: &App, req: &Request) -> Result<Response, Error> {
     let caller = token::authenticate(app, req)?;
     super::require_json(req)?;
-    let form = Form::from_json(&json_body(req)?)?;
+    let raw = match &req.body {
+        crate::http::Body::Complete(bytes) => bytes.as_slice(),
+        _ => &[],
+    };
+    let form = Form::from_json(&json_body(req)?, raw)?;
     let new = NewSubclient {
         id: app.ids.uuid_v4(),
         api_key: app.ids.uuid_v4(),

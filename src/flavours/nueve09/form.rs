@@ -107,9 +107,9 @@ pub struct Form {
 }
 
 impl Form {
-    /// Reads and validates the body of `POST /clients`: 400 when it is not an object, 422
-    /// with every field that breaks its pattern.
-    pub fn from_json(body: &Value) -> Result<Form, Error> {
+    /// Reads and validates the body of `POST /clients` (`body` parsed from `raw`): 400 when
+    /// it is not an object, 422 with every field that breaks its pattern.
+    pub fn from_json(body: &Value, raw: &[u8]) -> Result<Form, Error> {
         let Some(map) = body.as_object() else {
             return Err(Error::BadRequest(
                 "the request body must be a JSON object with the fields of a client".into(),
@@ -129,9 +129,10 @@ impl Form {
                 }
             }
         }
-        let available = match map.get("available") {
-            None | Some(Value::Null) => Err("is required"),
-            Some(value) => money::from_json(value).map_err(money::AmountError::message),
+        let available = match money::raw_field(raw, "available") {
+            None => Err("is required"),
+            Some(text) if text.get().trim() == "null" => Err("is required"),
+            Some(text) => money::from_raw(text).map_err(money::AmountError::message),
         };
         if let Err(message) = available {
             note("available", message);

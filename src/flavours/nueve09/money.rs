@@ -1,8 +1,12 @@
 //! Money. Nueve09 sends and shows amounts in pesos as JSON floats (`"available": 22814.55`, the
 //! vendor's documentation and the login example); we keep them as integer cents and never do
-//! arithmetic on floats. An amount is read from the number's decimal text, so `1000.55` is exactly
-//! 100055 cents and `10.555` is refused rather than rounded.
+//! arithmetic on floats. An amount is read from the number's decimal text as the client wrote
+//! it, so `1000.55` is exactly 100055 cents and `10.555` is refused rather than rounded; so are
+//! `100.00000000000000000001` and `1e-400`, which a float would take for 100 and 0.
 
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// The largest amount accepted: a trillion pesos (15 digits of cents), far below `i64::MAX`
@@ -82,15 +86,28 @@ pub fn parse_cents(text: &str) -> Result<i64, AmountError> {
     }
 }
 
-/// A JSON amount: a number as the seed sends it, or the same in a string (`"1000.50"`).
-pub fn from_json(value: &Value) -> Result<i64, AmountError> {
-    match value {
-        // serde_json prints a float in its shortest exact form, so `1000.55` reads back as
-        // the text the client sent, not as 1000.5499999...
-        Value::Number(n) => parse_cents(&n.to_string()),
-        Value::String(s) => parse_cents(s),
+/// A JSON amount as sent: a number, read from its own text, or the same in a string
+/// (`"1000.50"`). Parsed into a `Value`, a number would already be a float (serde_json keeps
+/// no number's text without its `arbitrary_precision` feature, which would change every
+/// flavour's numbers), so the text comes from the body again, as a `RawValue`.
+pub fn from_raw(raw: &RawValue) -> Result<i64, AmountError> {
+    let text = raw.get().trim();
+    if text.starts_with('"') {
+        let string: String = serde_json::from_str(text).map_err(|_| AmountError::NotANumber)?;
+        return parse_cents(&string);
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Number(_)) => parse_cents(text),
         _ => Err(AmountError::NotANumber),
     }
+}
+
+/// The top-level field `name` of a JSON object as written in `body` (the last of that name,
+/// as in the parsed value), for `from_raw`; `None` when absent or when `body` is not an
+/// object.
+pub fn raw_field<'a>(body: &'a [u8], name: &str) -> Option<&'a RawValue> {
+    let fields: HashMap<String, &RawValue> = serde_json::from_slice(body).ok()?;
+    fields.get(name).copied()
 }
 
 /// Cents → the JSON number the vendor shows: `2281455` → `22814.55`, and whole pesos as an
@@ -117,7 +134,6 @@ pub fn parse_min_balance(text: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn reads_amounts_exactly() {
@@ -152,17 +168,30 @@ mod tests {
     }
 
     #[test]
-    fn json_floats_keep_their_cents() {
-        let body: Value =
-            serde_json::from_str(r#"[1000, 22814.55, 0.29, 1154.1, "99.5"]"#).unwrap();
-        let cents: Vec<_> = body
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| from_json(v).unwrap())
-            .collect();
-        assert_eq!(cents, vec![100_000, 2_281_455, 29, 115_410, 9_950]);
-        assert_eq!(from_json(&json!(true)), Err(AmountError::NotANumber));
+    fn json_amounts_are_read_as_written() {
+        let raw: Vec<Box<RawValue>> =
+            serde_json::from_str(r#"[1000, 22814.55, 0.29, 1154.1, "99.5", true, null]"#).unwrap();
+        let cents: Vec<_> = raw.iter().map(|v| from_raw(v)).collect();
+        assert_eq!(
+            cents,
+            vec![
+                Ok(100_000),
+                Ok(2_281_455),
+                Ok(29),
+                Ok(115_410),
+                Ok(9_950),
+                Err(AmountError::NotANumber),
+                Err(AmountError::NotANumber)
+            ]
+        );
+        let body = br#"{"available": 100.00000000000000000001, "other": 1e-400}"#;
+        let available = raw_field(body, "available").unwrap();
+        assert_eq!(from_raw(available), Err(AmountError::TooPrecise));
+        let other = raw_field(body, "other").unwrap();
+        assert_eq!(from_raw(other), Err(AmountError::TooPrecise));
+        let twice = br#"{"available": 1, "available": 2.5}"#;
+        assert_eq!(from_raw(raw_field(twice, "available").unwrap()), Ok(250));
+        assert!(raw_field(b"[1]", "available").is_none());
         assert_eq!(to_json(2_281_455).to_string(), "22814.55");
         assert_eq!(to_json(100_000).to_string(), "1000");
         assert_eq!(to_json(115_410).to_string(), "1154.1");

@@ -2,7 +2,8 @@
 //! Amounts are read exactly to the cent, as in `POST /clients` (see `money.rs`).
 
 use serde::Deserialize;
-use serde_json::{json, Number, Value};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
 
 use super::money;
 use crate::auth::Hasher;
@@ -36,12 +37,12 @@ pub struct Account {
     pub entity_code: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
-    /// Pesos, e.g. 22814.55; kept as integer cents.
+    /// Pesos, e.g. 22814.55, as written (`money::from_raw`); kept as integer cents.
     #[serde(default)]
-    available: Option<Number>,
+    available: Option<Box<RawValue>>,
     /// Pesos; the login answer's `balance` (the docs show 1154.0). Default 0.
     #[serde(default)]
-    balance: Option<Number>,
+    balance: Option<Box<RawValue>>,
     #[serde(skip)]
     available_cents: i64,
     #[serde(skip)]
@@ -53,10 +54,8 @@ pub struct Account {
 }
 
 /// An optional amount in pesos → cents (absent: 0).
-fn cents(amount: &Option<Number>) -> Result<i64, money::AmountError> {
-    amount
-        .as_ref()
-        .map_or(Ok(0), |n| money::parse_cents(&n.to_string()))
+fn cents(amount: &Option<Box<RawValue>>) -> Result<i64, money::AmountError> {
+    amount.as_deref().map_or(Ok(0), money::from_raw)
 }
 
 /// Deletes top-level account `id` and every sub-client below it (ON DELETE CASCADE).

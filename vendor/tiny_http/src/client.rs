@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::common::{HTTPVersion, Method};
+use crate::common::{HTTPVersion, Method, StatusCode};
 use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
@@ -65,8 +65,10 @@ pub struct ClientConnection {
     abort_handle: Option<crate::connection::Connection>,
 
     // Clientele patch: the socket's read deadline, set for each request head and body
-    deadline: std::sync::Arc<crate::connection::ReadDeadline>,
+    deadline: std::sync::Arc<crate::connection::Deadlines>,
     limits: std::sync::Arc<crate::Limits>,
+    // Clientele patch: whether this connection waits on its client (for `Connections`)
+    activity: std::sync::Arc<crate::connections::Activity>,
 }
 
 /// Error that can happen when reading a request.
@@ -76,6 +78,9 @@ enum ReadError {
     WrongHeader(HTTPVersion),
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
+    /// Clientele patch: a request refused with this status and why (an unknown method or
+    /// version, ambiguous framing).
+    Refused(StatusCode, &'static str),
     ReadIoError(IoError),
 }
 
@@ -84,7 +89,8 @@ impl ClientConnection {
     pub(crate) fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
-        deadline: std::sync::Arc<crate::connection::ReadDeadline>,
+        deadline: std::sync::Arc<crate::connection::Deadlines>,
+        activity: std::sync::Arc<crate::connections::Activity>,
         limits: std::sync::Arc<crate::Limits>,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
@@ -104,15 +110,52 @@ impl ClientConnection {
             abort_handle,
             deadline,
             limits,
+            activity,
         }
     }
 
     /// Clientele patch: the connection's read deadline and the body timeout, for the drain
     /// of an unread body after the answer.
-    pub(crate) fn body_deadline(
-        &self,
-    ) -> (std::sync::Arc<crate::connection::ReadDeadline>, Duration) {
+    pub(crate) fn body_deadline(&self) -> (std::sync::Arc<crate::connection::Deadlines>, Duration) {
         (self.deadline.clone(), self.limits.body_timeout)
+    }
+
+    /// Clientele patch: answers a request that cannot be served (`explanation` is the body)
+    /// and lets the client read that answer before the connection closes.
+    fn refuse(&mut self, status: StatusCode, version: HTTPVersion, explanation: &str) {
+        use std::io::Write;
+        let mut writer = self.sink.next().unwrap();
+        let response = crate::Response::from_string(explanation)
+            .with_status_code(status)
+            .closing_the_connection();
+        if response
+            .raw_print(&mut writer, version, &[], false, None)
+            .is_ok()
+        {
+            let _ = writer.flush();
+            self.linger();
+        }
+    }
+
+    /// Clientele patch: closing a socket with request bytes unread sends a reset, which can
+    /// destroy the answer before the client has read it. So the connection is half-closed
+    /// first (not under TLS, whose close_notify must come before the FIN: it is sent when
+    /// the connection is dropped), and what the client still sends is read and dropped, for
+    /// at most a second or 64 KiB (Apache's "lingering close").
+    fn linger(&mut self) {
+        if let Some(socket) = self.abort_handle.as_ref().filter(|_| !self.secure) {
+            let _ = socket.shutdown(std::net::Shutdown::Write);
+        }
+        self.deadline
+            .set(std::time::Instant::now() + Duration::from_secs(1));
+        let mut dropped = [0u8; 4096];
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            match self.next_header_source.read(&mut dropped) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
     }
 
     /// Reads the next line from self.next_header_source.
@@ -136,6 +179,7 @@ impl ClientConnection {
             if starts_request && buf.is_empty() {
                 self.deadline
                     .set(std::time::Instant::now() + self.limits.head_timeout);
+                self.activity.enter(crate::connections::Phase::Reading);
             }
 
             if byte == b'\n' && prev_byte_was_cr {
@@ -145,6 +189,16 @@ impl ClientConnection {
                 return AsciiString::from_ascii(buf).map_err(|_| {
                     IoError::new(ErrorKind::InvalidData, BadLine("bytes outside ASCII"))
                 });
+            }
+
+            // Clientele patch (RFC 9112 §2.2, §5.5): a line ends with CRLF only. A bare LF or
+            // CR, or another control character in a line, is refused: a proxy that took a
+            // bare LF for the end of a line would read other headers than we do.
+            if (prev_byte_was_cr && byte != b'\n') || !allowed_in_line(byte) {
+                return Err(IoError::new(
+                    ErrorKind::InvalidData,
+                    BadLine("a control character in a line"),
+                ));
             }
 
             prev_byte_was_cr = byte == b'\r';
@@ -161,6 +215,17 @@ impl ClientConnection {
         }
     }
 
+    /// The request line, or why there is none.
+    fn read_request_line(&mut self) -> Result<AsciiString, ReadError> {
+        self.read_next_line(true).map_err(|e| {
+            if BadLine::is(&e) {
+                ReadError::WrongRequestLine
+            } else {
+                ReadError::ReadIoError(e)
+            }
+        })
+    }
+
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
@@ -169,13 +234,13 @@ impl ClientConnection {
             let (method, path, version) = {
                 // Clientele patch: between requests, only the idle timeout applies.
                 self.deadline.clear();
-                let line = self.read_next_line(true).map_err(|e| {
-                    if BadLine::is(&e) {
-                        ReadError::WrongRequestLine
-                    } else {
-                        ReadError::ReadIoError(e)
-                    }
-                })?;
+                self.activity.enter(crate::connections::Phase::Idle);
+                let mut line = self.read_request_line()?;
+                // Clientele patch (RFC 9112 §2.2): an empty line before a request line is
+                // ignored (clients have sent a CRLF after a body).
+                if line.is_empty() {
+                    line = self.read_request_line()?;
+                }
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -233,7 +298,7 @@ impl ClientConnection {
             writer,
         )
         .map(|mut request| {
-            request.abort_handle = self.abort_handle.as_ref().and_then(|c| c.try_clone().ok());
+            request.abort_handle = self.abort_handle.as_ref().map(|c| c.handle());
             request
         })
         .and_then(|mut request| {
@@ -249,6 +314,9 @@ impl ClientConnection {
                 request::RequestCreationError::ExpectationFailed => {
                     ReadError::ExpectationFailed(version)
                 }
+                request::RequestCreationError::Refused(status, why) => {
+                    ReadError::Refused(status, why)
+                }
             }
         })?;
 
@@ -263,122 +331,127 @@ impl Iterator for ClientConnection {
     /// Blocks until the next Request is available.
     /// Returns None when no new Requests will come from the client.
     fn next(&mut self) -> Option<Request> {
-        use crate::{Response, StatusCode};
-
         // the client sent a "connection: close" header in this previous request
         //  or is using HTTP 1.0, meaning that no new request will come
         if self.no_more_requests {
             return None;
         }
 
-        loop {
-            let rq = match self.read() {
-                Err(ReadError::WrongRequestLine) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::WrongHeader(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response.raw_print(writer, ver, &[], false, None).ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
-                    // request timeout
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(408));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // closing the connection
-                }
-
-                Err(ReadError::ExpectationFailed(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(417));
-                    response.raw_print(writer, ver, &[], true, None).ok();
-                    return None; // TODO: should be recoverable, but needs handling in case of body
-                }
-
-                Err(ReadError::ReadIoError(_)) => return None,
-
-                Ok(rq) => rq,
-            };
-
-            // checking HTTP version
-            if *rq.http_version() > (1, 1) {
-                let writer = self.sink.next().unwrap();
-                let response = Response::from_string(
-                    "This server only supports HTTP versions 1.0 and 1.1".to_owned(),
-                )
-                .with_status_code(StatusCode(505));
-                response
-                    .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                    .ok();
-                continue;
+        let rq = match self.read() {
+            Ok(rq) => rq,
+            // Clientele patch: every error answers (but an I/O error, which leaves nobody to
+            // answer) and closes the connection: where the next request would start is
+            // unknown, or not to be trusted.
+            Err(ReadError::WrongRequestLine) => {
+                self.refuse(StatusCode(400), HTTPVersion(1, 1), "");
+                return None;
             }
+            Err(ReadError::WrongHeader(ver)) => {
+                self.refuse(StatusCode(400), ver, "");
+                return None;
+            }
+            Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
+                self.refuse(StatusCode(408), HTTPVersion(1, 1), "");
+                return None;
+            }
+            Err(ReadError::ExpectationFailed(ver)) => {
+                // TODO: should be recoverable, but needs handling in case of body
+                self.refuse(StatusCode(417), ver, "");
+                return None;
+            }
+            Err(ReadError::Refused(status, why)) => {
+                self.refuse(status, HTTPVersion(1, 1), why);
+                return None;
+            }
+            Err(ReadError::ReadIoError(_)) => return None,
+        };
 
-            // updating the status of the connection
-            let connection_header = rq
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Connection"))
-                .map(|h| h.value.as_str());
+        // updating the status of the connection
+        let connection_header = rq
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Connection"))
+            .map(|h| h.value.as_str());
 
-            let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
+        let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
 
-            match lowercase {
-                Some(ref val) if val.contains("close") => self.no_more_requests = true,
-                Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
-                Some(ref val)
-                    if !val.contains("keep-alive") && *rq.http_version() == HTTPVersion(1, 0) =>
-                {
-                    self.no_more_requests = true
-                }
-                None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
-                _ => (),
-            };
+        match lowercase {
+            Some(ref val) if val.contains("close") => self.no_more_requests = true,
+            Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
+            Some(ref val)
+                if !val.contains("keep-alive") && *rq.http_version() == HTTPVersion(1, 0) =>
+            {
+                self.no_more_requests = true
+            }
+            None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
+            _ => (),
+        };
 
-            // returning the request
-            return Some(rq);
-        }
+        // returning the request
+        Some(rq)
     }
 }
 
 /// Parses a "HTTP/1.1" string.
+///
+/// Clientele patch (RFC 9112 §2.3): `HTTP/` DIGIT `.` DIGIT, or 400. A major version other
+/// than 1 gets 505 (upstream took HTTP/2.0 and 3.0 in, then wrote its 505 behind the
+/// request's own answer, which never came: no answer at all); a higher 1.x is served as 1.1,
+/// the highest minor version this server speaks (RFC 9110 §2.5).
 fn parse_http_version(version: &str) -> Result<HTTPVersion, ReadError> {
-    let (major, minor) = match version {
-        "HTTP/0.9" => (0, 9),
-        "HTTP/1.0" => (1, 0),
-        "HTTP/1.1" => (1, 1),
-        "HTTP/2.0" => (2, 0),
-        "HTTP/3.0" => (3, 0),
+    let digits = version.strip_prefix("HTTP/").map(str::as_bytes);
+    let (major, minor) = match digits {
+        Some(&[major, b'.', minor]) if major.is_ascii_digit() && minor.is_ascii_digit() => {
+            (major - b'0', minor - b'0')
+        }
         _ => return Err(ReadError::WrongRequestLine),
     };
-
-    Ok(HTTPVersion(major, minor))
+    match (major, minor) {
+        (1, 0) => Ok(HTTPVersion(1, 0)),
+        (1, _) => Ok(HTTPVersion(1, 1)),
+        _ => Err(ReadError::Refused(
+            StatusCode(505),
+            "This server only supports HTTP versions 1.0 and 1.1",
+        )),
+    }
 }
 
 /// Parses the request line of the request.
 /// eg. GET / HTTP/1.1
+///
+/// Clientele patch (RFC 9112 §3): exactly three parts, one space apart (upstream ignored a
+/// fourth); a method is a token (or 400), matched case-sensitively (RFC 9110 §9.1: `get` is
+/// not `GET`), and one this server does not know gets 501 (upstream passed any word on as a
+/// non-standard method, and matched none of them).
 fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ReadError> {
     let mut parts = line.split(' ');
+    let (Some(method), Some(path), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ReadError::WrongRequestLine);
+    };
+    if method.is_empty() || !method.bytes().all(is_token_byte) || path.is_empty() {
+        return Err(ReadError::WrongRequestLine);
+    }
+    let version = parse_http_version(version)?;
+    match method.parse() {
+        Ok(Method::NonStandard(_)) | Err(()) => Err(ReadError::Refused(
+            StatusCode(501),
+            "This server does not implement that method",
+        )),
+        Ok(method) => Ok((method, path.to_owned(), version)),
+    }
+}
 
-    let method = parts.next().and_then(|w| w.parse().ok());
-    let path = parts.next().map(ToOwned::to_owned);
-    let version = parts.next().and_then(|w| parse_http_version(w).ok());
+/// Clientele patch: a byte of a token (`tchar`, RFC 9110 §5.6.2), as methods are.
+fn is_token_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
 
-    method
-        .and_then(|method| Some((method, path?, version?)))
-        .ok_or(ReadError::WrongRequestLine)
+/// Clientele patch: a byte that may appear in a request line or header line (RFC 9110 §5.5:
+/// no control character but a tab; CR only before the LF that ends the line).
+fn allowed_in_line(byte: u8) -> bool {
+    byte == b'\t' || byte == b'\r' || !byte.is_ascii_control()
 }
 
 #[cfg(test)]
@@ -393,5 +466,27 @@ mod test {
 
         assert!(super::parse_request_line("GET /hello").is_err());
         assert!(super::parse_request_line("qsd qsd qsd").is_err());
+    }
+
+    #[test]
+    fn methods_and_versions_by_the_book() {
+        use super::{parse_request_line as parse, ReadError};
+        let status = |line| match parse(line) {
+            Ok(_) => 0,
+            Err(ReadError::Refused(status, _)) => status.0,
+            Err(_) => 400,
+        };
+        assert_eq!(status("GET /a HTTP/1.1"), 0);
+        assert_eq!(status("PATCH /a HTTP/1.0"), 0);
+        assert_eq!(status("get /a HTTP/1.1"), 501);
+        assert_eq!(status("BREW /a HTTP/1.1"), 501);
+        assert_eq!(status("GE(T /a HTTP/1.1"), 400);
+        assert_eq!(status("GET /a HTTP/2.0"), 505);
+        assert_eq!(status("GET /a HTTP/0.9"), 505);
+        assert_eq!(status("GET /a http/1.1"), 400);
+        assert_eq!(status("GET /a HTTP/1.10"), 400);
+        assert_eq!(status("GET /a HTTP/1.1 extra"), 400);
+        assert_eq!(status("GET  /a HTTP/1.1"), 400);
+        assert!(matches!(parse("GET /a HTTP/1.2"), Ok((_, _, v)) if v == (1, 1)));
     }
 }

@@ -4,6 +4,7 @@ use std::io::ErrorKind;
 #[cfg(unix)]
 use std::os::unix::net as unix_net;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use std::{
     net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs},
@@ -50,72 +51,117 @@ impl From<unix_net::UnixListener> for Listener {
 /// Unified connection. Either a [`TcpStream`] or [`std::os::unix::net::UnixStream`].
 ///
 /// Clientele patch: every handle on one socket (the read half, the write half, the handle
-/// that aborts a request, the socket beneath a TLS session) shares one [`ReadDeadline`], so
+/// that aborts a request, the socket beneath a TLS session) shares one [`Deadlines`], so
 /// that the connection's thread can bound a whole request head or body, not just one read:
 /// the deadline is enforced on each read of the socket itself, beneath TLS, where a client
 /// that trickles one byte at a time cannot stretch it.
+///
+/// Clientele patch: the handles share the socket itself too (`Arc`), where upstream gave each
+/// one a descriptor of its own (`try_clone`, a `dup`): a connection costs one descriptor, not
+/// three or four, and making a handle cannot fail. Upstream's `try_clone().unwrap()` panicked
+/// the accept thread once the process ran out of descriptors, and the server never accepted
+/// again.
 #[derive(Debug)]
 pub(crate) struct Connection {
     socket: Socket,
-    deadline: std::sync::Arc<ReadDeadline>,
+    deadline: std::sync::Arc<Deadlines>,
     /// The read timeout last set on the socket through this handle (saves a system call
     /// per read between requests, when it does not change).
     read_timeout: Option<Duration>,
+    /// The write timeout last set on the socket through this handle.
+    write_timeout: Option<Duration>,
 }
 
 #[derive(Debug)]
 enum Socket {
-    Tcp(TcpStream),
+    Tcp(Arc<TcpStream>),
     #[cfg(unix)]
-    Unix(unix_net::UnixStream),
+    Unix(Arc<unix_net::UnixStream>),
 }
 
-/// Clientele patch: how long the next reads of a connection may take. With no deadline set,
-/// each read may wait `idle` (a keep-alive connection between requests); with one, every
-/// read waits at most until it, and a read past it fails with `TimedOut`.
+/// Clientele patch: how long the next reads and writes of a connection may take.
+///
+/// With no read deadline set, each read may wait `idle` (a keep-alive connection between
+/// requests); with one, every read waits at most until it, and a read past it fails with
+/// `TimedOut`.
+///
+/// An answer must be written within `write` of its start (`start_answer`). A timeout on each
+/// write alone was not enough: the kernel keeps growing the send buffer of a client that
+/// does not read (up to `tcp_wmem`, 4 MiB), and every step let a blocked write through, so
+/// the timeout started over and never passed.
 #[derive(Debug)]
-pub(crate) struct ReadDeadline {
+pub(crate) struct Deadlines {
     idle: Duration,
+    write: Duration,
     /// Nanoseconds after `epoch`; 0 for none.
     at: AtomicU64,
+    /// The answer's deadline, nanoseconds after `epoch`; 0 for none.
+    write_at: AtomicU64,
     epoch: Instant,
 }
 
-impl ReadDeadline {
-    fn new(idle: Duration) -> ReadDeadline {
-        ReadDeadline {
+impl Deadlines {
+    fn new(idle: Duration, write: Duration) -> Deadlines {
+        Deadlines {
             idle,
+            write,
             at: AtomicU64::new(0),
+            write_at: AtomicU64::new(0),
             epoch: Instant::now(),
         }
     }
 
+    fn nanos(&self, at: Instant) -> u64 {
+        let nanos = at.saturating_duration_since(self.epoch).as_nanos();
+        (nanos.min(u128::from(u64::MAX)) as u64).max(1)
+    }
+
     /// Reads must complete by `at`.
     pub(crate) fn set(&self, at: Instant) {
-        let nanos = at.saturating_duration_since(self.epoch).as_nanos();
-        self.at.store(
-            (nanos.min(u128::from(u64::MAX)) as u64).max(1),
-            Ordering::Relaxed,
-        );
+        self.at.store(self.nanos(at), Ordering::Relaxed);
     }
 
-    /// Back to the idle timeout (between requests).
+    /// The answer about to be written must be written within the write timeout.
+    pub(crate) fn start_answer(&self) {
+        let at = self.nanos(Instant::now() + self.write);
+        self.write_at.store(at, Ordering::Relaxed);
+    }
+
+    /// Back to the idle timeout (between requests), and no answer under way.
     pub(crate) fn clear(&self) {
         self.at.store(0, Ordering::Relaxed);
+        self.write_at.store(0, Ordering::Relaxed);
     }
 
-    /// The timeout for the next read, or `TimedOut` when the deadline has passed.
-    fn next_read_timeout(&self) -> std::io::Result<Duration> {
-        let at = self.at.load(Ordering::Relaxed);
+    /// The time left before `at` (nanoseconds after `epoch`, 0 for none), at most `longest`;
+    /// `TimedOut` when it has passed.
+    fn left(&self, at: u64, longest: Duration) -> std::io::Result<Duration> {
         if at == 0 {
-            return Ok(self.idle);
+            return Ok(longest);
         }
         let remaining = Duration::from_nanos(at).saturating_sub(self.epoch.elapsed());
         if remaining.is_zero() {
             return Err(timed_out());
         }
         // The socket rejects a zero timeout; a millisecond is the finest that matters here.
-        Ok(remaining.max(Duration::from_millis(1)).min(self.idle))
+        Ok(remaining.max(Duration::from_millis(1)).min(longest))
+    }
+
+    /// The timeout for the next read, or `TimedOut` when the deadline has passed.
+    fn next_read_timeout(&self) -> std::io::Result<Duration> {
+        self.left(self.at.load(Ordering::Relaxed), self.idle)
+    }
+
+    /// The timeout for the next write, or `TimedOut` when the answer's deadline has passed.
+    fn next_write_timeout(&self) -> std::io::Result<Duration> {
+        self.left(self.write_at.load(Ordering::Relaxed), self.write)
+    }
+
+    /// How far the socket's write timeout may be from the time left before it is set again:
+    /// a write then ends at most this much after the answer's deadline, and a quick answer
+    /// costs no system call.
+    fn write_slack(&self) -> Duration {
+        (self.write / 10).max(Duration::from_millis(10))
     }
 }
 
@@ -131,10 +177,10 @@ impl std::io::Read for Connection {
             self.set_read_timeout(timeout)?;
             self.read_timeout = timeout;
         }
-        let read = match &mut self.socket {
-            Socket::Tcp(s) => s.read(buf),
+        let read = match &self.socket {
+            Socket::Tcp(s) => (&**s).read(buf),
             #[cfg(unix)]
-            Socket::Unix(s) => s.read(buf),
+            Socket::Unix(s) => (&**s).read(buf),
         };
         // A socket read timeout surfaces as WouldBlock on Unix; say what it is. An idle
         // keep-alive connection is closed quietly; a request cut short gets a 408.
@@ -149,10 +195,11 @@ impl std::io::Read for Connection {
 }
 impl std::io::Write for Connection {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let written = match &mut self.socket {
-            Socket::Tcp(s) => s.write(buf),
+        self.bound_write()?;
+        let written = match &self.socket {
+            Socket::Tcp(s) => (&**s).write(buf),
             #[cfg(unix)]
-            Socket::Unix(s) => s.write(buf),
+            Socket::Unix(s) => (&**s).write(buf),
         };
         written.map_err(|e| match e.kind() {
             ErrorKind::WouldBlock => std::io::Error::new(ErrorKind::TimedOut, "write timed out"),
@@ -161,10 +208,10 @@ impl std::io::Write for Connection {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        match &mut self.socket {
-            Socket::Tcp(s) => s.flush(),
+        match &self.socket {
+            Socket::Tcp(s) => (&**s).flush(),
             #[cfg(unix)]
-            Socket::Unix(s) => s.flush(),
+            Socket::Unix(s) => (&**s).flush(),
         }
     }
 }
@@ -178,22 +225,39 @@ impl Connection {
         }
     }
 
+    /// Clientele patch: keeps the socket's write timeout within the answer's deadline.
+    fn bound_write(&mut self) -> std::io::Result<()> {
+        let wanted = self.deadline.next_write_timeout()?;
+        let slack = self.deadline.write_slack();
+        let set = self.write_timeout.unwrap_or(Duration::MAX);
+        if wanted + slack < set || set + slack < wanted {
+            self.set_write_timeout(wanted)?;
+        }
+        Ok(())
+    }
+
+    fn set_write_timeout(&mut self, timeout: Duration) -> std::io::Result<()> {
+        match &self.socket {
+            Socket::Tcp(s) => s.set_write_timeout(Some(timeout)),
+            #[cfg(unix)]
+            Socket::Unix(s) => s.set_write_timeout(Some(timeout)),
+        }?;
+        self.write_timeout = Some(timeout);
+        Ok(())
+    }
+
     /// Clientele patch: the deadline every handle on this socket shares.
-    pub(crate) fn deadline(&self) -> std::sync::Arc<ReadDeadline> {
+    pub(crate) fn deadline(&self) -> std::sync::Arc<Deadlines> {
         self.deadline.clone()
     }
 
     /// Clientele patch (slowloris): the idle timeout between requests, and how long one
     /// write may block on a client that does not read.
     pub(crate) fn set_timeouts(&mut self, idle: Duration, write: Duration) -> std::io::Result<()> {
-        self.deadline = std::sync::Arc::new(ReadDeadline::new(idle));
+        self.deadline = std::sync::Arc::new(Deadlines::new(idle, write));
         self.set_read_timeout(Some(idle))?;
         self.read_timeout = Some(idle);
-        match &self.socket {
-            Socket::Tcp(s) => s.set_write_timeout(Some(write)),
-            #[cfg(unix)]
-            Socket::Unix(s) => s.set_write_timeout(Some(write)),
-        }
+        self.set_write_timeout(write)
     }
 
     fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
@@ -222,25 +286,31 @@ impl Connection {
         }
     }
 
-    pub(crate) fn try_clone(&self) -> std::io::Result<Self> {
+    /// Another handle on the same socket (no new descriptor).
+    pub(crate) fn handle(&self) -> Self {
         let socket = match &self.socket {
-            Socket::Tcp(s) => Socket::Tcp(s.try_clone()?),
+            Socket::Tcp(s) => Socket::Tcp(s.clone()),
             #[cfg(unix)]
-            Socket::Unix(s) => Socket::Unix(s.try_clone()?),
+            Socket::Unix(s) => Socket::Unix(s.clone()),
         };
-        Ok(Connection {
+        Connection {
             socket,
             deadline: self.deadline.clone(),
             read_timeout: self.read_timeout,
-        })
+            write_timeout: self.write_timeout,
+        }
     }
 }
 impl From<TcpStream> for Connection {
     fn from(s: TcpStream) -> Self {
         Connection {
-            socket: Socket::Tcp(s),
-            deadline: std::sync::Arc::new(ReadDeadline::new(Duration::from_secs(30))),
+            socket: Socket::Tcp(Arc::new(s)),
+            deadline: std::sync::Arc::new(Deadlines::new(
+                Duration::from_secs(30),
+                Duration::from_secs(30),
+            )),
             read_timeout: None,
+            write_timeout: None,
         }
     }
 }
@@ -248,9 +318,13 @@ impl From<TcpStream> for Connection {
 impl From<unix_net::UnixStream> for Connection {
     fn from(s: unix_net::UnixStream) -> Self {
         Connection {
-            socket: Socket::Unix(s),
-            deadline: std::sync::Arc::new(ReadDeadline::new(Duration::from_secs(30))),
+            socket: Socket::Unix(Arc::new(s)),
+            deadline: std::sync::Arc::new(Deadlines::new(
+                Duration::from_secs(30),
+                Duration::from_secs(30),
+            )),
             read_timeout: None,
+            write_timeout: None,
         }
     }
 }

@@ -108,10 +108,12 @@ use std::time::Duration;
 
 use client::ClientConnection;
 use connection::Connection;
+use connections::{Phase, Place};
 use util::MessagesQueue;
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
+pub use connections::Connections;
 pub use request::{ReadWrite, Request};
 pub use response::{Response, ResponseBox};
 pub use test::TestRequest;
@@ -119,6 +121,7 @@ pub use test::TestRequest;
 mod client;
 mod common;
 mod connection;
+mod connections;
 mod request;
 mod response;
 mod ssl;
@@ -213,9 +216,10 @@ impl std::fmt::Debug for Handler {
 /// limits bound them.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Connections served at once; past it a new connection is closed at once.
+    /// Connections served at once; past it a new connection is closed at once. The cap of
+    /// the server's own `Connections`, when it is not given one (`Options::connections`).
     pub max_connections: usize,
-    /// Connections served at once from one client IP address.
+    /// Connections served at once from one client IP address (idem).
     pub max_connections_per_address: usize,
     /// How long a keep-alive connection may wait for its next request.
     pub idle_timeout: Duration,
@@ -226,7 +230,8 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Bytes per second, see `body_timeout`.
     pub body_min_rate: u64,
-    /// How long one write of an answer may block on a client that does not read.
+    /// How long writing an answer may take, from its start: past it the connection is
+    /// closed (a client that does not read its answers).
     pub write_timeout: Duration,
     /// Bodies up to this size are read whole by the connection's thread before the request
     /// is handed over; larger ones are left for the handler to refuse unread.
@@ -255,53 +260,6 @@ pub struct SslConfig {
     pub certificate: Vec<u8>,
     /// Contains the ultra-secret private key used to decode communications.
     pub private_key: Vec<u8>,
-}
-
-/// Gives a connection's places back when its thread is done with it: one of the server's
-/// and one of its client address's.
-struct ConnectionSlot {
-    counts: Arc<std::sync::Mutex<ConnectionCounts>>,
-    address: Option<std::net::IpAddr>,
-}
-
-/// Clientele patch: connections held, in all and per client address.
-#[derive(Default)]
-struct ConnectionCounts {
-    total: usize,
-    per_address: std::collections::HashMap<std::net::IpAddr, usize>,
-}
-
-impl ConnectionCounts {
-    /// Takes a place for a new connection from `address`, unless a cap is reached.
-    fn admit(&mut self, address: Option<std::net::IpAddr>, limits: &Limits) -> bool {
-        if self.total >= limits.max_connections {
-            return false;
-        }
-        if let Some(address) = address {
-            let held = self.per_address.entry(address).or_insert(0);
-            if *held >= limits.max_connections_per_address {
-                return false;
-            }
-            *held += 1;
-        }
-        self.total += 1;
-        true
-    }
-}
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        counts.total -= 1;
-        if let Some(address) = self.address {
-            if let Some(held) = counts.per_address.get_mut(&address) {
-                *held -= 1;
-                if *held == 0 {
-                    counts.per_address.remove(&address);
-                }
-            }
-        }
-    }
 }
 
 impl Server {
@@ -385,28 +343,39 @@ impl Server {
         limits: Limits,
         handler: Option<Handler>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        let connections =
+            Connections::new(limits.max_connections, limits.max_connections_per_address);
+        Self::from_listener_with(
+            listener,
+            Options {
+                ssl: ssl_config,
+                limits,
+                handler,
+                connections,
+            },
+        )
+    }
+
+    /// Clientele patch: a server on `listener` as `options` say; servers given the same
+    /// `Connections` share its caps.
+    pub fn from_listener_with<L: Into<Listener>>(
+        listener: L,
+        options: Options,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = listener.into();
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
 
-        // building the TcpListener
-        let (server, local_addr) = {
-            let local_addr = listener.local_addr()?;
-            log::debug!("Server listening on {}", local_addr);
-            (listener, local_addr)
-        };
+        let local_addr = listener.local_addr()?;
+        log::debug!("Server listening on {}", local_addr);
 
         // building the SSL capabilities
         #[cfg(all(feature = "ssl-openssl", feature = "ssl-rustls"))]
         compile_error!(
             "Features 'ssl-openssl' and 'ssl-rustls' must not be enabled at the same time"
         );
-        #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-        type SslContext = ();
-        #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        type SslContext = crate::ssl::SslContextImpl;
         let ssl: Option<SslContext> = {
-            match ssl_config {
+            match options.ssl {
                 #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
                 Some(config) => Some(SslContext::from_pem(
                     config.certificate,
@@ -421,104 +390,23 @@ impl Server {
             }
         };
 
-        // creating a task where server.accept() is continuously called
-        // and ClientConnection objects are pushed in the messages queue
         let messages = MessagesQueue::with_capacity(8);
-
-        let inside_close_trigger = close_trigger.clone();
-        let inside_messages = messages.clone();
         let unwritten_answers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let inside_unwritten_answers = unwritten_answers.clone();
-        thread::spawn(move || {
-            // a tasks pool is used to dispatch the connections into threads
-            let tasks_pool = util::TaskPool::new();
-            // Clientele patch: one thread per connection, so cap the connections held at once,
-            // in all and per client address; past a cap a new socket is closed at once.
-            let counts = Arc::new(std::sync::Mutex::new(ConnectionCounts::default()));
-            let limits = Arc::new(limits);
+        let to = match options.handler {
+            Some(handler) => To::Handler(handler),
+            None => To::Workers(messages.clone()),
+        };
+        let acceptor = Acceptor {
+            listener,
+            ssl,
+            limits: Arc::new(options.limits),
+            connections: options.connections,
+            to: Arc::new(to),
+            close: close_trigger.clone(),
+            unwritten_answers: unwritten_answers.clone(),
+        };
+        thread::spawn(move || acceptor.run());
 
-            log::debug!("Running accept thread");
-            while !inside_close_trigger.load(Relaxed) {
-                let new_client = match server.accept() {
-                    Ok((mut sock, peer)) => {
-                        let address = peer.map(|a| a.ip());
-                        let admitted = counts
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .admit(address, &limits);
-                        if !admitted {
-                            drop(sock);
-                            continue;
-                        }
-                        let slot = ConnectionSlot {
-                            counts: counts.clone(),
-                            address,
-                        };
-                        let _ = sock.set_nodelay();
-                        if sock
-                            .set_timeouts(limits.idle_timeout, limits.write_timeout)
-                            .is_err()
-                        {
-                            continue;
-                        }
-                        let deadline = sock.deadline();
-                        use util::RefinedTcpStream;
-                        let (read_closable, write_closable) = match ssl {
-                            None => RefinedTcpStream::new(sock),
-                            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                            Some(ref ssl) => {
-                                // trying to apply SSL over the connection
-                                // if an error occurs, we just close the socket and resume listening
-                                let sock = match ssl.accept(sock) {
-                                    Ok(s) => s,
-                                    Err(_) => continue,
-                                };
-
-                                RefinedTcpStream::new(sock)
-                            }
-                            #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                            Some(ref _ssl) => unreachable!(),
-                        };
-
-                        Ok((
-                            ClientConnection::new(
-                                write_closable,
-                                read_closable,
-                                deadline,
-                                limits.clone(),
-                            ),
-                            slot,
-                        ))
-                    }
-                    Err(e) => Err(e),
-                };
-
-                match new_client {
-                    Ok((client, slot)) => {
-                        let to = match &handler {
-                            Some(handler) => To::Handler(handler.clone()),
-                            None => To::Workers(inside_messages.clone()),
-                        };
-                        let unwritten_answers = inside_unwritten_answers.clone();
-                        let mut connection = Some((client, slot, unwritten_answers));
-                        tasks_pool.spawn(Box::new(move || {
-                            if let Some((client, _slot, unwritten_answers)) = connection.take() {
-                                serve_connection(client, &to, unwritten_answers);
-                            }
-                        }));
-                    }
-
-                    Err(e) => {
-                        log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
-                        break;
-                    }
-                }
-            }
-            log::debug!("Terminating accept thread");
-        });
-
-        // result
         Ok(Server {
             messages,
             close: close_trigger,
@@ -590,6 +478,155 @@ impl Server {
     }
 }
 
+#[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
+type SslContext = ();
+#[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+type SslContext = crate::ssl::SslContextImpl;
+
+/// Clientele patch: how a server made by `Server::from_listener_with` runs.
+pub struct Options {
+    /// If `Some`, the server speaks TLS.
+    pub ssl: Option<SslConfig>,
+    pub limits: Limits,
+    /// See `Handler`; `None`: requests go to `recv`.
+    pub handler: Option<Handler>,
+    /// The caps on connections, which servers made with the same one share (see
+    /// `Connections`); its caps stand instead of `limits.max_connections` and
+    /// `limits.max_connections_per_address`.
+    pub connections: Arc<Connections>,
+}
+
+/// Clientele patch: the accept thread of one server.
+struct Acceptor {
+    listener: Listener,
+    ssl: Option<SslContext>,
+    limits: Arc<Limits>,
+    connections: Arc<Connections>,
+    to: Arc<To>,
+    close: Arc<AtomicBool>,
+    unwritten_answers: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Acceptor {
+    /// Accepts connections until the server is dropped, each on a thread of its own.
+    ///
+    /// Clientele patch: upstream ended this loop at the first error, so one moment out of
+    /// descriptors (`EMFILE`) stopped the server accepting for good while the process lived
+    /// on. Now an error waits and retries (see `AcceptErrors`), and a connection that cannot
+    /// be set up is closed.
+    fn run(self) {
+        let tasks_pool = util::TaskPool::new();
+        let mut errors = AcceptErrors::default();
+        let mut spawn_failures = util::Throttle::default();
+        log::debug!("Running accept thread");
+        while !self.close.load(Relaxed) {
+            let (socket, peer) = match self.listener.accept() {
+                Ok(accepted) => {
+                    errors.reset();
+                    accepted
+                }
+                Err(e) => {
+                    errors.wait_after(&e);
+                    continue;
+                }
+            };
+            // Past a cap the socket is closed at once (dropped).
+            let Some(place) = self.connections.admit(peer.map(|a| a.ip()), &socket) else {
+                continue;
+            };
+            let Some(client) = self.set_up(socket, &place) else {
+                continue;
+            };
+            let to = self.to.clone();
+            let unwritten_answers = self.unwritten_answers.clone();
+            let mut connection = Some((client, place));
+            let started = tasks_pool.spawn(Box::new(move || {
+                if let Some((client, place)) = connection.take() {
+                    serve_connection(client, &place, &to, unwritten_answers.clone());
+                }
+            }));
+            if let Err(e) = started {
+                if let Some(n) = spawn_failures.due() {
+                    log::error!(
+                        "cannot start a thread for a connection ({e}); closed it \
+                         ({n} since the last report)"
+                    );
+                }
+            }
+        }
+        log::debug!("Terminating accept thread");
+    }
+
+    /// Timeouts on the socket, TLS around it, and the connection that reads its requests;
+    /// `None` if the socket failed meanwhile.
+    fn set_up(&self, mut socket: Connection, place: &Place) -> Option<ClientConnection> {
+        let _ = socket.set_nodelay();
+        socket
+            .set_timeouts(self.limits.idle_timeout, self.limits.write_timeout)
+            .ok()?;
+        let deadline = socket.deadline();
+        use util::RefinedTcpStream;
+        let (read_closable, write_closable) = match &self.ssl {
+            None => RefinedTcpStream::new(socket),
+            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+            Some(ssl) => RefinedTcpStream::new(ssl.accept(socket).ok()?),
+            #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
+            Some(_) => unreachable!(),
+        };
+        Some(ClientConnection::new(
+            write_closable,
+            read_closable,
+            deadline,
+            place.activity(),
+            self.limits.clone(),
+        ))
+    }
+}
+
+/// Clientele patch: what the accept loop does after an error. A client gone before its
+/// connection was accepted is no reason to wait; anything else (out of descriptors, of
+/// memory) waits 10 ms, doubling up to a second while errors go on, so that connections
+/// closing meanwhile give their descriptors back. One line a second at most says so.
+struct AcceptErrors {
+    wait: Duration,
+    throttle: util::Throttle,
+}
+
+impl Default for AcceptErrors {
+    fn default() -> Self {
+        AcceptErrors {
+            wait: Self::FIRST_WAIT,
+            throttle: util::Throttle::default(),
+        }
+    }
+}
+
+impl AcceptErrors {
+    const FIRST_WAIT: Duration = Duration::from_millis(10);
+    const LONGEST_WAIT: Duration = Duration::from_secs(1);
+
+    fn wait_after(&mut self, error: &IoError) {
+        if matches!(
+            error.kind(),
+            IoErrorKind::ConnectionAborted | IoErrorKind::Interrupted
+        ) {
+            return;
+        }
+        if let Some(n) = self.throttle.due() {
+            log::error!(
+                "cannot accept connections ({error}); retrying, waiting up to a second between \
+                 tries ({n} failed since the last report)"
+            );
+        }
+        thread::sleep(self.wait);
+        self.wait = (self.wait * 2).min(Self::LONGEST_WAIT);
+    }
+
+    fn reset(&mut self) {
+        self.wait = Self::FIRST_WAIT;
+    }
+}
+
 /// Clientele patch: where a connection's thread sends its requests.
 enum To {
     /// Pushed for `recv`.
@@ -605,12 +642,15 @@ enum To {
 /// client that pipelined and never read held every worker in a blocked write.
 fn serve_connection(
     client: ClientConnection,
+    place: &Place,
     to: &To,
     unwritten_answers: Arc<std::sync::atomic::AtomicUsize>,
 ) {
     use std::sync::atomic::Ordering;
     let (deadline, body_timeout) = client.body_deadline();
+    let activity = place.activity();
     for rq in client {
+        activity.enter(Phase::Handling);
         // A channel per request: when the request is dropped unanswered, its only sender goes
         // with it and the wait below ends.
         let (sender, answers) = mpsc::channel();
@@ -626,11 +666,20 @@ fn serve_connection(
         // Err: the request was answered in place, aborted, or dropped (which answers 500).
         if let Ok((rq, response)) = answers.recv() {
             let rq: Request = rq;
+            activity.enter(Phase::Writing);
             // Answering drops the request, which drains a body the handler left unread: that
             // gets the body timeout, not the idle one.
             deadline.set(std::time::Instant::now() + body_timeout);
-            let _ = rq.respond(response);
+            deadline.start_answer();
+            let written = rq.respond(response);
             unwritten_answers.fetch_sub(1, Ordering::Release);
+            // Clientele patch: a write that failed (the answer's write deadline passed on a
+            // client that does not read, or the socket broke) ends the connection. Going on to
+            // the next pipelined request, as before, gave such a client another write timeout
+            // per request it had sent, and kept its connection (and thread) for ever.
+            if written.is_err() {
+                break;
+            }
         }
     }
 }

@@ -3,7 +3,6 @@ use std::io::{self, Cursor, ErrorKind, Read, Write};
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
 
 use std::sync::mpsc::Sender;
 
@@ -95,6 +94,10 @@ pub enum RequestCreationError {
     /// The client sent an `Expect` header that was not recognized by tiny-http.
     ExpectationFailed,
 
+    /// Clientele patch: the request is refused with this status (and why) and the
+    /// connection closed: see `framing`.
+    Refused(StatusCode, &'static str),
+
     /// Error while reading data from the socket during the creation of the `Request`.
     CreationIoError(IoError),
 }
@@ -129,22 +132,16 @@ where
     R: Read + Send + 'static,
     W: Write + Send + 'static,
 {
-    // finding the transfer-encoding header
-    let transfer_encoding = headers
-        .iter()
-        .find(|h: &&Header| h.field.equiv("Transfer-Encoding"))
-        .map(|h| h.value.clone());
-
-    // finding the content-length header
-    let content_length = if transfer_encoding.is_some() {
-        // if transfer-encoding is specified, the Content-Length
-        // header must be ignored (RFC2616 #4.4)
-        None
-    } else {
-        headers
-            .iter()
-            .find(|h: &&Header| h.field.equiv("Content-Length"))
-            .and_then(|h| FromStr::from_str(h.value.as_str()).ok())
+    // Clientele patch: where the body ends, by RFC 9112 §6 (see `framing`). Upstream took
+    // the first `Content-Length` and ignored the others, an unparsable one, and any
+    // `Content-Length` beside a `Transfer-Encoding`, which it read as chunked whatever it
+    // named: a proxy in front that framed the request the other way would see a second
+    // request in the body (request smuggling).
+    let framing = framing(&headers, &version)
+        .map_err(|(status, why)| RequestCreationError::Refused(status, why))?;
+    let content_length = match framing {
+        Framing::Length(n) => Some(n),
+        Framing::Chunked | Framing::None => None,
     };
 
     // true if the client sent a `Expect: 100-continue` header
@@ -204,7 +201,7 @@ where
             let (data_reader, _) = EqualReader::new(source_data, content_length); // TODO:
             Box::new(FusedReader::new(data_reader)) as Box<dyn Read + Send + 'static>
         }
-    } else if transfer_encoding.is_some() {
+    } else if let Framing::Chunked = framing {
         // if a transfer-encoding was specified, then "chunked" is ALWAYS applied
         // over the message (RFC2616 #3.6)
         Box::new(FusedReader::new(Decoder::new(source_data))) as Box<dyn Read + Send + 'static>
@@ -229,6 +226,81 @@ where
         abort_handle: None,
         hand_back: None,
     })
+}
+
+/// Clientele patch: how a request's body is delimited.
+enum Framing {
+    None,
+    Length(usize),
+    Chunked,
+}
+
+/// Clientele patch: the framing of a request's body (RFC 9112 §6.1–6.3), or the status that
+/// refuses it. Two readers of the same bytes must agree on where the request ends, so:
+///
+/// - `Transfer-Encoding` beside `Content-Length`: 400, as RFC 9112 §6.1 allows and advises
+///   ("ought to be handled as an error"), and in an HTTP/1.0 request (§6.1: faulty framing);
+/// - a last transfer coding other than `chunked`: 400 (§6.3: the length cannot be known);
+///   `chunked` twice: 400; another coding before it (gzip, or one nobody knows): 501,
+///   as this server decodes none (§6.1);
+/// - `Content-Length` values (in one header or several) that are not all the same number of
+///   digits: 400 (§6.3, RFC 9110 §8.6).
+///
+/// Every refusal closes the connection.
+fn framing(
+    headers: &[Header],
+    version: &HTTPVersion,
+) -> Result<Framing, (StatusCode, &'static str)> {
+    let values = |name: &'static str| {
+        headers
+            .iter()
+            .filter(move |h| h.field.equiv(name))
+            .flat_map(|h| h.value.as_str().split(','))
+            .map(str::trim)
+    };
+    let bad = |why| Err((StatusCode(400), why));
+    let has_coding = headers.iter().any(|h| h.field.equiv("Transfer-Encoding"));
+    let has_length = headers.iter().any(|h| h.field.equiv("Content-Length"));
+    if has_coding {
+        if has_length {
+            return bad("Transfer-Encoding and Content-Length together");
+        }
+        if *version < HTTPVersion(1, 1) {
+            return bad("Transfer-Encoding in an HTTP/1.0 request");
+        }
+        let codings: Vec<&str> = values("Transfer-Encoding")
+            .filter(|c| !c.is_empty())
+            .collect();
+        return match codings.split_last() {
+            Some((last, before)) if last.eq_ignore_ascii_case("chunked") => {
+                if before.iter().any(|c| c.eq_ignore_ascii_case("chunked")) {
+                    bad("chunked twice")
+                } else if !before.is_empty() {
+                    Err((
+                        StatusCode(501),
+                        "This server decodes no transfer coding but chunked",
+                    ))
+                } else {
+                    Ok(Framing::Chunked)
+                }
+            }
+            _ => bad("the last transfer coding is not chunked"),
+        };
+    }
+    let mut length = None;
+    for value in values("Content-Length") {
+        let parsed = value
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| value.parse::<usize>().ok())
+            .flatten();
+        match (parsed, length) {
+            (None, _) => return bad("a Content-Length that is not a number"),
+            (Some(n), Some(before)) if n != before => return bad("Content-Lengths that differ"),
+            (Some(n), _) => length = Some(n),
+        }
+    }
+    Ok(length.map_or(Framing::None, Framing::Length))
 }
 
 impl Request {
@@ -479,7 +551,7 @@ impl Request {
     pub(crate) fn buffer_body(
         &mut self,
         limits: &crate::Limits,
-        deadline: &crate::connection::ReadDeadline,
+        deadline: &crate::connection::Deadlines,
     ) -> Result<(), IoError> {
         if self
             .body_length

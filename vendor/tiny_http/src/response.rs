@@ -246,6 +246,14 @@ where
         self.chunked_threshold.unwrap_or(32768)
     }
 
+    /// Clientele patch: says the connection closes after this answer (`add_header` leaves
+    /// `Connection` to the server, and drops it).
+    pub(crate) fn closing_the_connection(mut self) -> Self {
+        let close = Header::from_bytes(&b"Connection"[..], &b"close"[..]).unwrap();
+        self.headers.push(close);
+        self
+    }
+
     /// Adds a header to the list.
     /// Does all the checks.
     pub fn add_header<H>(&mut self, header: H)

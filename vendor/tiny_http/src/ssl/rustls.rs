@@ -31,7 +31,7 @@ impl RustlsStream {
     /// Clientele patch: the TCP socket beneath, for `Request::abort`.
     pub(crate) fn socket_clone(&self) -> Option<Connection> {
         let stream = self.0.lock().expect("Failed to lock SSL stream mutex");
-        stream.sock.try_clone().ok()
+        Some(stream.sock.handle())
     }
 
     pub(crate) fn shutdown(&mut self, how: Shutdown) -> std::io::Result<()> {

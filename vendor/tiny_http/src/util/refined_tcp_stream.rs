@@ -15,7 +15,9 @@ pub(crate) enum Stream {
 impl Clone for Stream {
     fn clone(&self) -> Self {
         match self {
-            Stream::Http(tcp_stream) => Stream::Http(tcp_stream.try_clone().unwrap()),
+            // Clientele patch: the same socket, not a `dup` of it (which could fail, and did
+            // panic here once the process was out of descriptors).
+            Stream::Http(tcp_stream) => Stream::Http(tcp_stream.handle()),
             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
             Stream::Https(ssl_stream) => Stream::Https(ssl_stream.clone()),
         }
@@ -118,7 +120,7 @@ impl RefinedTcpStream {
     /// OpenSSL.
     pub(crate) fn abort_handle(&self) -> Option<Connection> {
         match &self.stream {
-            Stream::Http(connection) => connection.try_clone().ok(),
+            Stream::Http(connection) => Some(connection.handle()),
             #[cfg(feature = "ssl-rustls")]
             Stream::Https(tls) => tls.socket_clone(),
             #[cfg(feature = "ssl-openssl")]

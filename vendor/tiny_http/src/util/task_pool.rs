@@ -58,7 +58,8 @@ impl TaskPool {
         };
 
         for _ in 0..MIN_THREADS {
-            pool.add_thread(None)
+            // Clientele patch: more are started on demand if these cannot be.
+            let _ = pool.add_thread(None);
         }
 
         pool
@@ -66,7 +67,11 @@ impl TaskPool {
 
     /// Executes a function in a thread.
     /// If no thread is available, spawns a new one.
-    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
+    ///
+    /// Clientele patch: when no thread can be started (out of memory, or the process's
+    /// limit on threads), `code` is dropped unrun and the error returned; upstream panicked,
+    /// in the accept thread, which then accepted nothing ever again.
+    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) -> std::io::Result<()> {
         let mut queue = self.sharing.todo.lock().unwrap();
 
         // Clientele patch (connection starvation): a thread woken by `notify_one` but not yet
@@ -74,17 +79,19 @@ impl TaskPool {
         // behind threads that were already spoken for, and some got no answer until another
         // connection closed. Spawn whenever the idle threads cannot cover the queued tasks.
         if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
-            self.add_thread(Some(code));
+            drop(queue);
+            self.add_thread(Some(code))
         } else {
             queue.push_back(code);
             self.sharing.condvar.notify_one();
+            Ok(())
         }
     }
 
-    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
+    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) -> std::io::Result<()> {
         let sharing = self.sharing.clone();
 
-        thread::spawn(move || {
+        let started = thread::Builder::new().spawn(move || {
             let sharing = sharing;
             let _active_guard = Registration::new(&sharing.active_tasks);
 
@@ -128,6 +135,7 @@ impl TaskPool {
                 task();
             }
         });
+        started.map(|_| ())
     }
 }
 
