@@ -26,7 +26,8 @@
 //! Building a request from the document: the example names of an operation are those of its
 //! request body's and parameters' `examples` (one nameless replay, "default", when there are
 //! none). A parameter takes its example of that name, else its `example`, else a value that a
-//! `links` entry of an earlier response captured for it (`$response.body#/pointer`). A
+//! `links` entry of an earlier response captured for it (`$response.body#/pointer`), else its
+//! schema's `default`, which is what a generated client sends (MX's `Accept`). A
 //! parameter example marked `"x-from-link": true` shows the vendor's value (client 872 of
 //! ShieldConex's guide) and is replayed with the linked one (the client the create example made), so that a
 //! create, read, update and delete replay as one story. The body is the request body's example
@@ -846,7 +847,14 @@ impl Replay<'_, '_, '_> {
                     linked.or_else(|| Some(example["value"].clone()))
                 }
                 Some(example) => Some(example["value"].clone()),
-                None => parameter.get("example").cloned().or(linked),
+                // A generated client sends a parameter's default when it is given nothing
+                // (MX's `Accept`).
+                None => parameter.get("example").cloned().or(linked).or_else(|| {
+                    self.checker
+                        .resolve(&parameter["schema"])
+                        .get("default")
+                        .cloned()
+                }),
             };
             let Some(value) = value else {
                 if parameter["required"] == true {
@@ -897,13 +905,6 @@ impl Replay<'_, '_, '_> {
         }
         if let Some(value) = authorization {
             headers.push(("Authorization".to_string(), value.to_string()));
-        }
-        // Headers the vendor requires that OpenAPI cannot declare as parameters (`Accept`).
-        for (header, value) in object_entries(&operation.op["x-required-headers"]) {
-            headers.push((
-                header.clone(),
-                value.as_str().unwrap_or_default().to_string(),
-            ));
         }
         Some(Request {
             method: operation.method.to_uppercase(),
