@@ -19,6 +19,8 @@
 //!    a body, in its `x-examples`), the documented content type and required headers, and a
 //!    body that validates against the documented schema. Every operation that needs
 //!    credentials is also sent once without them and must answer its documented 401.
+//!    A value that a response's `links` carry to another operation must be valid for the
+//!    parameter it fills, as the answer has it: an id has one type from the create to the read.
 //! 4. **Other methods.** Every method a path does not declare is sent to it and must answer
 //!    405, with `Allow` naming exactly the declared methods and the response the path item's
 //!    `x-method-not-allowed` names (OpenAPI has no operation to attach that answer to).
@@ -140,6 +142,25 @@ fn a_wrong_or_missing_405_answer_is_reported() {
         ) && problems
             .iter()
             .any(|p| p == "/openapi.json: no x-method-not-allowed response"),
+        "{problems:#?}"
+    );
+}
+
+/// The link check can fail: ShieldConex's read taking its id as a string, while the create
+/// answers it as a number, is reported (a generated client could not pass one to the other).
+#[test]
+fn a_link_value_its_target_refuses_is_reported() {
+    let mut doc: Value = serde_json::from_str(flavour("shieldconex").openapi()).unwrap();
+    let id = &mut doc["paths"]["/api/v1/clients/{id}"]["get"]["parameters"][0];
+    id["schema"] = json!({"type": "string", "pattern": "^[0-9]{1,20}$"});
+    id["examples"]["seed"]["value"] = json!("872");
+    id["examples"]["notFound"]["value"] = json!("999999");
+    let problems = problems_of(flavour("shieldconex"), &doc);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("POST /api/v1/clients: link GetClient")
+                && p.contains("which its schema refuses")),
         "{problems:#?}"
     );
 }
@@ -1018,6 +1039,48 @@ impl Replay<'_, '_, '_> {
         }
     }
 
+    /// A value a link carries is a valid value of the parameter it fills, as it stands in the
+    /// answer: an id has one type from the create to the read, so that a generated client
+    /// (typed from the document) can pass what it got back without converting it.
+    fn check_linked_type(
+        &mut self,
+        operation: &Operation,
+        link: &str,
+        target: &str,
+        parameter: &str,
+        value: &Value,
+    ) {
+        // `query.client` names the location; a bare name is the only parameter of that name.
+        let (location, pname) = match parameter.split_once('.') {
+            Some((location, pname)) => (Some(location), pname),
+            None => (None, parameter),
+        };
+        let operations = self.checker.operations();
+        let Some(target_op) = operations.iter().find(|o| o.id() == target) else {
+            return;
+        };
+        let schema = self
+            .checker
+            .parameters(target_op)
+            .into_iter()
+            .find(|p| p["name"] == pname && location.is_none_or(|l| p["in"] == l))
+            .map(|p| p["schema"].clone());
+        let Some(schema) = schema else {
+            self.checker.problem(format!(
+                "{}: link {link} gives {target} a parameter {parameter} it does not have",
+                operation.label()
+            ));
+            return;
+        };
+        for p in self.checker.validate(&schema, value) {
+            self.checker.problem(format!(
+                "{}: link {link} gives {target}'s {parameter} the value {value}, \
+                 which its schema refuses: {p}",
+                operation.label()
+            ));
+        }
+    }
+
     /// Records the values the response's documented links give their target operations.
     fn capture_links(&mut self, operation: &Operation, reply: &Reply) {
         let status = reply.status.to_string();
@@ -1033,6 +1096,9 @@ impl Replay<'_, '_, '_> {
                     .as_str()
                     .and_then(|e| e.strip_prefix("$response.body#"))
                     .and_then(|p| body.pointer(p));
+                if let Some(value) = value {
+                    self.check_linked_type(operation, name, &target, parameter, value);
+                }
                 match value {
                     Some(Value::String(s)) => {
                         self.linked
