@@ -10,9 +10,10 @@
 //!    JSON Schema 2020-12; path parameters match their templates; operation ids are unique;
 //!    security requirements and links name what exists; every example in the document
 //!    (request bodies, parameters, responses) validates against its schema, except request
-//!    examples that exist to show an error. A rule keeps generated TypeScript types true
+//!    examples that exist to show an error. Two rules keep generated TypeScript types true
 //!    (openapi-typescript; the CI run compiles strict programs against them): no property of a
-//!    request body's schema has a `default`.
+//!    request body's schema has a `default`, and in an `allOf` a property that one branch
+//!    requires is required by every branch that declares it.
 //! 3. **Replay.** A `--demo` server is started and every example request is sent to it, the
 //!    operations in route-table order on one server (so a create comes before the read of what
 //!    it created, as the vendors' own tutorials run), and within an operation the examples that
@@ -400,6 +401,7 @@ impl<'d> Checker<'d> {
             self.check_links(&operation);
         }
         self.check_request_defaults();
+        self.check_all_of_required(doc, "#");
     }
 
     /// No property of a request body's schema has a `default`: openapi-typescript (7.x, as
@@ -455,6 +457,53 @@ impl<'d> Checker<'d> {
             Value::Array(list) => {
                 for (i, value) in list.iter().enumerate() {
                     self.defaulted_properties(value, &format!("{at}/{i}"), seen, found);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// In an `allOf`, a property that one branch requires is required by every branch that
+    /// declares it. TypeScript intersects the branches, and openapi-typescript types a
+    /// property as possibly undefined if any branch leaves it optional (or as `unknown`
+    /// if a branch requires it without declaring it); MakeLeaps' enveloped answers had
+    /// their `response` typed possibly undefined that way.
+    fn check_all_of_required(&mut self, value: &'d Value, at: &str) {
+        match value {
+            Value::Object(map) => {
+                if let Some(branches) = map.get("allOf").and_then(Value::as_array) {
+                    let branches: Vec<&Value> = branches.iter().map(|b| self.resolve(b)).collect();
+                    let required: BTreeSet<&str> = branches
+                        .iter()
+                        .flat_map(|b| b["required"].as_array().into_iter().flatten())
+                        .filter_map(Value::as_str)
+                        .collect();
+                    for (i, branch) in branches.iter().enumerate() {
+                        let own: BTreeSet<&str> = branch["required"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(Value::as_str)
+                            .collect();
+                        for (name, _) in object_entries(&branch["properties"]) {
+                            if required.contains(name.as_str()) && !own.contains(name.as_str()) {
+                                self.problem(format!(
+                                    "{at}/allOf/{i} declares {name} without requiring it, \
+                                     which another branch requires"
+                                ));
+                            }
+                        }
+                    }
+                }
+                for (key, value) in map {
+                    if !matches!(key.as_str(), "examples" | "example") {
+                        self.check_all_of_required(value, &format!("{at}/{key}"));
+                    }
+                }
+            }
+            Value::Array(list) => {
+                for (i, value) in list.iter().enumerate() {
+                    self.check_all_of_required(value, &format!("{at}/{i}"));
                 }
             }
             _ => {}
