@@ -10,7 +10,10 @@
 //!    JSON Schema 2020-12; path parameters match their templates; operation ids are unique;
 //!    security requirements and links name what exists; every example in the document
 //!    (request bodies, parameters, responses) validates against its schema, except request
-//!    examples that exist to show an error.
+//!    examples that exist to show an error. Two rules keep generated TypeScript types true
+//!    (openapi-typescript; the CI run compiles strict programs against them): no property of a
+//!    request body's schema has a `default`, and in an `allOf` a property that one branch
+//!    requires is required by every branch that declares it.
 //! 3. **Replay.** A `--demo` server is started and every example request is sent to it, the
 //!    operations in route-table order on one server (so a create comes before the read of what
 //!    it created, as the vendors' own tutorials run), and within an operation the examples that
@@ -19,6 +22,8 @@
 //!    a body, in its `x-examples`), the documented content type and required headers, and a
 //!    body that validates against the documented schema. Every operation that needs
 //!    credentials is also sent once without them and must answer its documented 401.
+//!    A value that a response's `links` carry to another operation must be valid for the
+//!    parameter it fills, as the answer has it: an id has one type from the create to the read.
 //! 4. **Other methods.** Every method a path does not declare is sent to it and must answer
 //!    405, with `Allow` naming exactly the declared methods and the response the path item's
 //!    `x-method-not-allowed` names (OpenAPI has no operation to attach that answer to).
@@ -26,7 +31,8 @@
 //! Building a request from the document: the example names of an operation are those of its
 //! request body's and parameters' `examples` (one nameless replay, "default", when there are
 //! none). A parameter takes its example of that name, else its `example`, else a value that a
-//! `links` entry of an earlier response captured for it (`$response.body#/pointer`). A
+//! `links` entry of an earlier response captured for it (`$response.body#/pointer`), else its
+//! schema's `default`, which is what a generated client sends (MX's `Accept`). A
 //! parameter example marked `"x-from-link": true` shows the vendor's value (client 872 of
 //! ShieldConex's guide) and is replayed with the linked one (the client the create example made), so that a
 //! create, read, update and delete replay as one story. The body is the request body's example
@@ -139,6 +145,25 @@ fn a_wrong_or_missing_405_answer_is_reported() {
         ) && problems
             .iter()
             .any(|p| p == "/openapi.json: no x-method-not-allowed response"),
+        "{problems:#?}"
+    );
+}
+
+/// The link check can fail: ShieldConex's read taking its id as a string, while the create
+/// answers it as a number, is reported (a generated client could not pass one to the other).
+#[test]
+fn a_link_value_its_target_refuses_is_reported() {
+    let mut doc: Value = serde_json::from_str(flavour("shieldconex").openapi()).unwrap();
+    let id = &mut doc["paths"]["/api/v1/clients/{id}"]["get"]["parameters"][0];
+    id["schema"] = json!({"type": "string", "pattern": "^[0-9]{1,20}$"});
+    id["examples"]["seed"]["value"] = json!("872");
+    id["examples"]["notFound"]["value"] = json!("999999");
+    let problems = problems_of(flavour("shieldconex"), &doc);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("POST /api/v1/clients: link GetClient")
+                && p.contains("which its schema refuses")),
         "{problems:#?}"
     );
 }
@@ -374,6 +399,114 @@ impl<'d> Checker<'d> {
             }
             self.check_examples(&operation);
             self.check_links(&operation);
+        }
+        self.check_request_defaults();
+        self.check_all_of_required(doc, "#");
+    }
+
+    /// No property of a request body's schema has a `default`: openapi-typescript (7.x, as
+    /// it runs by default) reads a property with a `default` as always there and makes it
+    /// required, so strict TypeScript would refuse a create that leaves out an optional
+    /// attribute. The documents give such defaults in words.
+    fn check_request_defaults(&mut self) {
+        let mut seen = BTreeSet::new();
+        let mut found = BTreeSet::new();
+        for operation in self.operations() {
+            let body = self.resolve(&operation.op["requestBody"]);
+            for (media_type, media) in object_entries(&body["content"]) {
+                let at = format!("{} request body {media_type}", operation.label());
+                self.defaulted_properties(&media["schema"], &at, &mut seen, &mut found);
+            }
+        }
+        for at in found {
+            self.problem(format!(
+                "{at} has a default: openapi-typescript would make it required; say it in words"
+            ));
+        }
+    }
+
+    /// The properties with a `default` in `schema` and in every schema it refers to (each
+    /// referred schema once, named by its reference).
+    fn defaulted_properties(
+        &self,
+        schema: &'d Value,
+        at: &str,
+        seen: &mut BTreeSet<String>,
+        found: &mut BTreeSet<String>,
+    ) {
+        match schema {
+            Value::Object(map) => {
+                if let Some(Value::String(reference)) = map.get("$ref") {
+                    if seen.insert(reference.clone()) {
+                        if let Some(target) = pointer(self.doc, reference) {
+                            self.defaulted_properties(target, reference, seen, found);
+                        }
+                    }
+                }
+                for (name, property) in object_entries(&schema["properties"]) {
+                    if property.get("default").is_some() {
+                        found.insert(format!("{at}/properties/{name}"));
+                    }
+                }
+                for (key, value) in map {
+                    if !matches!(key.as_str(), "$ref" | "examples" | "example" | "default") {
+                        self.defaulted_properties(value, &format!("{at}/{key}"), seen, found);
+                    }
+                }
+            }
+            Value::Array(list) => {
+                for (i, value) in list.iter().enumerate() {
+                    self.defaulted_properties(value, &format!("{at}/{i}"), seen, found);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// In an `allOf`, a property that one branch requires is required by every branch that
+    /// declares it. TypeScript intersects the branches, and openapi-typescript types a
+    /// property as possibly undefined if any branch leaves it optional (or as `unknown`
+    /// if a branch requires it without declaring it); MakeLeaps' enveloped answers had
+    /// their `response` typed possibly undefined that way.
+    fn check_all_of_required(&mut self, value: &'d Value, at: &str) {
+        match value {
+            Value::Object(map) => {
+                if let Some(branches) = map.get("allOf").and_then(Value::as_array) {
+                    let branches: Vec<&Value> = branches.iter().map(|b| self.resolve(b)).collect();
+                    let required: BTreeSet<&str> = branches
+                        .iter()
+                        .flat_map(|b| b["required"].as_array().into_iter().flatten())
+                        .filter_map(Value::as_str)
+                        .collect();
+                    for (i, branch) in branches.iter().enumerate() {
+                        let own: BTreeSet<&str> = branch["required"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(Value::as_str)
+                            .collect();
+                        for (name, _) in object_entries(&branch["properties"]) {
+                            if required.contains(name.as_str()) && !own.contains(name.as_str()) {
+                                self.problem(format!(
+                                    "{at}/allOf/{i} declares {name} without requiring it, \
+                                     which another branch requires"
+                                ));
+                            }
+                        }
+                    }
+                }
+                for (key, value) in map {
+                    if !matches!(key.as_str(), "examples" | "example") {
+                        self.check_all_of_required(value, &format!("{at}/{key}"));
+                    }
+                }
+            }
+            Value::Array(list) => {
+                for (i, value) in list.iter().enumerate() {
+                    self.check_all_of_required(value, &format!("{at}/{i}"));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -846,7 +979,14 @@ impl Replay<'_, '_, '_> {
                     linked.or_else(|| Some(example["value"].clone()))
                 }
                 Some(example) => Some(example["value"].clone()),
-                None => parameter.get("example").cloned().or(linked),
+                // A generated client sends a parameter's default when it is given nothing
+                // (MX's `Accept`).
+                None => parameter.get("example").cloned().or(linked).or_else(|| {
+                    self.checker
+                        .resolve(&parameter["schema"])
+                        .get("default")
+                        .cloned()
+                }),
             };
             let Some(value) = value else {
                 if parameter["required"] == true {
@@ -897,13 +1037,6 @@ impl Replay<'_, '_, '_> {
         }
         if let Some(value) = authorization {
             headers.push(("Authorization".to_string(), value.to_string()));
-        }
-        // Headers the vendor requires that OpenAPI cannot declare as parameters (`Accept`).
-        for (header, value) in object_entries(&operation.op["x-required-headers"]) {
-            headers.push((
-                header.clone(),
-                value.as_str().unwrap_or_default().to_string(),
-            ));
         }
         Some(Request {
             method: operation.method.to_uppercase(),
@@ -1017,6 +1150,48 @@ impl Replay<'_, '_, '_> {
         }
     }
 
+    /// A value a link carries is a valid value of the parameter it fills, as it stands in the
+    /// answer: an id has one type from the create to the read, so that a generated client
+    /// (typed from the document) can pass what it got back without converting it.
+    fn check_linked_type(
+        &mut self,
+        operation: &Operation,
+        link: &str,
+        target: &str,
+        parameter: &str,
+        value: &Value,
+    ) {
+        // `query.client` names the location; a bare name is the only parameter of that name.
+        let (location, pname) = match parameter.split_once('.') {
+            Some((location, pname)) => (Some(location), pname),
+            None => (None, parameter),
+        };
+        let operations = self.checker.operations();
+        let Some(target_op) = operations.iter().find(|o| o.id() == target) else {
+            return;
+        };
+        let schema = self
+            .checker
+            .parameters(target_op)
+            .into_iter()
+            .find(|p| p["name"] == pname && location.is_none_or(|l| p["in"] == l))
+            .map(|p| p["schema"].clone());
+        let Some(schema) = schema else {
+            self.checker.problem(format!(
+                "{}: link {link} gives {target} a parameter {parameter} it does not have",
+                operation.label()
+            ));
+            return;
+        };
+        for p in self.checker.validate(&schema, value) {
+            self.checker.problem(format!(
+                "{}: link {link} gives {target}'s {parameter} the value {value}, \
+                 which its schema refuses: {p}",
+                operation.label()
+            ));
+        }
+    }
+
     /// Records the values the response's documented links give their target operations.
     fn capture_links(&mut self, operation: &Operation, reply: &Reply) {
         let status = reply.status.to_string();
@@ -1032,6 +1207,9 @@ impl Replay<'_, '_, '_> {
                     .as_str()
                     .and_then(|e| e.strip_prefix("$response.body#"))
                     .and_then(|p| body.pointer(p));
+                if let Some(value) = value {
+                    self.check_linked_type(operation, name, &target, parameter, value);
+                }
                 match value {
                     Some(Value::String(s)) => {
                         self.linked

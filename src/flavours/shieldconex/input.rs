@@ -308,7 +308,8 @@ fn as_integer(v: &Value) -> Option<i64> {
     }
 }
 
-/// An id in a path: a string of at most 20 characters (OpenAPI); anything else finds nothing.
+/// An id in a path: at most 20 digits (the OpenAPI document declares an integer, the type of
+/// the answers' ids); anything else finds nothing.
 pub fn path_id(segment: &str) -> Result<i64, Error> {
     if segment.is_empty() || segment.len() > 20 || !segment.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::NotFound);
