@@ -4,8 +4,9 @@
   the controller process runs one server and every worker attaches to it.
 - ``clientele_tenant`` (function): a fresh tenant set, the dict ``POST /_admin/tenants``
   answers (``clientele_tenant["mx"]["authorization"]``, ...), so tests sharing the server
-  cannot see each other's data. It is deleted after the test on a thread of its own (a test
-  does not wait for it), and every set is deleted before the session's server stops.
+  cannot see each other's data. Sets are made one test ahead and deleted after their test
+  on a thread of the plugin's (a test waits for neither), and every set is deleted before
+  the session's server stops.
 
 Options: ``--clientele-binary PATH`` (default: the installed binary, or the
 ``CLIENTELE_BINARY`` environment variable) and ``--clientele-arg ARG`` (repeatable; appended
@@ -18,7 +19,7 @@ from __future__ import annotations
 import queue
 import threading
 import warnings
-from typing import Any, Dict, Generator, List, Optional
+from typing import Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
 
@@ -28,42 +29,80 @@ _STDERR_SECTION = "clientele server stderr"
 _stderr_start = pytest.StashKey[int]()
 
 
-class _Deleter:
-    """Deletes finished tests' tenant sets on a thread of its own, in the order given."""
+class _TenantSets:
+    """Tenant sets made one test ahead and deleted after their test, on a thread of its own,
+    so that a test neither waits for its set nor for the deletion of the one before: the
+    server does that work while the tests run.
+
+    A reset (``clientele_server.admin.reset()``) deletes the set made ahead; it is noticed
+    through the handle's count of resets, and a new one is made at once.
+    """
+
+    AHEAD = 1
+    _MAKE = "make"
 
     def __init__(self, admin: Admin) -> None:
         self.admin = admin
-        self.queue: "queue.Queue[Optional[str]]" = queue.Queue()
+        self.jobs: "queue.Queue[Optional[str]]" = queue.Queue()
+        self.ready: "queue.Queue[Tuple[int, Any]]" = queue.Queue()
         self.thread: Optional[threading.Thread] = None
         self.failures: List[str] = []
 
-    def delete(self, set_id: str) -> None:
+    def take(self) -> Dict[str, Any]:
+        """A fresh set: the one made ahead, when no reset came since."""
         if self.thread is None:
             self.thread = threading.Thread(target=self._run, name="clientele-tenants", daemon=True)
             self.thread.start()
-        self.queue.put(set_id)
+            for _ in range(self.AHEAD):
+                self.jobs.put(self._MAKE)
+        self.jobs.put(self._MAKE)
+        resets, made = self.ready.get(timeout=120)
+        if isinstance(made, BaseException):
+            raise made
+        if resets != self.admin.resets:
+            return self.take()
+        return made  # type: ignore[no-any-return]
+
+    def give_back(self, set_id: str) -> None:
+        """Deletes the set once its test is done, without making the next test wait."""
+        self.jobs.put(set_id)
 
     def _run(self) -> None:
         while True:
-            set_id = self.queue.get()
-            if set_id is None:
+            job = self.jobs.get()
+            if job is None:
                 return
+            if job == self._MAKE:
+                resets = self.admin.resets
+                try:
+                    self.ready.put((resets, self.admin.tenants()))
+                except Exception as error:  # any failure: raised in the test that takes it
+                    self.ready.put((resets, error))
+                continue
             try:
-                self.admin.delete_tenants(set_id)
+                self.admin.delete_tenants(job)
             except Exception as error:  # any failure: reported at the end of the session
-                self.failures.append(f"{set_id}: {error}")
+                self.failures.append(f"{job}: {error}")
 
     def close(self) -> None:
-        """Waits until every set given is deleted; warns of any that could not be."""
-        if self.thread is not None:
-            self.queue.put(None)
-            self.thread.join(timeout=120)
-            self.thread = None
+        """Deletes every set given back and every one made ahead; warns of any that failed."""
+        if self.thread is None:
+            return
+        self.jobs.put(None)
+        self.thread.join(timeout=120)
+        self.thread = None
+        while not self.ready.empty():
+            resets, made = self.ready.get()
+            if isinstance(made, dict) and resets == self.admin.resets:
+                try:
+                    self.admin.delete_tenants(made["id"])
+                except Exception as error:  # any failure: reported just below
+                    self.failures.append(f"{made['id']}: {error}")
         if self.failures:
             warnings.warn(f"clientele: tenant sets not deleted: {self.failures[:5]}")
 
 
-_deleter = pytest.StashKey[_Deleter]()
+_tenant_sets = pytest.StashKey[_TenantSets]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -148,18 +187,18 @@ def clientele_server(request: pytest.FixtureRequest) -> Generator[Server, None, 
             workerinput["clientele_admin_token"],
             workerinput.get("clientele_stderr"),
         )
-        request.config.stash[_deleter] = _Deleter(server.admin)
+        request.config.stash[_tenant_sets] = _TenantSets(server.admin)
         try:
             yield server
         finally:
-            request.config.stash[_deleter].close()
+            request.config.stash[_tenant_sets].close()
         return
     server = _new_server(request.config).start()
-    request.config.stash[_deleter] = _Deleter(server.admin)
+    request.config.stash[_tenant_sets] = _TenantSets(server.admin)
     try:
         yield server
     finally:
-        request.config.stash[_deleter].close()
+        request.config.stash[_tenant_sets].close()
         server.stop()
 
 
@@ -169,11 +208,11 @@ def clientele_tenant(
 ) -> Generator[Dict[str, Any], None, None]:
     """A fresh tenant set for this test, as ``POST /_admin/tenants`` answers it."""
     request.node.stash[_stderr_start] = clientele_server.stderr_size()
-    tenant = clientele_server.admin.tenants()
+    tenant = request.config.stash[_tenant_sets].take()
     try:
         yield tenant
     finally:
-        request.config.stash[_deleter].delete(tenant["id"])
+        request.config.stash[_tenant_sets].give_back(tenant["id"])
 
 
 @pytest.hookimpl(hookwrapper=True)

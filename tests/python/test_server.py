@@ -63,3 +63,15 @@ def test_a_test_server_hashes_chosen_passwords_fast_unless_it_looks_deployed() -
             args=["--public-url", "https://onboarding.example.com"], fast_password_hashing=True
         ).start()
     assert "cannot be used with an https --public-url" in str(error.value)
+
+
+def test_admin_calls_survive_the_server_closing_an_idle_connection() -> None:
+    import time
+
+    with clientele.Server(args=["--demo", "--idle-timeout=1s"]) as server:
+        first = server.admin.tenants()
+        time.sleep(1.5)  # past the idle timeout: the kept-alive connection is closed
+        second = server.admin.tenants()
+        assert first["id"] != second["id"]
+        server.admin.delete_tenants(first["id"])
+        server.admin.delete_tenants(second["id"])
