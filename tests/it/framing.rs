@@ -1,5 +1,5 @@
 //! Framing by the book (RFC 9112): requests whose end two readers could see in different
-//! places, with methods or versions the server does not speak, or with bare line ends, are
+//! places, with misspelt methods or versions the server does not speak, or with bare line ends, are
 //! answered with their status and the connection is closed. Each is sent over a raw socket
 //! with a second request right behind it, which a proxy that framed the first differently
 //! would take for a request of its own: that one must not be answered.
@@ -97,12 +97,7 @@ fn ambiguous_framing_unknown_methods_and_versions_are_refused_and_the_connection
         (
             "a lowercase method",
             "get /healthz HTTP/1.1\r\nHost: x\r\n\r\n".into(),
-            "501",
-        ),
-        (
-            "an unknown method",
-            "BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n".into(),
-            "501",
+            "400",
         ),
         (
             "a method that is not a token",
@@ -158,5 +153,21 @@ fn unambiguous_framing_keeps_the_connection_for_the_next_request() {
         let statuses = statuses(&answers);
         assert_eq!(statuses.len(), 2, "{head:?}: both answered: {answers:?}");
         assert_eq!(statuses[1], "200", "{head:?}: {answers:?}");
+    }
+}
+
+#[test]
+fn a_method_the_server_does_not_know_is_405_with_allow_and_the_connection_stays() {
+    let server = Server::start();
+    for method in ["QUERY", "BREW"] {
+        let mut stream = connect_from(&server, "127.0.0.1", None);
+        let head = format!("{method} /mx/clients HTTP/1.1\r\nHost: x\r\n\r\n");
+        let last = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        stream
+            .write_all(format!("{head}{last}").as_bytes())
+            .unwrap();
+        let answers = read_until_closed(&mut stream);
+        assert_eq!(statuses(&answers), ["405", "200"], "{method}: {answers:?}");
+        assert!(answers.contains("Allow: POST"), "{method}: {answers:?}");
     }
 }

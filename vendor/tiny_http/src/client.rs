@@ -421,8 +421,9 @@ fn parse_http_version(version: &str) -> Result<HTTPVersion, ReadError> {
 ///
 /// Clientele patch (RFC 9112 §3): exactly three parts, one space apart (upstream ignored a
 /// fourth); a method is a token (or 400), matched case-sensitively (RFC 9110 §9.1: `get` is
-/// not `GET`), and one this server does not know gets 501 (upstream passed any word on as a
-/// non-standard method, and matched none of them).
+/// not `GET`, and upstream served it as GET): another spelling of a standard method is 400.
+/// Any other token goes on as a non-standard method, which the application answers (405
+/// with the path's `Allow`: RFC 9110 allows it as well as 501, and client tools expect it).
 fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ReadError> {
     let mut parts = line.split(' ');
     let (Some(method), Some(path), Some(version), None) =
@@ -435,12 +436,17 @@ fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ReadE
     }
     let version = parse_http_version(version)?;
     match method.parse() {
-        Ok(Method::NonStandard(_)) | Err(()) => Err(ReadError::Refused(
-            StatusCode(501),
-            "This server does not implement that method",
-        )),
+        Ok(Method::NonStandard(_)) if is_standard(&method.to_ascii_uppercase()) => Err(
+            ReadError::Refused(StatusCode(400), "Methods are case-sensitive"),
+        ),
         Ok(method) => Ok((method, path.to_owned(), version)),
+        Err(()) => Err(ReadError::WrongRequestLine),
     }
+}
+
+/// Clientele patch: whether `method` is one of the standard methods, spelled as they are.
+fn is_standard(method: &str) -> bool {
+    !matches!(method.parse(), Ok(Method::NonStandard(_)) | Err(()))
 }
 
 /// Clientele patch: a byte of a token (`tchar`, RFC 9110 §5.6.2), as methods are.
@@ -478,8 +484,9 @@ mod test {
         };
         assert_eq!(status("GET /a HTTP/1.1"), 0);
         assert_eq!(status("PATCH /a HTTP/1.0"), 0);
-        assert_eq!(status("get /a HTTP/1.1"), 501);
-        assert_eq!(status("BREW /a HTTP/1.1"), 501);
+        assert_eq!(status("get /a HTTP/1.1"), 400);
+        assert_eq!(status("Post /a HTTP/1.1"), 400);
+        assert!(matches!(parse("BREW /a HTTP/1.1"), Ok((m, _, _)) if m.as_str() == "BREW"));
         assert_eq!(status("GE(T /a HTTP/1.1"), 400);
         assert_eq!(status("GET /a HTTP/2.0"), 505);
         assert_eq!(status("GET /a HTTP/0.9"), 505);
