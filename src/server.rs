@@ -164,27 +164,13 @@ pub fn start(config: Config) -> Result<Running, String> {
     let store = open_store(&config)?;
     let startup_seed = startup_seed(&config, &ids, hashing)?;
     let (transport, mail_from) = mail_settings(&config)?;
-    let limits = socket_limits(&config);
     let (bound, url, dedicated) = bind_all(&config, tls.is_some())?;
-    let public_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| url.clone())
-        .trim_end_matches('/')
-        .to_string();
     let app = Arc::new(App {
         store,
         clock: Default::default(),
         ids,
         credentials: Credentials::new(hashing),
-        settings: Settings {
-            public_url,
-            link_ttl_ms: config.link_ttl_ms,
-            admin_token: config.admin_token.clone(),
-            trusted_proxies: config.trusted_proxies.clone(),
-            lenient: config.lenient,
-            mail_from: mail_from.clone(),
-        },
+        settings: settings(&config, &url, mail_from.clone()),
         states,
         startup_tenants: Box::new(move |tx, now| {
             startup_seed.iter().try_for_each(|doc| doc.apply(tx, now))
@@ -196,7 +182,51 @@ pub fn start(config: Config) -> Result<Running, String> {
         admin_guesses: Default::default(),
     });
     seed_startup_tenants(&app)?;
+    let background = start_background(&app, &config, transport, mail_from);
+    let limits = socket_limits(&config);
+    let stopping = Arc::new(AtomicBool::new(false));
+    let listeners = serve_all(&app, &config, bound, tls.as_ref(), &limits, &stopping)?;
+    Ok(Running {
+        url,
+        dedicated,
+        app,
+        listeners,
+        stopping,
+        mail_sender: background.mail_sender,
+        housekeeping_stop: background.housekeeping_stop,
+        housekeeping: background.housekeeping,
+        write_timeout: limits.write_timeout,
+    })
+}
 
+/// What handlers need of the configuration; links in mail point to `url` unless
+/// `--public-url` says otherwise.
+fn settings(config: &Config, url: &str, mail_from: Mailbox) -> Settings {
+    let public_url = config.public_url.as_deref().unwrap_or(url);
+    Settings {
+        public_url: public_url.trim_end_matches('/').to_string(),
+        link_ttl_ms: config.link_ttl_ms,
+        admin_token: config.admin_token.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
+        lenient: config.lenient,
+        mail_from,
+    }
+}
+
+/// The threads beside the listeners.
+struct Background {
+    mail_sender: JoinHandle<()>,
+    housekeeping_stop: mpsc::Sender<()>,
+    housekeeping: JoinHandle<()>,
+}
+
+/// Starts the mail sender and housekeeping.
+fn start_background(
+    app: &App,
+    config: &Config,
+    transport: Transport,
+    mail_from: Mailbox,
+) -> Background {
     // Without the admin API nobody reads delivered mail's links again: they are scrubbed.
     let keep_live_links = config.admin_token.is_some();
     let outbox = Outbox {
@@ -214,35 +244,40 @@ pub fn start(config: Config) -> Result<Running, String> {
         keep_live_links,
         stop_signal,
     );
+    Background {
+        mail_sender,
+        housekeeping_stop,
+        housekeeping,
+    }
+}
+
+/// Serves every bound listener, each with its own turns and all with one table of
+/// connections.
+fn serve_all(
+    app: &Arc<App>,
+    config: &Config,
+    bound: Vec<(std::net::TcpListener, String, Mount)>,
+    tls: Option<&Tls>,
+    limits: &tiny_http::Limits,
+    stopping: &Arc<AtomicBool>,
+) -> Result<Vec<Listener>, String> {
     let workers_per_listener = config.workers.unwrap_or_else(default_workers).max(1);
-    let stopping = Arc::new(AtomicBool::new(false));
-    let connections = connections(&config, workers_per_listener * bound.len());
-    let listeners = bound
+    let connections = connections(config, workers_per_listener * bound.len());
+    bound
         .into_iter()
         .map(|(listener, addr, mount)| {
             let permits = Arc::new(Permits::new(workers_per_listener));
             let handler = handler(app.clone(), mount, permits.clone(), stopping.clone());
             let options = tiny_http::Options {
-                ssl: tls.as_ref().map(|tls| tls.config.clone()),
+                ssl: tls.map(|tls| tls.config.clone()),
                 limits: limits.clone(),
                 handler: Some(handler),
                 connections: connections.clone(),
             };
-            let server = serve(listener, &addr, tls.as_ref(), options)?;
+            let server = serve(listener, &addr, tls, options)?;
             Ok(Listener { server, permits })
         })
-        .collect::<Result<_, String>>()?;
-    Ok(Running {
-        url,
-        dedicated,
-        app,
-        listeners,
-        stopping,
-        mail_sender,
-        housekeeping_stop,
-        housekeeping,
-        write_timeout: limits.write_timeout,
-    })
+        .collect()
 }
 
 /// `--mail` and `--mail-from`, checked, with where mail goes announced on stderr.
@@ -584,8 +619,11 @@ fn serve_one(app: &App, mount: Mount, stopping: &AtomicBool, mut raw: tiny_http:
     ));
     let (deviations, tenant) = crate::conformance::take();
     let tenant = match routed.target {
-        // Who the credentials name, whether or not the handler got as far as checking them.
-        Target::Flavour(flavour) => tenant.or_else(|| flavour.caller_tenant(app, &req)),
+        // Who the credentials name, whether or not the handler got as far as checking them;
+        // only asked when something keeps it (a flavour may read the database for it).
+        Target::Flavour(flavour) if journalled || !deviations.is_empty() => {
+            tenant.or_else(|| flavour.caller_tenant(app, &req))
+        }
         _ => None,
     };
     if let (Target::Flavour(flavour), false) = (routed.target, deviations.is_empty()) {

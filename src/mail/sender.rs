@@ -136,113 +136,172 @@ pub fn spawn_sender(
     std::thread::Builder::new()
         .name("mail-sender".into())
         .spawn(move || {
-            let mut recovered = false;
-            // Outcomes that could not be recorded yet: nothing else goes out before they are.
-            let mut unrecorded: Vec<(Due, Result<(), DeliveryError>)> = Vec::new();
-            // A deployment scrubs the links of what it delivers; the WAL still holds the rows
-            // as they were until it is truncated, which happens when the sender is idle (at
-            // most every `WAL_TRUNCATE_EVERY`: a truncation holds the writer for a moment).
-            let scrubs = app.scrubs_links;
-            let mut wal_dirty = false;
-            let mut truncated_at: Option<Instant> = None;
-            let mut last_sent_at = Instant::now();
-            while !app.mailer.stopping.load(Ordering::SeqCst) {
-                let now = app.clock.now_ms();
-                // On PostgreSQL, mail claimed by an instance that died is checked whenever its
-                // lease runs out, not only at startup.
-                if !recovered || app.store.dialect() == crate::db::Dialect::Postgres {
-                    match recover(&app, &transport, !recovered) {
-                        Ok(()) => {
-                            recovered = true;
-                            wal_dirty |= scrubs;
-                        }
-                        Err(e) => {
-                            crate::log::line(format!(
-                                "mail: checking the mails in doubt failed: {e}"
-                            ));
-                            app.mailer.sleep(MAX_IDLE);
-                            continue;
-                        }
-                    }
-                }
-                unrecorded.retain(|(row, outcome)| record(&app, row, outcome, give_up_ms).is_err());
-                if !unrecorded.is_empty() {
-                    app.mailer.sleep(MAX_IDLE);
-                    continue;
-                }
-                let due = match claim_due(&app, now) {
-                    Ok(due) => due,
-                    Err(e) => {
-                        crate::log::line(format!("mail: reading the outbox failed: {e}"));
-                        Vec::new()
-                    }
-                };
-                let outgoing = match prepare(&app, &transport, &from, &due) {
-                    Ok(outgoing) => outgoing,
-                    Err(e) => {
-                        crate::log::line(format!("mail: claiming mails to send failed: {e}"));
-                        app.mailer.sleep(MAX_IDLE);
-                        continue;
-                    }
-                };
-                if transport.mbox_path().is_some() {
-                    // The whole batch in one append, one fsync and one transaction.
-                    if !outgoing.is_empty() && !app.mailer.stopping.load(Ordering::SeqCst) {
-                        wal_dirty |= scrubs;
-                        let outcomes = deliver_all(&app, &transport, outgoing);
-                        if let Err(e) = record_all(&app, &outcomes, give_up_ms) {
-                            crate::log::line(format!(
-                                "mail: recording the outcome of {} mail(s) failed: {e}",
-                                outcomes.len()
-                            ));
-                            unrecorded.extend(
-                                outcomes
-                                    .into_iter()
-                                    .map(|(row, outcome)| (row.clone(), outcome)),
-                            );
-                        }
-                    }
-                } else if !outgoing.is_empty() {
-                    wal_dirty |= scrubs;
-                    unrecorded.extend(send_batch(&app, &transport, outgoing, give_up_ms));
-                    last_sent_at = Instant::now();
-                } else if last_sent_at.elapsed() >= SMTP_KEEP_OPEN {
-                    transport.close_connections();
-                }
-                if due.len() as i64 == BATCH {
-                    continue;
-                }
-                if due.is_empty()
-                    && wal_dirty
-                    && truncated_at.is_none_or(|at| at.elapsed() >= WAL_TRUNCATE_EVERY)
-                {
-                    truncated_at = Some(Instant::now());
-                    match app.store.truncate_wal() {
-                        Ok(done) => wal_dirty = !done,
-                        Err(e) => crate::log::line(format!("mail: truncating the WAL failed: {e}")),
-                    }
-                }
-                let next = app
-                    .store
-                    .read(|c| next_due(c, &app.instance, app.clock.now_ms()))
-                    .ok()
-                    .flatten();
-                let now = app.clock.now_ms();
-                let wait = next.map_or(MAX_IDLE, |at| {
-                    Duration::from_millis((at - now).clamp(0, 1000) as u64)
-                });
-                if !wait.is_zero() {
-                    app.mailer.sleep(wait);
-                }
+            Sender {
+                scrubs: app.scrubs_links,
+                app,
+                transport,
+                from,
+                give_up_ms,
+                recovered: false,
+                unrecorded: Vec::new(),
+                wal_dirty: false,
+                truncated_at: None,
+                last_sent_at: Instant::now(),
             }
-            transport.close_connections();
-            // The last writer is done (the requests ended first): leave no old page versions,
-            // with links not yet scrubbed, in the WAL.
-            if let Err(e) = app.store.truncate_wal() {
-                crate::log::line(format!("mail: truncating the WAL at shutdown failed: {e}"));
-            }
+            .run()
         })
         .expect("spawning the mail sender")
+}
+
+/// The sender thread's state between passes.
+struct Sender {
+    app: Outbox,
+    transport: Transport,
+    from: Mailbox,
+    give_up_ms: i64,
+    /// The mails in doubt after a restart are settled (on PostgreSQL: checked again at
+    /// every pass, as another instance's lease may run out).
+    recovered: bool,
+    /// Outcomes that could not be recorded yet: nothing else goes out before they are.
+    unrecorded: Vec<(Due, Result<(), DeliveryError>)>,
+    /// A deployment scrubs the links of what it delivers; the WAL still holds the rows as
+    /// they were until it is truncated, which happens when the sender is idle (at most every
+    /// `WAL_TRUNCATE_EVERY`: a truncation holds the writer for a moment).
+    scrubs: bool,
+    wal_dirty: bool,
+    truncated_at: Option<Instant>,
+    last_sent_at: Instant,
+}
+
+/// What a pass asks of the loop.
+enum Next {
+    /// Another pass at once (a full batch went out).
+    Pass,
+    /// Sleep up to this long (a wake-up ends it early).
+    Sleep(Duration),
+}
+
+impl Sender {
+    fn run(mut self) {
+        while !self.app.mailer.stopping.load(Ordering::SeqCst) {
+            match self.pass() {
+                Next::Pass => {}
+                Next::Sleep(wait) if wait.is_zero() => {}
+                Next::Sleep(wait) => self.app.mailer.sleep(wait),
+            }
+        }
+        self.transport.close_connections();
+        // The last writer is done (the requests ended first): leave no old page versions,
+        // with links not yet scrubbed, in the WAL.
+        if let Err(e) = self.app.store.truncate_wal() {
+            crate::log::line(format!("mail: truncating the WAL at shutdown failed: {e}"));
+        }
+    }
+
+    /// Settles what is in doubt, then sends what is due.
+    fn pass(&mut self) -> Next {
+        let now = self.app.clock.now_ms();
+        if let Err(e) = self.recover_if_due() {
+            crate::log::line(format!("mail: checking the mails in doubt failed: {e}"));
+            return Next::Sleep(MAX_IDLE);
+        }
+        let (app, give_up_ms) = (&self.app, self.give_up_ms);
+        self.unrecorded
+            .retain(|(row, outcome)| record(app, row, outcome, give_up_ms).is_err());
+        if !self.unrecorded.is_empty() {
+            return Next::Sleep(MAX_IDLE);
+        }
+        let due = claim_due(&self.app, now).unwrap_or_else(|e| {
+            crate::log::line(format!("mail: reading the outbox failed: {e}"));
+            Vec::new()
+        });
+        let outgoing = match prepare(&self.app, &self.transport, &self.from, &due) {
+            Ok(outgoing) => outgoing,
+            Err(e) => {
+                crate::log::line(format!("mail: claiming mails to send failed: {e}"));
+                return Next::Sleep(MAX_IDLE);
+            }
+        };
+        self.send(outgoing);
+        if due.len() as i64 == BATCH {
+            return Next::Pass;
+        }
+        if due.is_empty() {
+            self.truncate_wal_if_due();
+        }
+        Next::Sleep(self.until_next_due())
+    }
+
+    /// At the first pass, and at every pass on PostgreSQL: mail claimed by an instance that
+    /// died is checked whenever its lease runs out, not only at startup.
+    fn recover_if_due(&mut self) -> Result<(), String> {
+        if self.recovered && self.app.store.dialect() != crate::db::Dialect::Postgres {
+            return Ok(());
+        }
+        recover(&self.app, &self.transport, !self.recovered)?;
+        self.recovered = true;
+        self.wal_dirty |= self.scrubs;
+        Ok(())
+    }
+
+    /// Into an mbox, the whole batch in one append, one fsync and one transaction; over SMTP,
+    /// on the connections kept open, closed once nothing has been due for a while.
+    fn send(&mut self, outgoing: Vec<Outgoing<'_>>) {
+        let (app, transport, give_up_ms) = (&self.app, &self.transport, self.give_up_ms);
+        if transport.mbox_path().is_some() {
+            if outgoing.is_empty() || app.mailer.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            self.wal_dirty |= self.scrubs;
+            let outcomes = deliver_all(app, transport, outgoing);
+            if let Err(e) = record_all(app, &outcomes, give_up_ms) {
+                crate::log::line(format!(
+                    "mail: recording the outcome of {} mail(s) failed: {e}",
+                    outcomes.len()
+                ));
+                self.unrecorded.extend(
+                    outcomes
+                        .into_iter()
+                        .map(|(row, outcome)| (row.clone(), outcome)),
+                );
+            }
+        } else if !outgoing.is_empty() {
+            self.wal_dirty |= self.scrubs;
+            let unrecorded = send_batch(app, transport, outgoing, give_up_ms);
+            self.unrecorded.extend(unrecorded);
+            self.last_sent_at = Instant::now();
+        } else if self.last_sent_at.elapsed() >= SMTP_KEEP_OPEN {
+            transport.close_connections();
+        }
+    }
+
+    fn truncate_wal_if_due(&mut self) {
+        let due = self
+            .truncated_at
+            .is_none_or(|at| at.elapsed() >= WAL_TRUNCATE_EVERY);
+        if !self.wal_dirty || !due {
+            return;
+        }
+        self.truncated_at = Some(Instant::now());
+        match self.app.store.truncate_wal() {
+            Ok(done) => self.wal_dirty = !done,
+            Err(e) => crate::log::line(format!("mail: truncating the WAL failed: {e}")),
+        }
+    }
+
+    /// How long until the next mail is due, at most `MAX_IDLE` (so a moved clock is seen).
+    fn until_next_due(&self) -> Duration {
+        let next = self
+            .app
+            .store
+            .read(|c| next_due(c, &self.app.instance, self.app.clock.now_ms()))
+            .ok()
+            .flatten();
+        let now = self.app.clock.now_ms();
+        next.map_or(MAX_IDLE, |at| {
+            Duration::from_millis((at - now).clamp(0, 1000) as u64)
+        })
+    }
 }
 
 /// The rows due now. SQLite has one sender: it reads them. On PostgreSQL several instances
@@ -565,37 +624,9 @@ fn recover(app: &Outbox, transport: &Transport, at_startup: bool) -> Result<(), 
     let Some(path) = transport.mbox_path() else {
         return Ok(());
     };
-    let claimed: Vec<(i64, i64)> = app
+    let claimed = app
         .store
-        .read(|c| {
-            // On PostgreSQL: this instance's own rows at startup (its previous run), and rows
-            // of another instance whose lease has expired; the others are being sent by a
-            // live instance.
-            let row = |r: &crate::db::Row<'_>| Ok((r.get(0)?, r.get(1)?));
-            match c.dialect() {
-                crate::db::Dialect::Sqlite => c
-                    .prepare_cached(
-                        "SELECT id, claimed_len FROM mail_outbox
-                         WHERE status = 'pending' AND claimed_len IS NOT NULL ORDER BY id",
-                    )?
-                    .query_map([], row)?
-                    .collect::<crate::db::Result<Vec<_>>>(),
-                crate::db::Dialect::Postgres => c
-                    .prepare_cached(
-                        "SELECT id, claimed_len FROM mail_outbox
-                         WHERE status = 'pending' AND claimed_len IS NOT NULL
-                           AND (lease_owner IS NOT DISTINCT FROM ?2 AND ?3 = 1
-                                OR lease_owner IS DISTINCT FROM ?2
-                                   AND (lease_until IS NULL OR lease_until < ?1))
-                         ORDER BY id",
-                    )?
-                    .query_map(
-                        crate::params![app.clock.now_ms(), app.instance, i64::from(at_startup)],
-                        row,
-                    )?
-                    .collect::<crate::db::Result<Vec<_>>>(),
-            }
-        })
+        .read(|c| claimed_rows(c, app, at_startup))
         .map_err(|e| e.to_string())?;
     if claimed.is_empty() {
         return Ok(());
@@ -614,27 +645,13 @@ fn recover(app: &Outbox, transport: &Transport, at_startup: bool) -> Result<(), 
         })
         .collect();
     let found = check_mbox_tail(path, &in_doubt).map_err(|e| format!("{}: {e}", path.display()))?;
-    let now = app.clock.now_ms();
-    let scrub = app.scrubs_links;
+    let settled: Vec<(i64, bool)> = claimed
+        .iter()
+        .zip(&ids)
+        .map(|((id, _), prefix)| (*id, found.contains(prefix)))
+        .collect();
     app.store
-        .write(|tx| {
-            for ((id, _), prefix) in claimed.iter().zip(&ids) {
-                if found.contains(prefix) {
-                    tx.prepare_cached(
-                        "UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1,
-                             sent_at = ?2, last_error = NULL, claimed_len = NULL WHERE id = ?1",
-                    )?
-                    .execute(crate::params![id, now])?;
-                    if scrub {
-                        super::scrub(tx, *id, super::REMOVED_AFTER_DELIVERY)?;
-                    }
-                } else {
-                    tx.prepare_cached("UPDATE mail_outbox SET claimed_len = NULL WHERE id = ?1")?
-                        .execute([id])?;
-                }
-            }
-            Ok::<_, crate::db::Error>(())
-        })
+        .write(|tx| settle_claims(tx, app, &settled))
         .map_err(|e| e.to_string())?;
     let appended = found.len();
     crate::log::line(format!(
@@ -643,6 +660,66 @@ fn recover(app: &Outbox, transport: &Transport, at_startup: bool) -> Result<(), 
         path.display(),
         claimed.len() - appended
     ));
+    Ok(())
+}
+
+/// The rows claimed for the mbox with no outcome recorded: (id, claimed length). On
+/// PostgreSQL: this instance's own rows at startup (its previous run), and rows of another
+/// instance whose lease has expired; the others are being sent by a live instance.
+fn claimed_rows(
+    c: &crate::db::Connection,
+    app: &Outbox,
+    at_startup: bool,
+) -> crate::db::Result<Vec<(i64, i64)>> {
+    let row = |r: &crate::db::Row<'_>| Ok((r.get(0)?, r.get(1)?));
+    match c.dialect() {
+        crate::db::Dialect::Sqlite => c
+            .prepare_cached(
+                "SELECT id, claimed_len FROM mail_outbox
+                 WHERE status = 'pending' AND claimed_len IS NOT NULL ORDER BY id",
+            )?
+            .query_map([], row)?
+            .collect(),
+        crate::db::Dialect::Postgres => c
+            .prepare_cached(
+                "SELECT id, claimed_len FROM mail_outbox
+                 WHERE status = 'pending' AND claimed_len IS NOT NULL
+                   AND (lease_owner IS NOT DISTINCT FROM ?2 AND ?3 = 1
+                        OR lease_owner IS DISTINCT FROM ?2
+                           AND (lease_until IS NULL OR lease_until < ?1))
+                 ORDER BY id",
+            )?
+            .query_map(
+                crate::params![app.clock.now_ms(), app.instance, i64::from(at_startup)],
+                row,
+            )?
+            .collect(),
+    }
+}
+
+/// Marks sent the claimed rows found whole in the mbox (`true`), and takes the claim off
+/// the others, which then go out as usual.
+fn settle_claims(
+    tx: &crate::db::Transaction,
+    app: &Outbox,
+    settled: &[(i64, bool)],
+) -> crate::db::Result<()> {
+    let now = app.clock.now_ms();
+    for (id, found) in settled {
+        if *found {
+            tx.prepare_cached(
+                "UPDATE mail_outbox SET status = 'sent', attempts = attempts + 1,
+                     sent_at = ?2, last_error = NULL, claimed_len = NULL WHERE id = ?1",
+            )?
+            .execute(crate::params![id, now])?;
+            if app.scrubs_links {
+                super::scrub(tx, *id, super::REMOVED_AFTER_DELIVERY)?;
+            }
+        } else {
+            tx.prepare_cached("UPDATE mail_outbox SET claimed_len = NULL WHERE id = ?1")?
+                .execute([id])?;
+        }
+    }
     Ok(())
 }
 

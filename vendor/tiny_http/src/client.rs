@@ -226,6 +226,33 @@ impl ClientConnection {
         })
     }
 
+    /// Reads the header lines after a request line, up to the empty line that ends them.
+    fn read_headers(&mut self, version: &HTTPVersion) -> Result<Vec<crate::Header>, ReadError> {
+        let mut headers = Vec::new();
+        loop {
+            let line = self.read_next_line(false).map_err(|e| {
+                if BadLine::is(&e) {
+                    ReadError::WrongHeader(version.clone())
+                } else {
+                    ReadError::ReadIoError(e)
+                }
+            })?;
+
+            if line.is_empty() {
+                return Ok(headers);
+            };
+            // Clientele patch: a bounded number of headers, for the same reason.
+            if headers.len() >= MAX_HEADERS {
+                return Err(ReadError::WrongHeader(version.clone()));
+            }
+            headers.push(match FromStr::from_str(line.as_str().trim()) {
+                // TODO: remove this conversion
+                Ok(h) => h,
+                _ => return Err(ReadError::WrongHeader(version.clone())),
+            });
+        }
+    }
+
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
@@ -247,35 +274,7 @@ impl ClientConnection {
                 )?
             };
 
-            // getting all headers
-            let headers = {
-                let mut headers = Vec::new();
-                loop {
-                    let line = self.read_next_line(false).map_err(|e| {
-                        if BadLine::is(&e) {
-                            ReadError::WrongHeader(version.clone())
-                        } else {
-                            ReadError::ReadIoError(e)
-                        }
-                    })?;
-
-                    if line.is_empty() {
-                        break;
-                    };
-                    // Clientele patch: a bounded number of headers, for the same reason.
-                    if headers.len() >= MAX_HEADERS {
-                        return Err(ReadError::WrongHeader(version));
-                    }
-                    headers.push(match FromStr::from_str(line.as_str().trim()) {
-                        // TODO: remove this conversion
-                        Ok(h) => h,
-                        _ => return Err(ReadError::WrongHeader(version)),
-                    });
-                }
-
-                headers
-            };
-
+            let headers = self.read_headers(&version)?;
             (method, path, version, headers)
         };
 
