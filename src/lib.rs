@@ -45,6 +45,7 @@ pub mod links;
 pub mod log;
 pub mod mail;
 pub mod pages;
+pub mod redact;
 pub mod router;
 pub mod seed;
 pub mod server;

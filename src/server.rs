@@ -283,6 +283,21 @@ fn serve_all(
 /// `--mail` and `--mail-from`, checked, with where mail goes announced on stderr.
 fn mail_settings(config: &Config) -> Result<(Transport, Mailbox), String> {
     let transport = Transport::parse(&config.mail)?;
+    // An mbox that cannot be appended to would fail every mail after startup: found now.
+    // (A relay is not tried: it may be down for a while, and mail waits for it.)
+    if let Transport::Mbox(path) = &transport {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                format!(
+                    "--mail mbox:{}: cannot append to it ({e}); make its folder, or give the \
+                     user that runs clientele write access to it",
+                    path.display()
+                )
+            })?;
+    }
     eprintln!("clientele: mail goes to {}", transport.summary());
     if let Transport::Smtp(relay) = &transport {
         if relay.insecure {
@@ -342,7 +357,7 @@ fn open_store(config: &Config) -> Result<Arc<Store>, String> {
     let shown = if crate::store::is_postgres_url(&config.db) {
         "of --db".to_string()
     } else {
-        format!("{:?}", config.db)
+        format!("of --db {:?}", config.db)
     };
     Store::open_with(&config.db, &options)
         .map_err(|e| format!("cannot open the database {shown}: {e}"))
@@ -825,7 +840,7 @@ fn route(app: &App, mount: Mount, target: Target, req: &mut Request) -> Routed {
 }
 
 /// `GET /healthz` (and `HEAD`); any other method is 405. 503 when the database does not
-/// answer (PostgreSQL; a SQLite file is always there).
+/// answer (PostgreSQL) or cannot be written (SQLite).
 fn healthz(app: &App, req: &Request) -> Response {
     match req.method.as_str() {
         "GET" | "HEAD" => match app.store.reachable() {
