@@ -581,3 +581,79 @@ fn deleting_a_tenant_set_forgets_its_counts() {
         "another tenant's counts stay"
     );
 }
+
+// Types and nulls (issue 25): each refused wrong type or null is a rule with its code, the
+// field in its `detail`; each accepted value of another type is a warning rule.
+
+/// (code, detail, refused) of each deviation of a journal entry, in the order checked.
+fn deviations(entry: &Value) -> Vec<(String, Option<String>, bool)> {
+    entry["conformance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["detail"].as_str().map(str::to_string),
+                d["refused"] == true,
+            )
+        })
+        .collect()
+}
+
+fn deviation(code: &str, detail: &str, refused: bool) -> (String, Option<String>, bool) {
+    (code.to_string(), Some(detail.to_string()), refused)
+}
+
+#[test]
+fn mx_lists_every_deviation_of_one_request_headers_and_body() {
+    let server = Server::start();
+    let body = json!({"client": {"company_name": "MX", "email": null, "first_name": 5,
+                                 "last_name": "Foo"}});
+    let reply = server.post(
+        "/mx/clients",
+        &[
+            ("Authorization", MX_DEMO_AUTH),
+            ("Content-Type", "text/plain"),
+        ],
+        &body.to_string(),
+    );
+    assert_eq!(
+        reply.status, 404,
+        "the first deviation answers: {}",
+        reply.body
+    );
+    let entry = last_entry(&server);
+    assert_eq!(
+        deviations(&entry),
+        [
+            ("mx.content_type".to_string(), None, true),
+            ("mx.accept".to_string(), None, true),
+            deviation("mx.null", "client.email", true),
+            deviation("mx.type", "client.first_name", true),
+        ]
+    );
+    let headers_right = server.post(
+        "/mx/clients",
+        &[("Authorization", MX_DEMO_AUTH), JSON, ("Accept", MX_ACCEPT)],
+        &body.to_string(),
+    );
+    assert_eq!(headers_right.status, 400);
+    assert_eq!(headers_right.json()["error"], "client.email is required");
+    let not_an_object = server.post(
+        "/mx/clients",
+        &[("Authorization", MX_DEMO_AUTH), JSON, ("Accept", MX_ACCEPT)],
+        r#"{"client": "MX"}"#,
+    );
+    assert_eq!(not_an_object.status, 400);
+    assert_eq!(
+        tally(&report(&server, "?tenant=PROCESSOR-1234")),
+        [
+            ("mx.accept".to_string(), 1, 1),
+            ("mx.content_type".to_string(), 1, 1),
+            ("mx.null".to_string(), 2, 2),
+            ("mx.type".to_string(), 3, 3),
+        ]
+    );
+    assert_eq!(server.count("mx_clients"), 0);
+}
