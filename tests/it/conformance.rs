@@ -606,6 +606,146 @@ fn deviation(code: &str, detail: &str, refused: bool) -> (String, Option<String>
 }
 
 #[test]
+fn shieldconex_lists_refused_types_and_nulls_with_their_fields() {
+    let server = Server::start();
+    let api = "/shieldconex/api/v1";
+    let auth = ("Authorization", WATERFORD);
+    let body = json!({"name": null, "billingId": 5, "isActive": "yes",
+                      "directPartner": {"id": 792}, "contact": {"id": 2666}});
+    let reply = server.post(&format!("{api}/clients"), &[auth, JSON], &body.to_string());
+    assert_eq!(reply.status, 409, "{}", reply.body);
+    assert_eq!(reply.json()["errorCode"], 7409);
+    for message in [
+        "name is required.",
+        "billingId must be a string.",
+        "isActive must be a boolean.",
+    ] {
+        assert!(reply.body.contains(message), "{message}: {}", reply.body);
+    }
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [
+            deviation("shieldconex.null", "name", true),
+            deviation("shieldconex.type", "billingId", true),
+            deviation("shieldconex.type", "isActive", true),
+        ]
+    );
+    // A PATCH cannot clear isActive; a query's take is an integer; a path id is digits.
+    let patch = server.call(
+        "PATCH",
+        &format!("{api}/clients/744"),
+        &[auth, JSON],
+        Some(br#"{"isActive": null}"#),
+    );
+    assert_eq!(patch.status, 409, "{}", patch.body);
+    assert!(
+        patch.body.contains("isActive cannot be null."),
+        "{}",
+        patch.body
+    );
+    let list = server.get(&format!("{api}/clients?partner=792&take=ten"), &[auth]);
+    assert_eq!(list.status, 409, "{}", list.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("shieldconex.type", "take", true)]
+    );
+    let word = server.get(&format!("{api}/clients/seven"), &[auth]);
+    assert_eq!(word.status, 404, "{}", word.body);
+    let mine = report(&server, "?tenant=waterford@example.com");
+    assert_eq!(
+        tally(&mine),
+        [
+            ("shieldconex.null".to_string(), 2, 2),
+            ("shieldconex.type".to_string(), 4, 4),
+        ]
+    );
+    let null = &mine["rules"][0];
+    assert_eq!(null["first"]["detail"], "name");
+    assert_eq!(null["last"]["detail"], "isActive");
+    assert_eq!(mine["rules"][1]["last"]["detail"], "path id seven");
+    assert_eq!(server.count("sc_clients"), 1, "nothing was written");
+}
+
+#[test]
+fn shieldconex_records_the_other_types_it_accepts() {
+    let server = Server::start();
+    let api = "/shieldconex/api/v1";
+    let auth = ("Authorization", WATERFORD);
+    let body = json!({"name": "String Id", "directPartner": {"id": "792"},
+                      "contact": {"id": 2666}});
+    let created = server.post(&format!("{api}/clients"), &[auth, JSON], &body.to_string());
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation(
+            "shieldconex.numeric_string",
+            "directPartner.id",
+            false
+        )]
+    );
+    let padded = server.get(&format!("{api}/clients/00744"), &[auth]);
+    assert_eq!(padded.status, 200, "{}", padded.body);
+    assert_eq!(padded.json()["id"], 744);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("shieldconex.padded_id", "path id 00744", false)]
+    );
+    let shouted = server.get(&format!("{api}/clients?partner=PARTNERNAME"), &[auth]);
+    assert_eq!(shouted.status, 200, "{}", shouted.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("shieldconex.name_case", "partner", false)]
+    );
+    let user = json!({"userName": "case@example.com", "firstName": "C", "lastName": "Ase",
+                      "email": "case@example.com", "phone": "+14155550100",
+                      "userRole": "partner user", "partner": {"name": "partnername"}});
+    let made = server.post(&format!("{api}/users"), &[auth, JSON], &user.to_string());
+    assert_eq!(made.status, 200, "{}", made.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [
+            deviation("shieldconex.name_case", "userRole", false),
+            deviation("shieldconex.name_case", "partner", false),
+        ]
+    );
+    // As the answers give them, nothing is recorded.
+    let exact = server.get(&format!("{api}/clients?partner=partnerName"), &[auth]);
+    assert_eq!(exact.status, 200);
+    assert_eq!(deviations(&last_entry(&server)), []);
+    assert_eq!(
+        tally(&report(&server, "?tenant=waterford@example.com")),
+        [
+            ("shieldconex.name_case".to_string(), 3, 0),
+            ("shieldconex.numeric_string".to_string(), 1, 0),
+            ("shieldconex.padded_id".to_string(), 1, 0),
+        ]
+    );
+}
+
+#[test]
+fn shieldconex_lenient_takes_a_wrong_type_as_left_out() {
+    let server = lenient();
+    let body = json!({"name": "Lenient", "isActive": "yes", "directPartner": {"id": 792},
+                      "contact": {"id": 2666}});
+    let created = server.post(
+        "/shieldconex/api/v1/clients",
+        &[("Authorization", WATERFORD), JSON],
+        &body.to_string(),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("shieldconex.type", "isActive", false)]
+    );
+    let id = created.json()["id"].as_i64().unwrap();
+    let read = server.get(
+        &format!("/shieldconex/api/v1/clients/{id}"),
+        &[("Authorization", WATERFORD)],
+    );
+    assert_eq!(read.json()["isActive"], true, "the default: {}", read.body);
+}
+
+#[test]
 fn mx_lists_every_deviation_of_one_request_headers_and_body() {
     let server = Server::start();
     let body = json!({"client": {"company_name": "MX", "email": null, "first_name": 5,
