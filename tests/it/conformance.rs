@@ -797,3 +797,79 @@ fn mx_lists_every_deviation_of_one_request_headers_and_body() {
     );
     assert_eq!(server.count("mx_clients"), 0);
 }
+
+#[test]
+fn nueve09_lists_refused_types_and_nulls_and_records_a_string_amount() {
+    let server = Server::start();
+    let (token, account) = nueve09_login(&server);
+    let auth = ("Authorization", token.as_str());
+    let mut body: Value = serde_json::from_str(crate::nueve09::CREATE_EXAMPLE).unwrap();
+    body["name"] = json!(12345);
+    body["contact_email"] = Value::Null;
+    body["available"] = json!(true);
+    let refused = server.post("/nueve09/clients", &[auth, JSON], &body.to_string());
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let errors = &refused.json()["data"]["errors"];
+    assert_eq!(errors["name"][0], "must be a string", "{errors}");
+    assert_eq!(errors["contact_email"][0], "is required", "{errors}");
+    assert_eq!(errors["available"][0], "must be a number", "{errors}");
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [
+            deviation("nueve09.type", "name", true),
+            deviation("nueve09.null", "contact_email", true),
+            deviation("nueve09.type", "available", true),
+        ]
+    );
+    // Refused for its missing Content-Type, the body is still read for its own mistakes.
+    let untyped = server.post("/nueve09/clients", &[auth], &body.to_string());
+    assert_eq!(untyped.status, 400, "{}", untyped.body);
+    assert_eq!(
+        codes(&last_entry(&server)),
+        [
+            ("nueve09.content_type".into(), true),
+            ("nueve09.type".into(), true),
+            ("nueve09.null".into(), true),
+            ("nueve09.type".into(), true),
+        ]
+    );
+    let login = json!({"api_client": {"api_key": 7, "password": null}});
+    let bad_login = server.post("/nueve09/auth/login", &[JSON], &login.to_string());
+    assert_eq!(bad_login.status, 400, "{}", bad_login.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [
+            deviation("nueve09.type", "api_client.api_key", true),
+            deviation("nueve09.null", "api_client.password", true),
+        ]
+    );
+    let page = server.get("/nueve09/clients?page=first", &[auth]);
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("nueve09.type", "page", true)]
+    );
+    let mut string_amount: Value = serde_json::from_str(crate::nueve09::CREATE_EXAMPLE).unwrap();
+    string_amount["available"] = json!("1000");
+    let created = server.post(
+        "/nueve09/clients",
+        &[auth, JSON],
+        &string_amount.to_string(),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert_eq!(created.json()["data"]["subclient"]["available"], 1000);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("nueve09.numeric_string", "available", false)]
+    );
+    assert_eq!(
+        tally(&report(&server, &format!("?tenant={account}"))),
+        [
+            ("nueve09.content_type".to_string(), 1, 1),
+            ("nueve09.null".to_string(), 2, 2),
+            ("nueve09.numeric_string".to_string(), 1, 0),
+            ("nueve09.type".to_string(), 5, 5),
+        ],
+        "the login without a usable api_key names no account"
+    );
+}
