@@ -873,3 +873,63 @@ fn nueve09_lists_refused_types_and_nulls_and_records_a_string_amount() {
         "the login without a usable api_key names no account"
     );
 }
+
+#[test]
+fn makeleaps_lists_refused_types_and_nulls_and_records_numbers_as_text() {
+    let server = Server::start();
+    let token = makeleaps_token(&server);
+    let auth = ("Authorization", token.as_str());
+    let clients = format!("/makeleaps/api/partner/{ML_PARTNER}/client/");
+    let body = json!({"contacts": [{"contact_type": "organization", "name": null,
+                                    "title": true, "phone_number": 312345678}]});
+    let refused = server.post(&clients, &[auth, JSON], &body.to_string());
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let errors = &refused.json()["response"]["contacts"][0];
+    assert_eq!(errors["name"][0], "This field may not be null.", "{errors}");
+    assert_eq!(errors["title"][0], "Not a valid string.", "{errors}");
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [
+            deviation("makeleaps.null", "name", true),
+            deviation("makeleaps.type", "title", true),
+            deviation("makeleaps.number_as_text", "phone_number", false),
+        ]
+    );
+    let not_a_list = server.post(&clients, &[auth, JSON], r#"{"contacts": "x"}"#);
+    assert_eq!(not_a_list.status, 400);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("makeleaps.type", "contacts", true)]
+    );
+    // Refused for its media type, the body is still read for its own mistakes.
+    let text = server.post(
+        &clients,
+        &[auth, ("Content-Type", "text/plain")],
+        r#"{"contacts": null}"#,
+    );
+    assert_eq!(text.status, 415, "{}", text.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [
+            ("makeleaps.content_type".to_string(), None, true),
+            deviation("makeleaps.null", "contacts", true),
+        ]
+    );
+    let body = json!({"contacts": [{"contact_type": "organization", "name": "Numbers",
+                                    "phone_number": 312345678}]});
+    let created = server.post(&clients, &[auth, JSON], &body.to_string());
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("makeleaps.number_as_text", "phone_number", false)]
+    );
+    assert_eq!(
+        tally(&report(&server, &format!("?tenant={ML_PARTNER}"))),
+        [
+            ("makeleaps.content_type".to_string(), 1, 1),
+            ("makeleaps.null".to_string(), 2, 2),
+            ("makeleaps.number_as_text".to_string(), 2, 0),
+            ("makeleaps.type".to_string(), 2, 2),
+        ]
+    );
+}
