@@ -799,7 +799,7 @@ fn mx_lists_every_deviation_of_one_request_headers_and_body() {
 }
 
 #[test]
-fn nueve09_lists_refused_types_and_nulls_and_records_a_string_amount() {
+fn nueve09_lists_refused_types_and_nulls_and_records_what_it_accepts_otherwise() {
     let server = Server::start();
     let (token, account) = nueve09_login(&server);
     let auth = ("Authorization", token.as_str());
@@ -851,6 +851,7 @@ fn nueve09_lists_refused_types_and_nulls_and_records_a_string_amount() {
     );
     let mut string_amount: Value = serde_json::from_str(crate::nueve09::CREATE_EXAMPLE).unwrap();
     string_amount["available"] = json!("1000");
+    string_amount["state"] = json!("Nuevo Leon");
     let created = server.post(
         "/nueve09/clients",
         &[auth, JSON],
@@ -860,12 +861,16 @@ fn nueve09_lists_refused_types_and_nulls_and_records_a_string_amount() {
     assert_eq!(created.json()["data"]["subclient"]["available"], 1000);
     assert_eq!(
         deviations(&last_entry(&server)),
-        [deviation("nueve09.numeric_string", "available", false)]
+        [
+            deviation("nueve09.name_case", "state", false),
+            deviation("nueve09.numeric_string", "available", false),
+        ]
     );
     assert_eq!(
         tally(&report(&server, &format!("?tenant={account}"))),
         [
             ("nueve09.content_type".to_string(), 1, 1),
+            ("nueve09.name_case".to_string(), 1, 0),
             ("nueve09.null".to_string(), 2, 2),
             ("nueve09.numeric_string".to_string(), 1, 0),
             ("nueve09.type".to_string(), 5, 5),

@@ -241,11 +241,15 @@ impl Field {
             Email if chars > EMAIL_MAX_CHARS => {
                 Err(format!("must be at most {EMAIL_MAX_CHARS} characters"))
             }
-            State => states::code_of(&text)
-                .map(|code| Some(code.to_string()))
-                .ok_or_else(|| {
-                    "must be a state of the States Catalog (GET /catalogs/states), e.g. CDMX".into()
-                }),
+            State => {
+                let code = states::code_of(&text).ok_or(
+                    "must be a state of the States Catalog (GET /catalogs/states), e.g. CDMX",
+                )?;
+                if !states::is_listed_as(&text) {
+                    warn_at(&rules::NAME_CASE, self.name);
+                }
+                Ok(Some(code.to_string()))
+            }
             _ => Ok(Some(text)),
         }
     }

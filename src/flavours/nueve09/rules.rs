@@ -51,6 +51,14 @@ pub static NUMERIC_STRING: Rule = Rule {
     source: "docs/nueve09.md#what-clientele-checks",
 };
 
+pub static NAME_CASE: Rule = Rule {
+    code: "nueve09.name_case",
+    rule: "A state is written as the States Catalog lists it, as a code (CDMX) or a name \
+           (Nuevo León); another case or a name without its accents (cdmx, Nuevo Leon) finds \
+           it here, and is recorded.",
+    source: "docs/nueve09.md#what-clientele-checks",
+};
+
 /// Every rule, for the documentation test.
 pub static ALL: &[&Rule] = &[
     &CONTENT_TYPE,
@@ -58,5 +66,6 @@ pub static ALL: &[&Rule] = &[
     &TYPE,
     &NULL,
     &NUMERIC_STRING,
+    &NAME_CASE,
     &PATH,
 ];
