@@ -85,8 +85,9 @@ impl PgConn {
 
 /// The shared dialect in PostgreSQL's: `?N` → `$N` (a bare `?` takes the next number),
 /// `COLLATE NOCASE` dropped, `group_concat(x, sep)` → `string_agg(x, sep)`, `INSERT OR IGNORE` →
-/// `INSERT ... ON CONFLICT DO NOTHING`. Parameters in string literals and quoted names are
-/// left alone.
+/// `INSERT ... ON CONFLICT DO NOTHING`, `ORDER BY rowid` (creation order) → `ORDER BY seq`
+/// (PostgreSQL has no rowid: the tables listed in creation order carry a `seq` identity
+/// column). Parameters in string literals and quoted names are left alone.
 pub fn translate(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut next_bare = 1;
@@ -126,7 +127,8 @@ pub fn translate(sql: &str) -> String {
     }
     let mut out = out
         .replace(" COLLATE NOCASE", "")
-        .replace("group_concat(", "string_agg(");
+        .replace("group_concat(", "string_agg(")
+        .replace("ORDER BY rowid", "ORDER BY seq");
     if out.contains("INSERT OR IGNORE INTO") {
         out = out.replace("INSERT OR IGNORE INTO", "INSERT INTO");
         let end = out.trim_end().trim_end_matches(';').len();

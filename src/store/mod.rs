@@ -82,6 +82,16 @@ impl Default for StoreOptions {
     }
 }
 
+/// How messages name the database of `--db`: a file by its path, PostgreSQL without its URL
+/// (which may hold a password).
+pub fn describe(db: &str) -> String {
+    if is_postgres_url(db) {
+        "PostgreSQL database of --db".to_string()
+    } else {
+        format!("database {db}")
+    }
+}
+
 /// A client connected to a `postgres://` URL as the server connects, libpq's `sslmode` and
 /// `sslrootcert` included: for tools and tests that look at the database beside it.
 pub fn postgres_client(url: &str) -> Result<::postgres::Client, String> {
@@ -200,6 +210,13 @@ impl Store {
             Engine::Sqlite(store) => store.writable(),
             Engine::Postgres(store) => store.ping(),
         }
+    }
+
+    /// True when other processes may serve this database at the same time (instances on one
+    /// PostgreSQL database): state they must all see goes into the database, not memory.
+    /// A SQLite file has one server (`dblock`).
+    pub fn shared_by_instances(&self) -> bool {
+        matches!(self.engine, Engine::Postgres(_))
     }
 
     /// Which engine runs the store.

@@ -22,6 +22,7 @@ mod nueve09;
 mod openapi;
 mod postgres_tls;
 mod robustness;
+mod seams;
 mod secrets;
 mod shieldconex;
 mod smtp_connections;

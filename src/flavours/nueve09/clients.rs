@@ -16,7 +16,6 @@ use super::accounts::{mexico_city_time, Account};
 use super::form::{self, Form, COLUMNS};
 use super::{money, ok, token, Error, FieldErrors};
 use crate::app::App;
-use crate::db::Dialect;
 use crate::http::{json_body, Request, Response};
 
 /// `GET /clients` pages: 25 sub-clients unless `per_page` says otherwise, at most 100.
@@ -95,7 +94,7 @@ pub fn list_clients(app: &App, req: &Request) -> Result<Response, Error> {
             .query_row([&caller.id], |r| r.get(0))
             .optional()?
             .unwrap_or(0);
-        let mut stmt = conn.prepare_cached(list_sql(conn.dialect()))?;
+        let mut stmt = conn.prepare_cached(list_sql())?;
         let rows = stmt.query_map(
             crate::params![caller.id, per_page, (page - 1) * per_page],
             subclient_json,
@@ -253,18 +252,13 @@ fn get_sql() -> &'static str {
 }
 
 /// A page of a parent's sub-clients in creation order: `?1` the parent, `?2` and `?3` the
-/// limit and offset. The `(parent_id)` index yields them in rowid order, so nothing is sorted;
-/// PostgreSQL has no rowid, and its schema keeps the creation order in `seq`.
-fn list_sql(dialect: Dialect) -> &'static str {
-    static SQLITE: OnceLock<String> = OnceLock::new();
-    static POSTGRES: OnceLock<String> = OnceLock::new();
-    let (sql, order) = match dialect {
-        Dialect::Sqlite => (&SQLITE, "rowid"),
-        Dialect::Postgres => (&POSTGRES, "seq"),
-    };
-    sql.get_or_init(|| {
+/// limit and offset. The `(parent_id)` index yields them in rowid order, so nothing is sorted
+/// (on PostgreSQL the seam orders by the `seq` column that stands for the rowid).
+fn list_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
         format!(
-            "{} WHERE parent_id = ?1 ORDER BY {order} LIMIT ?2 OFFSET ?3",
+            "{} WHERE parent_id = ?1 ORDER BY rowid LIMIT ?2 OFFSET ?3",
             select_view()
         )
     })

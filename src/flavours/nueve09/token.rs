@@ -93,12 +93,7 @@ pub fn key_notice(options: &OptionValues, db: &str) -> String {
          (--nueve09-signing-key-file or CLIENTELE_NUEVE09_SIGNING_KEY give one)"
             .to_string()
     } else {
-        // A PostgreSQL URL may hold a password: it is not repeated.
-        let database = if crate::store::is_postgres_url(db) {
-            "PostgreSQL database of --db".to_string()
-        } else {
-            format!("database {db}")
-        };
+        let database = crate::store::describe(db);
         format!(
             "nueve09 token-signing key: made at the first login and kept in the clear in the \
              {database} (table n09_signing_key); --nueve09-signing-key-file or \

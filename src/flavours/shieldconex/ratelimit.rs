@@ -61,11 +61,11 @@ impl RateWindows {
     }
 }
 
-/// Counts a request of `user_id`: in the database on PostgreSQL, in memory otherwise (or when
-/// the database cannot count it).
+/// Counts a request of `user_id`: in the database when other instances serve it too, so
+/// that they count together; in memory otherwise (or when the database cannot count it).
 pub fn hit(app: &crate::app::App, user_id: i64, now_ms: i64) -> Quota {
     let windows = &app.state::<super::ShieldConexState>().rate_windows;
-    if app.store.dialect() == crate::db::Dialect::Sqlite {
+    if !app.store.shared_by_instances() {
         return windows.hit(user_id, now_ms);
     }
     let hour = now_ms.div_euclid(HOUR_MS);
