@@ -167,6 +167,20 @@ impl Store {
         }
     }
 
+    /// Runs `f` as one atomic, durable write whose correctness rests on the rows it touches
+    /// alone: each statement's own conditions, and rows taken with `FOR UPDATE SKIP LOCKED`
+    /// (the outbox's leases and marks). SQLite runs it as any write; PostgreSQL without the
+    /// lock that serialises writes, so that mail bookkeeping does not queue behind requests.
+    pub fn write_rows<T, E>(&self, f: impl FnOnce(&db::Transaction) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<db::Error>,
+    {
+        match &self.engine {
+            Engine::Sqlite(store) => store.write(f),
+            Engine::Postgres(store) => store.write_rows(f),
+        }
+    }
+
     /// Runs `f` with a connection to read with.
     pub fn read<T, E>(&self, f: impl FnOnce(&db::Connection) -> Result<T, E>) -> Result<T, E>
     where

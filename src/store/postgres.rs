@@ -184,6 +184,14 @@ impl PgStore {
         )
     }
 
+    /// A durable transaction without the write lock (`Store::write_rows`).
+    pub fn write_rows<T, E>(&self, f: impl FnOnce(&db::Transaction) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<db::Error>,
+    {
+        self.transaction("BEGIN", f)
+    }
+
     /// A transaction that does not take the write lock (`Store::write_unserialised`), and
     /// does not wait for its commit to reach the disk: a crash may forget the last counts.
     pub fn write_unserialised<T, E>(
