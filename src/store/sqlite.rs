@@ -68,6 +68,18 @@ pub struct SqliteStore {
     storage_failure: Mutex<Option<String>>,
     /// `storage_failure` is set: a commit checks this, not the mutex.
     failing: std::sync::atomic::AtomicBool,
+    /// When the writer was last taken (ms on `clock_ms`): a writer held far longer than any
+    /// write takes is one waiting for a lock another process holds.
+    writer_taken_ms: AtomicU64,
+}
+
+/// A writer held this long is stuck, not busy (`writable`).
+const STUCK_WRITER: Duration = Duration::from_secs(2);
+
+/// Milliseconds on a monotonic clock, for `writer_taken_ms`.
+fn clock_ms() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
 }
 
 /// The read connections of one store, lent to one thread at a time. Each costs about 300 KiB
@@ -243,6 +255,7 @@ impl SqliteStore {
             _lock: lock,
             storage_failure: Mutex::new(None),
             failing: Default::default(),
+            writer_taken_ms: AtomicU64::new(0),
         };
         if let Some(path) = &store.path {
             spawn_checkpointer(path.clone(), store.checkpoints.clone());
@@ -271,6 +284,7 @@ impl SqliteStore {
     {
         self.queued.fetch_add(1, Ordering::SeqCst);
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.writer_taken_ms.store(clock_ms(), Ordering::Relaxed);
         self.queued.fetch_sub(1, Ordering::SeqCst);
         if writer.tx.is_none() {
             writer.begin().map_err(|e| self.failed(e))?;
@@ -347,9 +361,20 @@ impl SqliteStore {
     /// the last commit, and a write transaction can begin now (not while a group is open:
     /// then the writes under way tell).
     pub fn writable(&self) -> Result<(), db::Error> {
-        if let Ok(mut writer) = self.writer.try_lock() {
-            if writer.tx.is_none() {
-                writer.probe().map_err(db::Error::from)?;
+        match self.writer.try_lock() {
+            Ok(mut writer) => {
+                if writer.tx.is_none() {
+                    writer.probe().map_err(db::Error::from)?;
+                }
+            }
+            Err(_) => {
+                let held_ms =
+                    clock_ms().saturating_sub(self.writer_taken_ms.load(Ordering::Relaxed));
+                if held_ms > STUCK_WRITER.as_millis() as u64 {
+                    return Err(db::Error::Unavailable(format!(
+                        "a write has waited {held_ms} ms: the database is locked or not answering"
+                    )));
+                }
             }
         }
         match &*self
@@ -538,6 +563,7 @@ impl SqliteStore {
         // A panic while writing rolled its savepoint back before the guard dropped, so the
         // connection is still sound: carry on rather than fail every later request.
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.writer_taken_ms.store(clock_ms(), Ordering::Relaxed);
         self.queued.fetch_sub(1, Ordering::SeqCst);
         if writer.tx.is_some() {
             let (group, members) = (writer.group, writer.members);
