@@ -283,7 +283,9 @@ export class Server {
     if (this._url !== null || this._child !== null) throw new ServerError("the server is already started");
     const options = this.options;
     const binary = findBinary(options.binary);
-    const env = { ...process.env, ...options.env };
+    // The token goes through the environment, not the command line, which `ps` shows to
+    // every user of the machine.
+    const env = { ...process.env, ...options.env, CLIENTELE_ADMIN_TOKEN: this.adminToken };
     const args = [...(options.args ?? [])];
     this._workdir = mkdtempSync(join(tmpdir(), "clientele-"));
     this.stderrPath = join(this._workdir, "stderr.log");
@@ -293,7 +295,6 @@ export class Server {
       "--listen=127.0.0.1:0",
       `--db=${options.db ?? ":memory:"}`,
       `--mail=mbox:${join(this._workdir, "clientele.mbox")}`,
-      `--admin-token=${this.adminToken}`,
     ];
     if (options.fastPasswordHashing ?? !marksDeployment(args, env)) {
       command.push("--fast-password-hashing");

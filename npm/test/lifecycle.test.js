@@ -79,6 +79,11 @@ test("two servers side by side keep apart", async () => {
     assert.deepEqual(await b.admin.mail(), []);
     assert.equal((await a.admin.mail()).length, 2);
 
+    // The admin token is not on the command line, which every user of the machine can read.
+    if (existsSync(`/proc/${a.pid}/cmdline`)) {
+      assert.ok(!readFileSync(`/proc/${a.pid}/cmdline`, "utf8").includes(a.adminToken));
+    }
+
     // Each logs its own requests to its own stderr file.
     assert.match(a.stderr(), /\/mx\/clients/);
     assert.notEqual(a.stderrPath, b.stderrPath);
