@@ -100,12 +100,12 @@ test("two servers side by side keep apart", async () => {
 test("stop() lets the requests in flight finish, then nothing listens", async () => {
   const server = await startServer();
   const tenant = await server.admin.tenants();
-  await server.admin.fault({ flavour: "mx", method: "POST", path: "/clients", delay_ms: 1500, times: 3 });
+  const slow = await server.admin.fault({ flavour: "mx", method: "POST", path: "/clients", delay_ms: 1500, times: 3 });
   const url = server.url;
   const inFlight = [1, 2, 3].map((n) => createMxClient(url, tenant, `late${n}@example.com`));
-  // As the binary's own test does: give the requests time to reach their delay. They stay
-  // there for 1.5 s, much longer than this wait.
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // The rule counts down as requests match it, before their delay: at 0, all three are in
+  // the server, held there for 1.5 s.
+  await server.waitUntil(async () => !(await server.admin.faults()).some((f) => f.id === slow.id && f.times > 0));
 
   const code = await server.stop();
   assert.equal(code, 0, "a clean exit");
