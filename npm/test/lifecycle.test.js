@@ -123,6 +123,7 @@ for (const [mode, expected] of [
   ["throw", { code: 1 }],
   ["SIGTERM", { signal: "SIGTERM" }],
   ["SIGINT", { signal: "SIGINT" }],
+  ["SIGHUP", { signal: "SIGHUP" }],
 ]) {
   test(`a process that ends without stop() (${mode}) leaves no server behind`, async () => {
     const child = spawn(
