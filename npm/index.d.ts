@@ -187,8 +187,9 @@ export class Server implements ServerInfo {
   readonly pid: number | undefined;
   /** The file the server's stderr goes to (removed by stop()). */
   readonly stderrPath: string | null;
-  /** Set once the process has exited. */
+  /** Set once the process has exited: its exit code, or the signal that ended it. */
   readonly exitCode: number | null;
+  readonly exitSignal: string | null;
   running(): boolean;
   /** What the server wrote to stderr, from byte offset `since`. */
   stderr(since?: number): string;

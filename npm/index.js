@@ -265,6 +265,7 @@ export class Server {
     this.adminToken = options.adminToken ?? randomBytes(24).toString("hex");
     this.stderrPath = null;
     this.exitCode = null;
+    this.exitSignal = null;
     this._url = null;
     this._admin = null;
     this._child = null;
