@@ -69,6 +69,15 @@ if (key === `${process.platform}-${process.arch}`) {
   }
 }
 
+// Both packages carry the licence texts, which live at the root of the repository: copied
+// into the stage, and into npm/ (git ignores the copies) for the main package that npm
+// packs right after this script.
+const licences = ["LICENSE-MIT", "LICENSE-APACHE"];
+function copyLicences(dir) {
+  for (const licence of licences) copyFileSync(join(repo, licence), join(dir, licence));
+}
+copyLicences(here);
+
 const name = packageName(key);
 const stage = join(here, "build", key);
 rmSync(stage, { recursive: true, force: true });
@@ -76,6 +85,7 @@ mkdirSync(join(stage, "bin"), { recursive: true });
 const file = binaryName(platform.os);
 copyFileSync(binary, join(stage, "bin", file));
 chmodSync(join(stage, "bin", file), 0o755);
+copyLicences(stage);
 
 const manifest = {
   name,
@@ -86,7 +96,7 @@ const manifest = {
   os: [platform.os],
   cpu: [platform.cpu],
   ...(platform.libc ? { libc: [platform.libc] } : {}),
-  files: ["bin/"],
+  files: ["bin/", ...licences],
   // Yarn Plug'n'Play must put an executable on disk, not keep it in a zip.
   preferUnplugged: true,
 };

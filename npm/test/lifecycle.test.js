@@ -187,7 +187,7 @@ test("`clientele` runs on npx and through the package's launcher", async (t) => 
   assert.equal(await connectionError(url), "ECONNREFUSED");
 });
 
-test("the installed packages run no install script and carry one binary", async () => {
+test("the installed packages run no install script, carry one binary and the licences", async () => {
   const main = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8"));
   const { PLATFORMS, packageName } = await import(pathToFileURL(join(packageDir, "lib", "platforms.js")));
   assert.deepEqual(
@@ -210,4 +210,9 @@ test("the installed packages run no install script and carry one binary", async 
     }
   }
   assert.equal(platform.version, main.version);
+  for (const dir of [packageDir, dirname(require.resolve(`${installed[0]}/package.json`))]) {
+    for (const licence of ["LICENSE-MIT", "LICENSE-APACHE"]) {
+      assert.ok(existsSync(join(dir, licence)), `${dir} carries ${licence}`);
+    }
+  }
 });
