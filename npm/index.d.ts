@@ -67,7 +67,8 @@ export interface JournalEntry {
   tenant: string | null;
   duration_ms: number;
   body: string | null;
-  conformance: Array<{ code: string; rule: string; source: string; refused: boolean }>;
+  /** Deviations from the vendor's contract; `detail` names the field, for a rule that covers many. */
+  conformance: Array<{ code: string; rule: string; source: string; refused: boolean; detail: string | null }>;
 }
 
 /** One example request of a conformance rule. */
@@ -78,6 +79,8 @@ export interface ConformanceExample {
   path: string;
   status: number;
   tenant: string | null;
+  /** The field, for a rule that covers many (`isActive` for `shieldconex.type`). */
+  detail?: string | null;
 }
 
 /** A deviation from a vendor's contract, summed up per rule (`GET /_admin/conformance`). */
