@@ -287,6 +287,9 @@ export class Server {
     // The token goes through the environment, not the command line, which `ps` shows to
     // every user of the machine.
     const env = { ...process.env, ...options.env, CLIENTELE_ADMIN_TOKEN: this.adminToken };
+    // On Linux the kernel stops the server when this process ends even by SIGKILL, which no
+    // exit handler here sees.
+    if (process.platform === "linux") env.CLIENTELE_STOP_WITH_PARENT = "1";
     const args = [...(options.args ?? [])];
     this._workdir = mkdtempSync(join(tmpdir(), "clientele-"));
     this.stderrPath = join(this._workdir, "stderr.log");

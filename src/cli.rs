@@ -214,6 +214,11 @@ pub struct ServeOptions {
     #[arg(long, env = "CLIENTELE_FAST_PASSWORD_HASHING", value_parser = boolean)]
     pub fast_password_hashing: bool,
 
+    /// Stop, as on SIGTERM, when the process that started this one ends, however it ends
+    /// (killed too): for test harnesses that spawn the server. Linux only.
+    #[arg(long, env = "CLIENTELE_STOP_WITH_PARENT", value_parser = boolean)]
+    pub stop_with_parent: bool,
+
     /// How long writing an answer may take from its start, on a client that does not read
     /// it (then the connection is closed).
     #[arg(long, env = "CLIENTELE_WRITE_TIMEOUT", value_name = "DURATION", default_value = "30s",
@@ -370,7 +375,13 @@ pub fn run() -> i32 {
         Err(e) => return refuse_arguments(&e, &args),
     };
     let result = match matches.subcommand() {
-        Some(("serve", serve_matches)) => config(serve_matches).and_then(serve),
+        Some(("serve", serve_matches)) => {
+            let with_parent = serve_matches
+                .get_one::<bool>("stop_with_parent")
+                .copied()
+                .unwrap_or(false);
+            config(serve_matches).and_then(|config| serve(config, with_parent))
+        }
         Some(("check-mail", check_matches)) => CheckMailOptions::from_arg_matches(check_matches)
             .map_err(|e| e.to_string())
             .and_then(|options| check_mail(&options.mail)),
@@ -493,12 +504,15 @@ fn check_mail(spec: &str) -> Result<(), String> {
 }
 
 /// Starts the server, prints the readiness line, and serves until SIGTERM or SIGINT.
-fn serve(config: Config) -> Result<(), String> {
+fn serve(config: Config, with_parent: bool) -> Result<(), String> {
     let (stop_tx, stop_rx) = std::sync::mpsc::channel();
     ctrlc::set_handler(move || {
         let _ = stop_tx.send(());
     })
     .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+    if with_parent {
+        stop_with_parent()?;
+    }
 
     // A handler's panic is answered 500 and logged; its message goes through the log too, so
     // that a blocked stderr does not stop the worker.
@@ -541,4 +555,23 @@ fn serve(config: Config) -> Result<(), String> {
     running.shutdown();
     crate::log::flush(std::time::Duration::from_secs(1));
     Ok(())
+}
+
+/// `--stop-with-parent`: the kernel sends this process SIGTERM when its parent ends
+/// (`PR_SET_PDEATHSIG`), which stops it as a SIGTERM from anyone does.
+#[cfg(target_os = "linux")]
+fn stop_with_parent() -> Result<(), String> {
+    let parent = nix::unistd::getppid();
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+        .map_err(|e| format!("--stop-with-parent: {e}"))?;
+    // A parent that ended before the signal was asked for sends none: looked at once more.
+    if nix::unistd::getppid() != parent {
+        return Err("--stop-with-parent: the parent process has already ended".into());
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stop_with_parent() -> Result<(), String> {
+    Err("--stop-with-parent works on Linux only".into())
 }
