@@ -155,7 +155,7 @@ impl Running {
 pub fn start(config: Config) -> Result<Running, String> {
     check_admin_token(config.admin_token.as_deref())?;
     let hashing = password_hashing(&config)?;
-    let tls = tls_config(&config)?;
+    let tls = crate::tls::load(&config)?;
     let states = flavours::ALL
         .iter()
         .map(|f| f.state(&config))
@@ -180,6 +180,7 @@ pub fn start(config: Config) -> Result<Running, String> {
         faults: Default::default(),
         shared: Default::default(),
         admin_guesses: Default::default(),
+        console_sessions: Default::default(),
     });
     seed_startup_tenants(&app)?;
     let background = start_background(&app, &config, transport, mail_from);
@@ -257,7 +258,7 @@ fn serve_all(
     app: &Arc<App>,
     config: &Config,
     bound: Vec<(std::net::TcpListener, String, Mount)>,
-    tls: Option<&Tls>,
+    tls: Option<&crate::tls::Tls>,
     limits: &tiny_http::Limits,
     stopping: &Arc<AtomicBool>,
 ) -> Result<Vec<Listener>, String> {
@@ -453,7 +454,7 @@ fn socket_limits(config: &Config) -> tiny_http::Limits {
 fn serve(
     listener: std::net::TcpListener,
     addr: &str,
-    tls: Option<&Tls>,
+    tls: Option<&crate::tls::Tls>,
     options: tiny_http::Options,
 ) -> Result<tiny_http::Server, String> {
     tiny_http::Server::from_listener_with(listener, options).map_err(|e| match tls {
@@ -481,52 +482,6 @@ fn handler(
     tiny_http::Handler(Arc::new(move |raw: tiny_http::Request| {
         let _turn = permits.acquire();
         serve_one(&app, mount, &stopping, raw);
-    }))
-}
-
-/// The loaded `--tls-cert` and `--tls-key`, and how to name them in an error.
-struct Tls {
-    config: tiny_http::SslConfig,
-    files: String,
-}
-
-/// `--tls-cert` and `--tls-key`, read and checked here so that a bad file is named; the
-/// vendored tiny_http serves TLS 1.3 and 1.2 with rustls 0.23 (README, "TLS").
-fn tls_config(config: &Config) -> Result<Option<Tls>, String> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-
-    let (cert, key) = match (&config.tls_cert, &config.tls_key) {
-        (None, None) => return Ok(None),
-        (Some(cert), Some(key)) => (cert, key),
-        _ => return Err("--tls-cert and --tls-key go together: give both or neither".into()),
-    };
-    let read = |flag: &str, path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
-    };
-    let certificate = read("--tls-cert", cert)?;
-    let private_key = read("--tls-key", key)?;
-    let certs = CertificateDer::pem_slice_iter(&certificate)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
-    if certs.is_empty() {
-        return Err(format!(
-            "--tls-cert {}: no PEM certificate in it",
-            cert.display()
-        ));
-    }
-    PrivateKeyDer::from_pem_slice(&private_key).map_err(|e| {
-        format!(
-            "--tls-key {}: no PEM private key in it ({e})",
-            key.display()
-        )
-    })?;
-    Ok(Some(Tls {
-        config: tiny_http::SslConfig {
-            certificate,
-            private_key,
-        },
-        files: format!("--tls-cert {} --tls-key {}", cert.display(), key.display()),
     }))
 }
 
@@ -747,14 +702,15 @@ fn route(app: &App, mount: Mount, target: Target, req: &mut Request) -> Routed {
     if !matches!(target, Target::Other) {
         // Other instances on the database may have moved the clock or set faults. When the
         // database does not answer, the request goes on and meets the same (a 503).
-        let _ = crate::fixture_state::pull(app);
+        let _ = app.controls().pull();
     }
     let flavour = match target {
         Target::Flavour(flavour) => flavour,
         Target::Admin => {
-            let response = crate::admin::handle(app, req);
+            let response = crate::console::handle(app, req)
+                .unwrap_or_else(|| crate::admin_api::handle(app, req));
             if req.method != "GET" && req.method != "HEAD" {
-                if let Err(e) = crate::fixture_state::push(app) {
+                if let Err(e) = app.controls().push() {
                     crate::log::line(format!("admin: sharing the clock and faults failed: {e}"));
                 }
             }
@@ -791,8 +747,9 @@ fn route(app: &App, mount: Mount, target: Target, req: &mut Request) -> Routed {
     // the faults, so that a test that breaks the API can still read how it should work.
     // Other methods go on to the flavour, which answers the vendor's 405.
     if !flavours::is_document_request(req) {
-        if let Some(fault) =
-            crate::fixture_state::take_fault(app, flavour.name(), &req.method, &req.path)
+        if let Some(fault) = app
+            .controls()
+            .take_fault(flavour.name(), &req.method, &req.path)
         {
             if let Some(ms) = fault.delay_ms {
                 std::thread::sleep(std::time::Duration::from_millis(ms));
