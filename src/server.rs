@@ -149,9 +149,11 @@ impl Running {
 /// mail sender and housekeeping.
 pub fn start(config: Config) -> Result<Running, String> {
     startup::check_admin_token(config.admin_token.as_deref())?;
+    let hashing = startup::password_hashing(&config)?;
     let tls = crate::tls::load(&config)?;
+    let prepared = startup::prepare(&config, hashing)?;
     let (bound, url, dedicated) = bind_all(&config, tls.is_some())?;
-    let (app, transport, mail_from) = startup::app(&config, &url)?;
+    let (app, transport, mail_from) = startup::app(&config, &url, prepared)?;
     let background = startup::start_background(&app, &config, transport, mail_from);
     let limits = socket_limits(&config);
     let stopping = Arc::new(AtomicBool::new(false));

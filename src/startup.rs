@@ -19,10 +19,19 @@ use crate::mail::{spawn_sender, Outbox, Transport};
 use crate::seed;
 use crate::store::{Durability, Store, StoreOptions};
 
-/// The server's state, with its startup tenants seeded, for the main listener at `url`;
-/// with the mail transport the sender will use.
-pub(crate) fn app(config: &Config, url: &str) -> Result<(Arc<App>, Transport, Mailbox), String> {
-    let hashing = password_hashing(config)?;
+/// What the server's state is made of, read and checked from the configuration before any
+/// listener is bound (so that a bad option is named first).
+pub(crate) struct Prepared {
+    hashing: PasswordHashing,
+    states: Vec<Box<dyn crate::app::FlavourState>>,
+    ids: Ids,
+    store: Arc<Store>,
+    startup_seed: Vec<seed::Document>,
+    transport: Transport,
+    mail_from: Mailbox,
+}
+
+pub(crate) fn prepare(config: &Config, hashing: PasswordHashing) -> Result<Prepared, String> {
     let states = flavours::ALL
         .iter()
         .map(|f| f.state(config))
@@ -31,6 +40,33 @@ pub(crate) fn app(config: &Config, url: &str) -> Result<(Arc<App>, Transport, Ma
     let store = open_store(config)?;
     let startup_seed = startup_seed(config, &ids, hashing)?;
     let (transport, mail_from) = mail_settings(config)?;
+    Ok(Prepared {
+        hashing,
+        states,
+        ids,
+        store,
+        startup_seed,
+        transport,
+        mail_from,
+    })
+}
+
+/// The server's state for the main listener at `url`, with its startup tenants seeded;
+/// and where its mail goes, from whom, for the sender.
+pub(crate) fn app(
+    config: &Config,
+    url: &str,
+    prepared: Prepared,
+) -> Result<(Arc<App>, Transport, Mailbox), String> {
+    let Prepared {
+        hashing,
+        states,
+        ids,
+        store,
+        startup_seed,
+        transport,
+        mail_from,
+    } = prepared;
     let app = Arc::new(App {
         store,
         clock: Default::default(),

@@ -127,3 +127,51 @@ pub fn dashboard(o: &Overview, logout_action: &str, csrf: &str) -> String {
     };
     page("Overview", body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = "\"><script>alert(1)</script><b a='";
+
+    /// Every field of every page, hostile: each shows as text, none leaves its element or
+    /// attribute.
+    #[test]
+    fn every_page_shows_hostile_values_as_text() {
+        let register = register(&RegisterForm {
+            action: HOSTILE,
+            csrf: HOSTILE,
+            email: HOSTILE,
+            first_name: HOSTILE,
+            last_name: HOSTILE,
+            company_name: HOSTILE,
+            error: Some(HOSTILE),
+        });
+        let overview = Overview {
+            client_id: HOSTILE.into(),
+            company_name: HOSTILE.into(),
+            first_name: HOSTILE.into(),
+            last_name: HOSTILE.into(),
+            email: HOSTILE.into(),
+            status: HOSTILE.into(),
+            processor_id: HOSTILE.into(),
+            processor_name: HOSTILE.into(),
+            created: HOSTILE.into(),
+            registered: HOSTILE.into(),
+        };
+        let pages = [
+            register,
+            login(HOSTILE, HOSTILE, HOSTILE, Some(HOSTILE)),
+            dashboard(&overview, HOSTILE, HOSTILE),
+            notice(HOSTILE, HOSTILE, Some((HOSTILE, HOSTILE))),
+        ];
+        for page in pages {
+            assert!(!page.contains("<script>"), "{page}");
+            assert!(!page.contains("<b a="), "{page}");
+            assert!(
+                page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{page}"
+            );
+        }
+    }
+}

@@ -264,4 +264,33 @@ mod tests {
         assert_eq!(mail.links, vec!["http://x/shieldconex/welcome/t"]);
         assert_eq!(mail.to, "john@example.com");
     }
+
+    #[test]
+    fn the_set_password_page_shows_hostile_values_as_text() {
+        const HOSTILE: &str = "\"><script>alert(1)</script><b a='";
+        let req = Request {
+            method: "GET".into(),
+            path: "/welcome/t".into(),
+            query: String::new(),
+            mount: HOSTILE.into(),
+            headers: Vec::new(),
+            body: crate::http::Body::Complete(Vec::new()),
+            remote: None,
+            secure: false,
+        };
+        let pages = [
+            form(&req, HOSTILE, HOSTILE, Some(HOSTILE)),
+            notice(HOSTILE, HOSTILE),
+        ];
+        for page in pages {
+            assert!(
+                !page.contains("<script>") && !page.contains("<b a="),
+                "{page}"
+            );
+            assert!(
+                page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{page}"
+            );
+        }
+    }
 }
