@@ -47,9 +47,9 @@ impl Error {
         }
     }
 
-    /// What a front says: the whole message for a mistake of the caller's; only what
-    /// failed for a failure underneath, whose detail goes to the log (`front` names it).
-    pub fn message(&self, front: &str) -> String {
+    /// What a front (`admin`, `console`) shows: the whole message for a mistake of the
+    /// caller's; for a failure underneath only what failed, its detail going to the log.
+    pub fn shown_by(&self, front: &str) -> String {
         match self {
             Error::Invalid(m) | Error::NotFound(m) => m.clone(),
             Error::Unavailable { what, detail } | Error::Failed { what, detail } => {

@@ -253,7 +253,7 @@ fn answer<T>(result: admin::Result<T>, render: impl FnOnce(T) -> Value) -> Respo
 }
 
 fn error_response(e: &admin::Error) -> Response {
-    error(e.status(), &e.message("admin"))
+    error(e.status(), &e.shown_by("admin"))
 }
 
 fn method_not_allowed(allowed: &str) -> Response {

@@ -134,7 +134,7 @@ pub fn add_fault(ctx: &Ctx, _: &Params) -> Response {
     };
     match admin::add_fault(ctx.app, rule) {
         Ok(_) => back("/controls", "fault-added"),
-        Err(e) => page(ctx, Some(&e.message("console")), e.status()),
+        Err(e) => page(ctx, Some(&e.shown_by("console")), e.status()),
     }
 }
 
@@ -184,7 +184,7 @@ pub fn move_clock(ctx: &Ctx, _: &Params) -> Response {
     };
     match admin::move_clock(ctx.app, to) {
         Ok(_) => back("/controls", "clock"),
-        Err(e) => page(ctx, Some(&e.message("console")), e.status()),
+        Err(e) => page(ctx, Some(&e.shown_by("console")), e.status()),
     }
 }
 

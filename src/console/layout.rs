@@ -192,7 +192,7 @@ pub fn back(path: &str, note: &str) -> Response {
 
 /// A failed operation as a plain page: its status and message.
 pub fn refused(e: &admin::Error) -> Response {
-    text(e.status(), &e.message("console"))
+    text(e.status(), &e.shown_by("console"))
 }
 
 /// A query string's value, percent-encoded.
