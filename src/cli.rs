@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use std::collections::BTreeMap;
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::Config;
@@ -102,7 +103,7 @@ pub struct ServeOptions {
     pub public_url: Option<String>,
 
     /// Seed the demo tenants (the vendors' documentation examples) into the database.
-    #[arg(long, env = "CLIENTELE_DEMO")]
+    #[arg(long, env = "CLIENTELE_DEMO", value_parser = boolean)]
     pub demo: bool,
 
     /// Load tenants from a JSON file (same shape as POST /_admin/seed); idempotent.
@@ -161,12 +162,12 @@ pub struct ServeOptions {
     pub trusted_proxies: Option<Networks>,
 
     /// Make every commit survive a power loss too (SQLite synchronous=FULL; slower).
-    #[arg(long, env = "CLIENTELE_DURABLE")]
+    #[arg(long, env = "CLIENTELE_DURABLE", value_parser = boolean)]
     pub durable: bool,
 
     /// Accept requests the vendor would refuse (missing headers, inexact paths, ...) and
     /// only record them as conformance warnings (GET /_admin/conformance).
-    #[arg(long, env = "CLIENTELE_LENIENT")]
+    #[arg(long, env = "CLIENTELE_LENIENT", value_parser = boolean)]
     pub lenient: bool,
 
     /// Requests handled at once per listener; default sixteen times the cores, at least 32
@@ -210,7 +211,7 @@ pub struct ServeOptions {
     /// Hash chosen passwords with argon2id at its least cost, microseconds instead of tens of
     /// milliseconds: for test suites only (the pytest plugin and clientele::testing turn it
     /// on). Refused with --tls-cert or an https --public-url.
-    #[arg(long, env = "CLIENTELE_FAST_PASSWORD_HASHING")]
+    #[arg(long, env = "CLIENTELE_FAST_PASSWORD_HASHING", value_parser = boolean)]
     pub fast_password_hashing: bool,
 
     /// How long writing an answer may take from its start, on a client that does not read
@@ -223,14 +224,24 @@ pub struct ServeOptions {
 /// `serve` options from arguments (and the environment), as a `Config`: what
 /// `testing::Server::with_args` starts.
 pub fn serve_config(args: &[&str]) -> Result<Config, String> {
+    register_secrets(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
     let argv = std::iter::once("serve").chain(args.iter().copied());
     let command = with_flavour_options(ServeOptions::augment_args(
         clap::Command::new("serve").args_override_self(true),
     ));
     let matches = command
         .try_get_matches_from(argv)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| crate::redact::text(&e.to_string()))?;
     config(&matches)
+}
+
+/// A switch's value from the environment (`CLIENTELE_DEMO=1`), in any of the usual forms.
+fn boolean(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err("use 1 or 0, true or false, yes or no, on or off".into()),
+    }
 }
 
 /// A list of networks given as one comma-separated option.
@@ -349,10 +360,15 @@ fn config(matches: &ArgMatches) -> Result<Config, String> {
 
 /// Parses the command line, runs the command, and returns the process exit code.
 pub fn run() -> i32 {
+    let args: Vec<String> = std::env::args().collect();
+    register_secrets(&args);
     let command = Cli::command()
         .about(about())
         .mut_subcommand("serve", with_flavour_options);
-    let matches = command.get_matches();
+    let matches = match command.try_get_matches_from(&args) {
+        Ok(matches) => matches,
+        Err(e) => return refuse_arguments(&e, &args),
+    };
     let result = match matches.subcommand() {
         Some(("serve", serve_matches)) => config(serve_matches).and_then(serve),
         Some(("check-mail", check_matches)) => CheckMailOptions::from_arg_matches(check_matches)
@@ -363,10 +379,109 @@ pub fn run() -> i32 {
     match result {
         Ok(()) => 0,
         Err(message) => {
-            eprintln!("clientele: {message}");
+            eprintln!("clientele: {}", crate::redact::text(&message));
             1
         }
     }
+}
+
+/// The options whose values are secrets: the whole value, or the password of a URL.
+fn secret_options() -> (Vec<String>, Vec<String>) {
+    let mut whole = vec!["admin-token".to_string()];
+    for flavour in flavours::ALL {
+        whole.extend(
+            flavour
+                .options()
+                .iter()
+                .filter(|o| o.secret)
+                .map(|o| o.long.to_string()),
+        );
+    }
+    (whole, vec!["mail".into(), "db".into()])
+}
+
+/// Hides, before anything is parsed, every secret given on the command line or in the
+/// environment: a message about a malformed value must not show it (`redact`).
+fn register_secrets(args: &[String]) {
+    let (whole, urls) = secret_options();
+    for (long, is_url) in whole
+        .iter()
+        .map(|l| (l, false))
+        .chain(urls.iter().map(|l| (l, true)))
+    {
+        let from_env = std::env::var(env_name(long)).ok();
+        for value in given_values(args, long).into_iter().chain(from_env) {
+            if is_url {
+                crate::redact::register_url_password(&value);
+            } else {
+                crate::redact::register(&value);
+            }
+        }
+    }
+}
+
+/// The values given on the command line for `--long` (`--long VALUE` or `--long=VALUE`).
+fn given_values(args: &[String], long: &str) -> Vec<String> {
+    let flag = format!("--{long}");
+    let mut values = Vec::new();
+    for (i, arg) in args.iter().enumerate() {
+        if *arg == flag {
+            values.extend(args.get(i + 1).cloned());
+        } else if let Some(value) = arg.strip_prefix(&format!("{flag}=")) {
+            values.push(value.to_string());
+        }
+    }
+    values
+}
+
+/// Prints clap's refusal of the arguments (secrets hidden; a value that came from the
+/// environment named by its variable) and returns its exit code. Help and version go out
+/// as clap prints them.
+fn refuse_arguments(e: &clap::Error, args: &[String]) -> i32 {
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
+        || matches!(
+            e.kind(),
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        )
+    {
+        let _ = e.print();
+        return e.exit_code();
+    }
+    let mut message = crate::redact::text(&e.render().to_string());
+    if let Some(variable) = variable_behind(e, args) {
+        // Under the first line, which quotes the value: before clap's hint about --help.
+        let first = message.find('\n').unwrap_or(message.len());
+        message.insert_str(
+            first,
+            &format!("\n  (the value comes from the environment variable {variable})"),
+        );
+    }
+    eprint!("{message}");
+    e.exit_code()
+}
+
+/// The environment variable a refused value came from: set, and its option not given on
+/// the command line.
+fn variable_behind(e: &clap::Error, args: &[String]) -> Option<String> {
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = arg
+        .strip_prefix("--")?
+        .split([' ', '=', '<'])
+        .next()?
+        .to_string();
+    let on_command_line = args
+        .iter()
+        .any(|a| *a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
+    let variable = env_name(&long);
+    (!on_command_line && std::env::var_os(&variable).is_some()).then_some(variable)
 }
 
 /// `clientele check-mail`: one connection to the relay, its outcome on stdout.

@@ -135,8 +135,15 @@ pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
         .parse()
         .map_err(|_| format!("{text:?} is not a duration like 90s, 15m, 12h or 7d"))?;
     let unit_ms = match unit {
+        // A bare number could mean seconds or days; guessing wrong is silent.
+        "" => {
+            return Err(format!(
+                "{text:?} needs a unit: {digits}s, {digits}m, {digits}h or {digits}d \
+                 (or {digits}ms)"
+            ))
+        }
         "ms" => 1,
-        "s" | "" => 1_000,
+        "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
@@ -190,6 +197,11 @@ mod tests {
         assert_eq!(parse_duration_ms("90s"), Ok(90_000));
         assert!(parse_duration_ms("7 weeks").is_err());
         assert!(parse_duration_ms("").is_err());
+        let bare = parse_duration_ms("7").unwrap_err();
+        assert!(
+            bare.contains("needs a unit") && bare.contains("7d"),
+            "{bare}"
+        );
     }
 }
 

@@ -13,9 +13,22 @@ pub struct DbLock {
     _file: File,
 }
 
-/// The lock file of a database path: `<db>.lock`.
+/// The lock file of a database path: `<db>.lock` beside the file itself, so that a
+/// symbolic link to the database, or another spelling of its path, finds the same lock.
+/// A file not made yet is found through its folder's real path.
 pub fn lock_path(db: &str) -> String {
-    format!("{db}.lock")
+    let path = std::path::Path::new(db);
+    let real = std::fs::canonicalize(path).ok().or_else(|| {
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => std::path::Path::new("."),
+        };
+        Some(std::fs::canonicalize(folder).ok()?.join(path.file_name()?))
+    });
+    match real {
+        Some(real) => format!("{}.lock", real.display()),
+        None => format!("{db}.lock"),
+    }
 }
 
 /// Takes the lock of the database at `db`, or says who holds it. `":memory:"` (and `""`,
@@ -73,6 +86,13 @@ mod tests {
             refused.contains(&format!("pid {}", std::process::id())),
             "{refused}"
         );
+        // Another name of the same file (a symbolic link) finds the same lock.
+        let link = dir.join("link.db");
+        let _ = std::fs::remove_file(&link);
+        std::fs::write(&db, b"").unwrap();
+        std::os::unix::fs::symlink(&db, &link).unwrap();
+        let refused = acquire(&link.display().to_string()).unwrap_err();
+        assert!(refused.contains("another clientele"), "{refused}");
         drop(first);
         assert!(acquire(&db).unwrap().is_some());
         assert!(acquire(":memory:").unwrap().is_none());

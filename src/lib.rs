@@ -48,6 +48,7 @@ pub mod mail;
 pub mod markup;
 pub mod pages;
 pub mod record;
+pub mod redact;
 pub mod router;
 pub mod seed;
 pub mod server;

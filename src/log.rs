@@ -40,7 +40,8 @@ fn queue() -> &'static SyncSender<String> {
                     let mut lines = 0;
                     let mut next = Some(line);
                     while let Some(line) = next.take() {
-                        batch.extend_from_slice(line.as_bytes());
+                        // Here, off the request path: no secret reaches stderr.
+                        batch.extend_from_slice(crate::redact::text(&line).as_bytes());
                         let lost = UNREPORTED.swap(0, Ordering::Relaxed);
                         if lost > 0 {
                             let _ = write!(batch, " ({lost} log lines dropped)");

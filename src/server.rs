@@ -491,7 +491,7 @@ fn fault(app: &App, flavour: &dyn Flavour, req: &Request) -> Option<Option<Respo
 }
 
 /// `GET /healthz` (and `HEAD`); any other method is 405. 503 when the database does not
-/// answer (PostgreSQL; a SQLite file is always there).
+/// answer (PostgreSQL) or cannot be written (SQLite).
 fn healthz(app: &App, req: &Request) -> Response {
     match req.method.as_str() {
         "GET" | "HEAD" => match app.store.reachable() {

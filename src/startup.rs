@@ -143,6 +143,21 @@ pub(crate) fn start_background(
 /// `--mail` and `--mail-from`, checked, with where mail goes announced on stderr.
 pub(crate) fn mail_settings(config: &Config) -> Result<(Transport, Mailbox), String> {
     let transport = Transport::parse(&config.mail)?;
+    // An mbox that cannot be appended to would fail every mail after startup: found now.
+    // (A relay is not tried: it may be down for a while, and mail waits for it.)
+    if let Transport::Mbox(path) = &transport {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                format!(
+                    "--mail mbox:{}: cannot append to it ({e}); make its folder, or give the \
+                     user that runs clientele write access to it",
+                    path.display()
+                )
+            })?;
+    }
     eprintln!("clientele: mail goes to {}", transport.summary());
     if let Transport::Smtp(relay) = &transport {
         if relay.insecure {
@@ -202,7 +217,7 @@ pub(crate) fn open_store(config: &Config) -> Result<Arc<Store>, String> {
     let shown = if crate::store::is_postgres_url(&config.db) {
         "of --db".to_string()
     } else {
-        format!("{:?}", config.db)
+        format!("of --db {:?}", config.db)
     };
     Store::open_with(&config.db, &options)
         .map_err(|e| format!("cannot open the database {shown}: {e}"))

@@ -73,6 +73,7 @@ impl From<rusqlite::Error> for Error {
             {
                 Error::Constraint(detail.unwrap_or_else(|| e.to_string()))
             }
+            other if is_storage_failure(&other) => Error::Unavailable(other.to_string()),
             other => Error::Sqlite(other),
         }
     }
@@ -116,6 +117,30 @@ impl From<::postgres::Error> for Error {
         }
         Error::Postgres(e.to_string())
     }
+}
+
+/// True when SQLite failed for want of its storage, not because of the statement: a file
+/// it may not write, a full disk, an I/O error, a lock another process holds too long, a
+/// damaged file. The request is answered 503, as an unreachable PostgreSQL is; `/healthz`
+/// reports it.
+pub fn is_storage_failure(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if matches!(
+                failure.code,
+                ReadOnly
+                    | DiskFull
+                    | SystemIoFailure
+                    | CannotOpen
+                    | DatabaseBusy
+                    | DatabaseLocked
+                    | DatabaseCorrupt
+                    | NotADatabase
+                    | FileLockingProtocolFailed
+            )
+    )
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -201,7 +201,9 @@ impl Relay {
         }
     }
 
-    /// `clientele check-mail`: connects (TLS and login included), and says QUIT.
+    /// `clientele check-mail`: connects (TLS and login included), and says QUIT. Reports
+    /// what happened, a line each: the connection, TLS only if it was negotiated, the login
+    /// only if one was made.
     fn check(&self) -> Result<String, String> {
         let mut conn = self
             .connect()
@@ -209,15 +211,24 @@ impl Relay {
                 DeliveryError::Transient(m) | DeliveryError::Permanent(m) => m,
             })?;
         let answered = conn.test_connected();
+        let encrypted = conn.is_encrypted();
         let _ = conn.quit();
-        if answered {
-            Ok(format!(
-                "{}: connected, TLS and login accepted",
-                self.summary
-            ))
-        } else {
-            Err(format!("{}: the relay closed the connection", self.summary))
+        if !answered {
+            return Err(format!("{}: the relay closed the connection", self.summary));
         }
+        let tls = match (&self.tls, encrypted) {
+            (Tls::Wrapper(_), true) => "TLS: negotiated from the first byte (tls=tls)",
+            (_, true) => "TLS: negotiated with STARTTLS",
+            (Tls::Opportunistic(_), false) => {
+                "TLS: not used (the relay does not offer STARTTLS; mail goes in the clear)"
+            }
+            (_, false) => "TLS: not used (tls=none; mail goes in the clear)",
+        };
+        let login = match &self.login {
+            Some(_) => "login: accepted",
+            None => "login: none made (no USER:PASS in --mail)",
+        };
+        Ok(format!("{}: connected\n{tls}\n{login}", self.summary))
     }
 }
 
@@ -229,13 +240,7 @@ fn lock(idle: &Mutex<Vec<SmtpConnection>>) -> std::sync::MutexGuard<'_, Vec<Smtp
 
 /// The spec with the password replaced, for messages.
 pub fn redact_spec(spec: &str) -> String {
-    match url::Url::parse(spec) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        _ => spec.to_string(),
-    }
+    crate::redact::text(spec)
 }
 
 fn relay(spec: &str) -> Result<Relay, String> {

@@ -30,6 +30,8 @@ pub enum StoreError {
     },
     /// Another process serves the file, or its lock file cannot be made (`dblock`).
     Locked(String),
+    /// The SQLite file opened, but only for reading.
+    NotWritable(rusqlite::Error),
 }
 
 impl std::fmt::Display for StoreError {
@@ -43,6 +45,11 @@ impl std::fmt::Display for StoreError {
                  use a newer clientele"
             ),
             StoreError::Locked(why) => f.write_str(why),
+            StoreError::NotWritable(e) => write!(
+                f,
+                "it cannot be written ({e}): give the user that runs clientele write access \
+                 to the file and its folder, where SQLite keeps the -wal and -shm files"
+            ),
         }
     }
 }
@@ -180,7 +187,7 @@ impl Store {
     /// Whether the database answers now (`/healthz`).
     pub fn reachable(&self) -> Result<(), db::Error> {
         match &self.engine {
-            Engine::Sqlite(_) => Ok(()),
+            Engine::Sqlite(store) => store.writable(),
             Engine::Postgres(store) => store.ping(),
         }
     }

@@ -63,6 +63,11 @@ pub struct SqliteStore {
     wal_index: Option<std::fs::File>,
     /// Held while the store is open: no second process on the same file.
     _lock: Option<crate::dblock::DbLock>,
+    /// Why the last write failed for want of storage (`db::is_storage_failure`), until a
+    /// commit succeeds again: what `/healthz` reports.
+    storage_failure: Mutex<Option<String>>,
+    /// `storage_failure` is set: a commit checks this, not the mutex.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 /// The read connections of one store, lent to one thread at a time. Each costs about 300 KiB
@@ -217,6 +222,9 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
         keep_plans(&conn)?;
         migrate(&conn)?;
+        // A file SQLite could only open for reading starts anyway, and fails every write:
+        // found here, before the server says it is ready.
+        write_and_roll_back(&conn).map_err(StoreError::NotWritable)?;
         // The writer has the WAL open by now, so its index file exists.
         let wal_index = path
             .as_ref()
@@ -233,6 +241,8 @@ impl SqliteStore {
             commits: AtomicU64::new(0),
             wal_index,
             _lock: lock,
+            storage_failure: Mutex::new(None),
+            failing: Default::default(),
         };
         if let Some(path) = &store.path {
             spawn_checkpointer(path.clone(), store.checkpoints.clone());
@@ -263,7 +273,7 @@ impl SqliteStore {
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         self.queued.fetch_sub(1, Ordering::SeqCst);
         if writer.tx.is_none() {
-            writer.begin().map_err(sqlite_error)?;
+            writer.begin().map_err(|e| self.failed(e))?;
         }
         let group = writer.group;
         let tx = writer.tx.as_ref().expect("a group is open");
@@ -309,7 +319,47 @@ impl SqliteStore {
             committed.as_ref().map(|_| ()).map_err(copy_error),
         );
         drop(writer);
-        committed.map(|()| value).map_err(sqlite_error)
+        committed.map(|()| value).map_err(|e| self.failed(e))
+    }
+
+    /// A write's error, noted for `/healthz` when the storage caused it in a way that
+    /// `writable`'s probe, which commits nothing, cannot see again (a full disk, an I/O
+    /// error, a damaged file). A lock held elsewhere, or a file that became read-only, the
+    /// probe finds by itself, and stops reporting once it is over.
+    fn failed<E: From<db::Error>>(&self, e: rusqlite::Error) -> E {
+        use rusqlite::ErrorCode::*;
+        let unseen_by_probe = matches!(
+            &e,
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(f.code, DiskFull | SystemIoFailure | DatabaseCorrupt | NotADatabase | CannotOpen)
+        );
+        if unseen_by_probe {
+            *self
+                .storage_failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+            self.failing.store(true, Ordering::Relaxed);
+        }
+        sqlite_error(e)
+    }
+
+    /// Ok while the database can be written: no write has failed for want of storage since
+    /// the last commit, and a write transaction can begin now (not while a group is open:
+    /// then the writes under way tell).
+    pub fn writable(&self) -> Result<(), db::Error> {
+        if let Ok(mut writer) = self.writer.try_lock() {
+            if writer.tx.is_none() {
+                writer.probe().map_err(db::Error::from)?;
+            }
+        }
+        match &*self
+            .storage_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
+            Some(why) => Err(db::Error::Unavailable(why.clone())),
+            None => Ok(()),
+        }
     }
 
     /// Commits the open group unless a queued thread will: called by a write that added
@@ -332,6 +382,12 @@ impl SqliteStore {
         self.commits.fetch_add(1, Ordering::Release);
         if outcome.is_ok() {
             self.checkpoints.committed();
+            if self.failing.swap(false, Ordering::Relaxed) {
+                *self
+                    .storage_failure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = None;
+            }
         }
         let mut settled = self.settled.lock().unwrap_or_else(|e| e.into_inner());
         settled.up_to = settled.up_to.max(group);
@@ -579,6 +635,17 @@ impl Writer {
         self.tx.take().map_or(Ok(()), Transaction::commit)
     }
 
+    /// Begins and rolls back a write transaction, waiting at most a moment for another
+    /// process's lock: whether the database can be written now.
+    fn probe(&mut self) -> rusqlite::Result<()> {
+        // SAFETY: no transaction borrows the connection (`tx` is `None`: the caller checked).
+        let conn = unsafe { self.conn.as_mut() };
+        conn.busy_handler(Some(wait_a_moment))?;
+        let probed = write_and_roll_back(conn);
+        conn.busy_handler(Some(wait_briefly))?;
+        probed
+    }
+
     /// Drops the open group's transaction that SQLite already ended.
     fn forget(&mut self) {
         self.members = 0;
@@ -710,15 +777,50 @@ fn keep_plans(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Writes the database header (its `user_version`, unchanged) in a transaction that is
+/// rolled back: SQLite begins a write transaction even on a file it could only open for
+/// reading, and says so only at the first page written. No schema changes, so the
+/// connection's prepared statements stay valid.
+fn write_and_roll_back(conn: &Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let written = conn.execute_batch(&format!("PRAGMA user_version = {version}"));
+    let rolled_back = conn.execute_batch("ROLLBACK");
+    written.and(rolled_back)
+}
+
+/// The busy handler of `/healthz`'s probe: up to 100 ms, so that a health check answers
+/// promptly while another process holds the database.
+fn wait_a_moment(attempt: i32) -> bool {
+    wait_until(attempt, Duration::from_millis(100))
+}
+
 /// The busy handler of the writer and the checkpointer: polls every 50 µs, for up to 5 s in
 /// all. SQLite's own (`busy_timeout`) sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 and then
 /// 100 ms between tries: a checkpoint that waited a few milliseconds for readers slept up to
 /// 78 ms while holding the write lock, and a writer that found it held slept past its release
 /// (the 90 ms tail of creates; bench/README.md).
 fn wait_briefly(attempt: i32) -> bool {
+    wait_until(attempt, Duration::from_secs(5))
+}
+
+thread_local! {
+    /// When this thread's current wait for a lock began (its attempt 0).
+    static WAITING_SINCE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Polls every 50 µs until `limit` has passed since the first attempt. Measured, not
+/// counted: a 50 µs sleep lasts longer on a loaded machine, and counting 100,000 of them
+/// made a 5 s wait last 17 s.
+fn wait_until(attempt: i32, limit: Duration) -> bool {
     const POLL: Duration = Duration::from_micros(50);
-    const TRIES: i32 = 5_000_000 / 50;
-    if attempt >= TRIES {
+    let since = WAITING_SINCE.with(|since| {
+        if attempt == 0 || since.get().is_none() {
+            since.set(Some(Instant::now()));
+        }
+        since.get().unwrap_or_else(Instant::now)
+    });
+    if since.elapsed() >= limit {
         return false;
     }
     std::thread::sleep(POLL);

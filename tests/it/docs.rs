@@ -21,7 +21,10 @@
 //! The `sh` block after a `<!-- run: demo -->` line is run with the system `sh` and `curl`,
 //! after every earlier runnable block of the same page, in one shell (variables carry over),
 //! against one server per page started with `serve --demo --admin-token letmein`, in a
-//! temporary directory; `http://127.0.0.1:8080` in the example and in its answer stands for
+//! temporary directory. A page that shows how to start the server marks that block with
+//! `<!-- run: server -->` instead: the examples after it run against a server started with
+//! the `serve` options written there (all but `--listen`), in a shell of their own, so that
+//! what a reader starts is what the examples were checked against; `http://127.0.0.1:8080` in the example and in its answer stands for
 //! that server's URL. The `text` block right after
 //! it is the documented answer, compared with the last response the block printed (curl
 //! `-i`): the status code of its first line; each following line up to a blank one is a
@@ -212,6 +215,36 @@ struct Example {
     answer: Vec<String>,
 }
 
+/// The examples that run against one server, and the `serve` options it is started with.
+struct Session {
+    /// `None`: the default, `serve --demo --admin-token letmein`.
+    options: Option<Vec<String>>,
+    examples: Vec<Example>,
+}
+
+/// The options of the `serve` command in a `<!-- run: server -->` block (`cargo run
+/// --release -- serve ...` or `clientele serve ...`), comments and `--listen` left out.
+fn serve_options(where_: &str, script: &[String]) -> Vec<String> {
+    let line = script
+        .iter()
+        .find(|l| l.contains(" serve"))
+        .unwrap_or_else(|| panic!("{where_}: no `serve` command in the server block"));
+    let command = line.split(" #").next().unwrap_or_default();
+    let mut words = command
+        .split_whitespace()
+        .skip_while(|w| *w != "serve")
+        .skip(1);
+    let mut options = Vec::new();
+    while let Some(word) = words.next() {
+        if word == "--listen" {
+            words.next();
+        } else if !word.starts_with("--listen=") {
+            options.push(word.to_string());
+        }
+    }
+    options
+}
+
 /// The fenced block starting at `lines[start]` (its opening fence): info string, body, and
 /// the index of the line after its closing fence.
 fn fenced(lines: &[&str], start: usize) -> Option<(String, Vec<String>, usize)> {
@@ -231,18 +264,29 @@ fn fenced(lines: &[&str], start: usize) -> Option<(String, Vec<String>, usize)> 
     None
 }
 
-fn examples(page: &str) -> Vec<Example> {
+fn sessions(page: &str) -> Vec<Session> {
     let text = read(page);
     let lines: Vec<&str> = text.lines().collect();
-    let mut found = Vec::new();
+    let mut sessions = vec![Session {
+        options: None,
+        examples: Vec::new(),
+    }];
     for (i, line) in lines.iter().enumerate() {
-        if line.trim() != "<!-- run: demo -->" {
+        let marker = line.trim();
+        if marker != "<!-- run: demo -->" && marker != "<!-- run: server -->" {
             continue;
         }
         let where_ = format!("{page}:{}", i + 1);
         let (info, script, next) = fenced(&lines, i + 1)
             .unwrap_or_else(|| panic!("{where_}: no ```sh block after the marker"));
         assert_eq!(info, "sh", "{where_}: a runnable block is ```sh");
+        if marker == "<!-- run: server -->" {
+            sessions.push(Session {
+                options: Some(serve_options(&where_, &script)),
+                examples: Vec::new(),
+            });
+            continue;
+        }
         let mut at = next;
         while lines.get(at).is_some_and(|l| l.trim().is_empty()) {
             at += 1;
@@ -254,13 +298,15 @@ fn examples(page: &str) -> Vec<Example> {
             answer.first().is_some_and(|l| l.starts_with("HTTP/1.1 ")),
             "{where_}: the answer starts with the status line"
         );
-        found.push(Example {
+        let session = sessions.last_mut().expect("the default session");
+        session.examples.push(Example {
             line: i + 1,
             script: script.join("\n"),
             answer,
         });
     }
-    found
+    sessions.retain(|s| !s.examples.is_empty());
+    sessions
 }
 
 /// True if `pieces` (the line split at `…`) appear in `text` in that order.
@@ -327,16 +373,25 @@ fn compare(output: &str, answer: &[String]) -> Vec<String> {
     problems
 }
 
-/// Runs every runnable example of `page` in order against one fresh `--demo` server.
+/// Runs every runnable example of `page` in order, each session against a fresh server.
 fn run_page(page: &str) -> usize {
-    let found = examples(page);
-    if found.is_empty() {
-        return 0;
+    sessions(page)
+        .iter()
+        .map(|session| run_session(page, session))
+        .sum()
+}
+
+/// Runs one session's examples in order, in one shell, against a server started as the
+/// page says (or `--demo --admin-token letmein`).
+fn run_session(page: &str, session: &Session) -> usize {
+    let found = &session.examples;
+    let server = match &session.options {
+        None => Server::builder().arg("--admin-token").arg(DOCS_ADMIN_TOKEN),
+        Some(options) => options
+            .iter()
+            .fold(Server::builder().no_demo().no_admin(), |b, o| b.arg(o)),
     }
-    let server = Server::builder()
-        .arg("--admin-token")
-        .arg(DOCS_ADMIN_TOKEN)
-        .start();
+    .start();
     let mut script = String::from("curl() { command curl --max-time 20 \"$@\"; }\n");
     for (i, example) in found.iter().enumerate() {
         script.push_str(&format!("echo; echo '@@@ example {i} @@@'\n"));

@@ -27,6 +27,7 @@ mod smtp_connections;
 mod smtp_relay;
 mod smtp_sink;
 mod socket_limits;
+mod startup;
 mod structure;
 mod support;
 mod tls;

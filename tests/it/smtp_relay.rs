@@ -540,7 +540,9 @@ fn check_mail_reports_tls_and_the_login_without_sending() {
     let ca = format!("ca={}", pki.ca().display());
     let (ok, text) = check_mail(&mail_spec(relay.port, PASSWORD_IN_URL, &ca));
     assert!(ok, "{text}");
-    assert!(text.contains("TLS and login accepted"), "{text}");
+    assert!(text.contains(": connected\n"), "{text}");
+    assert!(text.contains("TLS: negotiated with STARTTLS"), "{text}");
+    assert!(text.contains("login: accepted"), "{text}");
     assert!(!text.contains("w0rd"), "{text}");
     let (ok, text) = check_mail(&mail_spec(relay.port, "wrong", &ca));
     assert!(!ok, "{text}");
@@ -548,6 +550,20 @@ fn check_mail_reports_tls_and_the_login_without_sending() {
     let (ok, text) = check_mail(&mail_spec(relay.port, PASSWORD_IN_URL, "tls=starttls"));
     assert!(!ok, "{text}");
     assert!(text.contains("certificate"), "{text}");
+    assert!(relay.mails().is_empty(), "check-mail sends nothing");
+}
+
+/// A relay without TLS, reached without a user: check-mail says neither happened.
+#[test]
+fn check_mail_claims_no_tls_or_login_that_did_not_happen() {
+    let pki = Pki::new();
+    let relay = Relay::start(&pki, Mode::NoTls, false);
+    let (ok, text) = check_mail(&format!("smtp://127.0.0.1:{}?tls=none", relay.port));
+    assert!(ok, "{text}");
+    assert!(text.contains(": connected\n"), "{text}");
+    assert!(text.contains("TLS: not used"), "{text}");
+    assert!(text.contains("login: none made"), "{text}");
+    assert!(!text.contains("accepted"), "{text}");
     assert!(relay.mails().is_empty(), "check-mail sends nothing");
 }
 
