@@ -62,6 +62,42 @@ impl Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+// The admin token.
+
+/// Why an admin token was not taken.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Not the server's token (or the server has none).
+    Wrong,
+    /// Too many wrong tokens from this address lately: try again after this many seconds.
+    TooMany { retry_after_s: u64 },
+}
+
+/// Checks a token given from `address` against the server's. Wrong ones count against the
+/// address, which is refused for a while after a few (`guesses`) without its tokens being
+/// even compared.
+pub fn check_token(
+    app: &App,
+    address: Option<std::net::IpAddr>,
+    given: &str,
+) -> std::result::Result<(), Refusal> {
+    if let Err(wait) = app.admin_guesses.check(address) {
+        let retry_after_s = crate::guesses::retry_after(wait);
+        return Err(Refusal::TooMany { retry_after_s });
+    }
+    let token = app.settings.admin_token.as_deref().unwrap_or_default();
+    // Digests of equal length, so that not even the token's length shows in the timing.
+    let digest = crate::auth::sha256;
+    if token.is_empty()
+        || !crate::auth::constant_time_eq(&digest(given.as_bytes()), &digest(token.as_bytes()))
+    {
+        app.admin_guesses.wrong(address);
+        return Err(Refusal::Wrong);
+    }
+    app.admin_guesses.right(address);
+    Ok(())
+}
+
 // Data.
 
 /// Deletes all data and seeds the startup tenants again.

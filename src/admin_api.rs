@@ -9,9 +9,9 @@
 
 use serde_json::{json, Value};
 
-use crate::admin::{self, Move};
+use crate::admin::{self, Move, Refusal};
 use crate::app::App;
-use crate::auth::{constant_time_eq, parse_bearer, sha256};
+use crate::auth::parse_bearer;
 use crate::http::{Body, Request, Response};
 use crate::journal::Filter;
 use crate::router::{Params, Route, Routing, Table};
@@ -96,10 +96,10 @@ pub fn operations() -> Vec<(&'static str, &'static str)> {
 
 /// Answers a request whose path starts with `/_admin` and is not the console's.
 pub fn handle(app: &App, req: &Request) -> Response {
-    let Some(token) = &app.settings.admin_token else {
+    if app.settings.admin_token.is_none() {
         return error(404, "not found");
-    };
-    if let Err(refused) = authorize(app, req, token) {
+    }
+    if let Err(refused) = authorize(app, req) {
         return refused;
     }
     let below = req.path.strip_prefix("/_admin").unwrap_or(&req.path);
@@ -126,30 +126,24 @@ fn flavour_call(app: &App, req: &Request, below: &str) -> Response {
     error(404, "no such admin call")
 }
 
-/// Checks the bearer token; a wrong one counts against the client's address, which is
-/// refused with 429 for a while after a few (`guesses`).
-fn authorize(app: &App, req: &Request, token: &str) -> Result<(), Response> {
+/// Checks the bearer token (`admin::check_token`).
+fn authorize(app: &App, req: &Request) -> Result<(), Response> {
     let unauthorized = || {
         error(401, "a valid admin bearer token is required")
             .with_header("WWW-Authenticate", "Bearer realm=\"clientele-admin\"")
     };
     let given = parse_bearer(req.header("Authorization")).ok_or_else(unauthorized)?;
     let address = crate::http::client_ip(req, &app.settings.trusted_proxies);
-    if let Err(wait) = app.admin_guesses.check(address) {
-        let seconds = crate::guesses::retry_after(wait);
-        return Err(error(
+    admin::check_token(app, address, given).map_err(|refusal| match refusal {
+        Refusal::Wrong => unauthorized(),
+        Refusal::TooMany { retry_after_s } => error(
             429,
-            &format!("too many wrong admin tokens from this address: try again in {seconds} s"),
+            &format!(
+                "too many wrong admin tokens from this address: try again in {retry_after_s} s"
+            ),
         )
-        .with_header("Retry-After", &seconds.to_string()));
-    }
-    // Digests of equal length, so that not even the token's length shows in the timing.
-    if !constant_time_eq(&sha256(given.as_bytes()), &sha256(token.as_bytes())) {
-        app.admin_guesses.wrong(address);
-        return Err(unauthorized());
-    }
-    app.admin_guesses.right(address);
-    Ok(())
+        .with_header("Retry-After", &retry_after_s.to_string()),
+    })
 }
 
 // Parse.

@@ -1,11 +1,12 @@
 //! Signing in and out: the sign-in page at `/_admin/` takes the admin token once and opens a
 //! session (`sessions`) whose cookie opens the console's pages. Its form carries a
-//! double-submit CSRF cookie; wrong tokens count against the address, as on the admin API
-//! (`guesses`).
+//! double-submit CSRF cookie; the token is checked as the admin API's is
+//! (`admin::check_token`).
 
 use super::layout::{shell, text, Ctx, BASE, SIGN_IN};
+use crate::admin::{self, Refusal};
 use crate::app::App;
-use crate::auth::{constant_time_eq, sha256};
+use crate::auth::constant_time_eq;
 use crate::http::{cookie, form_body, form_field, Request, Response};
 use crate::markup::html;
 use crate::router::Params;
@@ -66,9 +67,6 @@ fn page(req: &Request, error: Option<&str>, status: u16) -> Response {
 
 /// `POST /_admin/console/signin`.
 pub fn sign_in(app: &App, req: &Request) -> Response {
-    let Some(admin_token) = app.settings.admin_token.as_deref() else {
-        return text(404, "not found");
-    };
     let form = form_body(req);
     let sent = form_field(&form, "csrf").unwrap_or("");
     let double = cookie(req, CSRF_COOKIE).unwrap_or_default();
@@ -79,17 +77,17 @@ pub fn sign_in(app: &App, req: &Request) -> Response {
         );
     }
     let address = crate::http::client_ip(req, &app.settings.trusted_proxies);
-    if let Err(wait) = app.admin_guesses.check(address) {
-        let seconds = crate::guesses::retry_after(wait);
-        let error = format!("Too many wrong tokens from your address: try again in {seconds} s.");
-        return page(req, Some(&error), 429).with_header("Retry-After", &seconds.to_string());
-    }
     let given = form_field(&form, "token").unwrap_or("");
-    if !constant_time_eq(&sha256(given.as_bytes()), &sha256(admin_token.as_bytes())) {
-        app.admin_guesses.wrong(address);
-        return page(req, Some("That is not the admin token."), 401);
+    match admin::check_token(app, address, given) {
+        Ok(()) => {}
+        Err(Refusal::Wrong) => return page(req, Some("That is not the admin token."), 401),
+        Err(Refusal::TooMany { retry_after_s }) => {
+            let error =
+                format!("Too many wrong tokens from your address: try again in {retry_after_s} s.");
+            return page(req, Some(&error), 429)
+                .with_header("Retry-After", &retry_after_s.to_string());
+        }
     }
-    app.admin_guesses.right(address);
     let token = app.console_sessions.open();
     Response::redirect(&format!("{BASE}/outbox")).with_header(
         "Set-Cookie",
