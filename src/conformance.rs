@@ -36,20 +36,23 @@ pub struct Rule {
     pub source: &'static str,
 }
 
-/// One deviation of one request: the rule, and whether the request was refused for it.
-#[derive(Debug, Clone, Copy)]
+/// One deviation of one request: the rule, whether the request was refused for it, and
+/// where in the request it was (`detail`, e.g. the field of a rule about every field's type).
+#[derive(Debug, Clone)]
 pub struct Deviation {
     pub rule: &'static Rule,
     pub refused: bool,
+    pub detail: Option<Box<str>>,
 }
 
 impl Deviation {
-    pub fn to_json(self) -> Value {
+    pub fn to_json(&self) -> Value {
         json!({
             "code": self.rule.code,
             "rule": self.rule.rule,
             "source": self.rule.source,
             "refused": self.refused,
+            "detail": self.detail,
         })
     }
 }
@@ -79,22 +82,37 @@ pub fn begin(lenient: bool) {
 /// refused (the server is not lenient).
 #[must_use]
 pub fn refuse(rule: &'static Rule) -> bool {
-    CURRENT.with(|c| {
-        let mut current = c.borrow_mut();
-        let refused = !current.lenient;
-        current.deviations.push(Deviation { rule, refused });
-        refused
-    })
+    note(rule, None, true)
 }
 
 /// A deviation whose vendor answer is unknown: accepted, and noted.
 pub fn warn(rule: &'static Rule) {
+    note(rule, None, false);
+}
+
+/// `refuse`, saying where: a rule that covers many fields names the one (`isActive`).
+#[must_use]
+pub fn refuse_at(rule: &'static Rule, detail: &str) -> bool {
+    note(rule, Some(detail), true)
+}
+
+/// `warn`, saying where.
+pub fn warn_at(rule: &'static Rule, detail: &str) {
+    note(rule, Some(detail), false);
+}
+
+/// Notes a deviation; answers whether the request is refused for it.
+fn note(rule: &'static Rule, detail: Option<&str>, refuse: bool) -> bool {
     CURRENT.with(|c| {
-        c.borrow_mut().deviations.push(Deviation {
+        let mut current = c.borrow_mut();
+        let refused = refuse && !current.lenient;
+        current.deviations.push(Deviation {
             rule,
-            refused: false,
-        })
-    });
+            refused,
+            detail: detail.map(Into::into),
+        });
+        refused
+    })
 }
 
 /// True when the server is lenient (for checks that must decide before noting).
@@ -227,15 +245,21 @@ pub struct Example<'e> {
 }
 
 impl Example<'_> {
-    fn to_json(&self) -> Value {
-        json!({
+    /// The request, with where in it `deviation` was (a report names the field of its
+    /// examples, so a rule about every field's type says which one).
+    fn to_json(&self, deviation: &Deviation) -> Value {
+        let mut example = json!({
             "id": self.id,
             "at": crate::clock::iso_millis(self.at_ms),
             "method": self.method,
             "path": self.path,
             "status": self.status,
             "tenant": self.tenant,
-        })
+        });
+        if let Some(detail) = &deviation.detail {
+            example["detail"] = json!(detail);
+        }
+        example
     }
 }
 
@@ -271,12 +295,12 @@ pub fn summarize<'e>(
                 flavour: example.flavour,
                 count: 0,
                 refused: 0,
-                first: example.to_json(),
+                first: example.to_json(deviation),
                 last: Value::Null,
             });
             tally.count += 1;
             tally.refused += u64::from(deviation.refused);
-            tally.last = example.to_json();
+            tally.last = example.to_json(deviation);
         }
     }
     if let Some(stored) = stored {
@@ -359,6 +383,7 @@ mod tests {
         let refused = [Deviation {
             rule: &ACCEPT,
             refused: true,
+            detail: Some("isActive".into()),
         }];
         let example = |id| Example {
             id,
@@ -384,5 +409,6 @@ mod tests {
         assert_eq!(summary["rules"][0]["count"], 2);
         assert_eq!(summary["rules"][0]["first"]["id"], 1);
         assert_eq!(summary["rules"][0]["last"]["id"], 3);
+        assert_eq!(summary["rules"][0]["last"]["detail"], "isActive");
     }
 }

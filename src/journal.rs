@@ -120,7 +120,7 @@ impl Journal {
             return;
         }
         let mut ring = self.lock();
-        ring.bytes += entry.size() + 16 * conformance.len();
+        ring.bytes += entry.size() + deviations_size(&conformance);
         let id = ring.next_id;
         ring.next_id += 1;
         ring.entries.push_back(Kept {
@@ -130,7 +130,7 @@ impl Journal {
         });
         while ring.entries.len() > self.max_entries || ring.bytes > self.max_bytes {
             match ring.entries.pop_front() {
-                Some(old) => ring.bytes -= old.entry.size() + 16 * old.conformance.len(),
+                Some(old) => ring.bytes -= old.entry.size() + deviations_size(&old.conformance),
                 None => break,
             }
         }
@@ -381,6 +381,14 @@ fn redact_map(map: &mut Map<String, Value>) {
             redact_json(value);
         }
     }
+}
+
+/// What a request's deviations take in the ring: each its rule and flags, and its detail.
+fn deviations_size(deviations: &[Deviation]) -> usize {
+    deviations
+        .iter()
+        .map(|d| std::mem::size_of::<Deviation>() + d.detail.as_ref().map_or(0, |t| t.len()))
+        .sum()
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! rusqlite directly, and statements stay prepared and cached by rusqlite. PostgreSQL values
 //! are carried in SQLite's five kinds (`Value`), so a row reads the same on both.
 
+pub mod pg_deadline;
 pub mod postgres;
 mod sqlite;
 

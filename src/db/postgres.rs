@@ -9,20 +9,24 @@
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::sync::Arc;
 
 use bytes::BytesMut;
 use postgres::types::{FromSql, IsNull, ToSql, Type};
 
+use super::pg_deadline::Deadline;
 use super::Value;
 
 /// Prepared statements kept per connection; past this many (SQL built at run time), the
 /// cache starts again.
 const MAX_STATEMENTS: usize = 512;
 
-/// One connection and its prepared statements.
+/// One connection, its prepared statements, and its deadline (`pg_deadline`), moved on at
+/// each round trip: every use of the client goes through `client` or `statement`.
 pub struct PgConn {
     client: postgres::Client,
     statements: HashMap<String, postgres::Statement>,
+    deadline: Option<Arc<Deadline>>,
 }
 
 impl PgConn {
@@ -30,11 +34,34 @@ impl PgConn {
         PgConn {
             client,
             statements: HashMap::new(),
+            deadline: None,
         }
     }
 
+    /// Watched from now on: a round trip that outlasts the deadline's timeout is cut.
+    pub fn watched(mut self, deadline: Option<Arc<Deadline>>) -> PgConn {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The client, for one round trip (or a few): the deadline starts now.
     pub fn client(&mut self) -> &mut postgres::Client {
+        if let Some(deadline) = &self.deadline {
+            deadline.arm();
+        }
         &mut self.client
+    }
+
+    /// Back in the pool: no deadline while nobody uses it.
+    pub fn idle(&self) {
+        if let Some(deadline) = &self.deadline {
+            deadline.disarm();
+        }
+    }
+
+    /// True when the deadline cut the connection (the server did not answer in time).
+    pub fn timed_out(&self) -> bool {
+        self.deadline.as_ref().is_some_and(|d| d.tripped())
     }
 
     /// Whether the connection was lost (the pool then makes a new one).
@@ -47,7 +74,7 @@ impl PgConn {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self.client.prepare(&translate(sql))?;
+        let statement = self.client().prepare(&translate(sql))?;
         if self.statements.len() >= MAX_STATEMENTS {
             self.statements.clear();
         }

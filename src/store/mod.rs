@@ -5,6 +5,7 @@
 //! it): SQLite has one writer, PostgreSQL takes one advisory lock per write transaction, which
 //! holds across every instance on the database.
 
+mod pg_tls;
 mod postgres;
 mod sqlite;
 
@@ -79,6 +80,15 @@ impl Default for StoreOptions {
             timeout: Duration::from_secs(5),
         }
     }
+}
+
+/// A client connected to a `postgres://` URL as the server connects, libpq's `sslmode` and
+/// `sslrootcert` included: for tools and tests that look at the database beside it.
+pub fn postgres_client(url: &str) -> Result<::postgres::Client, String> {
+    let (url, tls) = pg_tls::split(url)?;
+    let mut config: ::postgres::Config = url.parse().map_err(|e| format!("{e}"))?;
+    config.ssl_mode(tls.ssl_mode());
+    config.connect(tls.connector).map_err(|e| e.to_string())
 }
 
 /// Whether `--db` names a PostgreSQL database rather than a SQLite file.

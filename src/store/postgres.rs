@@ -10,6 +10,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{migration_steps, StoreError, StoreOptions, POSTGRES_SCHEMA};
+use crate::db::pg_deadline::Deadline;
 use crate::db::{self, postgres::PgConn};
 
 /// The advisory lock of every write transaction ("Client" and 1).
@@ -19,11 +20,18 @@ const MIGRATE_LOCK: i64 = 0x436c_6965_6e74_0002;
 
 pub struct PgStore {
     config: postgres::Config,
+    tls: super::pg_tls::Tls,
     pool: Mutex<Pool>,
     freed: Condvar,
     size: usize,
     timeout: Duration,
+    /// `/healthz`'s own connection, outside the pool: a health check never waits behind
+    /// the requests that hold the pool's connections.
+    health: Mutex<Option<PgConn>>,
 }
+
+/// The longest `/healthz` waits for the database's answer (or `--db-timeout`, if shorter).
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Connections not in use, and how many are open in all (in use or idle).
 struct Pool {
@@ -35,22 +43,19 @@ impl PgStore {
     /// Connects, migrates, and keeps the first connection in the pool.
     pub fn open(url: &str, options: &StoreOptions) -> Result<PgStore, StoreError> {
         // The URL may hold a password: no message repeats it.
+        let (url, tls) =
+            super::pg_tls::split(url).map_err(|e| StoreError::Postgres(format!("--db: {e}")))?;
         let mut config: postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Postgres(format!("--db: not a PostgreSQL URL: {e}")))?;
-        if config.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(StoreError::Postgres(
-                "--db: sslmode=require is not supported: connect over a local socket, loopback \
-                 or a private network (sslmode=disable or prefer)"
-                    .into(),
-            ));
-        }
+        config.ssl_mode(tls.ssl_mode());
         config.connect_timeout(options.timeout);
         config.keepalives(true);
         config.keepalives_idle(Duration::from_secs(30));
         config.application_name("clientele");
         let store = PgStore {
             config,
+            tls,
             pool: Mutex::new(Pool {
                 idle: Vec::new(),
                 open: 1,
@@ -58,10 +63,19 @@ impl PgStore {
             freed: Condvar::new(),
             size: options.pool_size.max(1),
             timeout: options.timeout,
+            health: Mutex::new(None),
         };
-        let mut first = store
-            .connect()
-            .map_err(|e| StoreError::Postgres(e.to_string()))?;
+        let mut first = store.connect().map_err(|e| {
+            let how = store.tls.describe();
+            StoreError::Postgres(match e {
+                db::Error::Unavailable(why)
+                    if why.contains("TLS") || why.contains("certificate") =>
+                {
+                    format!("TLS to the database failed ({how}): {why}")
+                }
+                other => other.to_string(),
+            })
+        })?;
         migrate(&mut first)?;
         store.lock().idle.push(first);
         Ok(store)
@@ -72,14 +86,32 @@ impl PgStore {
     }
 
     fn connect(&self) -> Result<PgConn, db::Error> {
-        let mut client = self.config.connect(postgres::NoTls)?;
-        // A statement that waits longer (for a lock, a slow disk) ends with a 503 rather than
-        // holding the request.
-        client.batch_execute(&format!(
-            "SET statement_timeout = {}",
-            self.timeout.as_millis()
-        ))?;
-        Ok(PgConn::new(client))
+        self.connect_within(self.timeout)
+    }
+
+    /// A new connection, watched with `timeout` per round trip. Connecting itself is bounded
+    /// too: a server that accepts the TCP connection but never answers (frozen, or behind a
+    /// partition) would hold the startup exchange as long as TCP does, so it runs on a thread
+    /// of its own, left to finish (and its connection dropped) if it is too late.
+    fn connect_within(&self, timeout: Duration) -> Result<PgConn, db::Error> {
+        let (config, tls) = (self.config.clone(), self.tls.connector.clone());
+        let (sent, received) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("db-connect".into())
+            .spawn(move || {
+                let _ = sent.send(open_connection(&config, tls, timeout));
+            })
+            .map_err(|e| db::Error::Unavailable(format!("cannot start a connection: {e}")))?;
+        let (client, port) = received.recv_timeout(timeout).map_err(|_| {
+            db::Error::Unavailable(format!(
+                "the database did not finish connecting within {timeout:?} (--db-timeout)"
+            ))
+        })??;
+        let server_port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let deadline = port
+            .and_then(|p| u16::try_from(p).ok())
+            .and_then(|local| Deadline::watch(local, server_port, timeout));
+        Ok(PgConn::new(client).watched(deadline))
     }
 
     /// A connection of the pool, or a new one; waits at most the timeout for one to come free.
@@ -122,6 +154,9 @@ impl PgStore {
     }
 
     fn give_back(&self, conn: Option<PgConn>) {
+        if let Some(conn) = &conn {
+            conn.idle();
+        }
         let mut pool = self.lock();
         match conn {
             Some(conn) if !conn.is_closed() => pool.idle.push(conn),
@@ -185,9 +220,19 @@ impl PgStore {
         Ok(value)
     }
 
-    /// One round trip to the database (`/healthz`).
+    /// One round trip to the database (`/healthz`), on the health check's own connection,
+    /// answered within a second (or `--db-timeout`) whatever the database does.
     pub fn ping(&self) -> Result<(), db::Error> {
-        self.checkout()?.batch("SELECT 1")
+        let timeout = self.timeout.min(HEALTH_TIMEOUT);
+        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        if health.as_ref().is_none_or(PgConn::is_closed) {
+            *health = None;
+            *health = Some(self.connect_within(timeout)?);
+        }
+        let conn = health.as_mut().expect("connected just above");
+        let pinged = conn.client().batch_execute("SELECT 1");
+        conn.idle();
+        Ok(pinged?)
     }
 
     /// Empties every table of this schema but the schema version and the shared fixture
@@ -209,6 +254,20 @@ impl PgStore {
         let names: Vec<String> = tables.iter().map(|t| format!("\"{t}\"")).collect();
         tx.execute_batch(&format!("TRUNCATE {}", names.join(", ")))
     }
+}
+
+/// Connects, sets the statement timeout (a statement that waits longer, for a lock or a slow
+/// disk, ends with a 503 rather than holding the request), and asks the server which port
+/// this connection comes from, for its deadline (`None` over a Unix socket).
+fn open_connection(
+    config: &postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    timeout: Duration,
+) -> Result<(postgres::Client, Option<i32>), postgres::Error> {
+    let mut client = config.connect(tls)?;
+    client.batch_execute(&format!("SET statement_timeout = {}", timeout.as_millis()))?;
+    let port = client.query_one("SELECT inet_client_port()", &[])?.get(0);
+    Ok((client, port))
 }
 
 /// A connection taken from the pool, given back when dropped; a transaction left open (a

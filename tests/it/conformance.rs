@@ -581,3 +581,360 @@ fn deleting_a_tenant_set_forgets_its_counts() {
         "another tenant's counts stay"
     );
 }
+
+// Types and nulls (issue 25): each refused wrong type or null is a rule with its code, the
+// field in its `detail`; each accepted value of another type is a warning rule.
+
+/// (code, detail, refused) of each deviation of a journal entry, in the order checked.
+fn deviations(entry: &Value) -> Vec<(String, Option<String>, bool)> {
+    entry["conformance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["detail"].as_str().map(str::to_string),
+                d["refused"] == true,
+            )
+        })
+        .collect()
+}
+
+fn deviation(code: &str, detail: &str, refused: bool) -> (String, Option<String>, bool) {
+    (code.to_string(), Some(detail.to_string()), refused)
+}
+
+#[test]
+fn shieldconex_lists_refused_types_and_nulls_with_their_fields() {
+    let server = Server::start();
+    let api = "/shieldconex/api/v1";
+    let auth = ("Authorization", WATERFORD);
+    let body = json!({"name": null, "billingId": 5, "isActive": "yes",
+                      "directPartner": {"id": 792}, "contact": {"id": 2666}});
+    let reply = server.post(&format!("{api}/clients"), &[auth, JSON], &body.to_string());
+    assert_eq!(reply.status, 409, "{}", reply.body);
+    assert_eq!(reply.json()["errorCode"], 7409);
+    for message in [
+        "name is required.",
+        "billingId must be a string.",
+        "isActive must be a boolean.",
+    ] {
+        assert!(reply.body.contains(message), "{message}: {}", reply.body);
+    }
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [
+            deviation("shieldconex.null", "name", true),
+            deviation("shieldconex.type", "billingId", true),
+            deviation("shieldconex.type", "isActive", true),
+        ]
+    );
+    // A PATCH cannot clear isActive; a query's take is an integer; a path id is digits.
+    let patch = server.call(
+        "PATCH",
+        &format!("{api}/clients/744"),
+        &[auth, JSON],
+        Some(br#"{"isActive": null}"#),
+    );
+    assert_eq!(patch.status, 409, "{}", patch.body);
+    assert!(
+        patch.body.contains("isActive cannot be null."),
+        "{}",
+        patch.body
+    );
+    let list = server.get(&format!("{api}/clients?partner=792&take=ten"), &[auth]);
+    assert_eq!(list.status, 409, "{}", list.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("shieldconex.type", "take", true)]
+    );
+    let word = server.get(&format!("{api}/clients/seven"), &[auth]);
+    assert_eq!(word.status, 404, "{}", word.body);
+    let mine = report(&server, "?tenant=waterford@example.com");
+    assert_eq!(
+        tally(&mine),
+        [
+            ("shieldconex.null".to_string(), 2, 2),
+            ("shieldconex.type".to_string(), 4, 4),
+        ]
+    );
+    let null = &mine["rules"][0];
+    assert_eq!(null["first"]["detail"], "name");
+    assert_eq!(null["last"]["detail"], "isActive");
+    assert_eq!(mine["rules"][1]["last"]["detail"], "path id seven");
+    assert_eq!(server.count("sc_clients"), 1, "nothing was written");
+}
+
+#[test]
+fn shieldconex_records_the_other_types_it_accepts() {
+    let server = Server::start();
+    let api = "/shieldconex/api/v1";
+    let auth = ("Authorization", WATERFORD);
+    let body = json!({"name": "String Id", "directPartner": {"id": "792"},
+                      "contact": {"id": 2666}});
+    let created = server.post(&format!("{api}/clients"), &[auth, JSON], &body.to_string());
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation(
+            "shieldconex.numeric_string",
+            "directPartner.id",
+            false
+        )]
+    );
+    let padded = server.get(&format!("{api}/clients/00744"), &[auth]);
+    assert_eq!(padded.status, 200, "{}", padded.body);
+    assert_eq!(padded.json()["id"], 744);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("shieldconex.padded_id", "path id 00744", false)]
+    );
+    let shouted = server.get(&format!("{api}/clients?partner=PARTNERNAME"), &[auth]);
+    assert_eq!(shouted.status, 200, "{}", shouted.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("shieldconex.name_case", "partner", false)]
+    );
+    let user = json!({"userName": "case@example.com", "firstName": "C", "lastName": "Ase",
+                      "email": "case@example.com", "phone": "+14155550100",
+                      "userRole": "partner user", "partner": {"name": "partnername"}});
+    let made = server.post(&format!("{api}/users"), &[auth, JSON], &user.to_string());
+    assert_eq!(made.status, 200, "{}", made.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [
+            deviation("shieldconex.name_case", "userRole", false),
+            deviation("shieldconex.name_case", "partner", false),
+        ]
+    );
+    // As the answers give them, nothing is recorded.
+    let exact = server.get(&format!("{api}/clients?partner=partnerName"), &[auth]);
+    assert_eq!(exact.status, 200);
+    assert_eq!(deviations(&last_entry(&server)), []);
+    assert_eq!(
+        tally(&report(&server, "?tenant=waterford@example.com")),
+        [
+            ("shieldconex.name_case".to_string(), 3, 0),
+            ("shieldconex.numeric_string".to_string(), 1, 0),
+            ("shieldconex.padded_id".to_string(), 1, 0),
+        ]
+    );
+}
+
+#[test]
+fn shieldconex_lenient_takes_a_wrong_type_as_left_out() {
+    let server = lenient();
+    let body = json!({"name": "Lenient", "isActive": "yes", "directPartner": {"id": 792},
+                      "contact": {"id": 2666}});
+    let created = server.post(
+        "/shieldconex/api/v1/clients",
+        &[("Authorization", WATERFORD), JSON],
+        &body.to_string(),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("shieldconex.type", "isActive", false)]
+    );
+    let id = created.json()["id"].as_i64().unwrap();
+    let read = server.get(
+        &format!("/shieldconex/api/v1/clients/{id}"),
+        &[("Authorization", WATERFORD)],
+    );
+    assert_eq!(read.json()["isActive"], true, "the default: {}", read.body);
+}
+
+#[test]
+fn mx_lists_every_deviation_of_one_request_headers_and_body() {
+    let server = Server::start();
+    let body = json!({"client": {"company_name": "MX", "email": null, "first_name": 5,
+                                 "last_name": "Foo"}});
+    let reply = server.post(
+        "/mx/clients",
+        &[
+            ("Authorization", MX_DEMO_AUTH),
+            ("Content-Type", "text/plain"),
+        ],
+        &body.to_string(),
+    );
+    assert_eq!(
+        reply.status, 404,
+        "the first deviation answers: {}",
+        reply.body
+    );
+    let entry = last_entry(&server);
+    assert_eq!(
+        deviations(&entry),
+        [
+            ("mx.content_type".to_string(), None, true),
+            ("mx.accept".to_string(), None, true),
+            deviation("mx.null", "client.email", true),
+            deviation("mx.type", "client.first_name", true),
+        ]
+    );
+    let headers_right = server.post(
+        "/mx/clients",
+        &[("Authorization", MX_DEMO_AUTH), JSON, ("Accept", MX_ACCEPT)],
+        &body.to_string(),
+    );
+    assert_eq!(headers_right.status, 400);
+    assert_eq!(headers_right.json()["error"], "client.email is required");
+    let not_an_object = server.post(
+        "/mx/clients",
+        &[("Authorization", MX_DEMO_AUTH), JSON, ("Accept", MX_ACCEPT)],
+        r#"{"client": "MX"}"#,
+    );
+    assert_eq!(not_an_object.status, 400);
+    assert_eq!(
+        tally(&report(&server, "?tenant=PROCESSOR-1234")),
+        [
+            ("mx.accept".to_string(), 1, 1),
+            ("mx.content_type".to_string(), 1, 1),
+            ("mx.null".to_string(), 2, 2),
+            ("mx.type".to_string(), 3, 3),
+        ]
+    );
+    assert_eq!(server.count("mx_clients"), 0);
+}
+
+#[test]
+fn nueve09_lists_refused_types_and_nulls_and_records_what_it_accepts_otherwise() {
+    let server = Server::start();
+    let (token, account) = nueve09_login(&server);
+    let auth = ("Authorization", token.as_str());
+    let mut body: Value = serde_json::from_str(crate::nueve09::CREATE_EXAMPLE).unwrap();
+    body["name"] = json!(12345);
+    body["contact_email"] = Value::Null;
+    body["available"] = json!(true);
+    let refused = server.post("/nueve09/clients", &[auth, JSON], &body.to_string());
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let errors = &refused.json()["data"]["errors"];
+    assert_eq!(errors["name"][0], "must be a string", "{errors}");
+    assert_eq!(errors["contact_email"][0], "is required", "{errors}");
+    assert_eq!(errors["available"][0], "must be a number", "{errors}");
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [
+            deviation("nueve09.type", "name", true),
+            deviation("nueve09.null", "contact_email", true),
+            deviation("nueve09.type", "available", true),
+        ]
+    );
+    // Refused for its missing Content-Type, the body is still read for its own mistakes.
+    let untyped = server.post("/nueve09/clients", &[auth], &body.to_string());
+    assert_eq!(untyped.status, 400, "{}", untyped.body);
+    assert_eq!(
+        codes(&last_entry(&server)),
+        [
+            ("nueve09.content_type".into(), true),
+            ("nueve09.type".into(), true),
+            ("nueve09.null".into(), true),
+            ("nueve09.type".into(), true),
+        ]
+    );
+    let login = json!({"api_client": {"api_key": 7, "password": null}});
+    let bad_login = server.post("/nueve09/auth/login", &[JSON], &login.to_string());
+    assert_eq!(bad_login.status, 400, "{}", bad_login.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [
+            deviation("nueve09.type", "api_client.api_key", true),
+            deviation("nueve09.null", "api_client.password", true),
+        ]
+    );
+    let page = server.get("/nueve09/clients?page=first", &[auth]);
+    assert_eq!(page.status, 422, "{}", page.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("nueve09.type", "page", true)]
+    );
+    let mut string_amount: Value = serde_json::from_str(crate::nueve09::CREATE_EXAMPLE).unwrap();
+    string_amount["available"] = json!("1000");
+    string_amount["state"] = json!("Nuevo Leon");
+    let created = server.post(
+        "/nueve09/clients",
+        &[auth, JSON],
+        &string_amount.to_string(),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert_eq!(created.json()["data"]["subclient"]["available"], 1000);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [
+            deviation("nueve09.name_case", "state", false),
+            deviation("nueve09.numeric_string", "available", false),
+        ]
+    );
+    assert_eq!(
+        tally(&report(&server, &format!("?tenant={account}"))),
+        [
+            ("nueve09.content_type".to_string(), 1, 1),
+            ("nueve09.name_case".to_string(), 1, 0),
+            ("nueve09.null".to_string(), 2, 2),
+            ("nueve09.numeric_string".to_string(), 1, 0),
+            ("nueve09.type".to_string(), 5, 5),
+        ],
+        "the login without a usable api_key names no account"
+    );
+}
+
+#[test]
+fn makeleaps_lists_refused_types_and_nulls_and_records_numbers_as_text() {
+    let server = Server::start();
+    let token = makeleaps_token(&server);
+    let auth = ("Authorization", token.as_str());
+    let clients = format!("/makeleaps/api/partner/{ML_PARTNER}/client/");
+    let body = json!({"contacts": [{"contact_type": "organization", "name": null,
+                                    "title": true, "phone_number": 312345678}]});
+    let refused = server.post(&clients, &[auth, JSON], &body.to_string());
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let errors = &refused.json()["response"]["contacts"][0];
+    assert_eq!(errors["name"][0], "This field may not be null.", "{errors}");
+    assert_eq!(errors["title"][0], "Not a valid string.", "{errors}");
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [
+            deviation("makeleaps.null", "name", true),
+            deviation("makeleaps.type", "title", true),
+            deviation("makeleaps.number_as_text", "phone_number", false),
+        ]
+    );
+    let not_a_list = server.post(&clients, &[auth, JSON], r#"{"contacts": "x"}"#);
+    assert_eq!(not_a_list.status, 400);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("makeleaps.type", "contacts", true)]
+    );
+    // Refused for its media type, the body is still read for its own mistakes.
+    let text = server.post(
+        &clients,
+        &[auth, ("Content-Type", "text/plain")],
+        r#"{"contacts": null}"#,
+    );
+    assert_eq!(text.status, 415, "{}", text.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [
+            ("makeleaps.content_type".to_string(), None, true),
+            deviation("makeleaps.null", "contacts", true),
+        ]
+    );
+    let body = json!({"contacts": [{"contact_type": "organization", "name": "Numbers",
+                                    "phone_number": 312345678}]});
+    let created = server.post(&clients, &[auth, JSON], &body.to_string());
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        deviations(&last_entry(&server)),
+        [deviation("makeleaps.number_as_text", "phone_number", false)]
+    );
+    assert_eq!(
+        tally(&report(&server, &format!("?tenant={ML_PARTNER}"))),
+        [
+            ("makeleaps.content_type".to_string(), 1, 1),
+            ("makeleaps.null".to_string(), 2, 2),
+            ("makeleaps.number_as_text".to_string(), 2, 0),
+            ("makeleaps.type".to_string(), 2, 2),
+        ]
+    );
+}

@@ -272,7 +272,7 @@ fn an_unreachable_or_malformed_postgres_url_fails_with_a_message_and_no_password
             "unavailable",
         ),
         (
-            "postgresql://clientele:s3cret-pw@127.0.0.1:1/clientele?sslmode=require",
+            "postgresql://clientele:s3cret-pw@127.0.0.1:1/clientele?sslmode=sometimes",
             "sslmode",
         ),
         (

@@ -327,10 +327,8 @@ fn a_lost_database_is_a_vendor_503_and_the_server_reconnects() {
         eprintln!("not run: needs CLIENTELE_TEST_POSTGRES (a PostgreSQL URL)");
         return;
     };
-    let config: postgres::Config = base.parse().expect("CLIENTELE_TEST_POSTGRES is a URL");
-    let (Some(postgres::config::Host::Tcp(host)), Some(port)) =
-        (config.get_hosts().first(), config.get_ports().first())
-    else {
+    let url = url::Url::parse(&base).expect("CLIENTELE_TEST_POSTGRES is a URL");
+    let (Some(host), Some(port)) = (url.host_str(), url.port()) else {
         eprintln!("not run: CLIENTELE_TEST_POSTGRES is not a host:port URL");
         return;
     };
@@ -425,4 +423,110 @@ fn the_clock_faults_and_rate_windows_set_on_one_instance_hold_on_the_other() {
     let start = remaining(&first);
     assert_eq!(remaining(&second), start - 1);
     assert_eq!(remaining(&first), start - 2);
+}
+
+/// The PostgreSQL server's processes (the postmaster and its children), stopped with SIGSTOP
+/// as a partition looks from the client, and let go on drop whatever the test did.
+struct Frozen(Vec<String>);
+
+impl Frozen {
+    fn freeze(base: &str) -> Option<Frozen> {
+        let mut client = clientele::store::postgres_client(base).ok()?;
+        let backend: i32 = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .ok()?
+            .get(0);
+        let parent_of = |pid: &str| -> Option<String> {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // pid (comm) state ppid ...: the command may hold spaces, the part after ')' not.
+            stat.rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)
+                .map(str::to_string)
+        };
+        let postmaster = parent_of(&backend.to_string())?;
+        drop(client);
+        let mut pids = vec![postmaster.clone()];
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if pid.chars().all(|c| c.is_ascii_digit())
+                && parent_of(&pid) == Some(postmaster.clone())
+            {
+                pids.push(pid);
+            }
+        }
+        // One at a time: a child may have ended meanwhile (our own backend just did).
+        let signal = |pid: &String| {
+            std::process::Command::new("kill")
+                .args(["-STOP", pid])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let stopped: Vec<String> = pids.into_iter().filter(|pid| signal(pid)).collect();
+        stopped.contains(&postmaster).then_some(Frozen(stopped))
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg("-CONT")
+            .args(&self.0)
+            .status();
+    }
+}
+
+/// A database that stops answering (every PostgreSQL process frozen): a request gets the
+/// vendor's 503 once `--db-timeout` has passed instead of hanging as long as TCP waits,
+/// `/healthz` says 503 within a second or two, and both recover when it answers again.
+/// It freezes the whole cluster, so it runs alone: `cargo test --test it frozen --
+/// --ignored` with CLIENTELE_TEST_POSTGRES (`.ci/run` does).
+#[test]
+#[ignore = "freezes the PostgreSQL cluster: run alone, with --ignored"]
+fn a_frozen_database_answers_503_within_the_timeout_and_recovers() {
+    let Some(base) = postgres() else {
+        eprintln!("not run: needs CLIENTELE_TEST_POSTGRES (a PostgreSQL URL)");
+        return;
+    };
+    let server = Server::builder().arg("--db-timeout").arg("2s").start();
+    assert_eq!(mx_invite(&server, "before@example.com").status, 200);
+    assert_eq!(server.get("/healthz", &[]).status, 200);
+    let Some(frozen) = Frozen::freeze(&base) else {
+        eprintln!("not run: the PostgreSQL processes could not be stopped (another user's?)");
+        return;
+    };
+    let started = std::time::Instant::now();
+    let reply = mx_invite(&server, "during@example.com");
+    let waited = started.elapsed();
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.json(), json!({"error": "Service Unavailable"}));
+    // The timeout and the watchdog's look, with room for a loaded machine; before, it was
+    // as long as the freeze.
+    assert!(waited < Duration::from_secs(5), "answered after {waited:?}");
+    let started = std::time::Instant::now();
+    let health = server.get("/healthz", &[]);
+    assert_eq!(health.status, 503, "{}", health.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let reply = server.get(
+        "/shieldconex/api/v1/clients/744",
+        &[(
+            "Authorization",
+            "Basic d2F0ZXJmb3JkQGV4YW1wbGUuY29tOndhdGVyZm9yZDEyMw==",
+        )],
+    );
+    assert_eq!(reply.status, 503, "a read too: {}", reply.body);
+
+    drop(frozen);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while mx_invite(&server, "after@example.com").status != 200 {
+        assert!(std::time::Instant::now() < deadline, "no recovery");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(server.get("/healthz", &[]).status, 200);
 }

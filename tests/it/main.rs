@@ -20,6 +20,7 @@ mod mx_dashboard;
 mod mx_mail;
 mod nueve09;
 mod openapi;
+mod postgres_tls;
 mod robustness;
 mod secrets;
 mod shieldconex;

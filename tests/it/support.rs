@@ -50,7 +50,7 @@ impl Drop for TempDir {
         }
         let _ = std::fs::remove_dir_all(&self.0);
         if let Some(base) = postgres() {
-            if let Ok(mut client) = postgres::Client::connect(&base, postgres::NoTls) {
+            if let Ok(mut client) = clientele::store::postgres_client(&base) {
                 let _ = client.batch_execute(&format!(
                     "DROP SCHEMA IF EXISTS {} CASCADE",
                     schema_of(self)
@@ -92,8 +92,8 @@ pub fn database_of(dir: &TempDir) -> String {
     };
     let schema = schema_of(dir);
     static CITEXT: std::sync::Once = std::sync::Once::new();
-    let mut client = postgres::Client::connect(&base, postgres::NoTls)
-        .expect("connecting to CLIENTELE_TEST_POSTGRES");
+    let mut client =
+        clientele::store::postgres_client(&base).expect("connecting to CLIENTELE_TEST_POSTGRES");
     CITEXT.call_once(|| {
         // Once per database, in `public`, which every test schema's search path ends with.
         let _ = client.batch_execute("CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public");
@@ -115,7 +115,7 @@ pub enum TestDb {
 impl TestDb {
     pub fn open(database: &str) -> TestDb {
         if postgres().is_some() {
-            let client = postgres::Client::connect(database, postgres::NoTls)
+            let client = clientele::store::postgres_client(database)
                 .expect("connecting to the test's schema");
             return TestDb::Postgres(Box::new(
                 clientele::db::postgres::PgConn::new(client).into(),

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use super::contacts::NewContact;
 use super::fields::{self, text, Errors, Text};
 use super::paging::Page;
-use super::{ok, request_data, Ctx, Error, Update};
+use super::{ok, request_data_checked, Ctx, Error, Update};
 use crate::http::Response;
 
 /// Django's message for a unique field, naming the model and the field's label.
@@ -132,8 +132,8 @@ impl NewClient {
 fn top_level_object(body: &Value) -> Result<&serde_json::Map<String, Value>, Value> {
     match body {
         Value::Object(object) => Ok(object),
-        Value::Null => Err(json!({"non_field_errors": [fields::NOT_NULL]})),
-        other => Err(fields::not_a_dict(other)),
+        Value::Null => Err(json!({"non_field_errors": [fields::not_null("body")]})),
+        other => Err(fields::not_a_dict("body", other)),
     }
 }
 
@@ -146,11 +146,11 @@ fn read_new_contacts(value: &Value, errors: &mut Errors) -> Vec<NewContact> {
         }
         Value::Array(list) => list,
         Value::Null => {
-            errors.add("contacts", fields::NOT_NULL);
+            errors.add("contacts", fields::not_null("contacts"));
             return Vec::new();
         }
         other => {
-            errors.add("contacts", fields::not_a_list(other));
+            errors.add("contacts", fields::not_a_list("contacts", other));
             return Vec::new();
         }
     };
@@ -234,7 +234,10 @@ fn external_id_taken(
 /// `POST /api/partner/{mid}/client/` → 201 with the client and `Location` (DRF's create).
 pub fn create_client(ctx: &Ctx, partner: &str) -> Result<Response, Error> {
     ctx.own_partner(partner)?;
-    let new = NewClient::from_json(&request_data(ctx.req)?).map_err(Error::Invalid)?;
+    let data = request_data_checked(ctx.req, |body| {
+        let _ = NewClient::from_json(body);
+    });
+    let new = NewClient::from_json(&data?).map_err(Error::Invalid)?;
     let mid = ctx.app.ids.digits(19);
     let contacts: Vec<(String, NewContact)> = new
         .contacts
@@ -369,11 +372,11 @@ impl ClientUpdate {
             None => None,
             Some(Value::String(link)) => Some(link.clone()),
             Some(Value::Null) => {
-                errors.add("default_contact", fields::NOT_NULL);
+                errors.add("default_contact", fields::not_null("default_contact"));
                 None
             }
             Some(other) => {
-                errors.add("default_contact", wrong_link_type(other));
+                errors.add("default_contact", wrong_link_type("default_contact", other));
                 None
             }
         };
@@ -385,7 +388,9 @@ impl ClientUpdate {
     }
 }
 
-fn wrong_link_type(value: &Value) -> String {
+/// The message for a link of another type; the wrong type is noted on `field`.
+fn wrong_link_type(field: &str, value: &Value) -> String {
+    let _ = crate::conformance::refuse_at(&super::rules::TYPE, field);
     format!(
         "Incorrect type. Expected URL string, received {}.",
         fields::py_type(value)
@@ -401,11 +406,11 @@ fn read_contact_refs(value: &Value, errors: &mut Errors) -> Option<Vec<ContactRe
         }
         Value::Array(list) => list,
         Value::Null => {
-            errors.add("contacts", fields::NOT_NULL);
+            errors.add("contacts", fields::not_null("contacts"));
             return None;
         }
         other => {
-            errors.add("contacts", fields::not_a_list(other));
+            errors.add("contacts", fields::not_a_list("contacts", other));
             return None;
         }
     };
@@ -430,7 +435,7 @@ fn read_contact_refs(value: &Value, errors: &mut Errors) -> Option<Vec<ContactRe
             },
             other => {
                 failed = true;
-                per_item.push(json!([wrong_link_type(other)]));
+                per_item.push(json!([wrong_link_type("contacts", other)]));
             }
         }
     }
@@ -445,8 +450,10 @@ fn read_contact_refs(value: &Value, errors: &mut Errors) -> Option<Vec<ContactRe
 pub fn update_client(ctx: &Ctx, partner: &str, mid: &str, mode: Update) -> Result<Response, Error> {
     ctx.own_partner(partner)?;
     // Parsed before taking the write lock, reported after the 404 check (DRF's order).
-    let parsed = request_data(ctx.req)
-        .and_then(|body| ClientUpdate::from_json(&body, mode).map_err(Error::Invalid));
+    let parsed = request_data_checked(ctx.req, |body| {
+        let _ = ClientUpdate::from_json(body, mode);
+    })
+    .and_then(|body| ClientUpdate::from_json(&body, mode).map_err(Error::Invalid));
     let now = ctx.app.clock.now_ms();
     let client = ctx.app.store.write(|tx| {
         let current = Client::find(tx, partner, mid)?.ok_or(Error::NotFound)?;

@@ -49,7 +49,7 @@ impl NewContact {
     /// Validates one contact object; on failure, DRF's errors for that object.
     pub fn from_json(value: &Value) -> Result<NewContact, Value> {
         let Some(object) = value.as_object() else {
-            return Err(fields::not_a_dict(value));
+            return Err(fields::not_a_dict("contacts", value));
         };
         let mut errors = Errors::default();
         let contact_type = match object.get("contact_type") {
@@ -59,6 +59,17 @@ impl NewContact {
             }
             Some(Value::String(t)) if CONTACT_TYPES.contains(&t.as_str()) => t.clone(),
             Some(other) => {
+                // A choice of another type (or null) is also a type (or null) deviation;
+                // DRF's answer is the same "not a valid choice".
+                match other {
+                    Value::String(_) => {}
+                    Value::Null => {
+                        let _ = fields::not_null("contact_type");
+                    }
+                    _ => {
+                        let _ = crate::conformance::refuse_at(&super::rules::TYPE, "contact_type");
+                    }
+                }
                 let shown = other
                     .as_str()
                     .map_or_else(|| other.to_string(), str::to_string);
@@ -162,7 +173,7 @@ fn read_email(value: Option<&Value>, errors: &mut Errors) -> Option<String> {
         None | Some(Value::Null) => return None,
         Some(Value::Object(object)) => object,
         Some(other) => {
-            errors.nest("email", fields::not_a_dict(other));
+            errors.nest("email", fields::not_a_dict("email", other));
             return None;
         }
     };
@@ -202,7 +213,7 @@ fn read_addresses(value: Option<&Value>, errors: &mut Errors) -> Vec<Value> {
         None | Some(Value::Null) => return Vec::new(),
         Some(Value::Array(list)) => list,
         Some(other) => {
-            errors.add("addresses", fields::not_a_list(other));
+            errors.add("addresses", fields::not_a_list("addresses", other));
             return Vec::new();
         }
     };
@@ -223,7 +234,7 @@ fn read_addresses(value: Option<&Value>, errors: &mut Errors) -> Vec<Value> {
 /// MakeLeaps being a Japanese service) and a one-line `display`.
 fn read_address(value: &Value) -> Result<Value, Value> {
     let Some(object) = value.as_object() else {
-        return Err(fields::not_a_dict(value));
+        return Err(fields::not_a_dict("addresses", value));
     };
     let mut errors = Errors::default();
     let mut address = Map::new();

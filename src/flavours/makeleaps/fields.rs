@@ -4,6 +4,9 @@
 
 use serde_json::{json, Map, Value};
 
+use super::rules;
+use crate::conformance::{refuse_at, warn_at};
+
 pub const REQUIRED: &str = "This field is required.";
 pub const NOT_NULL: &str = "This field may not be null.";
 pub const NOT_BLANK: &str = "This field may not be blank.";
@@ -26,15 +29,19 @@ pub fn py_type(value: &Value) -> &'static str {
     }
 }
 
-/// The body of a nested object that is not an object: `{"non_field_errors": [...]}`.
-pub fn not_a_dict(value: &Value) -> Value {
+/// The body of a nested object that is not an object: `{"non_field_errors": [...]}`. The
+/// wrong type is noted on `field` (`makeleaps.type`).
+pub fn not_a_dict(field: &str, value: &Value) -> Value {
+    let _ = refuse_at(&rules::TYPE, field);
     json!({"non_field_errors": [format!(
         "Invalid data. Expected a dictionary, but got {}.",
         py_type(value)
     )]})
 }
 
-pub fn not_a_list(value: &Value) -> String {
+/// The message for a list that is not a list; the wrong type is noted on `field`.
+pub fn not_a_list(field: &str, value: &Value) -> String {
+    let _ = refuse_at(&rules::TYPE, field);
     format!(
         "Expected a list of items but got type \"{}\".",
         py_type(value)
@@ -101,16 +108,37 @@ impl Text {
     };
 }
 
-/// Reads a text field like DRF's `CharField`: numbers are taken as their text, surrounding
-/// whitespace is trimmed, null and blank follow the rule. `None` when absent and optional;
-/// on error the message is added to `errors` and `None` returned.
+/// A null where a field takes none: noted (`makeleaps.null` on `field`), and the message to
+/// answer with.
+pub fn not_null(field: &str) -> &'static str {
+    let _ = refuse_at(&rules::NULL, field);
+    NOT_NULL
+}
+
+/// Reads a text field like DRF's `CharField`: numbers are taken as their text (and noted),
+/// surrounding whitespace is trimmed, null and blank follow the rule. `None` when absent and
+/// optional; on error the message is added to `errors` and `None` returned. With
+/// `--lenient`, a null that is not taken or a value of another type counts as absent.
 pub fn text(
     object: &Map<String, Value>,
     name: &str,
     rule: Text,
     errors: &mut Errors,
 ) -> Option<String> {
-    let value = match object.get(name) {
+    let given = match object.get(name) {
+        Some(Value::Null)
+            if (rule.required || !rule.allow_blank) && !refuse_at(&rules::NULL, name) =>
+        {
+            None
+        }
+        Some(Value::Array(_) | Value::Object(_) | Value::Bool(_))
+            if !refuse_at(&rules::TYPE, name) =>
+        {
+            None
+        }
+        given => given,
+    };
+    let value = match given {
         None if rule.required => {
             errors.add(name, REQUIRED);
             return None;
@@ -123,7 +151,10 @@ pub fn text(
         // An optional, blank-allowing field given as null means "no value".
         Some(Value::Null) => return Some(String::new()),
         Some(Value::String(s)) => s.trim().to_string(),
-        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Number(n)) => {
+            warn_at(&rules::NUMBER_AS_TEXT, name);
+            n.to_string()
+        }
         Some(_) => {
             errors.add(name, NOT_A_STRING);
             return None;
@@ -189,7 +220,7 @@ mod tests {
         assert_eq!(py_type(&json!([])), "list");
         assert_eq!(py_type(&json!(1.5)), "float");
         assert_eq!(
-            not_a_dict(&json!("x")),
+            not_a_dict("x", &json!("x")),
             json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]})
         );
     }

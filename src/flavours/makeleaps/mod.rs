@@ -351,7 +351,7 @@ pub fn ok(status: u16, response: Value) -> Response {
 
 /// The request body as DRF's JSON parser sees it: no body at all is no data (`{}`), a body
 /// in another media type is 415, malformed JSON is 400.
-pub fn request_data(req: &Request) -> Result<Value, Error> {
+fn request_data(req: &Request) -> Result<Value, Error> {
     match &req.body {
         Body::Complete(bytes) if bytes.is_empty() => return Ok(json!({})),
         Body::TooLarge => return Err(Error::PayloadTooLarge),
@@ -363,6 +363,16 @@ pub fn request_data(req: &Request) -> Result<Value, Error> {
         return Err(Error::UnsupportedMediaType(media));
     }
     Ok(json_body(req)?)
+}
+
+/// `request_data`; a JSON body refused for its media type is still given to `check`, whose
+/// deviations are noted (its answer is not), so that one round trip lists every mistake.
+pub fn request_data_checked(req: &Request, check: impl FnOnce(&Value)) -> Result<Value, Error> {
+    let data = request_data(req);
+    if let (Err(Error::UnsupportedMediaType(_)), Ok(body)) = (&data, json_body(req)) {
+        check(&body);
+    }
+    data
 }
 
 #[cfg(test)]

@@ -25,5 +25,41 @@ pub static PATH: Rule = Rule {
     source: "https://app.makeleaps.com/api/docs/",
 };
 
+// Types and nulls: one rule per kind, the field named in each deviation's detail
+// (docs/makeleaps.md, "What Clientele checks", says why).
+
+/// The client and contact resources, their fields and types.
+const RESOURCES: &str = "https://app.makeleaps.com/api/docs/";
+
+pub static TYPE: Rule = Rule {
+    code: "makeleaps.type",
+    rule: "Each field has the type of its resource (text fields are strings, contacts and \
+           addresses lists, a contact, an email and an address objects, default_contact a \
+           URL string); another type is refused with a 400, in DRF's words.",
+    source: RESOURCES,
+};
+
+pub static NULL: Rule = Rule {
+    code: "makeleaps.null",
+    rule: "A field that takes no null (a required one, contacts, default_contact, a text \
+           field that may not be blank) is not null; null is refused with a 400 (This field \
+           may not be null.).",
+    source: RESOURCES,
+};
+
+pub static NUMBER_AS_TEXT: Rule = Rule {
+    code: "makeleaps.number_as_text",
+    rule: "A text field is a JSON string; a number is accepted as its text, as Django REST \
+           Framework's CharField takes one, and recorded.",
+    source: "docs/makeleaps.md#what-clientele-checks",
+};
+
 /// Every rule, for the documentation test.
-pub static ALL: &[&Rule] = &[&CONTENT_TYPE, &PER_PAGE, &PATH];
+pub static ALL: &[&Rule] = &[
+    &CONTENT_TYPE,
+    &PER_PAGE,
+    &TYPE,
+    &NULL,
+    &NUMBER_AS_TEXT,
+    &PATH,
+];

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{invitations, rules, Error};
 use crate::app::App;
-use crate::conformance::refuse;
+use crate::conformance::{refuse, refuse_at};
 use crate::http::{json_body, Request, Response};
 
 /// The media type of this API's one version (the vendor's Accept header).
@@ -40,13 +40,16 @@ pub fn create(app: &App, req: &Request) -> Result<Response, Error> {
     // mistake of the request, not only the one the answer names.
     let wrong_type = !req.content_type_is("application/json") && refuse(&rules::CONTENT_TYPE);
     let not_acceptable = !accepts_v1(req.header("Accept")) && refuse(&rules::ACCEPT);
+    // The body is read (and its deviations noted) even when a header refuses the request,
+    // so that one round trip lists every mistake; the headers' answer comes first.
+    let client = json_body(req).map(|body| NewClient::from_json(&body));
     if wrong_type {
         return Err(Error::WrongContentType);
     }
     if not_acceptable {
         return Err(Error::NotAcceptable);
     }
-    let client = NewClient::from_json(&json_body(req)?)?;
+    let client = client??;
     let now = app.clock.now_ms();
     let source_ip = crate::http::client_ip(req, &app.settings.trusted_proxies);
     // The vendor documents that requests from outside the trusted networks "must be manually
@@ -110,16 +113,27 @@ fn accepts_v1(accept: Option<&str>) -> bool {
 }
 
 impl NewClient {
+    /// The body's client, or MX's 400 naming the first mistake. Each wrong type and null is
+    /// noted (`mx.type`, `mx.null`, with the field) in the order of `FIELDS`; all four are
+    /// required, so with `--lenient` such a value is still refused, as one left out would be.
     pub fn from_json(body: &Value) -> Result<NewClient, Error> {
         let Some(top) = body.as_object() else {
+            let _ = refuse_at(&rules::TYPE, "body");
             return Err(Error::BadRequest(
                 "the request body must be a JSON object: {\"client\": {...}}".into(),
             ));
         };
         let client = match top.get("client") {
-            None | Some(Value::Null) => return Err(Error::BadRequest("client is required".into())),
+            None => return Err(Error::BadRequest("client is required".into())),
+            Some(Value::Null) => {
+                let _ = refuse_at(&rules::NULL, "client");
+                return Err(Error::BadRequest("client is required".into()));
+            }
             Some(Value::Object(map)) => map,
-            Some(_) => return Err(Error::BadRequest("client must be an object".into())),
+            Some(_) => {
+                let _ = refuse_at(&rules::TYPE, "client");
+                return Err(Error::BadRequest("client must be an object".into()));
+            }
         };
         let [company_name, email, first_name, last_name] =
             FIELDS.map(|(name, max)| required_string(client, name, max));
@@ -141,11 +155,16 @@ impl NewClient {
 
 fn required_string(client: &Map<String, Value>, name: &str, max: usize) -> Result<String, Error> {
     let value = match client.get(name) {
-        None | Some(Value::Null) => {
-            return Err(Error::BadRequest(format!("client.{name} is required")))
+        None => return Err(Error::BadRequest(format!("client.{name} is required"))),
+        Some(Value::Null) => {
+            let _ = refuse_at(&rules::NULL, &format!("client.{name}"));
+            return Err(Error::BadRequest(format!("client.{name} is required")));
         }
         Some(Value::String(s)) => s.trim(),
-        Some(_) => return Err(Error::BadRequest(format!("client.{name} must be a string"))),
+        Some(_) => {
+            let _ = refuse_at(&rules::TYPE, &format!("client.{name}"));
+            return Err(Error::BadRequest(format!("client.{name} must be a string")));
+        }
     };
     if value.is_empty() {
         return Err(Error::BadRequest(format!(

@@ -26,5 +26,25 @@ pub static PATH: Rule = Rule {
     source: "https://docs.mx.com/other/client-enablement-api",
 };
 
+// Types and nulls: one rule per kind, the field named in each deviation's detail
+// (docs/mx.md, "What Clientele checks", says why).
+
+/// The create call's reference: the body and its four string fields.
+const CREATE: &str = "https://docs.mx.com/other/client-enablement-api";
+
+pub static TYPE: Rule = Rule {
+    code: "mx.type",
+    rule: "The body is a JSON object whose client is an object of strings (company_name, \
+           email, first_name, last_name); another type is refused with a 400.",
+    source: CREATE,
+};
+
+pub static NULL: Rule = Rule {
+    code: "mx.null",
+    rule: "client and its four fields are required, so never null; null is refused with \
+           a 400 (is required).",
+    source: CREATE,
+};
+
 /// Every rule, for the documentation test.
-pub static ALL: &[&Rule] = &[&ACCEPT, &CONTENT_TYPE, &PATH];
+pub static ALL: &[&Rule] = &[&ACCEPT, &CONTENT_TYPE, &TYPE, &NULL, &PATH];

@@ -11,8 +11,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{money, states};
+use super::{money, rules, states};
 use super::{Error, FieldErrors};
+use crate::conformance::{refuse_at, warn_at};
 
 /// What a field's value must look like (the vendor's "Pattern" column).
 #[derive(Clone, Copy, Debug)]
@@ -111,6 +112,7 @@ impl Form {
     /// it is not an object, 422 with every field that breaks its pattern.
     pub fn from_json(body: &Value, raw: &[u8]) -> Result<Form, Error> {
         let Some(map) = body.as_object() else {
+            let _ = refuse_at(&rules::TYPE, "body");
             return Err(Error::BadRequest(
                 "the request body must be a JSON object with the fields of a client".into(),
             ));
@@ -129,11 +131,7 @@ impl Form {
                 }
             }
         }
-        let available = match money::raw_field(raw, "available") {
-            None => Err("is required"),
-            Some(text) if text.get().trim() == "null" => Err("is required"),
-            Some(text) => money::from_raw(text).map_err(money::AmountError::message),
-        };
+        let available = available(raw);
         if let Err(message) = available {
             note("available", message);
         }
@@ -166,21 +164,60 @@ impl Form {
     }
 }
 
+/// `available` in cents, or what is wrong. A null is noted (`nueve09.null`), a decimal
+/// string accepted and noted (`nueve09.numeric_string`), another type refused
+/// (`nueve09.type`); with `--lenient` a null or another type is taken as left out.
+fn available(raw: &[u8]) -> Result<i64, &'static str> {
+    let text = match money::raw_field(raw, "available") {
+        None => return Err("is required"),
+        Some(text) => text,
+    };
+    let trimmed = text.get().trim();
+    if trimmed == "null" {
+        let _ = refuse_at(&rules::NULL, "available");
+        return Err("is required");
+    }
+    let amount = money::from_raw(text);
+    let is_string = trimmed.starts_with('"');
+    match amount {
+        Err(money::AmountError::NotANumber) if !refuse_at(&rules::TYPE, "available") => {
+            Err("is required")
+        }
+        Err(e) => Err(e.message()),
+        Ok(cents) => {
+            if is_string {
+                warn_at(&rules::NUMERIC_STRING, "available");
+            }
+            Ok(cents)
+        }
+    }
+}
+
 impl Field {
     /// The field's trimmed value, `None` for an optional field left out, or what is wrong.
+    /// A null where a value is required, and a value of another type, are noted; with
+    /// `--lenient` another type is taken as left out.
     fn read(&self, form: &Map<String, Value>) -> Result<Option<String>, String> {
         let text = match form.get(self.name) {
-            None | Some(Value::Null) => None,
+            None => None,
+            Some(Value::Null) => {
+                if self.required {
+                    let _ = refuse_at(&rules::NULL, self.name);
+                }
+                None
+            }
             Some(Value::String(s)) => Some(s.trim().to_string()),
+            // Not a deviation: the vendor's own example sends a country code as a number.
             Some(Value::Number(n)) if matches!(self.pattern, Digits(..)) => Some(n.to_string()),
-            Some(_) => return Err("must be a string".into()),
+            Some(_) if refuse_at(&rules::TYPE, self.name) => return Err("must be a string".into()),
+            Some(_) => None,
         };
         let text = match text {
             Some(text) if !text.is_empty() => text,
             Some(_) if self.required => return Err("can't be blank".into()),
             None if self.required => return Err("is required".into()),
             Some(_) => {
-                crate::conformance::warn(&super::rules::BLANK_OPTIONAL);
+                warn_at(&rules::BLANK_OPTIONAL, self.name);
                 return Ok(None);
             }
             None => return Ok(None),
@@ -204,11 +241,15 @@ impl Field {
             Email if chars > EMAIL_MAX_CHARS => {
                 Err(format!("must be at most {EMAIL_MAX_CHARS} characters"))
             }
-            State => states::code_of(&text)
-                .map(|code| Some(code.to_string()))
-                .ok_or_else(|| {
-                    "must be a state of the States Catalog (GET /catalogs/states), e.g. CDMX".into()
-                }),
+            State => {
+                let code = states::code_of(&text).ok_or(
+                    "must be a state of the States Catalog (GET /catalogs/states), e.g. CDMX",
+                )?;
+                if !states::is_listed_as(&text) {
+                    warn_at(&rules::NAME_CASE, self.name);
+                }
+                Ok(Some(code.to_string()))
+            }
             _ => Ok(Some(text)),
         }
     }

@@ -24,5 +24,48 @@ pub static PATH: Rule = Rule {
     source: "http://developers.nueve09.io/en/docs/clientela/crear-un-cliente",
 };
 
+// Types and nulls: one rule per kind, the field named in each deviation's detail
+// (docs/nueve09.md, "What Clientele checks", says why).
+
+/// The create call's table of fields (types, required or not).
+const CREATE: &str = "http://developers.nueve09.io/en/docs/clientela/crear-un-cliente";
+
+pub static TYPE: Rule = Rule {
+    code: "nueve09.type",
+    rule: "Each field has the type the vendor's table gives it (text fields are strings, \
+           available a number, api_client an object, page and per_page integers); another \
+           type is refused (422 must be a string, 400 on the login).",
+    source: CREATE,
+};
+
+pub static NULL: Rule = Rule {
+    code: "nueve09.null",
+    rule: "A required field is not null; null is refused as a missing field is (is required).",
+    source: CREATE,
+};
+
+pub static NUMERIC_STRING: Rule = Rule {
+    code: "nueve09.numeric_string",
+    rule: "available is a JSON number; a decimal string (\"1000\") is accepted here, as the \
+           vendor's answer is not documented.",
+    source: "docs/nueve09.md#what-clientele-checks",
+};
+
+pub static NAME_CASE: Rule = Rule {
+    code: "nueve09.name_case",
+    rule: "A state is written as the States Catalog lists it, as a code (CDMX) or a name \
+           (Nuevo León); another case or a name without its accents (cdmx, Nuevo Leon) finds \
+           it here, and is recorded.",
+    source: "docs/nueve09.md#what-clientele-checks",
+};
+
 /// Every rule, for the documentation test.
-pub static ALL: &[&Rule] = &[&CONTENT_TYPE, &BLANK_OPTIONAL, &PATH];
+pub static ALL: &[&Rule] = &[
+    &CONTENT_TYPE,
+    &BLANK_OPTIONAL,
+    &TYPE,
+    &NULL,
+    &NUMERIC_STRING,
+    &NAME_CASE,
+    &PATH,
+];

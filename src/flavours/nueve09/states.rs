@@ -67,6 +67,14 @@ pub fn code_of(text: &str) -> Option<&'static str> {
         .map(|(code, _)| *code)
 }
 
+/// True when `text` is a code or a name exactly as the catalog lists it (`code_of` also
+/// takes another case and names without their accents, which are recorded).
+pub fn is_listed_as(text: &str) -> bool {
+    STATES
+        .iter()
+        .any(|(code, name)| text == *code || text == *name)
+}
+
 /// Lower case without the accents Spanish state names carry.
 fn fold(text: &str) -> String {
     text.chars()

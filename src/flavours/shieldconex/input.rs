@@ -11,6 +11,8 @@ use serde_json::{Map, Value};
 
 use super::error::{invalid, Error, Problems, INVALID, REQUIRED};
 use super::roles;
+use super::rules;
+use crate::conformance::{refuse_at, warn_at};
 use crate::http::{json_body, Request};
 
 /// The longest `take` accepted; past it a list would hold too much in memory at once.
@@ -21,6 +23,8 @@ pub const MAX_TAKE: i64 = 1000;
 pub enum Field<T> {
     Absent,
     Null,
+    /// An empty string where a name is needed: missing, as null is, but not a null.
+    Blank,
     Set(T),
     /// Present but unusable; the problem is already recorded.
     Invalid,
@@ -32,23 +36,30 @@ impl<T> Field<T> {
     }
 
     /// The value of an attribute the request must carry; records 7400 when it is missing.
+    /// A null is a deviation too (`shieldconex.null`); with `--lenient` it is taken as left
+    /// out, which a required attribute cannot be, so the 7400 stands either way.
     pub fn required(self, attr: &str, problems: &mut Problems) -> Option<T> {
         match self {
             Field::Set(v) => Some(v),
             Field::Invalid => None,
-            Field::Absent | Field::Null => {
+            Field::Absent | Field::Null | Field::Blank => {
+                if matches!(self, Field::Null) {
+                    let _ = refuse_at(&rules::NULL, attr);
+                }
                 problems.add(attr, REQUIRED, format!("{attr} is required."));
                 None
             }
         }
     }
 
-    /// The value of an attribute that may be left out but not set to null.
+    /// The value of an attribute that may be left out but not set to null (nor blank); with
+    /// `--lenient` a null is taken as left out.
     pub fn not_null(self, attr: &str, problems: &mut Problems) -> Option<T> {
         match self {
             Field::Set(v) => Some(v),
             Field::Absent | Field::Invalid => None,
-            Field::Null => {
+            Field::Null if !refuse_at(&rules::NULL, attr) => None,
+            Field::Null | Field::Blank => {
                 problems.add(attr, INVALID, format!("{attr} cannot be null."));
                 None
             }
@@ -59,7 +70,7 @@ impl<T> Field<T> {
     pub fn nullable(self) -> Option<Option<T>> {
         match self {
             Field::Absent | Field::Invalid => None,
-            Field::Null => Some(None),
+            Field::Null | Field::Blank => Some(None),
             Field::Set(v) => Some(Some(v)),
         }
     }
@@ -149,10 +160,7 @@ impl<'a> Reader<'a> {
                     Field::Set(s.to_string())
                 }
             }
-            Field::Set(_) => {
-                problems.add(&attr, INVALID, format!("{attr} must be a string."));
-                Field::Invalid
-            }
+            Field::Set(_) => wrong_type(&attr, "a string", problems),
             Field::Null => Field::Null,
             _ => Field::Absent,
         }
@@ -161,7 +169,7 @@ impl<'a> Reader<'a> {
     /// Like `text`, but an empty string counts as missing (names, user fields).
     pub fn name(&self, key: &str, max: usize, problems: &mut Problems) -> Field<String> {
         match self.text(key, max, problems) {
-            Field::Set(s) if s.is_empty() => Field::Null,
+            Field::Set(s) if s.is_empty() => Field::Blank,
             other => other,
         }
     }
@@ -170,25 +178,24 @@ impl<'a> Reader<'a> {
         let attr = self.attr(key);
         match self.raw(key) {
             Field::Set(Value::Bool(b)) => Field::Set(*b),
-            Field::Set(_) => {
-                problems.add(&attr, INVALID, format!("{attr} must be a boolean."));
-                Field::Invalid
-            }
+            Field::Set(_) => wrong_type(&attr, "a boolean", problems),
             Field::Null => Field::Null,
             _ => Field::Absent,
         }
     }
 
-    /// An integer; ids in bodies are int64 (docs/shieldconex.md), a string of digits is accepted.
+    /// An integer; ids in bodies are int64 (docs/shieldconex.md). A string of digits is
+    /// accepted, and recorded (`shieldconex.numeric_string`).
     pub fn integer(&self, key: &str, problems: &mut Problems) -> Field<i64> {
         let attr = self.attr(key);
         match self.raw(key) {
-            Field::Set(v) => match as_integer(v) {
-                Some(n) => Field::Set(n),
-                None => {
-                    problems.add(&attr, INVALID, format!("{attr} must be an integer."));
-                    Field::Invalid
+            Field::Set(v) => match (v.as_i64(), v.as_str().and_then(digits)) {
+                (Some(n), _) => Field::Set(n),
+                (None, Some(n)) => {
+                    warn_at(&rules::NUMERIC_STRING, &attr);
+                    Field::Set(n)
                 }
+                (None, None) => wrong_type(&attr, "an integer", problems),
             },
             Field::Null => Field::Null,
             _ => Field::Absent,
@@ -200,10 +207,7 @@ impl<'a> Reader<'a> {
         let attr = self.attr(key);
         match self.raw(key) {
             Field::Set(Value::Object(map)) => Field::Set(map),
-            Field::Set(_) => {
-                problems.add(&attr, INVALID, format!("{attr} must be an object."));
-                Field::Invalid
-            }
+            Field::Set(_) => wrong_type(&attr, "an object", problems),
             Field::Null => Field::Null,
             _ => Field::Absent,
         }
@@ -216,7 +220,7 @@ impl<'a> Reader<'a> {
             Field::Set(map) => map,
             Field::Null => return Field::Null,
             Field::Absent => return Field::Absent,
-            Field::Invalid => return Field::Invalid,
+            Field::Invalid | Field::Blank => return Field::Invalid,
         };
         let inner = Reader::new(map, &attr);
         let id = inner.integer("id", problems);
@@ -262,15 +266,27 @@ impl<'a> Reader<'a> {
             Field::Set(Value::String(s)) => s.as_str(),
             Field::Set(Value::Object(map)) => match map.get("name") {
                 Some(Value::String(s)) => s.as_str(),
-                _ => {
+                other => {
+                    // `{"name": null}` and `{"name": 5}` are a null and a type; no name at
+                    // all is only missing.
+                    let name = format!("{attr}.name");
+                    let deviation = match other {
+                        None => None,
+                        Some(Value::Null) => Some(&rules::NULL),
+                        Some(_) => Some(&rules::TYPE),
+                    };
+                    if deviation.is_some_and(|rule| !refuse_at(rule, &name)) {
+                        return Field::Absent;
+                    }
                     problems.add(
                         &attr,
                         REQUIRED,
-                        format!("{attr}.name is required and must be a string."),
+                        format!("{name} is required and must be a string."),
                     );
                     return Field::Invalid;
                 }
             },
+            Field::Set(_) if !refuse_at(&rules::TYPE, &attr) => return Field::Absent,
             Field::Set(_) => {
                 problems.add(
                     &attr,
@@ -280,10 +296,15 @@ impl<'a> Reader<'a> {
                 return Field::Invalid;
             }
             Field::Null => return Field::Null,
-            Field::Absent | Field::Invalid => return Field::Absent,
+            Field::Absent | Field::Invalid | Field::Blank => return Field::Absent,
         };
         match roles::canonical(name) {
-            Some(role) => Field::Set(role),
+            Some(role) => {
+                if !roles::is_spelt_as_documented(name) {
+                    warn_at(&rules::NAME_CASE, &attr);
+                }
+                Field::Set(role)
+            }
             None => {
                 problems.add(
                     &attr,
@@ -296,25 +317,42 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn as_integer(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s)
-            if !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            s.parse().ok()
-        }
-        _ => None,
+/// A wrong type: refused as a 409 on the attribute (`shieldconex.type`), or with `--lenient`
+/// taken as left out.
+fn wrong_type<T>(attr: &str, what: &str, problems: &mut Problems) -> Field<T> {
+    if !refuse_at(&rules::TYPE, attr) {
+        return Field::Absent;
     }
+    problems.add(attr, INVALID, format!("{attr} must be {what}."));
+    Field::Invalid
+}
+
+/// The value of a string of at most 19 digits (an int64 written as text).
+fn digits(s: &str) -> Option<i64> {
+    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 /// An id in a path: at most 20 digits (the OpenAPI document declares an integer, the type of
-/// the answers' ids); anything else finds nothing.
+/// the answers' ids); anything else finds nothing (404, as a path that names no record),
+/// and is recorded as a wrong type. Leading zeros find the record, and are recorded.
 pub fn path_id(segment: &str) -> Result<i64, Error> {
-    if segment.is_empty() || segment.len() > 20 || !segment.bytes().all(|b| b.is_ascii_digit()) {
+    // Digits only: `parse` alone would take `+744`; too many digits overflow and fail it.
+    let id = if segment.bytes().all(|b| b.is_ascii_digit()) {
+        segment.parse::<i64>().ok()
+    } else {
+        None
+    };
+    let Some(id) = id else {
+        let _ = refuse_at(&rules::TYPE, &format!("path id {segment:.40}"));
         return Err(Error::NotFound);
+    };
+    if segment.len() > 1 && segment.starts_with('0') {
+        warn_at(&rules::PADDED_ID, &format!("path id {segment:.40}"));
     }
-    segment.parse().map_err(|_| Error::NotFound)
+    Ok(id)
 }
 
 /// `take` (default 10) and `skip` (default 0) of a list call.
@@ -330,6 +368,8 @@ impl Paging {
             None => default,
             Some(text) => match text.trim().parse::<i64>() {
                 Ok(n) if (0..=max).contains(&n) => n,
+                // Not an integer at all is a wrong type; with `--lenient`, the default.
+                Err(_) if !refuse_at(&rules::TYPE, name) => default,
                 _ => {
                     problems.add(
                         name,
@@ -441,6 +481,9 @@ mod tests {
     #[test]
     fn path_ids() {
         assert_eq!(path_id("872").unwrap(), 872);
+        assert_eq!(path_id("00872").unwrap(), 872);
+        assert!(path_id("+872").is_err());
+        assert!(path_id("").is_err());
         assert!(path_id("abc").is_err());
         assert!(path_id("123456789012345678901").is_err());
         assert!(path_id("99999999999999999999").is_err());

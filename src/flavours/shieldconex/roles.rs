@@ -40,6 +40,15 @@ pub fn canonical(name: &str) -> Option<&'static str> {
         .copied()
 }
 
+/// True when `name` is one of the documented spellings, case and all (`canonical` takes
+/// any case; another one is recorded as a deviation).
+pub fn is_spelt_as_documented(name: &str) -> bool {
+    let name = name.trim();
+    ROLES
+        .iter()
+        .any(|role| name == *role || name == role.replace(" Admin", " Administrator"))
+}
+
 pub fn level(role: &str) -> Level {
     if role.starts_with("System") {
         Level::System

@@ -258,7 +258,7 @@ pub fn resolve_partner(
             })
             .optional()
     };
-    let found = find(reference, by_id, by_name)?;
+    let found = find(reference, attr, by_id, by_name)?;
     let partner = match found {
         Found::Yes(p) => p,
         Found::No => {
@@ -318,7 +318,7 @@ pub fn resolve_client(
             &name,
         )
     };
-    let client = match find(reference, by_id, by_name)? {
+    let client = match find(reference, attr, by_id, by_name)? {
         Found::Yes(c) => c,
         Found::No => {
             problems.add(attr, NOT_FOUND, "Client not found.");
@@ -373,8 +373,26 @@ enum Found<T> {
 }
 
 /// Looks a reference up: by id and/or name (both must then agree), or, for a query
-/// parameter's single value, by id first and then by name.
+/// parameter's single value, by id first and then by name. Names match in any case; a
+/// name spelt otherwise than the record's is recorded (`shieldconex.name_case`, on `attr`).
 fn find<T: HasName>(
+    reference: &Ref,
+    attr: &str,
+    by_id: impl Fn(i64) -> crate::db::Result<Option<T>>,
+    by_name: impl Fn(&str) -> crate::db::Result<Option<T>>,
+) -> crate::db::Result<Found<T>> {
+    let found = find_any_case(reference, by_id, by_name)?;
+    if let (Found::Yes(found), Some(name)) = (&found, &reference.name) {
+        // A query's id-or-name found by its id was not a name at all.
+        let by_its_id = reference.id_or_name && reference.id == Some(found.id());
+        if !by_its_id && found.name() != name {
+            crate::conformance::warn_at(&super::rules::NAME_CASE, attr);
+        }
+    }
+    Ok(found)
+}
+
+fn find_any_case<T: HasName>(
     reference: &Ref,
     by_id: impl Fn(i64) -> crate::db::Result<Option<T>>,
     by_name: impl Fn(&str) -> crate::db::Result<Option<T>>,
@@ -404,16 +422,23 @@ fn find<T: HasName>(
 }
 
 trait HasName {
+    fn id(&self) -> i64;
     fn name(&self) -> &str;
 }
 
 impl HasName for Named {
+    fn id(&self) -> i64 {
+        self.id
+    }
     fn name(&self) -> &str {
         &self.name
     }
 }
 
 impl HasName for (Named, i64) {
+    fn id(&self) -> i64 {
+        self.0.id
+    }
     fn name(&self) -> &str {
         &self.0.name
     }
@@ -436,7 +461,7 @@ mod tests {
                 .find(|r| r.1.eq_ignore_ascii_case(n))
                 .map(named))
         };
-        match find(reference, by_id, by_name).unwrap() {
+        match find(reference, "partner", by_id, by_name).unwrap() {
             Found::Yes(p) if p.id == 792 => "792",
             Found::Yes(p) if p.id == 793 => "793",
             Found::Yes(_) => "7",

@@ -214,11 +214,16 @@ impl NewUser {
         let phone = reader.name("phone", MAX_LEN, problems);
         let role = match (reader.role("userRole", problems), default_role) {
             (Field::Absent, Some(default)) => Field::Set(default),
-            // A null role is refused as POST /users refuses it, unless lenient.
-            (Field::Null, Some(default))
-                if !crate::conformance::refuse(&super::rules::CONTACT_ROLE_NULL) =>
-            {
-                Field::Set(default)
+            // A null role is refused as POST /users refuses it, unless lenient; the rule of
+            // its own says so (not the general `shieldconex.null` as well).
+            (Field::Null, Some(default)) => {
+                if crate::conformance::refuse(&super::rules::CONTACT_ROLE_NULL) {
+                    let attr = reader.attr("userRole");
+                    problems.add(&attr, REQUIRED, format!("{attr} is required."));
+                    Field::Invalid
+                } else {
+                    Field::Set(default)
+                }
             }
             (role, _) => role,
         };
@@ -318,18 +323,21 @@ impl ContactInput {
             Field::Set(map) => map,
             Field::Null => return Field::Null,
             Field::Absent => return Field::Absent,
-            Field::Invalid => return Field::Invalid,
+            Field::Invalid | Field::Blank => return Field::Invalid,
         };
         let inner = Reader::new(map, &attr);
-        match map.get("id") {
-            Some(v) if !v.is_null() => match inner.integer("id", problems) {
-                Field::Set(id) => Field::Set(ContactInput::Existing(id)),
-                _ => Field::Invalid,
-            },
-            _ => match NewUser::read(&inner, Some(default_role), problems) {
+        let id = match map.get("id") {
+            Some(v) if !v.is_null() => inner.integer("id", problems),
+            _ => Field::Absent,
+        };
+        match id {
+            Field::Set(id) => Field::Set(ContactInput::Existing(id)),
+            // No id (or, with `--lenient`, one of another type): a new user.
+            Field::Absent => match NewUser::read(&inner, Some(default_role), problems) {
                 Some(user) => Field::Set(ContactInput::New(user)),
                 None => Field::Invalid,
             },
+            _ => Field::Invalid,
         }
     }
 
@@ -507,7 +515,13 @@ fn check_partner_above_client(
     let lineage = scope::lineage(conn, direct_partner)?;
     let matches = lineage.iter().any(|p| match (partner.id, &partner.name) {
         (Some(id), _) => id == p.id,
-        (None, Some(name)) => name.eq_ignore_ascii_case(&p.name),
+        (None, Some(name)) if name.eq_ignore_ascii_case(&p.name) => {
+            if *name != p.name {
+                crate::conformance::warn_at(&super::rules::NAME_CASE, "partner");
+            }
+            true
+        }
+        (None, Some(_)) => false,
         (None, None) => false,
     });
     if !matches {
@@ -677,6 +691,8 @@ impl UserChanges {
                 scope::resolve_partner(tx, caller, r, "partner", problems)?.map(|p| p.id)
             }
             Field::Null => {
+                // Required here, so refused even with `--lenient` (as `required` does).
+                let _ = crate::conformance::refuse_at(&super::rules::NULL, "partner");
                 problems.add(
                     "partner",
                     INVALID,
@@ -693,7 +709,7 @@ impl UserChanges {
                 None
             }
             Field::Absent => place.partner_id,
-            Field::Invalid => None,
+            Field::Invalid | Field::Blank => None,
         })
     }
 
@@ -710,6 +726,7 @@ impl UserChanges {
             Field::Set(r) => scope::resolve_client(tx, caller, r, "client", problems)?
                 .map(|(c, direct)| (c.id, direct)),
             Field::Null => {
+                let _ = crate::conformance::refuse_at(&super::rules::NULL, "client");
                 problems.add(
                     "client",
                     INVALID,
@@ -726,7 +743,7 @@ impl UserChanges {
                 None
             }
             Field::Absent => place.client_id.zip(place.client_partner_id),
-            Field::Invalid => None,
+            Field::Invalid | Field::Blank => None,
         };
         if let (Some((_, direct)), Field::Set(partner)) = (client, &self.partner) {
             check_partner_above_client(tx, direct, partner, problems)?;
