@@ -71,6 +71,8 @@ pub struct App {
     pub shared: crate::fixture_state::Shared,
     /// Wrong admin tokens per client address (the admin API and the console's sign-in).
     pub admin_guesses: crate::guesses::Guesses,
+    /// Who is signed in to this server's console.
+    pub console_sessions: crate::sessions::Sessions,
 }
 
 impl App {
@@ -84,6 +86,17 @@ impl App {
             .iter()
             .find_map(|state| (state.as_ref() as &dyn Any).downcast_ref::<T>())
             .expect("every flavour's state is made at startup")
+    }
+
+    /// The fixture controls (clock, faults) and how they are shared with other instances on
+    /// the same database.
+    pub fn controls(&self) -> crate::fixture_state::Controls<'_> {
+        crate::fixture_state::Controls {
+            store: &self.store,
+            clock: &self.clock,
+            faults: &self.faults,
+            shared: &self.shared,
+        }
     }
 
     /// Tells the mail sender that a transaction queued mail (call after it committed).

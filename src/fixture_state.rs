@@ -7,9 +7,10 @@
 
 use std::sync::Mutex;
 
-use crate::app::App;
+use crate::clock::Clock;
 use crate::db::{self, Dialect};
-use crate::faults::Fault;
+use crate::faults::{Fault, Faults};
+use crate::store::Store;
 
 /// The clock offset and faults text this server last read or wrote: unchanged rules are not
 /// parsed again, and an admin request that changed neither writes nothing.
@@ -18,62 +19,83 @@ pub struct Shared {
     seen: Mutex<(i64, String)>,
 }
 
+/// A server's fixture controls and the store they are shared through (`App::controls`).
+pub struct Controls<'a> {
+    pub store: &'a Store,
+    pub clock: &'a Clock,
+    pub faults: &'a Faults,
+    pub shared: &'a Shared,
+}
+
 const CLOCK: &str = "clock_offset_ms";
 const FAULTS: &str = "faults";
 
-fn shared(app: &App) -> bool {
-    app.store.dialect() == Dialect::Postgres
-}
+impl Controls<'_> {
+    fn shared(&self) -> bool {
+        self.store.dialect() == Dialect::Postgres
+    }
 
-/// Takes the shared clock offset and fault rules into this server (before a request).
-pub fn pull(app: &App) -> db::Result<()> {
-    if !shared(app) {
-        return Ok(());
-    }
-    let (clock, faults) = app.store.read(read)?;
-    apply(app, clock, faults);
-    Ok(())
-}
-
-/// Writes this server's clock offset and fault rules for the others (after a change).
-pub fn push(app: &App) -> db::Result<()> {
-    if !shared(app) {
-        return Ok(());
-    }
-    let now = (app.clock.offset_ms(), app.faults.snapshot());
-    if *seen(app) == now {
-        return Ok(());
-    }
-    app.store.write(|tx| write(tx, now.0, &now.1))?;
-    *seen(app) = now;
-    Ok(())
-}
-
-/// The fault for a request, if a rule matches. On PostgreSQL a counted rule is used up inside
-/// a write (which every instance takes in turn).
-pub fn take_fault(app: &App, flavour: &str, method: &str, path: &str) -> Option<Fault> {
-    if !shared(app) || !app.faults.has_counted() {
-        return app.faults.take(Some(flavour), method, path);
-    }
-    let counted = app.store.write(|tx| {
-        let (clock, faults) = read(tx)?;
-        apply(app, clock, faults);
-        let fault = app.faults.take(Some(flavour), method, path);
-        if fault.is_some() {
-            let now = (app.clock.offset_ms(), app.faults.snapshot());
-            write(tx, now.0, &now.1)?;
-            *seen(app) = now;
+    /// Takes the shared clock offset and fault rules into this server (before a request).
+    pub fn pull(&self) -> db::Result<()> {
+        if !self.shared() {
+            return Ok(());
         }
-        Ok::<_, db::Error>(fault)
-    });
-    counted.unwrap_or_else(|e| {
-        crate::log::line(format!("faults: sharing a counted rule failed: {e}"));
-        app.faults.take(Some(flavour), method, path)
-    })
-}
+        let (clock, faults) = self.store.read(read)?;
+        self.apply(clock, faults);
+        Ok(())
+    }
 
-fn seen(app: &App) -> std::sync::MutexGuard<'_, (i64, String)> {
-    app.shared.seen.lock().unwrap_or_else(|e| e.into_inner())
+    /// Writes this server's clock offset and fault rules for the others (after a change).
+    pub fn push(&self) -> db::Result<()> {
+        if !self.shared() {
+            return Ok(());
+        }
+        let now = (self.clock.offset_ms(), self.faults.snapshot());
+        if *self.seen() == now {
+            return Ok(());
+        }
+        self.store.write(|tx| write(tx, now.0, &now.1))?;
+        *self.seen() = now;
+        Ok(())
+    }
+
+    /// The fault for a request, if a rule matches. On PostgreSQL a counted rule is used up
+    /// inside a write (which every instance takes in turn).
+    pub fn take_fault(&self, flavour: &str, method: &str, path: &str) -> Option<Fault> {
+        if !self.shared() || !self.faults.has_counted() {
+            return self.faults.take(Some(flavour), method, path);
+        }
+        let counted = self.store.write(|tx| {
+            let (clock, faults) = read(tx)?;
+            self.apply(clock, faults);
+            let fault = self.faults.take(Some(flavour), method, path);
+            if fault.is_some() {
+                let now = (self.clock.offset_ms(), self.faults.snapshot());
+                write(tx, now.0, &now.1)?;
+                *self.seen() = now;
+            }
+            Ok::<_, db::Error>(fault)
+        });
+        counted.unwrap_or_else(|e| {
+            crate::log::line(format!("faults: sharing a counted rule failed: {e}"));
+            self.faults.take(Some(flavour), method, path)
+        })
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, (i64, String)> {
+        self.shared.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn apply(&self, clock: Option<String>, faults: Option<String>) {
+        let offset = clock.and_then(|v| v.parse().ok()).unwrap_or(0);
+        self.clock.set_offset(offset);
+        let faults = faults.unwrap_or_default();
+        let mut seen = self.seen();
+        if seen.1 != faults {
+            self.faults.restore(&faults);
+        }
+        *seen = (offset, faults);
+    }
 }
 
 fn read(c: &db::Connection) -> db::Result<(Option<String>, Option<String>)> {
@@ -89,17 +111,6 @@ fn read(c: &db::Connection) -> db::Result<(Option<String>, Option<String>)> {
         }
     }
     Ok((clock, faults))
-}
-
-fn apply(app: &App, clock: Option<String>, faults: Option<String>) {
-    let offset = clock.and_then(|v| v.parse().ok()).unwrap_or(0);
-    app.clock.set_offset(offset);
-    let faults = faults.unwrap_or_default();
-    let mut seen = seen(app);
-    if seen.1 != faults {
-        app.faults.restore(&faults);
-    }
-    *seen = (offset, faults);
 }
 
 fn write(tx: &db::Transaction, offset_ms: i64, faults: &str) -> db::Result<()> {

@@ -23,6 +23,7 @@
 //!   `testing` for in-process servers.
 
 pub mod admin;
+pub mod admin_api;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -44,11 +45,16 @@ pub mod journal;
 pub mod links;
 pub mod log;
 pub mod mail;
+pub mod markup;
 pub mod pages;
+pub mod record;
 pub mod redact;
 pub mod router;
 pub mod seed;
 pub mod server;
+pub mod sessions;
+pub mod startup;
 pub mod store;
 pub mod tenants;
 pub mod testing;
+pub mod tls;

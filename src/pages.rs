@@ -1,10 +1,11 @@
 //! The HTML shell that flavours with pages share (a mailed link's form, a dead end): one
 //! layout, server-rendered, no external assets, readable on a phone, and one set of pages
 //! for links that no longer lead anywhere. Each flavour brings its own look (`Look`) and
-//! words; every value is escaped here, callers pass plain text.
+//! words. Pages are maud templates (`markup`): every value is escaped, callers pass plain
+//! text, and a flavour's body is `Markup` from its own templates.
 
-use crate::http::escape_html as esc;
 use crate::links::LinkError;
+use crate::markup::{html, trusted_style, Markup, DOCTYPE};
 
 /// How one flavour's pages look.
 pub struct Look {
@@ -23,38 +24,46 @@ pub struct DeadLinkText {
     pub expired: &'static str,
 }
 
-/// A whole page around `body` (already HTML).
-pub fn page(look: &Look, title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{title} · {brand}</title><style>{style}</style></head>\
-         <body><header>{brand}</header><main><div class=\"card\">{body}</div></main>\
-         </body></html>",
-        title = esc(title),
-        brand = look.brand,
-        style = look.style,
-    )
+/// A whole page around `body`.
+pub fn page(look: &Look, title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                title { (title) " · " (look.brand) }
+                style { (trusted_style(look.style)) }
+            }
+            body {
+                header { (look.brand) }
+                main { div.card { (body) } }
+            }
+        }
+    }
+    .into_string()
 }
 
 /// The alert above a form that was sent with a mistake (nothing when there is none).
-pub fn error_box(error: Option<&str>) -> String {
-    error.map_or(String::new(), |e| {
-        format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))
-    })
+pub fn error_box(error: Option<&str>) -> Markup {
+    html! {
+        @if let Some(error) = error {
+            p.error role="alert" { (error) }
+        }
+    }
 }
 
 /// A page that explains a dead end (a used or expired link, a stale form) and, with `link`
 /// (href, text), where to go instead.
 pub fn notice(look: &Look, title: &str, message: &str, link: Option<(&str, &str)>) -> String {
-    let link = link.map_or(String::new(), |(href, text)| {
-        format!("<a class=\"link\" href=\"{}\">{}</a>", esc(href), esc(text))
-    });
-    page(
-        look,
-        title,
-        &format!("<h1>{}</h1><p>{}</p>{link}", esc(title), esc(message)),
-    )
+    let body = html! {
+        h1 { (title) }
+        p { (message) }
+        @if let Some((href, text)) = link {
+            a.link href=(href) { (text) }
+        }
+    };
+    page(look, title, body)
 }
 
 /// The page about a link that leads nowhere: its status (`LinkError::status`) and HTML. A

@@ -30,7 +30,12 @@ pub struct Route<H: 'static> {
 /// A flavour's routes, and whether GET paths also answer HEAD and OPTIONS.
 pub struct Table<H: 'static> {
     routes: &'static [Route<H>],
-    head_and_options: bool,
+    /// Paths with a GET answer HEAD with it.
+    head: bool,
+    /// Paths with a GET answer OPTIONS with it.
+    options: bool,
+    /// `GET /openapi.json` is the document (the vendors' tables; not the admin's).
+    document: bool,
     path_rule: Option<&'static crate::conformance::Rule>,
 }
 
@@ -86,7 +91,32 @@ impl<H: 'static> Table<H> {
     pub const fn new(routes: &'static [Route<H>]) -> Table<H> {
         Table {
             routes,
-            head_and_options: false,
+            head: false,
+            options: false,
+            document: true,
+            path_rule: None,
+        }
+    }
+
+    /// A table of the server's own pages: no OpenAPI document, and every path with a GET
+    /// answers HEAD with it (what a browser or a link checker sends).
+    pub const fn pages(routes: &'static [Route<H>]) -> Table<H> {
+        Table {
+            routes,
+            head: true,
+            options: false,
+            document: false,
+            path_rule: None,
+        }
+    }
+
+    /// A table of calls with no OpenAPI document (the admin API's).
+    pub const fn without_document(routes: &'static [Route<H>]) -> Table<H> {
+        Table {
+            routes,
+            head: false,
+            options: false,
+            document: false,
             path_rule: None,
         }
     }
@@ -96,7 +126,9 @@ impl<H: 'static> Table<H> {
     pub const fn with_path_rule(self, rule: &'static crate::conformance::Rule) -> Table<H> {
         Table {
             routes: self.routes,
-            head_and_options: self.head_and_options,
+            head: self.head,
+            options: self.options,
+            document: self.document,
             path_rule: Some(rule),
         }
     }
@@ -105,7 +137,9 @@ impl<H: 'static> Table<H> {
     pub const fn with_head_and_options(routes: &'static [Route<H>]) -> Table<H> {
         Table {
             routes,
-            head_and_options: true,
+            head: true,
+            options: true,
+            document: true,
             path_rule: None,
         }
     }
@@ -124,12 +158,18 @@ impl<H: 'static> Table<H> {
                     .iter()
                     .any(|r| r.path == route.path && r.method == "GET")
             };
-            if self.head_and_options && last_of_path && has_get() {
-                operations.push(("HEAD", route.path));
-                operations.push(("OPTIONS", route.path));
+            if last_of_path && (self.head || self.options) && has_get() {
+                if self.head {
+                    operations.push(("HEAD", route.path));
+                }
+                if self.options {
+                    operations.push(("OPTIONS", route.path));
+                }
             }
         }
-        operations.push(("GET", OPENAPI_PATH));
+        if self.document {
+            operations.push(("GET", OPENAPI_PATH));
+        }
         operations
     }
 
@@ -168,7 +208,7 @@ impl<H: 'static> Table<H> {
                 template_matches(template, segments)
             }
         };
-        if template_matches(OPENAPI_PATH, segments).is_some() {
+        if self.document && template_matches(OPENAPI_PATH, segments).is_some() {
             return if method == "GET" {
                 Routing::Document
             } else {
@@ -192,17 +232,19 @@ impl<H: 'static> Table<H> {
                 }
             };
             mark(route.method);
-            let derived = self.head_and_options && route.method == "GET";
-            if derived {
+            let is_get = route.method == "GET";
+            if is_get && self.head {
                 mark("HEAD");
+            }
+            if is_get && self.options {
                 mark("OPTIONS");
             }
             if found.is_none() {
                 let via = if route.method == method {
                     Some(Via::Route)
-                } else if derived && method == "HEAD" {
+                } else if is_get && self.head && method == "HEAD" {
                     Some(Via::Head)
-                } else if derived && method == "OPTIONS" {
+                } else if is_get && self.options && method == "OPTIONS" {
                     Some(Via::Options)
                 } else {
                     None

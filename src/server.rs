@@ -6,7 +6,8 @@
 //! itself: no other thread is woken between reading a request and writing its answer. At most
 //! `--workers` requests per listener are handled at once; the others wait for a turn. A
 //! handler that panics is answered 500. With `--tls-cert`/`--tls-key` every listener speaks
-//! HTTPS only.
+//! HTTPS only (`tls`). What is built before listening is `startup`'s; what is kept of each
+//! exchange after its answer, `record`'s.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,19 +16,13 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use lettre::message::Mailbox;
 use serde_json::json;
 
-use crate::app::{App, Settings};
-use crate::auth::{Credentials, PasswordHashing};
+use crate::app::App;
 use crate::config::Config;
 use crate::flavours::{self, Flavour};
 use crate::http::{Request, Response};
-use crate::ids::Ids;
-use crate::journal::{self, Journal};
-use crate::mail::{spawn_sender, Outbox, Transport};
-use crate::seed;
-use crate::store::{Durability, Store, StoreOptions};
+use crate::{record, startup};
 
 /// What a listener serves.
 #[derive(Clone, Copy)]
@@ -153,36 +148,13 @@ impl Running {
 /// Opens the store, seeds startup tenants, binds and serves every listener, and starts the
 /// mail sender and housekeeping.
 pub fn start(config: Config) -> Result<Running, String> {
-    check_admin_token(config.admin_token.as_deref())?;
-    let hashing = password_hashing(&config)?;
-    let tls = tls_config(&config)?;
-    let states = flavours::ALL
-        .iter()
-        .map(|f| f.state(&config))
-        .collect::<Result<Vec<_>, String>>()?;
-    let ids = Ids::new(config.deterministic);
-    let store = open_store(&config)?;
-    let startup_seed = startup_seed(&config, &ids, hashing)?;
-    let (transport, mail_from) = mail_settings(&config)?;
+    startup::check_admin_token(config.admin_token.as_deref())?;
+    let hashing = startup::password_hashing(&config)?;
+    let tls = crate::tls::load(&config)?;
+    let prepared = startup::prepare(&config, hashing)?;
     let (bound, url, dedicated) = bind_all(&config, tls.is_some())?;
-    let app = Arc::new(App {
-        store,
-        clock: Default::default(),
-        ids,
-        credentials: Credentials::new(hashing),
-        settings: settings(&config, &url, mail_from.clone()),
-        states,
-        startup_tenants: Box::new(move |tx, now| {
-            startup_seed.iter().try_for_each(|doc| doc.apply(tx, now))
-        }),
-        mailer: Default::default(),
-        journal: Journal::new(config.journal_entries, config.journal_bytes),
-        faults: Default::default(),
-        shared: Default::default(),
-        admin_guesses: Default::default(),
-    });
-    seed_startup_tenants(&app)?;
-    let background = start_background(&app, &config, transport, mail_from);
+    let (app, transport, mail_from) = startup::app(&config, &url, prepared)?;
+    let background = startup::start_background(&app, &config, transport, mail_from);
     let limits = socket_limits(&config);
     let stopping = Arc::new(AtomicBool::new(false));
     let listeners = serve_all(&app, &config, bound, tls.as_ref(), &limits, &stopping)?;
@@ -199,65 +171,13 @@ pub fn start(config: Config) -> Result<Running, String> {
     })
 }
 
-/// What handlers need of the configuration; links in mail point to `url` unless
-/// `--public-url` says otherwise.
-fn settings(config: &Config, url: &str, mail_from: Mailbox) -> Settings {
-    let public_url = config.public_url.as_deref().unwrap_or(url);
-    Settings {
-        public_url: public_url.trim_end_matches('/').to_string(),
-        link_ttl_ms: config.link_ttl_ms,
-        admin_token: config.admin_token.clone(),
-        trusted_proxies: config.trusted_proxies.clone(),
-        lenient: config.lenient,
-        mail_from,
-    }
-}
-
-/// The threads beside the listeners.
-struct Background {
-    mail_sender: JoinHandle<()>,
-    housekeeping_stop: mpsc::Sender<()>,
-    housekeeping: JoinHandle<()>,
-}
-
-/// Starts the mail sender and housekeeping.
-fn start_background(
-    app: &App,
-    config: &Config,
-    transport: Transport,
-    mail_from: Mailbox,
-) -> Background {
-    // Without the admin API nobody reads delivered mail's links again: they are scrubbed.
-    let keep_live_links = config.admin_token.is_some();
-    let outbox = Outbox {
-        store: app.store.clone(),
-        clock: app.clock.clone(),
-        mailer: app.mailer.clone(),
-        scrubs_links: !keep_live_links,
-        instance: outbox_instance(&transport),
-    };
-    let mail_sender = spawn_sender(outbox, transport, mail_from, config.mail_give_up_ms);
-    let (housekeeping_stop, stop_signal) = mpsc::channel();
-    let housekeeping = spawn_housekeeping(
-        app.store.clone(),
-        app.clock.clone(),
-        keep_live_links,
-        stop_signal,
-    );
-    Background {
-        mail_sender,
-        housekeeping_stop,
-        housekeeping,
-    }
-}
-
 /// Serves every bound listener, each with its own turns and all with one table of
 /// connections.
 fn serve_all(
     app: &Arc<App>,
     config: &Config,
     bound: Vec<(std::net::TcpListener, String, Mount)>,
-    tls: Option<&Tls>,
+    tls: Option<&crate::tls::Tls>,
     limits: &tiny_http::Limits,
     stopping: &Arc<AtomicBool>,
 ) -> Result<Vec<Listener>, String> {
@@ -278,89 +198,6 @@ fn serve_all(
             Ok(Listener { server, permits })
         })
         .collect()
-}
-
-/// `--mail` and `--mail-from`, checked, with where mail goes announced on stderr.
-fn mail_settings(config: &Config) -> Result<(Transport, Mailbox), String> {
-    let transport = Transport::parse(&config.mail)?;
-    // An mbox that cannot be appended to would fail every mail after startup: found now.
-    // (A relay is not tried: it may be down for a while, and mail waits for it.)
-    if let Transport::Mbox(path) = &transport {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| {
-                format!(
-                    "--mail mbox:{}: cannot append to it ({e}); make its folder, or give the \
-                     user that runs clientele write access to it",
-                    path.display()
-                )
-            })?;
-    }
-    eprintln!("clientele: mail goes to {}", transport.summary());
-    if let Transport::Smtp(relay) = &transport {
-        if relay.insecure {
-            eprintln!(
-                "clientele: WARNING: --mail has tls_insecure=true: the relay's certificate is \
-                 NOT verified, so anyone on the path can read the mail and the password"
-            );
-        }
-    }
-    let mail_from: Mailbox = config
-        .mail_from
-        .parse()
-        .map_err(|e| format!("--mail-from {:?}: {e}", config.mail_from))?;
-    Ok((transport, mail_from))
-}
-
-/// Applies the startup seed documents, then starts the id sequence over so that requests
-/// after startup draw the same sequence as after a reset (deterministic mode).
-fn seed_startup_tenants(app: &App) -> Result<(), String> {
-    let now = app.clock.now_ms();
-    app.store
-        .write(|tx| (app.startup_tenants)(tx, now))
-        .map_err(|e| format!("cannot seed the startup tenants: {e}"))?;
-    app.ids.restart_sequence();
-    Ok(())
-}
-
-/// Who this process is to the other instances on a PostgreSQL outbox (`Outbox::instance`).
-/// Writing to an mbox, it is the file on this machine: a restart on the same file is the same
-/// sender, which checks the end of the file for what its previous run appended before it
-/// died (an mbox is one instance's). Over SMTP, each run is new.
-fn outbox_instance(transport: &Transport) -> String {
-    match transport.mbox_path() {
-        Some(path) => {
-            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_string())
-                .unwrap_or_default();
-            let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-            format!("mbox:{host}:{}", path.display())
-        }
-        None => format!("smtp:{:016x}", rand::random::<u64>()),
-    }
-}
-
-fn open_store(config: &Config) -> Result<Arc<Store>, String> {
-    let durability = if config.durable {
-        Durability::PowerLoss
-    } else {
-        Durability::Process
-    };
-    let options = StoreOptions {
-        durability,
-        pool_size: config.db_pool,
-        timeout: Duration::from_millis(u64::try_from(config.db_timeout_ms).unwrap_or(5_000)),
-    };
-    // A PostgreSQL URL may hold a password: it is not repeated.
-    let shown = if crate::store::is_postgres_url(&config.db) {
-        "of --db".to_string()
-    } else {
-        format!("of --db {:?}", config.db)
-    };
-    Store::open_with(&config.db, &options)
-        .map_err(|e| format!("cannot open the database {shown}: {e}"))
 }
 
 /// Every listener bound (its socket, the address asked for, what it serves); the main
@@ -392,48 +229,6 @@ fn bind_all(config: &Config, tls: bool) -> Result<Bound, String> {
     // Announced in the order of the flavours, whatever the order of the options.
     dedicated.sort_by_key(|(name, _)| flavours::ALL.iter().position(|f| f.name() == *name));
     Ok((listeners, url, dedicated))
-}
-
-/// Prunes dead rows every few minutes of the server's clock; it looks every second, so a
-/// clock moved by the admin API is noticed. Ends when `stop` is dropped.
-fn spawn_housekeeping(
-    store: Arc<Store>,
-    clock: Arc<crate::clock::Clock>,
-    keep_live_links: bool,
-    stop: mpsc::Receiver<()>,
-) -> JoinHandle<()> {
-    std::thread::Builder::new()
-        .name("housekeeping".into())
-        .spawn(move || {
-            let mut pruned_at = i64::MIN;
-            loop {
-                let now = clock.now_ms();
-                if now.saturating_sub(pruned_at) >= crate::housekeeping::EVERY_MS {
-                    pruned_at = now;
-                    if let Err(e) = crate::housekeeping::prune(&store, now, keep_live_links) {
-                        crate::log::line(format!("housekeeping: pruning dead rows failed: {e}"));
-                    }
-                }
-                match stop.recv_timeout(Duration::from_secs(1)) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    _ => break,
-                }
-            }
-        })
-        .expect("spawning the housekeeping thread")
-}
-
-/// An empty token (what `CLIENTELE_ADMIN_TOKEN=` from an unset variable gives) would
-/// otherwise be matched by a request with no `Authorization` at all.
-fn check_admin_token(token: Option<&str>) -> Result<(), String> {
-    match token {
-        Some(t) if t.trim().is_empty() => Err(
-            "--admin-token (CLIENTELE_ADMIN_TOKEN) is empty; give a token, or leave it unset \
-             to turn the admin API off"
-                .into(),
-        ),
-        _ => Ok(()),
-    }
 }
 
 /// Requests handled at once per listener. A write waiting for its group's commit holds its
@@ -468,7 +263,7 @@ fn socket_limits(config: &Config) -> tiny_http::Limits {
 fn serve(
     listener: std::net::TcpListener,
     addr: &str,
-    tls: Option<&Tls>,
+    tls: Option<&crate::tls::Tls>,
     options: tiny_http::Options,
 ) -> Result<tiny_http::Server, String> {
     tiny_http::Server::from_listener_with(listener, options).map_err(|e| match tls {
@@ -499,121 +294,18 @@ fn handler(
     }))
 }
 
-/// The loaded `--tls-cert` and `--tls-key`, and how to name them in an error.
-struct Tls {
-    config: tiny_http::SslConfig,
-    files: String,
-}
-
-/// `--tls-cert` and `--tls-key`, read and checked here so that a bad file is named; the
-/// vendored tiny_http serves TLS 1.3 and 1.2 with rustls 0.23 (README, "TLS").
-fn tls_config(config: &Config) -> Result<Option<Tls>, String> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-
-    let (cert, key) = match (&config.tls_cert, &config.tls_key) {
-        (None, None) => return Ok(None),
-        (Some(cert), Some(key)) => (cert, key),
-        _ => return Err("--tls-cert and --tls-key go together: give both or neither".into()),
-    };
-    let read = |flag: &str, path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))
-    };
-    let certificate = read("--tls-cert", cert)?;
-    let private_key = read("--tls-key", key)?;
-    let certs = CertificateDer::pem_slice_iter(&certificate)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
-    if certs.is_empty() {
-        return Err(format!(
-            "--tls-cert {}: no PEM certificate in it",
-            cert.display()
-        ));
-    }
-    PrivateKeyDer::from_pem_slice(&private_key).map_err(|e| {
-        format!(
-            "--tls-key {}: no PEM private key in it ({e})",
-            key.display()
-        )
-    })?;
-    Ok(Some(Tls {
-        config: tiny_http::SslConfig {
-            certificate,
-            private_key,
-        },
-        files: format!("--tls-cert {} --tls-key {}", cert.display(), key.display()),
-    }))
-}
-
-/// `--fast-password-hashing`, refused where a deployment shows (docs/deploy.md): a fixture
-/// command copied into a service file must not store real users' passwords cheaply.
-fn password_hashing(config: &Config) -> Result<PasswordHashing, String> {
-    if !config.fast_password_hashing {
-        return Ok(PasswordHashing::Standard);
-    }
-    match config.deployment_mark() {
-        Some(mark) => Err(format!(
-            "--fast-password-hashing is for test suites and cannot be used with {mark}: \
-             a server that has it stores passwords with argon2id at its least cost"
-        )),
-        None => Ok(PasswordHashing::Fast),
-    }
-}
-
-/// `--demo` and `--seed FILE`, parsed and with secrets hashed once, for startup and resets.
-fn startup_seed(
-    config: &Config,
-    ids: &Ids,
-    hashing: PasswordHashing,
-) -> Result<Vec<seed::Document>, String> {
-    let mut docs = Vec::new();
-    if config.demo {
-        docs.push(seed::demo(ids, hashing));
-    }
-    if let Some(path) = &config.seed {
-        let bytes = std::fs::read(path)
-            .map_err(|e| format!("cannot read the seed file {}: {e}", path.display()))?;
-        let mut doc = seed::Document::parse(&bytes)
-            .map_err(|e| format!("invalid seed file {}: {e}", path.display()))?;
-        doc.prepare(
-            &|secret| crate::auth::hash_chosen(secret, ids, hashing),
-            ids,
-        );
-        docs.push(doc);
-    }
-    Ok(docs)
-}
-
 fn serve_one(app: &App, mount: Mount, stopping: &AtomicBool, mut raw: tiny_http::Request) {
     let started = Instant::now();
     let mut req = Request::read_from(&mut raw);
-    let logged_path = redact(raw.url());
+    let logged_path = record::redact(raw.url());
     // Which flavour a request is for is known before its handler runs, so that a handler
     // that panics is still answered in its vendor's format.
     let target = target_of(mount, &req);
-    let routed = if stopping.load(Ordering::SeqCst) {
-        // Shutting down: a request on a connection still open is refused, and the client
-        // told to connect again (to the next process).
-        Routed {
-            response: Some(error_for(app, target, 503).with_header("Connection", "close")),
-            target,
-        }
-    } else {
-        catch_unwind(AssertUnwindSafe(|| route(app, mount, target, &mut req))).unwrap_or_else(
-            |_| Routed {
-                response: Some(error_for(app, target, 500)),
-                target,
-            },
-        )
-    };
-    // The journal keeps a redacted copy of the answer's body (made before the body moves).
+    let routed = answer(app, mount, target, stopping, &mut req);
     let journalled = !matches!(routed.target, Target::Admin) && app.journal.enabled();
+    // Made before the body moves into tiny_http's answer.
     let kept_answer = match &routed.response {
-        Some(response) if journalled => journal::redact_answer(
-            &response.body,
-            response.header("Content-Type"),
-            &format!("{}{}", req.mount, req.path),
-        ),
+        Some(response) if journalled => record::kept_answer(response, &req),
         _ => String::new(),
     };
     let answer = routed.response.map(|response| {
@@ -632,29 +324,19 @@ fn serve_one(app: &App, mount: Mount, stopping: &AtomicBool, mut raw: tiny_http:
         "{} {} {} {:.1}ms",
         req.method, logged_path, status, elapsed_ms
     ));
-    let (deviations, tenant) = crate::conformance::take();
-    let tenant = match routed.target {
-        // Who the credentials name, whether or not the handler got as far as checking them;
-        // only asked when something keeps it (a flavour may read the database for it).
-        Target::Flavour(flavour) if journalled || !deviations.is_empty() => {
-            tenant.or_else(|| flavour.caller_tenant(app, &req))
-        }
+    let flavour = match routed.target {
+        Target::Flavour(flavour) => Some(flavour),
         _ => None,
     };
-    if let (Target::Flavour(flavour), false) = (routed.target, deviations.is_empty()) {
-        count_deviations(app, flavour, tenant.as_deref(), &deviations);
-    }
-    if journalled {
-        record(
-            &app.journal,
-            app.clock.now_ms(),
-            &req,
-            (&routed.target, tenant),
-            (status, kept_answer),
-            elapsed_ms,
-            deviations,
-        );
-    }
+    let exchange = record::Exchange {
+        req: &req,
+        flavour,
+        journalled,
+        status,
+        answer: kept_answer,
+        elapsed_ms,
+    };
+    record::settle(app, exchange);
     // Journalled first, so that a client that has its answer finds its request in the
     // journal. The answer is written once the handler has given its turn back: a client that
     // does not read holds its connection's thread (until the write timeout), never a turn.
@@ -664,6 +346,29 @@ fn serve_one(app: &App, mount: Mount, stopping: &AtomicBool, mut raw: tiny_http:
         }
         None => raw.abort(),
     }
+}
+
+/// The answer to a request: its handler's, or a 503 while shutting down, or a 500 when the
+/// handler panicked.
+fn answer(
+    app: &App,
+    mount: Mount,
+    target: Target,
+    stopping: &AtomicBool,
+    req: &mut Request,
+) -> Routed {
+    if stopping.load(Ordering::SeqCst) {
+        // Shutting down: a request on a connection still open is refused, and the client
+        // told to connect again (to the next process).
+        return Routed {
+            response: Some(error_for(app, target, 503).with_header("Connection", "close")),
+            target,
+        };
+    }
+    catch_unwind(AssertUnwindSafe(|| route(app, mount, target, req))).unwrap_or_else(|_| Routed {
+        response: Some(error_for(app, target, 500)),
+        target,
+    })
 }
 
 /// An error answer with no handler behind it (a panic, a shutdown): in the vendor's format
@@ -702,99 +407,49 @@ struct Routed {
     response: Option<Response>,
 }
 
-/// Adds a request's deviations to the stored counts (`conformance::count`); a failure is
-/// counted too, so that the report says what it misses.
-fn count_deviations(
-    app: &App,
-    flavour: &dyn Flavour,
-    tenant: Option<&str>,
-    deviations: &[crate::conformance::Deviation],
-) {
-    let stored = app.store.write(|tx| {
-        crate::conformance::count(tx, tenant.unwrap_or_default(), flavour.name(), deviations)
-    });
-    if let Err(e) = stored {
-        app.journal.note_uncounted();
-        crate::log::line(format!("conformance: counting a deviation failed: {e}"));
-    }
-}
-
-fn record(
-    journal: &Journal,
-    now_ms: i64,
-    req: &Request,
-    (target, tenant): (&Target, Option<String>),
-    (status, answer): (u16, String),
-    ms: f64,
-    deviations: Vec<crate::conformance::Deviation>,
-) {
-    let (flavour, path) = match target {
-        Target::Flavour(f) => (Some(f.name()), format!("{}{}", req.mount, req.path)),
-        _ => (None, req.path.clone()),
-    };
-    let body = match &req.body {
-        crate::http::Body::Complete(bytes) => {
-            journal::redact_body(bytes, req.header("Content-Type"))
-        }
-        crate::http::Body::TooLarge => "(over the body limit)".to_string(),
-        crate::http::Body::Unreadable => "(unreadable)".to_string(),
-    };
-    journal.record(
-        journal::Entry {
-            at_ms: now_ms,
-            method: req.method.clone(),
-            // One-time tokens in paths and secret query parameters are not kept.
-            path: redact_path(&path),
-            query: redact_query(&req.query),
-            status,
-            flavour,
-            tenant,
-            duration_ms: ms,
-            body,
-            headers: journal::redact_headers(&req.headers),
-            answer,
-        },
-        deviations,
-    );
-}
-
+/// Dispatch: the admin fronts, a flavour, `/healthz`, or a 404 that lists the prefixes.
 fn route(app: &App, mount: Mount, target: Target, req: &mut Request) -> Routed {
     if !matches!(target, Target::Other) {
         // Other instances on the database may have moved the clock or set faults. When the
         // database does not answer, the request goes on and meets the same (a 503).
-        let _ = crate::fixture_state::pull(app);
+        let _ = app.controls().pull();
     }
-    let flavour = match target {
-        Target::Flavour(flavour) => flavour,
-        Target::Admin => {
-            let response = crate::admin::handle(app, req);
-            if req.method != "GET" && req.method != "HEAD" {
-                if let Err(e) = crate::fixture_state::push(app) {
-                    crate::log::line(format!("admin: sharing the clock and faults failed: {e}"));
-                }
-            }
-            return Routed {
-                target,
-                response: Some(response),
-            };
-        }
-        Target::Other if req.path == "/healthz" => {
-            return Routed {
-                target,
-                response: Some(healthz(app, req)),
-            }
-        }
+    let response = match target {
+        Target::Flavour(flavour) => flavour_request(app, mount, flavour, req),
+        Target::Admin => Some(admin_request(app, req)),
+        Target::Other if req.path == "/healthz" => Some(healthz(app, req)),
         Target::Other => {
             let prefixes: Vec<&str> = flavours::ALL.iter().map(|f| f.prefix()).collect();
-            return Routed {
-                target,
-                response: Some(Response::json(
-                    404,
-                    &json!({"error": "not found", "flavours": prefixes}),
-                )),
-            };
+            Some(Response::json(
+                404,
+                &json!({"error": "not found", "flavours": prefixes}),
+            ))
         }
     };
+    Routed { target, response }
+}
+
+/// `/_admin/` and `/_admin/console/...` go to the console (HTML), the rest of `/_admin` to
+/// the admin API (JSON); a change is then shared with other instances on the database.
+fn admin_request(app: &App, req: &Request) -> Response {
+    let response =
+        crate::console::handle(app, req).unwrap_or_else(|| crate::admin_api::handle(app, req));
+    if req.method != "GET" && req.method != "HEAD" {
+        if let Err(e) = app.controls().push() {
+            crate::log::line(format!("admin: sharing the clock and faults failed: {e}"));
+        }
+    }
+    response
+}
+
+/// A flavour's request, at the vendor's own path: a fault's answer, or the flavour's.
+/// `None`: close the connection without answering.
+fn flavour_request(
+    app: &App,
+    mount: Mount,
+    flavour: &dyn Flavour,
+    req: &mut Request,
+) -> Option<Response> {
     if let Mount::Main = mount {
         req.path = req.path[flavour.prefix().len()..].to_string();
         req.mount = flavour.prefix().to_string();
@@ -806,37 +461,33 @@ fn route(app: &App, mount: Mount, target: Target, req: &mut Request) -> Routed {
     // the faults, so that a test that breaks the API can still read how it should work.
     // Other methods go on to the flavour, which answers the vendor's 405.
     if !flavours::is_document_request(req) {
-        if let Some(fault) =
-            crate::fixture_state::take_fault(app, flavour.name(), &req.method, &req.path)
-        {
-            if let Some(ms) = fault.delay_ms {
-                std::thread::sleep(std::time::Duration::from_millis(ms));
-            }
-            if fault.drop {
-                return Routed {
-                    target,
-                    response: None,
-                };
-            }
-            if let Some(status) = fault.status {
-                let response = match fault.body {
-                    Some(body) => Response::json(status, &body),
-                    None => flavour.error_response(app, status),
-                };
-                return Routed {
-                    target,
-                    response: Some(response),
-                };
-            }
+        if let Some(answer) = fault(app, flavour, req) {
+            return answer;
         }
     }
-    Routed {
-        target,
-        // All of a request's reads see one WAL snapshot (a write ends it: bench/README.md).
-        response: Some(crate::store::Store::one_snapshot(|| {
-            flavour.handle(app, req)
-        })),
+    // All of a request's reads see one WAL snapshot (a write ends it: bench/README.md).
+    Some(crate::store::Store::one_snapshot(|| {
+        flavour.handle(app, req)
+    }))
+}
+
+/// What an injected fault makes of a request, if a rule matches and answers for it: its
+/// answer, or `None` to drop the connection. A rule that only delays lets it go on.
+fn fault(app: &App, flavour: &dyn Flavour, req: &Request) -> Option<Option<Response>> {
+    let fault = app
+        .controls()
+        .take_fault(flavour.name(), &req.method, &req.path)?;
+    if let Some(ms) = fault.delay_ms {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
+    if fault.drop {
+        return Some(None);
+    }
+    let status = fault.status?;
+    Some(Some(match fault.body {
+        Some(body) => Response::json(status, &body),
+        None => flavour.error_response(app, status),
+    }))
 }
 
 /// `GET /healthz` (and `HEAD`); any other method is 405. 503 when the database does not
@@ -864,42 +515,6 @@ fn under(path: &str, prefix: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// The path and query for the log, with long opaque segments (one-time tokens) elided.
-fn redact(url: &str) -> String {
-    match url.split_once('?') {
-        Some((path, query)) => format!("{}?{}", redact_path(path), redact_query(query)),
-        None => redact_path(url),
-    }
-}
-
-/// A query string with the values of secret-named parameters (`token=`, ...) replaced.
-fn redact_query(query: &str) -> String {
-    let pairs = form_urlencoded::parse(query.as_bytes()).map(|(k, v)| {
-        let v = if journal::is_secret(&k) {
-            "***".into()
-        } else {
-            v
-        };
-        (k, v)
-    });
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
-fn redact_path(path: &str) -> String {
-    path.split('/')
-        .map(|segment| {
-            if journal::is_opaque(segment) {
-                "…"
-            } else {
-                segment
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -909,18 +524,5 @@ mod tests {
         assert!(under("/alpha", "/alpha"));
         assert!(under("/alpha/clients", "/alpha"));
         assert!(!under("/alphaclients", "/alpha"));
-    }
-
-    #[test]
-    fn secret_query_parameters_are_not_logged() {
-        let logged = redact("/alpha/oauth2/revoke-token/?token=abc&x=1");
-        assert_eq!(logged, "/alpha/oauth2/revoke-token/?token=***&x=1");
-    }
-
-    #[test]
-    fn tokens_are_not_logged() {
-        let token = crate::ids::Ids::new(None).secret_token();
-        let logged = redact(&format!("/alpha/register/{token}"));
-        assert_eq!(logged, "/alpha/register/…");
     }
 }

@@ -82,3 +82,29 @@ pub fn delete(app: &App, set_id: &str) -> crate::db::Result<bool> {
     }
     Ok(deleted)
 }
+
+/// A tenant set as the console lists it.
+#[derive(Debug)]
+pub struct Summary {
+    pub id: String,
+    pub created_at: i64,
+    /// `flavour tenant-key` of each member, comma-separated.
+    pub members: String,
+}
+
+/// The newest hundred tenant sets.
+pub fn list(c: &crate::db::Connection) -> crate::db::Result<Vec<Summary>> {
+    c.prepare_cached(
+        "SELECT s.id, s.created_at, group_concat(m.flavour || ' ' || m.tenant_key, ', ')
+         FROM tenant_sets s LEFT JOIN tenant_set_members m ON m.set_id = s.id
+         GROUP BY s.id ORDER BY s.created_at DESC, s.id LIMIT 100",
+    )?
+    .query_map([], |r| {
+        Ok(Summary {
+            id: r.get(0)?,
+            created_at: r.get(1)?,
+            members: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+        })
+    })?
+    .collect()
+}

@@ -3,206 +3,199 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{back, esc, failed, input, select, text, Ctx};
-use crate::http::{form_field, Response};
+use super::layout::{back, error_box, hidden, input, refused, select, Ctx};
+use crate::admin::{self, Move};
+use crate::http::Response;
+use crate::markup::{html, Markup};
+use crate::router::Params;
 
-/// `GET /controls`, or the page again with `error` above the forms (a refused form).
-pub fn show(ctx: &Ctx, error: Option<&str>, status: u16) -> Response {
-    let app = ctx.app;
-    let error = error.map_or(String::new(), |e| {
-        format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))
-    });
-    let mut body = format!("<h1>Controls</h1>{}{error}<h2>Faults</h2>", ctx.note());
-    let faults = app.faults.list();
-    let rules = faults["faults"].as_array().cloned().unwrap_or_default();
-    if rules.is_empty() {
-        body.push_str("<p class=\"muted\" id=\"no-faults\">No fault rules.</p>");
-    } else {
-        body.push_str(
-            "<table id=\"faults\"><thead><tr><th>#</th><th>Flavour</th><th>Method</th>\
-             <th>Path</th><th>Does</th><th>Times left</th><th></th></tr></thead><tbody>",
-        );
-        for rule in &rules {
-            let id = rule["id"].as_u64().unwrap_or(0);
-            let mut does = Vec::new();
-            if let Some(ms) = rule["delay_ms"].as_u64() {
-                does.push(format!("wait {ms} ms"));
-            }
-            if let Some(status) = rule["status"].as_u64() {
-                does.push(format!("answer {status}"));
-            }
-            if rule["drop"] == true {
-                does.push("drop the connection".to_string());
-            }
-            if !rule["body"].is_null() {
-                does.push(format!("with body {}", rule["body"]));
-            }
-            body.push_str(&format!(
-                "<tr><td>{id}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(rule["flavour"].as_str().unwrap_or("any")),
-                esc(rule["method"].as_str().unwrap_or("any")),
-                esc(rule["path"].as_str().unwrap_or("any")),
-                esc(&does.join(", ")),
-                rule["times"]
-                    .as_u64()
-                    .map_or("until removed".to_string(), |t| t.to_string()),
-                ctx.form(&format!("/faults/{id}/delete"), "", "Delete", "danger"),
-            ));
+/// `GET /controls`.
+pub fn show(ctx: &Ctx, _: &Params) -> Response {
+    page(ctx, None, 200)
+}
+
+/// The page, with `error` above the forms (a refused form).
+fn page(ctx: &Ctx, error: Option<&str>, status: u16) -> Response {
+    let body = html! {
+        h1 { "Controls" }
+        (ctx.note())
+        (error_box(error))
+        h2 { "Faults" }
+        (faults(ctx))
+        h3 { "Add a fault" }
+        (add_fault_form(ctx))
+        (clock(ctx))
+        h2 { "Reset" }
+        p {
+            "Deletes every record, mail and link, and seeds the startup tenants again. Faults, \
+             the clock and the journal stay."
         }
-        body.push_str("</tbody></table>");
+        (ctx.form("/reset", html! {
+            label.check {
+                input type="checkbox" id="confirm-reset" name="confirm" value="yes" required;
+                "Yes, delete all data"
+            }
+            " "
+        }, "Reset", "danger"))
+    };
+    Response::html(status, ctx.page("Controls", "controls", body, None))
+}
+
+fn faults(ctx: &Ctx) -> Markup {
+    let listed = admin::faults(ctx.app);
+    let rules = listed["faults"].as_array().cloned().unwrap_or_default();
+    html! {
+        @if rules.is_empty() {
+            p.muted #no-faults { "No fault rules." }
+        } @else {
+            table #faults {
+                thead { tr {
+                    th { "#" } th { "Flavour" } th { "Method" } th { "Path" } th { "Does" }
+                    th { "Times left" } th {}
+                } }
+                tbody {
+                    @for rule in &rules {
+                        @let id = rule["id"].as_u64().unwrap_or(0);
+                        tr {
+                            td { (id) }
+                            td { (rule["flavour"].as_str().unwrap_or("any")) }
+                            td { (rule["method"].as_str().unwrap_or("any")) }
+                            td { (rule["path"].as_str().unwrap_or("any")) }
+                            td { (does(rule)) }
+                            td { (rule["times"].as_u64().map_or("until removed".to_string(), |t| t.to_string())) }
+                            td { (ctx.form(&format!("/faults/{id}/delete"), html! {}, "Delete", "danger")) }
+                        }
+                    }
+                }
+            }
+        }
     }
+}
+
+/// What a listed rule does to the requests it matches.
+fn does(rule: &Value) -> String {
+    let mut does = Vec::new();
+    if let Some(ms) = rule["delay_ms"].as_u64() {
+        does.push(format!("wait {ms} ms"));
+    }
+    if let Some(status) = rule["status"].as_u64() {
+        does.push(format!("answer {status}"));
+    }
+    if rule["drop"] == true {
+        does.push("drop the connection".to_string());
+    }
+    if !rule["body"].is_null() {
+        does.push(format!("with body {}", rule["body"]));
+    }
+    does.join(", ")
+}
+
+fn add_fault_form(ctx: &Ctx) -> Markup {
     let mut flavours: Vec<(&str, &str)> = vec![("", "any flavour")];
     flavours.extend(crate::flavours::ALL.iter().map(|f| (f.name(), f.title())));
-    let methods: &[(&str, &str)] = &[
-        ("", "any method"),
-        ("GET", "GET"),
-        ("POST", "POST"),
-        ("PUT", "PUT"),
-        ("PATCH", "PATCH"),
-        ("DELETE", "DELETE"),
-    ];
-    body.push_str("<h3>Add a fault</h3>");
-    let fields = format!(
-        "{}{}{}{}{}{}<label class=\"check\"><input type=\"checkbox\" name=\"drop\" value=\"yes\">\
-         drop the connection</label>{}",
-        select("flavour", "Flavour", &flavours, ""),
-        select("method", "Method", methods, ""),
-        input("path", "Path (* for any run)", "", "/clients"),
-        input("status", "Answer status", "", "503"),
-        input("delay_ms", "Delay (ms)", "", "0"),
-        input("times", "Times", "", "until removed"),
-        input("body", "Answer body (JSON)", "", "{\"error\": \"busy\"}"),
-    );
-    body.push_str(&ctx.form("/faults", &fields, "Add fault", "").replacen(
-        "<form ",
-        "<form id=\"add-fault\" class=\"row\" ",
-        1,
-    ));
+    let mut methods = vec![("", "any method")];
+    methods.extend(["GET", "POST", "PUT", "PATCH", "DELETE"].map(|m| (m, m)));
+    let fields = html! {
+        (select("flavour", "Flavour", &flavours, ""))
+        (select("method", "Method", &methods, ""))
+        (input("path", "Path (* for any run)", "", "/clients"))
+        (input("status", "Answer status", "", "503"))
+        (input("delay_ms", "Delay (ms)", "", "0"))
+        (input("times", "Times", "", "until removed"))
+        label.check { input type="checkbox" name="drop" value="yes"; "drop the connection" }
+        (input("body", "Answer body (JSON)", "", "{\"error\": \"busy\"}"))
+    };
+    ctx.form_with("/faults", "add-fault", "row", fields, "Add fault", "")
+}
 
-    let now = app.clock.now_ms();
-    let offset = app.clock.offset_ms();
-    body.push_str(&format!(
-        "<h2>Clock</h2><dl id=\"clock\"><dt>Now</dt><dd>{}</dd><dt>Offset from real time</dt>\
-         <dd>{} ms</dd></dl>",
-        crate::clock::iso_millis(now),
-        offset
-    ));
-    let advance = format!(
-        "<input type=\"hidden\" name=\"action\" value=\"advance\">{}",
-        input("by", "Advance by", "", "8d, 2h, 30m")
-    );
-    let set = format!(
-        "<input type=\"hidden\" name=\"action\" value=\"set\">{}",
-        input("at", "Set to", "", "2030-01-01T00:00:00Z")
-    );
-    for (fields, button) in [(advance, "Advance"), (set, "Set")] {
-        body.push_str(&ctx.form("/clock", &fields, button, "").replacen(
-            "<form ",
-            "<form class=\"row\" ",
-            1,
-        ));
+fn clock(ctx: &Ctx) -> Markup {
+    let now = admin::clock(ctx.app);
+    let advance =
+        html! { (hidden("action", "advance")) (input("by", "Advance by", "", "8d, 2h, 30m")) };
+    let set =
+        html! { (hidden("action", "set")) (input("at", "Set to", "", "2030-01-01T00:00:00Z")) };
+    html! {
+        h2 { "Clock" }
+        dl #clock {
+            dt { "Now" } dd { (now.now) }
+            dt { "Offset from real time" } dd { (now.offset_ms) " ms" }
+        }
+        (ctx.form_with("/clock", "", "row", advance, "Advance", ""))
+        (ctx.form_with("/clock", "", "row", set, "Set", ""))
+        (ctx.form("/clock", hidden("action", "real"), "Back to real time", "quiet"))
     }
-    body.push_str(&ctx.form(
-        "/clock",
-        "<input type=\"hidden\" name=\"action\" value=\"real\">",
-        "Back to real time",
-        "quiet",
-    ));
-
-    body.push_str(
-        "<h2>Reset</h2><p>Deletes every record, mail and link, and seeds the startup tenants \
-         again. Faults, the clock and the journal stay.</p>",
-    );
-    body.push_str(&ctx.form(
-        "/reset",
-        "<label class=\"check\"><input type=\"checkbox\" id=\"confirm-reset\" name=\"confirm\" \
-         value=\"yes\" required>Yes, delete all data</label> ",
-        "Reset",
-        "danger",
-    ));
-    Response::html(status, ctx.page("Controls", "controls", &body, None))
 }
 
 /// `POST /faults`: the form as a rule of `POST /_admin/faults`.
-pub fn add_fault(ctx: &Ctx, form: &[(String, String)]) -> Response {
-    let mut rule = Map::new();
-    let field = |name| {
-        form_field(form, name)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+pub fn add_fault(ctx: &Ctx, _: &Params) -> Response {
+    let rule = match fault_rule(ctx) {
+        Ok(rule) => rule,
+        Err(message) => return page(ctx, Some(&message), 400),
     };
+    match admin::add_fault(ctx.app, rule) {
+        Ok(_) => back("/controls", "fault-added"),
+        Err(e) => page(ctx, Some(&e.shown_by("console")), e.status()),
+    }
+}
+
+/// The form's fields as a fault rule, or what is wrong with them.
+fn fault_rule(ctx: &Ctx) -> Result<crate::faults::Rule, String> {
+    let mut rule = Map::new();
+    let given = |name| Some(ctx.field(name)).filter(|v| !v.is_empty());
     for name in ["flavour", "method", "path"] {
-        if let Some(value) = field(name) {
+        if let Some(value) = given(name) {
             rule.insert(name.into(), json!(value));
         }
     }
     for name in ["status", "delay_ms", "times"] {
-        if let Some(value) = field(name) {
-            match value.parse::<u64>() {
-                Ok(n) => rule.insert(name.into(), json!(n)),
-                Err(_) => {
-                    let message = format!("{name} must be a whole number");
-                    return show(ctx, Some(&message), 400);
-                }
-            };
+        if let Some(value) = given(name) {
+            let n = value
+                .parse::<u64>()
+                .map_err(|_| format!("{name} must be a whole number"))?;
+            rule.insert(name.into(), json!(n));
         }
     }
-    if field("drop").is_some() {
+    if given("drop").is_some() {
         rule.insert("drop".into(), json!(true));
     }
-    if let Some(body) = field("body") {
-        match serde_json::from_str::<Value>(body) {
-            Ok(value) => rule.insert("body".into(), value),
-            Err(e) => return show(ctx, Some(&format!("the body is not JSON: {e}")), 400),
-        };
+    if let Some(body) = given("body") {
+        let value = serde_json::from_str::<Value>(body)
+            .map_err(|e| format!("the body is not JSON: {e}"))?;
+        rule.insert("body".into(), value);
     }
-    let rule = match serde_json::from_value::<crate::faults::Rule>(Value::Object(rule)) {
-        Ok(rule) => rule,
-        Err(e) => return show(ctx, Some(&format!("invalid fault rule: {e}")), 400),
-    };
-    match crate::admin::add_fault_rule(ctx.app, rule) {
-        Ok(_) => back("/controls", "fault-added"),
-        Err(m) => show(ctx, Some(&format!("invalid fault rule: {m}")), 400),
-    }
+    serde_json::from_value(Value::Object(rule)).map_err(|e| format!("invalid fault rule: {e}"))
 }
 
 /// `POST /faults/{id}/delete`.
-pub fn delete_fault(ctx: &Ctx, id: &str) -> Response {
-    match id.parse::<u64>() {
-        Ok(id) if ctx.app.faults.remove(Some(id)) => back("/controls", "fault-deleted"),
-        _ => text(404, "no such fault"),
+pub fn delete_fault(ctx: &Ctx, params: &Params) -> Response {
+    match admin::delete_fault(ctx.app, params.get("id")) {
+        Ok(()) => back("/controls", "fault-deleted"),
+        Err(e) => refused(&e),
     }
 }
 
 /// `POST /clock` with `action` `advance` (`by`), `set` (`at`) or `real`.
-pub fn clock(ctx: &Ctx, form: &[(String, String)]) -> Response {
-    let value = |name| form_field(form, name).unwrap_or("").trim();
-    let moved = match value("action") {
-        "advance" => crate::admin::advance_clock(ctx.app, value("by")),
-        "set" => crate::admin::set_clock(ctx.app, value("at")),
-        "real" => {
-            ctx.app.clock.reset();
-            Ok(())
-        }
-        _ => Err("unknown clock action".to_string()),
+pub fn move_clock(ctx: &Ctx, _: &Params) -> Response {
+    let to = match ctx.field("action") {
+        "advance" => Move::Advance(ctx.field("by")),
+        "set" => Move::Set(ctx.field("at")),
+        "real" => Move::Real,
+        _ => return page(ctx, Some("unknown clock action"), 400),
     };
-    match moved {
-        Ok(()) => back("/controls", "clock"),
-        Err(m) => show(ctx, Some(&m), 400),
+    match admin::move_clock(ctx.app, to) {
+        Ok(_) => back("/controls", "clock"),
+        Err(e) => page(ctx, Some(&e.shown_by("console")), e.status()),
     }
 }
 
 /// `POST /reset`, only with the confirmation ticked.
-pub fn reset(ctx: &Ctx, form: &[(String, String)]) -> Response {
-    if form_field(form, "confirm") != Some("yes") {
-        return show(
-            ctx,
-            Some("Tick “Yes, delete all data” to reset: nothing was deleted."),
-            400,
-        );
+pub fn reset(ctx: &Ctx, _: &Params) -> Response {
+    if ctx.field("confirm") != "yes" {
+        let message = "Tick “Yes, delete all data” to reset: nothing was deleted.";
+        return page(ctx, Some(message), 400);
     }
-    match ctx.app.reset() {
+    match admin::reset(ctx.app) {
         Ok(()) => back("/controls", "reset"),
-        Err(e) => failed("reset", &e),
+        Err(e) => refused(&e),
     }
 }

@@ -2,412 +2,247 @@
 //! headers, text and HTML parts (the HTML in a sandboxed frame), its links as buttons and
 //! its delivery; retry and delete.
 
-use crate::db::OptionalExtension;
-
-use super::{back, enc, esc, failed, input, select, text, Ctx, BASE};
+use super::layout::{back, enc, input, missing, refused, select, text, Ctx, BASE};
+use crate::admin;
 use crate::clock::iso_seconds;
 use crate::http::Response;
+use crate::mail::outbox::{Attempt, Search, State, Stored, Summary};
+use crate::markup::{html, Markup};
+use crate::router::Params;
 
 /// Rows per page of the list.
-const PAGE: i64 = 50;
-
-/// The states a mail is shown in: (filter value, label).
-const STATES: &[(&str, &str)] = &[
-    ("", "any state"),
-    ("queued", "queued"),
-    ("retry", "retry at"),
-    ("sent", "sent"),
-    ("failed", "failed"),
-];
-
-/// The state of a row, as the filter names it.
-fn state(status: &str, attempts: i64) -> &'static str {
-    match status {
-        "sent" => "sent",
-        "failed" => "failed",
-        _ if attempts > 0 => "retry",
-        _ => "queued",
-    }
-}
-
-struct Row {
-    id: i64,
-    flavour: String,
-    to: String,
-    subject: String,
-    status: String,
-    attempts: i64,
-    next_attempt_at: i64,
-    created_at: i64,
-}
+const PAGE: usize = 50;
 
 /// `GET /outbox?to=&state=&before=`.
-pub fn list(ctx: &Ctx) -> Response {
-    let to = ctx.req.query_param("to").unwrap_or_default();
-    let wanted = ctx.req.query_param("state").unwrap_or_default();
-    let before = ctx
-        .req
-        .query_param("before")
-        .and_then(|b| b.parse::<i64>().ok())
-        .unwrap_or(i64::MAX);
-    let (status, retrying): (Option<&str>, Option<bool>) = match wanted.as_str() {
-        "queued" => (Some("pending"), Some(false)),
-        "retry" => (Some("pending"), Some(true)),
-        "sent" => (Some("sent"), None),
-        "failed" => (Some("failed"), None),
-        _ => (None, None),
+pub fn list(ctx: &Ctx, _: &Params) -> Response {
+    let (to, wanted) = (ctx.query("to"), ctx.query("state"));
+    let search = Search {
+        to: to.clone(),
+        state: State::parse(&wanted),
+        before: ctx.query("before").parse().ok(),
+        limit: PAGE,
     };
-    // Any part of the address; `%`, `_` and `\` in it stand for themselves.
-    let pattern = (!to.is_empty()).then(|| {
-        let escaped = to
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    });
-    let read = ctx.app.store.read(|c| {
-        let rows = c
-            .prepare_cached(
-                "SELECT id, flavour, recipient, subject, status, attempts, next_attempt_at,
-                        created_at
-                 FROM mail_outbox
-                 WHERE id < ?1
-                   AND (CAST(?2 AS TEXT) IS NULL OR recipient LIKE CAST(?2 AS TEXT) ESCAPE '\\')
-                   AND (CAST(?3 AS TEXT) IS NULL OR status = ?3)
-                   AND (CAST(?4 AS BIGINT) IS NULL
-                        OR (CASE WHEN attempts > 0 THEN 1 ELSE 0 END) = CAST(?4 AS BIGINT))
-                 ORDER BY id DESC LIMIT ?5",
-            )?
-            .query_map(
-                crate::params![before, pattern, status, retrying, PAGE + 1],
-                |r| {
-                    Ok(Row {
-                        id: r.get(0)?,
-                        flavour: r.get(1)?,
-                        to: r.get(2)?,
-                        subject: r.get(3)?,
-                        status: r.get(4)?,
-                        attempts: r.get(5)?,
-                        next_attempt_at: r.get(6)?,
-                        created_at: r.get(7)?,
-                    })
-                },
-            )?
-            .collect::<crate::db::Result<Vec<_>>>()?;
-        Ok::<_, crate::db::Error>((rows, stamp_of(c)?))
-    });
-    let (mut rows, stamp) = match read {
+    let (rows, more, stamp) = match admin::outbox(ctx.app, &search) {
         Ok(found) => found,
-        Err(e) => return failed("reading the outbox", &e),
+        Err(e) => return refused(&e),
     };
-    let more = rows.len() > PAGE as usize;
-    rows.truncate(PAGE as usize);
-    let mut body = format!(
-        "<h1>Outbox</h1>{}<form class=\"filters\" method=\"get\" action=\"{BASE}/outbox\">{}{}\
-         <button class=\"quiet\">Filter</button></form>",
-        ctx.note(),
-        input("to", "Recipient", &to, "someone@example.com"),
-        select("state", "State", STATES, &wanted),
-    );
-    if rows.is_empty() {
-        body.push_str("<p class=\"muted\" id=\"empty\">No mail.</p>");
-    } else {
-        body.push_str(
-            "<table id=\"mail\"><thead><tr><th>#</th><th>Created</th><th>To</th>\
-             <th>Subject</th><th>Flavour</th><th>State</th></tr></thead><tbody>",
-        );
-        for row in &rows {
-            let shown = state(&row.status, row.attempts);
-            let label = if shown == "retry" {
-                format!("retry at {}", iso_seconds(row.next_attempt_at))
-            } else {
-                shown.to_string()
-            };
-            body.push_str(&format!(
-                "<tr><td>{id}</td><td>{}</td><td>{}</td>\
-                 <td><a href=\"{BASE}/outbox/{id}\">{}</a></td><td>{}</td>\
-                 <td class=\"s-{shown}\">{}</td></tr>",
-                iso_seconds(row.created_at),
-                esc(&row.to),
-                esc(if row.subject.is_empty() {
-                    "(no subject)"
-                } else {
-                    &row.subject
-                }),
-                esc(&row.flavour),
-                esc(&label),
-                id = row.id,
-            ));
+    let mut states = vec![("", "any state")];
+    states.extend(State::ALL.map(|s| (s.name(), label(s))));
+    let older = rows.last().filter(|_| more).map(|last| {
+        format!(
+            "{BASE}/outbox?to={}&state={}&before={}",
+            enc(&to),
+            enc(&wanted),
+            last.id
+        )
+    });
+    let body = html! {
+        h1 { "Outbox" }
+        (ctx.note())
+        form.filters method="get" action={ (BASE) "/outbox" } {
+            (input("to", "Recipient", &to, "someone@example.com"))
+            (select("state", "State", &states, &wanted))
+            button.quiet { "Filter" }
         }
-        body.push_str("</tbody></table>");
-    }
-    if more {
-        if let Some(last) = rows.last() {
-            body.push_str(&format!(
-                "<p class=\"paging\"><a href=\"{BASE}/outbox?to={}&amp;state={}&amp;before={}\">\
-                 Older mail</a></p>",
-                enc(&to),
-                enc(&wanted),
-                last.id
-            ));
+        @if rows.is_empty() {
+            p.muted #empty { "No mail." }
+        } @else {
+            (table(&rows))
         }
-    }
+        @if let Some(older) = older {
+            p.paging { a href=(older) { "Older mail" } }
+        }
+    };
     let stamp_url = format!("{BASE}/outbox/stamp");
     Response::html(
         200,
-        ctx.page("Outbox", "outbox", &body, Some((&stamp_url, &stamp))),
+        ctx.page("Outbox", "outbox", body, Some((&stamp_url, &stamp))),
     )
 }
 
-/// What changes when mail arrives, is sent, fails or goes: the newest id, the count, and
-/// how many rows are sent and failed.
-fn stamp_of(c: &crate::db::Connection) -> crate::db::Result<String> {
-    c.prepare_cached(
-        "SELECT coalesce(max(id), 0), count(*), coalesce(sum(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), 0),
-                coalesce(sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0), coalesce(sum(attempts), 0)
-         FROM mail_outbox",
-    )?
-    .query_row([], |r| {
-        Ok(format!(
-            "{}-{}-{}-{}-{}",
-            r.get::<_, i64>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, i64>(4)?
-        ))
-    })
+/// How a state reads in the filter.
+fn label(state: State) -> &'static str {
+    match state {
+        State::Retry => "retry at",
+        other => other.name(),
+    }
+}
+
+fn table(rows: &[Summary]) -> Markup {
+    html! {
+        table #mail {
+            thead { tr { th { "#" } th { "Created" } th { "To" } th { "Subject" } th { "Flavour" } th { "State" } } }
+            tbody {
+                @for row in rows {
+                    tr {
+                        td { (row.id) }
+                        td { (iso_seconds(row.created_at)) }
+                        td { (row.to) }
+                        td { a href={ (BASE) "/outbox/" (row.id) } { (subject(&row.subject)) } }
+                        td { (row.flavour) }
+                        td class={ "s-" (row.state.name()) } {
+                            @if row.state == State::Retry {
+                                "retry at " (iso_seconds(row.next_attempt_at))
+                            } @else {
+                                (row.state.name())
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn subject(subject: &str) -> &str {
+    if subject.is_empty() {
+        "(no subject)"
+    } else {
+        subject
+    }
 }
 
 /// `GET /outbox/stamp`: the stamp the list was rendered with, for `live.js`.
-pub fn stamp(ctx: &Ctx) -> Response {
-    match ctx.app.store.read(stamp_of) {
+pub fn stamp(ctx: &Ctx, _: &Params) -> Response {
+    match admin::outbox_stamp(ctx.app) {
         Ok(stamp) => text(200, &stamp),
-        Err(e) => failed("reading the outbox", &e),
+        Err(e) => refused(&e),
     }
-}
-
-/// One delivery attempt (`mail_attempts`).
-struct Attempt {
-    attempt: i64,
-    outcome: String,
-    at: Option<i64>,
-    error: Option<String>,
-}
-
-struct Mail {
-    flavour: String,
-    to: String,
-    subject: String,
-    text: String,
-    html: Option<String>,
-    links: Vec<String>,
-    status: String,
-    attempts: i64,
-    next_attempt_at: i64,
-    last_error: Option<String>,
-    created_at: i64,
-    sent_at: Option<i64>,
-    attempt_log: Vec<Attempt>,
 }
 
 /// `GET /outbox/{id}`.
-pub fn show(ctx: &Ctx, id: &str) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
-        return text(404, "no such mail");
-    };
-    let mail = ctx.app.store.read(|c| {
-        c.prepare_cached(
-            "SELECT flavour, recipient, subject, text_body, html_body, links, status, attempts,
-                    next_attempt_at, last_error, created_at, sent_at
-             FROM mail_outbox WHERE id = ?1",
-        )?
-        .query_row([id], |r| {
-            let links: String = r.get(5)?;
-            Ok(Mail {
-                flavour: r.get(0)?,
-                to: r.get(1)?,
-                subject: r.get(2)?,
-                text: r.get(3)?,
-                html: r.get(4)?,
-                links: serde_json::from_str::<Vec<String>>(&links).unwrap_or_default(),
-                status: r.get(6)?,
-                attempts: r.get(7)?,
-                next_attempt_at: r.get(8)?,
-                last_error: r.get(9)?,
-                created_at: r.get(10)?,
-                sent_at: r.get(11)?,
-                attempt_log: Vec::new(),
-            })
-        })
-        .optional()?
-        .map(|mut mail| {
-            mail.attempt_log = c
-                .prepare_cached(
-                    "SELECT attempt, outcome, at, error FROM mail_attempts
-                     WHERE mail_id = ?1 ORDER BY attempt",
-                )?
-                .query_map([id], |r| {
-                    Ok(Attempt {
-                        attempt: r.get(0)?,
-                        outcome: r.get(1)?,
-                        at: r.get(2)?,
-                        error: r.get(3)?,
-                    })
-                })?
-                .collect::<crate::db::Result<Vec<_>>>()?;
-            Ok::<_, crate::db::Error>(mail)
-        })
-        .transpose()
-    });
-    let mail = match mail {
-        Ok(Some(mail)) => mail,
-        Ok(None) => {
-            let body = format!(
-                "<h1>No such mail</h1><p>Mail {id} is not in the outbox (deleted, pruned or \
-                 never sent). <a href=\"{BASE}/outbox\">Back to the outbox</a></p>"
+pub fn show(ctx: &Ctx, params: &Params) -> Response {
+    let id = params.get("id");
+    let (mail, message_id) = match admin::mail(ctx.app, id) {
+        Ok(found) => found,
+        Err(admin::Error::NotFound(_)) if id.parse::<i64>().is_ok() => {
+            let message =
+                format!("Mail {id} is not in the outbox (deleted, pruned or never sent).");
+            return missing(
+                ctx,
+                "No such mail",
+                "outbox",
+                &message,
+                ("/outbox", "Back to the outbox"),
             );
-            return Response::html(404, ctx.page("No such mail", "outbox", &body, None));
         }
-        Err(e) => return failed("reading a mail", &e),
+        Err(e) => return refused(&e),
     };
-    let shown = state(&mail.status, mail.attempts);
-    let mut body = format!(
-        "<p><a href=\"{BASE}/outbox\">← Outbox</a></p><h1 id=\"subject\">{}</h1>{}\
-         <dl id=\"headers\"><dt>From</dt><dd>{}</dd><dt>To</dt><dd>{}</dd>\
-         <dt>Subject</dt><dd>{}</dd><dt>Message-ID</dt><dd id=\"message-id\">{}</dd>\
-         <dt>Flavour</dt><dd>{}</dd><dt>Created</dt><dd>{}</dd><dt>Message</dt><dd>#{id}</dd></dl>",
-        esc(&mail.subject),
-        ctx.note(),
-        esc(&ctx.app.settings.mail_from.to_string()),
-        esc(&mail.to),
-        esc(&mail.subject),
-        // The one every delivery attempt of this mail carries.
-        crate::mail::identity_tag(&ctx.app.store).map_or_else(
-            |_| String::from("(unknown)"),
-            |tag| esc(&crate::mail::message_id(
-                id,
-                &tag,
-                &ctx.app.settings.mail_from
-            )),
-        ),
-        esc(&mail.flavour),
-        iso_seconds(mail.created_at),
-    );
-    let links: Vec<&String> = mail
-        .links
-        .iter()
-        .filter(|l| l.starts_with("http://") || l.starts_with("https://"))
-        .collect();
-    if !mail.links.is_empty() {
-        body.push_str("<h2>Links</h2><p id=\"links\">");
-        for (i, link) in links.iter().enumerate() {
-            body.push_str(&format!(
-                "<a class=\"button\" href=\"{}\" rel=\"noreferrer\" title=\"{}\">Open link {}</a> ",
-                esc(link),
-                esc(link),
-                i + 1
-            ));
+    let body = html! {
+        p { a href={ (BASE) "/outbox" } { "← Outbox" } }
+        h1 #subject { (mail.subject) }
+        (ctx.note())
+        (headers(ctx, &mail, message_id.as_deref()))
+        (links(&mail.links))
+        (delivery(&mail))
+        p {
+            @if mail.state != State::Sent {
+                (ctx.form(&format!("/outbox/{}/retry", mail.id), html! {}, "Retry now", ""))
+                " "
+            }
+            (ctx.form(&format!("/outbox/{}/delete", mail.id), html! {}, "Delete", "danger"))
         }
-        for link in mail.links.iter().filter(|l| !links.contains(l)) {
-            body.push_str(&format!("<span class=\"muted\">{}</span> ", esc(link)));
+        h2 { "Text part" }
+        pre #text { (mail.text) }
+        @if let Some(part) = &mail.html {
+            h2 { "HTML part" }
+            // No allow-scripts, no allow-same-origin: the mail's HTML cannot run or reach us.
+            iframe id="html" sandbox="" referrerpolicy="no-referrer" title="The HTML part" srcdoc=(part) {}
         }
-        body.push_str("</p>");
-    }
-    body.push_str(&format!(
-        "<h2>Delivery</h2><dl id=\"delivery\"><dt>State</dt><dd class=\"s-{shown}\">{}</dd>\
-         <dt>Attempts</dt><dd>{}</dd>",
-        esc(shown),
-        mail.attempts
-    ));
-    if mail.status == "pending" {
-        body.push_str(&format!(
-            "<dt>Next attempt</dt><dd>{}</dd>",
-            iso_seconds(mail.next_attempt_at)
-        ));
-    }
-    if let Some(at) = mail.sent_at {
-        body.push_str(&format!("<dt>Sent</dt><dd>{}</dd>", iso_seconds(at)));
-    }
-    if let Some(error) = &mail.last_error {
-        body.push_str(&format!("<dt>Last error</dt><dd>{}</dd>", esc(error)));
-    }
-    body.push_str("</dl>");
-    if !mail.attempt_log.is_empty() {
-        body.push_str(
-            "<table id=\"attempts\"><thead><tr><th>Attempt</th><th>Outcome</th><th>At</th>\
-             <th>Error</th></tr></thead><tbody>",
-        );
-        for a in &mail.attempt_log {
-            let (outcome, at) = match a.outcome.as_str() {
-                "sent" => ("delivered", a.at.map(iso_seconds).unwrap_or_default()),
-                "retry" => (
-                    "failed, retried",
-                    a.at.map(|t| format!("next at {}", iso_seconds(t)))
-                        .unwrap_or_default(),
-                ),
-                _ => ("failed, given up", String::new()),
-            };
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{outcome}</td><td>{}</td><td>{}</td></tr>",
-                a.attempt,
-                esc(&at),
-                esc(a.error.as_deref().unwrap_or(""))
-            ));
-        }
-        body.push_str("</tbody></table>");
-    }
-    body.push_str("<p>");
-    if mail.status != "sent" {
-        body.push_str(&ctx.form(&format!("/outbox/{id}/retry"), "", "Retry now", ""));
-        body.push(' ');
-    }
-    body.push_str(&ctx.form(&format!("/outbox/{id}/delete"), "", "Delete", "danger"));
-    body.push_str("</p>");
-    body.push_str(&format!(
-        "<h2>Text part</h2><pre id=\"text\">{}</pre>",
-        esc(&mail.text)
-    ));
-    if let Some(html) = &mail.html {
-        // No allow-scripts, no allow-same-origin: the mail's HTML cannot run or reach us.
-        body.push_str(&format!(
-            "<h2>HTML part</h2><iframe id=\"html\" sandbox=\"\" referrerpolicy=\"no-referrer\" \
-             title=\"The HTML part\" srcdoc=\"{}\"></iframe>",
-            esc(html)
-        ));
-    }
-    let title = format!("Mail {id}");
-    Response::html(200, ctx.page(&title, "outbox", &body, None))
+    };
+    let title = format!("Mail {}", mail.id);
+    Response::html(200, ctx.page(&title, "outbox", body, None))
 }
 
-/// `POST /outbox/{id}/retry` and `/delete`.
-pub fn act(ctx: &Ctx, id: &str, action: &str) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
-        return text(404, "no such mail");
-    };
-    let now = ctx.app.clock.now_ms();
-    let changed = match action {
-        // A failed mail gets one more round; a sent one is left alone.
-        "retry" => ctx.app.store.write(|tx| {
-            tx.prepare_cached(
-                "UPDATE mail_outbox SET status = 'pending', next_attempt_at = ?2
-                 WHERE id = ?1 AND status IN ('pending', 'failed')",
-            )?
-            .execute(crate::params![id, now])
-        }),
-        "delete" => ctx.app.store.write(|tx| {
-            tx.prepare_cached("DELETE FROM mail_outbox WHERE id = ?1")?
-                .execute([id])
-        }),
-        _ => return text(404, "no such console action"),
-    };
-    match changed {
-        Ok(0) => text(404, "no such mail, or nothing to retry"),
-        Ok(_) if action == "retry" => {
-            ctx.app.wake_mailer();
-            back(&format!("/outbox/{id}"), "retried")
+fn headers(ctx: &Ctx, mail: &Stored, message_id: Option<&str>) -> Markup {
+    html! {
+        dl #headers {
+            dt { "From" } dd { (ctx.app.settings.mail_from.to_string()) }
+            dt { "To" } dd { (mail.to) }
+            dt { "Subject" } dd { (mail.subject) }
+            dt { "Message-ID" } dd #message-id { (message_id.unwrap_or("(unknown)")) }
+            dt { "Flavour" } dd { (mail.flavour) }
+            dt { "Created" } dd { (iso_seconds(mail.created_at)) }
+            dt { "Message" } dd { "#" (mail.id) }
         }
-        Ok(_) => back("/outbox", "deleted"),
-        Err(e) => failed("changing a mail", &e),
+    }
+}
+
+/// Web links as buttons; anything else (a link already scrubbed) as text.
+fn links(links: &[String]) -> Markup {
+    let web = |l: &&String| l.starts_with("http://") || l.starts_with("https://");
+    html! {
+        @if !links.is_empty() {
+            h2 { "Links" }
+            p #links {
+                @for (i, link) in links.iter().filter(web).enumerate() {
+                    a class="button" href=(link) rel="noreferrer" title=(link) { "Open link " (i + 1) }
+                    " "
+                }
+                @for link in links.iter().filter(|l| !web(l)) {
+                    span.muted { (link) } " "
+                }
+            }
+        }
+    }
+}
+
+fn delivery(mail: &Stored) -> Markup {
+    let shown = mail.state.name();
+    html! {
+        h2 { "Delivery" }
+        dl #delivery {
+            dt { "State" } dd class={ "s-" (shown) } { (shown) }
+            dt { "Attempts" } dd { (mail.attempts) }
+            @if matches!(mail.state, State::Queued | State::Retry) {
+                dt { "Next attempt" } dd { (iso_seconds(mail.next_attempt_at)) }
+            }
+            @if let Some(at) = mail.sent_at {
+                dt { "Sent" } dd { (iso_seconds(at)) }
+            }
+            @if let Some(error) = &mail.last_error {
+                dt { "Last error" } dd { (error) }
+            }
+        }
+        @if !mail.attempt_log.is_empty() {
+            table #attempts {
+                thead { tr { th { "Attempt" } th { "Outcome" } th { "At" } th { "Error" } } }
+                tbody {
+                    @for a in &mail.attempt_log {
+                        @let (outcome, at) = attempt(a);
+                        tr { td { (a.attempt) } td { (outcome) } td { (at) } td { (a.error.as_deref().unwrap_or("")) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What an attempt came to, and when.
+fn attempt(a: &Attempt) -> (&'static str, String) {
+    match a.outcome.as_str() {
+        "sent" => ("delivered", a.at.map(iso_seconds).unwrap_or_default()),
+        "retry" => (
+            "failed, retried",
+            a.at.map(|t| format!("next at {}", iso_seconds(t)))
+                .unwrap_or_default(),
+        ),
+        _ => ("failed, given up", String::new()),
+    }
+}
+
+/// `POST /outbox/{id}/retry`.
+pub fn retry(ctx: &Ctx, params: &Params) -> Response {
+    match admin::retry_mail(ctx.app, params.get("id")) {
+        Ok(id) => back(&format!("/outbox/{id}"), "retried"),
+        Err(e) => refused(&e),
+    }
+}
+
+/// `POST /outbox/{id}/delete`.
+pub fn delete(ctx: &Ctx, params: &Params) -> Response {
+    match admin::delete_mail(ctx.app, params.get("id")) {
+        Ok(()) => back("/outbox", "deleted"),
+        Err(e) => refused(&e),
     }
 }

@@ -2,194 +2,147 @@
 //! their records, paged, with the buttons of the flavour's own admin calls), and the tenant
 //! sets of `POST /_admin/tenants` with delete.
 
-use super::{back, enc, esc, failed, text, Ctx, BASE};
-use crate::flavours::{self, Page};
-use crate::http::{form_field, Request, Response};
-use crate::router::{Routing, Table};
+use super::layout::{back, enc, hidden, refused, text, Ctx, BASE};
+use crate::admin;
+use crate::flavours::{self, ActionKind, Flavour, Page, RecordAction, Records};
+use crate::http::Response;
+use crate::markup::{html, Markup};
+use crate::router::Params;
+use crate::tenants::Summary;
 
 /// Rows per table per page.
 const PAGE: usize = 25;
 
 /// `GET /tenants?flavour=&offset=`.
-pub fn list(ctx: &Ctx) -> Response {
-    let chosen = ctx
-        .req
-        .query_param("flavour")
-        .and_then(|name| flavours::by_name(&name))
-        .unwrap_or(flavours::ALL[0]);
+pub fn list(ctx: &Ctx, _: &Params) -> Response {
+    let chosen = flavours::by_name(&ctx.query("flavour")).unwrap_or(flavours::ALL[0]);
     let offset = ctx
-        .req
-        .query_param("offset")
-        .and_then(|o| o.parse::<usize>().ok())
+        .query("offset")
+        .parse::<usize>()
         .unwrap_or(0)
         .min(1_000_000);
     let page = Page {
         offset,
         limit: PAGE,
     };
-    let read = ctx.app.store.read(|c| {
-        let tables = chosen.records(c, page)?;
-        let sets = c
-            .prepare_cached(
-                "SELECT s.id, s.created_at, group_concat(m.flavour || ' ' || m.tenant_key, ', ')
-                 FROM tenant_sets s LEFT JOIN tenant_set_members m ON m.set_id = s.id
-                 GROUP BY s.id ORDER BY s.created_at DESC, s.id LIMIT 100",
-            )?
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                ))
-            })?
-            .collect::<crate::db::Result<Vec<_>>>()?;
-        Ok::<_, crate::db::Error>((tables, sets))
-    });
-    let (tables, sets) = match read {
+    let (tables, sets) = match admin::tenants(ctx.app, chosen, page) {
         Ok(found) => found,
-        Err(e) => return failed("reading the tenants", &e),
+        Err(e) => return refused(&e),
     };
-    let tabs: String = flavours::ALL
-        .iter()
-        .map(|f| {
-            let mark = if f.name() == chosen.name() {
-                " aria-current=\"page\""
-            } else {
-                ""
-            };
-            format!(
-                "<a class=\"button quiet\" href=\"{BASE}/tenants?flavour={}\"{mark}>{}</a> ",
-                f.name(),
-                esc(f.title())
-            )
-        })
-        .collect();
-    let mut body = format!(
-        "<h1>Tenants and records</h1>{}<p id=\"flavours\">{tabs}</p>",
-        ctx.note()
-    );
-    let mut more = false;
-    for table in &tables {
-        more |= table.more;
-        body.push_str(&format!("<h2>{}</h2>", esc(table.title)));
-        if table.rows.is_empty() {
-            body.push_str("<p class=\"muted\">None.</p>");
-            continue;
-        }
-        let has_actions = table.rows.iter().any(|r| !r.actions.is_empty());
-        body.push_str("<table><thead><tr>");
-        for column in table.columns {
-            body.push_str(&format!("<th>{}</th>", esc(column)));
-        }
-        if has_actions {
-            body.push_str("<th></th>");
-        }
-        body.push_str("</tr></thead><tbody>");
-        for row in &table.rows {
-            body.push_str("<tr>");
-            for cell in &row.cells {
-                body.push_str(&format!("<td>{}</td>", esc(cell)));
+    let more = tables.iter().any(|t| t.more);
+    let body = html! {
+        h1 { "Tenants and records" }
+        (ctx.note())
+        p #flavours {
+            @for f in flavours::ALL {
+                a.button.quiet href={ (BASE) "/tenants?flavour=" (f.name()) }
+                    aria-current=[(f.name() == chosen.name()).then_some("page")] { (f.title()) }
+                " "
             }
-            if has_actions {
-                body.push_str("<td>");
-                for action in &row.actions {
-                    let fields = format!(
-                        "<input type=\"hidden\" name=\"flavour\" value=\"{}\">\
-                         <input type=\"hidden\" name=\"path\" value=\"{}\">",
-                        esc(chosen.name()),
-                        esc(&action.path)
-                    );
-                    let class = if action.label == "Reject" || action.label == "Delete" {
-                        "danger"
-                    } else {
-                        ""
-                    };
-                    body.push_str(&ctx.form("/tenants/action", &fields, action.label, class));
-                    body.push(' ');
+        }
+        @for table in &tables {
+            (records(ctx, chosen, table))
+        }
+        (paging(chosen, offset, more))
+        h2 { "Tenant sets" }
+        (tenant_sets(ctx, &sets))
+    };
+    Response::html(200, ctx.page("Tenants", "tenants", body, None))
+}
+
+fn records(ctx: &Ctx, flavour: &dyn Flavour, table: &Records) -> Markup {
+    let has_actions = table.rows.iter().any(|r| !r.actions.is_empty());
+    html! {
+        h2 { (table.title) }
+        @if table.rows.is_empty() {
+            p.muted { "None." }
+        } @else {
+            table {
+                thead { tr {
+                    @for column in table.columns { th { (column) } }
+                    @if has_actions { th {} }
+                } }
+                tbody {
+                    @for row in &table.rows {
+                        tr {
+                            @for cell in &row.cells { td { (cell) } }
+                            @if has_actions {
+                                td { @for action in &row.actions { (button(ctx, flavour, action)) " " } }
+                            }
+                        }
+                    }
                 }
-                body.push_str("</td>");
             }
-            body.push_str("</tr>");
         }
-        body.push_str("</tbody></table>");
     }
-    let base = format!("{BASE}/tenants?flavour={}", enc(chosen.name()));
-    let mut paging = String::new();
-    if offset > 0 {
-        paging.push_str(&format!(
-            "<a href=\"{base}&amp;offset={}\">Previous page</a> ",
-            offset.saturating_sub(PAGE)
-        ));
-    }
-    if more {
-        paging.push_str(&format!(
-            "<a href=\"{base}&amp;offset={}\">Next page</a>",
-            offset + PAGE
-        ));
-    }
-    if !paging.is_empty() {
-        body.push_str(&format!("<p class=\"paging\">{paging}</p>"));
-    }
-    body.push_str("<h2>Tenant sets</h2>");
-    if sets.is_empty() {
-        body.push_str("<p class=\"muted\">None (<code>POST /_admin/tenants</code> makes one).</p>");
-    } else {
-        body.push_str(
-            "<table id=\"sets\"><thead><tr><th>Set</th><th>Created</th><th>Tenants</th><th></th>\
-             </tr></thead><tbody>",
-        );
-        for (id, created, members) in &sets {
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(id),
-                crate::clock::iso_seconds(*created),
-                esc(members),
-                ctx.form(&format!("/tenant-sets/{id}/delete"), "", "Delete", "danger"),
-            ));
+}
+
+/// A row's action as a form; how it looks is the flavour's say (`ActionKind`).
+fn button(ctx: &Ctx, flavour: &dyn Flavour, action: &RecordAction) -> Markup {
+    let fields = html! { (hidden("flavour", flavour.name())) (hidden("path", &action.path)) };
+    let class = match action.kind {
+        ActionKind::Destructive => "danger",
+        ActionKind::Ordinary => "",
+    };
+    ctx.form("/tenants/action", fields, action.label, class)
+}
+
+fn paging(flavour: &dyn Flavour, offset: usize, more: bool) -> Markup {
+    let base = format!("{BASE}/tenants?flavour={}", enc(flavour.name()));
+    html! {
+        @if offset > 0 || more {
+            p.paging {
+                @if offset > 0 {
+                    a href={ (base) "&offset=" (offset.saturating_sub(PAGE)) } { "Previous page" } " "
+                }
+                @if more {
+                    a href={ (base) "&offset=" (offset + PAGE) } { "Next page" }
+                }
+            }
         }
-        body.push_str("</tbody></table>");
     }
-    Response::html(200, ctx.page("Tenants", "tenants", &body, None))
+}
+
+fn tenant_sets(ctx: &Ctx, sets: &[Summary]) -> Markup {
+    html! {
+        @if sets.is_empty() {
+            p.muted { "None (" code { "POST /_admin/tenants" } " makes one)." }
+        } @else {
+            table #sets {
+                thead { tr { th { "Set" } th { "Created" } th { "Tenants" } th {} } }
+                tbody {
+                    @for set in sets {
+                        tr {
+                            td { (set.id) }
+                            td { (crate::clock::iso_seconds(set.created_at)) }
+                            td { (set.members) }
+                            td { (ctx.form(&format!("/tenant-sets/{}/delete", set.id), html! {}, "Delete", "danger")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `POST /tenants/action` (`flavour`, `path`): runs the flavour's admin call `POST path`
 /// (one of its `admin_routes`) and goes back to its tenants.
-pub fn act(ctx: &Ctx, form: &[(String, String)]) -> Response {
-    let Some(flavour) = form_field(form, "flavour").and_then(flavours::by_name) else {
+pub fn act(ctx: &Ctx, _: &Params) -> Response {
+    let Some(flavour) = flavours::by_name(ctx.field("flavour")) else {
         return text(400, "no such flavour");
     };
-    let path = form_field(form, "path").unwrap_or("");
-    let table = Table::new(flavour.admin_routes());
-    let Routing::Found {
-        handler, params, ..
-    } = table.lookup("POST", path)
-    else {
-        return text(404, "no such action");
-    };
-    // The flavour's handler sees the call as the JSON API would have received it.
-    let call = Request {
-        method: "POST".to_string(),
-        path: format!("/_admin{path}"),
-        query: String::new(),
-        mount: String::new(),
-        headers: Vec::new(),
-        body: crate::http::Body::Complete(Vec::new()),
-        remote: ctx.req.remote,
-        secure: ctx.req.secure,
-    };
     let back_to = format!("/tenants?flavour={}", enc(flavour.name()));
-    match handler(ctx.app, &call, &params) {
-        Ok(_) => back(&back_to, "done"),
-        Err(flavours::AdminError::NotFound(message)) => text(404, message),
-        Err(flavours::AdminError::Failed { what, detail }) => failed(what, &detail),
+    match admin::flavour_call(ctx.app, flavour, "POST", ctx.field("path")) {
+        None => text(404, "no such action"),
+        Some(Ok(_)) => back(&back_to, "done"),
+        Some(Err(e)) => refused(&e),
     }
 }
 
 /// `POST /tenant-sets/{id}/delete`.
-pub fn delete_set(ctx: &Ctx, id: &str) -> Response {
-    match crate::tenants::delete(ctx.app, id) {
-        Ok(true) => back("/tenants", "set-deleted"),
-        Ok(false) => text(404, "no such tenant set"),
-        Err(e) => failed("deleting a tenant set", &e),
+pub fn delete_set(ctx: &Ctx, params: &Params) -> Response {
+    match admin::delete_tenant_set(ctx.app, params.get("id")) {
+        Ok(()) => back("/tenants", "set-deleted"),
+        Err(e) => refused(&e),
     }
 }

@@ -198,11 +198,21 @@ impl RecordRow {
 pub struct RecordAction {
     pub label: &'static str,
     pub path: String,
+    pub kind: ActionKind,
 }
 
-/// An admin call a flavour adds: its answer (200), or why not; `admin.rs` renders both in
-/// the admin API's format.
-pub type AdminHandler = fn(&App, &Request, &crate::router::Params) -> Result<Value, AdminError>;
+/// What an action does, as far as its button's look goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    /// Moves a record on (approve).
+    Ordinary,
+    /// Refuses or removes something for good (reject, delete): the button warns.
+    Destructive,
+}
+
+/// An admin call a flavour adds, on the `{name}` segments of its path: its answer (200), or
+/// why not. It knows no HTTP: the admin API and the console both reach it (`admin`).
+pub type AdminHandler = fn(&App, &crate::router::Params) -> Result<Value, AdminError>;
 
 /// Why a flavour's admin call did not succeed.
 #[derive(Debug)]

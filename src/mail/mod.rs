@@ -8,6 +8,7 @@
 //! not kept at rest longer than needed (`scrub`): without `--admin-token` the stored copy
 //! loses them once the mail is delivered (or given up); with it, once the link expired.
 
+pub mod outbox;
 mod sender;
 mod transport;
 

@@ -594,3 +594,153 @@ fn a_request_shows_its_deviations_from_the_vendor_s_contract() {
     );
     assert!(shown.body.contains("refused"), "{}", shown.body);
 }
+
+/// The methods in the order an `Allow` header lists them.
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// Each path of a route list (its `{name}` segments filled in), and the methods that work on
+/// it: those of every template it matches.
+fn paths_of(operations: &[(&str, &str)]) -> Vec<(String, Vec<&'static str>)> {
+    let fill = |template: &str| {
+        template
+            .split('/')
+            .map(|s| if s.starts_with('{') { "1" } else { s })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let matches = |template: &str, path: &str| {
+        let (t, p): (Vec<&str>, Vec<&str>) =
+            (template.split('/').collect(), path.split('/').collect());
+        t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p)
+    };
+    let mut paths: Vec<(String, Vec<&'static str>)> = Vec::new();
+    for (_, template) in operations {
+        let path = fill(template);
+        if paths.iter().any(|(p, _)| *p == path) {
+            continue;
+        }
+        let methods = METHODS
+            .into_iter()
+            .filter(|m| {
+                operations
+                    .iter()
+                    .any(|(om, t)| om == m && matches(t, &path))
+            })
+            .collect();
+        paths.push((path, methods));
+    }
+    paths
+}
+
+/// Every `/_admin` path, of the JSON API and of the console, answers a method it does not
+/// take with 405 and an `Allow` that lists exactly the methods that work.
+#[test]
+fn every_admin_path_refuses_other_methods_with_what_it_allows() {
+    let server = Server::start();
+    let console = Console::sign_in(&server);
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let api = paths_of(&clientele::admin_api::operations());
+    let pages = paths_of(&clientele::console::operations());
+    assert!(api.len() > 10 && pages.len() > 15, "{api:?} {pages:?}");
+    for (paths, auth) in [
+        (&api, ("Authorization", bearer.as_str())),
+        (&pages, ("Cookie", console.cookie.as_str())),
+    ] {
+        for (path, allowed) in paths {
+            let url = format!("/_admin{path}");
+            let allow = allowed.join(", ");
+            for method in METHODS.iter().filter(|m| !allowed.contains(m)) {
+                let reply = server.call(method, &url, &[auth], None);
+                assert_eq!(reply.status, 405, "{method} {url}: {}", reply.body);
+                assert_eq!(
+                    reply.header("Allow"),
+                    Some(allow.as_str()),
+                    "{method} {url}"
+                );
+            }
+        }
+    }
+    // What the JSON API allows works: no listed method of a path is refused as a method.
+    for (path, allowed) in &api {
+        for method in allowed {
+            let url = format!("/_admin{path}");
+            let reply = server.call(method, &url, &[("Authorization", &bearer)], None);
+            assert_ne!(reply.status, 405, "{method} {url}: {}", reply.body);
+            assert!(
+                !reply.body.contains("no such admin call"),
+                "{method} {url} is listed: {}",
+                reply.body
+            );
+        }
+    }
+}
+
+/// Markup in every field a page shows: what a flavour stored, the journal kept, a fault
+/// rule said, a query or a form asked for.
+const HOSTILE: &str = "\"><script>alert(1)</script><b a='";
+
+/// Every console page shows hostile values as text: none becomes markup or leaves its
+/// attribute.
+#[test]
+fn every_page_shows_hostile_values_as_text() {
+    let server = Server::start();
+    let fields = json!({"client": {"company_name": HOSTILE, "email": "x@example.com",
+                                   "first_name": HOSTILE, "last_name": HOSTILE}});
+    let created = server.post(
+        "/mx/clients",
+        &[
+            ("Accept", crate::support::MX_ACCEPT),
+            ("Authorization", crate::support::MX_DEMO_AUTH),
+            ("Content-Type", "application/json"),
+            ("X-Hostile", HOSTILE),
+        ],
+        &fields.to_string(),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    let rule = json!({"path": HOSTILE, "status": 503, "body": {"error": HOSTILE}, "times": 1});
+    let added = server.admin("POST", "/faults", Some(&rule.to_string()));
+    assert_eq!(added.status, 201, "{}", added.body);
+    let console = Console::sign_in(&server);
+    let q = urlencode(HOSTILE);
+    let mail_id = server.admin("GET", "/mail", None).json()["messages"][0]["id"]
+        .as_u64()
+        .expect("the invitation");
+    let request_id = server.admin("GET", "/requests", None).json()["requests"][0]["id"]
+        .as_u64()
+        .expect("the create");
+    let pages = [
+        format!("/outbox?to={q}&state={q}&before={q}"),
+        "/outbox".to_string(),
+        format!("/outbox/{mail_id}"),
+        format!("/requests?flavour={q}&tenant={q}&status={q}&path={q}"),
+        "/requests".to_string(),
+        format!("/requests/{request_id}"),
+        format!("/tenants?flavour={q}&offset={q}"),
+        "/tenants".to_string(),
+        format!("/controls?note={q}"),
+    ];
+    for page in &pages {
+        let reply = console.get(page);
+        assert_eq!(reply.status, 200, "{page}: {}", reply.body);
+        assert!(
+            !reply.body.contains("<script>alert"),
+            "{page}: {}",
+            reply.body
+        );
+        assert!(!reply.body.contains("<b a="), "{page}: {}", reply.body);
+    }
+    // The values are there, as text.
+    let mail = console.get(&format!("/outbox/{mail_id}"));
+    assert!(
+        mail.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{}",
+        mail.body
+    );
+    let refused = console.post("/faults", &[("path", HOSTILE), ("status", HOSTILE)], true);
+    assert_eq!(refused.status, 400);
+    assert!(!refused.body.contains("<script>alert"), "{}", refused.body);
+}
+
+fn urlencode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}

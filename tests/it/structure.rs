@@ -208,3 +208,128 @@ fn a_request_arriving_during_shutdown_is_answered_503() {
     drop(server);
     assert_eq!(status_of(&mut socket), "503");
 }
+
+/// The console's sign-in of one server: its session cookie.
+fn console_session(server: &Server) -> String {
+    let form = call("GET", &format!("{}/_admin/", server.url()), &[], None);
+    let double = crate::support::set_cookie(&form, "clientele_console_csrf").expect("a cookie");
+    let needle = "name=\"csrf\" value=\"";
+    let at = form.body.find(needle).expect("a CSRF field") + needle.len();
+    let csrf = &form.body[at..at + form.body[at..].find('"').expect("a quote")];
+    let signed = call(
+        "POST",
+        &format!("{}/_admin/console/signin", server.url()),
+        &[
+            ("Cookie", double.as_str()),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(format!("csrf={csrf}&token={}", clientele::testing::ADMIN_TOKEN).as_bytes()),
+    );
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    crate::support::set_cookie(&signed, "clientele_console").expect("a session cookie")
+}
+
+/// Two servers in one process with one admin token: a console session of one does not open
+/// the other's console.
+#[test]
+fn in_process_servers_keep_their_console_sessions_apart() {
+    let (one, other) = (Server::start(), Server::start());
+    let cookie = console_session(&one);
+    let outbox = |server: &Server| {
+        let url = format!("{}/_admin/console/outbox", server.url());
+        call("GET", &url, &[("Cookie", cookie.as_str())], None).status
+    };
+    assert_eq!(outbox(&one), 200);
+    assert_eq!(
+        outbox(&other),
+        303,
+        "the other server sends the browser to sign in"
+    );
+}
+
+/// The text of every `.rs` file under `src/<dir>` (or the one file `src/<dir>.rs`), by path.
+fn sources(dir: &str) -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    let mut pending = vec![root.join(dir), root.join(format!("{dir}.rs"))];
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("a readable folder") {
+                pending.push(entry.expect("an entry").path());
+            }
+        } else if path.is_file() && path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).expect("a readable file");
+            found.push((path.display().to_string(), text));
+        }
+    }
+    found
+}
+
+/// HTML is written with templates that escape what they are given: only `markup.rs` turns a
+/// string into markup as it is, and the console writes neither HTML by hand nor SQL (both
+/// are the templates' and the admin operations').
+#[test]
+fn markup_is_trusted_in_one_place_and_the_console_has_no_sql_or_hand_written_html() {
+    for (path, text) in sources("") {
+        if !path.ends_with("src/markup.rs") {
+            assert!(
+                !text.contains("PreEscaped"),
+                "{path} makes markup of a string"
+            );
+        }
+    }
+    let console = sources("console");
+    assert!(console.len() > 3);
+    for (path, text) in console {
+        for sql in ["SELECT ", "UPDATE ", "DELETE FROM", "INSERT ", "prepare"] {
+            assert!(!text.contains(sql), "{path} has SQL ({sql})");
+        }
+        for html in ["format!(\"<", "\"<form", "\"<p", "\"<a ", "escape_html"] {
+            assert!(!text.contains(html), "{path} writes HTML by hand ({html})");
+        }
+    }
+}
+
+/// No function of the admin side, the mail or the server's dispatch is over 80 lines: each
+/// parses, acts or renders.
+#[test]
+fn admin_console_mail_and_server_functions_are_short() {
+    let mut files = Vec::new();
+    for dir in [
+        "admin",
+        "admin_api",
+        "console",
+        "mail",
+        "server",
+        "startup",
+        "record",
+        "tls",
+    ] {
+        files.extend(sources(dir));
+    }
+    for (path, text) in files {
+        let lines: Vec<&str> = text.lines().collect();
+        for (start, line) in lines.iter().enumerate() {
+            let trimmed = line.trim_start();
+            let is_fn = [
+                "fn ",
+                "pub fn ",
+                "pub(crate) fn ",
+                "const fn ",
+                "pub const fn ",
+            ]
+            .iter()
+            .any(|p| trimmed.starts_with(p));
+            if !is_fn || trimmed.ends_with(';') {
+                continue;
+            }
+            // The function ends at the first `}` as indented as its `fn`.
+            let closing = format!("{}}}", &line[..line.len() - trimmed.len()]);
+            let end = lines[start..]
+                .iter()
+                .position(|l| l.trim_end() == closing)
+                .map_or(0, |n| n + 1);
+            assert!(end <= 80, "{path}:{}: {trimmed} is {end} lines", start + 1);
+        }
+    }
+}

@@ -3,8 +3,8 @@
 //! recipient by first name, names the company and the processor, and gives the link's expiry.
 
 use crate::clock::iso_seconds;
-use crate::http::escape_html;
 use crate::mail::Mail;
+use crate::markup::{html, DOCTYPE};
 
 /// What the mail talks about.
 pub struct Invitation<'a> {
@@ -34,24 +34,26 @@ pub fn registration_mail(inv: &Invitation, link: &str, expires_at_ms: i64, ttl_m
         processor = inv.processor_name,
         company = inv.company_name,
     );
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">\
-         <p>Hello {first},</p>\
-         <p>{processor} has enabled <b>{company}</b> on MX. Use this one-time link to register \
-         on the MX Client Dashboard:</p>\
-         <p><a href=\"{link}\" style=\"display:inline-block;padding:10px 18px;background:#1b5fd1;\
-         color:#fff;border-radius:6px;text-decoration:none\">Register</a></p>\
-         <p style=\"font-size:90%\">Or open {link}</p>\
-         <p>The link works once and expires on {expiry}. If it has expired, ask {processor} to \
-         send a new invitation.</p>\
-         <p style=\"color:#666\">If you were not expecting this e-mail, you can ignore it.</p>\
-         </body></html>",
-        first = escape_html(inv.first_name),
-        processor = escape_html(inv.processor_name),
-        company = escape_html(inv.company_name),
-        link = escape_html(link),
-        expiry = escape_html(&expiry),
-    );
+    let button = "display:inline-block;padding:10px 18px;background:#1b5fd1;color:#fff;\
+                  border-radius:6px;text-decoration:none";
+    let html = html! {
+        (DOCTYPE)
+        html { body style="font-family:sans-serif;line-height:1.5" {
+            p { "Hello " (inv.first_name) "," }
+            p {
+                (inv.processor_name) " has enabled " b { (inv.company_name) } " on MX. Use this \
+                 one-time link to register on the MX Client Dashboard:"
+            }
+            p { a href=(link) style=(button) { "Register" } }
+            p style="font-size:90%" { "Or open " (link) }
+            p {
+                "The link works once and expires on " (expiry) ". If it has expired, ask "
+                (inv.processor_name) " to send a new invitation."
+            }
+            p style="color:#666" { "If you were not expecting this e-mail, you can ignore it." }
+        } }
+    }
+    .into_string();
     Mail {
         flavour: "mx",
         to: inv.email.to_string(),
@@ -73,16 +75,18 @@ pub fn already_registered_mail(inv: &Invitation, login_url: &str) -> Mail {
         processor = inv.processor_name,
         company = inv.company_name,
     );
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">\
-         <p>Hello {first},</p><p>{processor} invited <b>{company}</b> to the MX Client Dashboard \
-         again, but you have registered already.</p><p><a href=\"{url}\">Sign in</a></p>\
-         </body></html>",
-        first = escape_html(inv.first_name),
-        processor = escape_html(inv.processor_name),
-        company = escape_html(inv.company_name),
-        url = escape_html(login_url),
-    );
+    let html = html! {
+        (DOCTYPE)
+        html { body style="font-family:sans-serif;line-height:1.5" {
+            p { "Hello " (inv.first_name) "," }
+            p {
+                (inv.processor_name) " invited " b { (inv.company_name) } " to the MX Client \
+                 Dashboard again, but you have registered already."
+            }
+            p { a href=(login_url) { "Sign in" } }
+        } }
+    }
+    .into_string();
     Mail {
         flavour: "mx",
         to: inv.email.to_string(),

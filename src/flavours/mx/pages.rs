@@ -1,7 +1,7 @@
 //! The Client Dashboard's HTML, in the shared page shell (`crate::pages`) with MX's look.
-//! Every value is escaped here; callers pass plain text.
+//! Pages are maud templates (`markup`): every value is escaped; callers pass plain text.
 
-use crate::http::escape_html as esc;
+use crate::markup::{html, Markup};
 use crate::pages::{error_box, Look};
 
 const STYLE: &str = "\
@@ -23,8 +23,8 @@ pub const LOOK: Look = Look {
     style: STYLE,
 };
 
-/// A whole page around `body` (already HTML).
-pub fn page(title: &str, body: &str) -> String {
+/// A whole page around `body`.
+pub fn page(title: &str, body: Markup) -> String {
     crate::pages::page(&LOOK, title, body)
 }
 
@@ -40,50 +40,43 @@ pub struct RegisterForm<'a> {
 }
 
 pub fn register(form: &RegisterForm) -> String {
-    let body = format!(
-        "<h1>Register {company}</h1>{error}\
-         <p>You are registering as <b>{email}</b>. Choose a password to finish.</p>\
-         <form method=\"post\" action=\"{action}\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <label for=\"first_name\">First name</label>\
-         <input id=\"first_name\" name=\"first_name\" value=\"{first}\" required maxlength=\"100\">\
-         <label for=\"last_name\">Last name</label>\
-         <input id=\"last_name\" name=\"last_name\" value=\"{last}\" required maxlength=\"100\">\
-         <label for=\"company_name\">Company</label>\
-         <input id=\"company_name\" name=\"company_name\" value=\"{company}\" required maxlength=\"255\">\
-         <label for=\"password\">Password</label>\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required minlength=\"8\">\
-         <label for=\"password_confirmation\">Confirm password</label>\
-         <input id=\"password_confirmation\" name=\"password_confirmation\" type=\"password\" \
-         autocomplete=\"new-password\" required minlength=\"8\">\
-         <button type=\"submit\">Register</button></form>",
-        company = esc(form.company_name),
-        error = error_box(form.error),
-        email = esc(form.email),
-        action = esc(form.action),
-        csrf = esc(form.csrf),
-        first = esc(form.first_name),
-        last = esc(form.last_name),
-    );
-    page("Register", &body)
+    let body = html! {
+        h1 { "Register " (form.company_name) }
+        (error_box(form.error))
+        p { "You are registering as " b { (form.email) } ". Choose a password to finish." }
+        form method="post" action=(form.action) {
+            input type="hidden" name="csrf" value=(form.csrf);
+            label for="first_name" { "First name" }
+            input id="first_name" name="first_name" value=(form.first_name) required maxlength="100";
+            label for="last_name" { "Last name" }
+            input id="last_name" name="last_name" value=(form.last_name) required maxlength="100";
+            label for="company_name" { "Company" }
+            input id="company_name" name="company_name" value=(form.company_name) required maxlength="255";
+            label for="password" { "Password" }
+            input id="password" name="password" type="password" autocomplete="new-password" required minlength="8";
+            label for="password_confirmation" { "Confirm password" }
+            input id="password_confirmation" name="password_confirmation" type="password"
+                autocomplete="new-password" required minlength="8";
+            button type="submit" { "Register" }
+        }
+    };
+    page("Register", body)
 }
 
 pub fn login(action: &str, csrf: &str, email: &str, error: Option<&str>) -> String {
-    let body = format!(
-        "<h1>Sign in</h1>{error}\
-         <form method=\"post\" action=\"{action}\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <label for=\"email\">E-mail</label>\
-         <input id=\"email\" name=\"email\" type=\"email\" value=\"{email}\" autocomplete=\"username\" required>\
-         <label for=\"password\">Password</label>\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-         <button type=\"submit\">Sign in</button></form>",
-        error = error_box(error),
-        action = esc(action),
-        csrf = esc(csrf),
-        email = esc(email),
-    );
-    page("Sign in", &body)
+    let body = html! {
+        h1 { "Sign in" }
+        (error_box(error))
+        form method="post" action=(action) {
+            input type="hidden" name="csrf" value=(csrf);
+            label for="email" { "E-mail" }
+            input id="email" name="email" type="email" value=(email) autocomplete="username" required;
+            label for="password" { "Password" }
+            input id="password" name="password" type="password" autocomplete="current-password" required;
+            button type="submit" { "Sign in" }
+        }
+    };
+    page("Sign in", body)
 }
 
 /// A page that explains a dead end (a used or expired link, a stale form) and what to do.
@@ -106,32 +99,79 @@ pub struct Overview {
 }
 
 pub fn dashboard(o: &Overview, logout_action: &str, csrf: &str) -> String {
+    let contact = format!("{} {}", o.first_name, o.last_name);
+    let enrolled_by = format!("{} ({})", o.processor_name, o.processor_id);
     let rows = [
         ("Company", &o.company_name),
-        ("Contact", &format!("{} {}", o.first_name, o.last_name)),
+        ("Contact", &contact),
         ("E-mail", &o.email),
-        (
-            "Enrolled by",
-            &format!("{} ({})", o.processor_name, o.processor_id),
-        ),
+        ("Enrolled by", &enrolled_by),
         ("Client ID", &o.client_id),
         ("Status", &o.status),
         ("Created", &o.created),
         ("Registered", &o.registered),
-    ]
-    .iter()
-    .map(|(k, v)| format!("<dt>{}</dt><dd>{}</dd>", esc(k), esc(v)))
-    .collect::<String>();
-    let body = format!(
-        "<h1>Welcome, {first}</h1><p>{company} is registered on MX. Keep these details at \
-         hand when you talk to {processor} or to MX.</p><dl id=\"overview\">{rows}</dl>\
-         <form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"csrf\" \
-         value=\"{csrf}\"><button type=\"submit\">Sign out</button></form>",
-        first = esc(&o.first_name),
-        company = esc(&o.company_name),
-        processor = esc(&o.processor_name),
-        action = esc(logout_action),
-        csrf = esc(csrf),
-    );
-    page("Overview", &body)
+    ];
+    let body = html! {
+        h1 { "Welcome, " (o.first_name) }
+        p {
+            (o.company_name) " is registered on MX. Keep these details at hand when you talk to "
+            (o.processor_name) " or to MX."
+        }
+        dl #overview {
+            @for (name, value) in rows { dt { (name) } dd { (value) } }
+        }
+        form method="post" action=(logout_action) {
+            input type="hidden" name="csrf" value=(csrf);
+            button type="submit" { "Sign out" }
+        }
+    };
+    page("Overview", body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = "\"><script>alert(1)</script><b a='";
+
+    /// Every field of every page, hostile: each shows as text, none leaves its element or
+    /// attribute.
+    #[test]
+    fn every_page_shows_hostile_values_as_text() {
+        let register = register(&RegisterForm {
+            action: HOSTILE,
+            csrf: HOSTILE,
+            email: HOSTILE,
+            first_name: HOSTILE,
+            last_name: HOSTILE,
+            company_name: HOSTILE,
+            error: Some(HOSTILE),
+        });
+        let overview = Overview {
+            client_id: HOSTILE.into(),
+            company_name: HOSTILE.into(),
+            first_name: HOSTILE.into(),
+            last_name: HOSTILE.into(),
+            email: HOSTILE.into(),
+            status: HOSTILE.into(),
+            processor_id: HOSTILE.into(),
+            processor_name: HOSTILE.into(),
+            created: HOSTILE.into(),
+            registered: HOSTILE.into(),
+        };
+        let pages = [
+            register,
+            login(HOSTILE, HOSTILE, HOSTILE, Some(HOSTILE)),
+            dashboard(&overview, HOSTILE, HOSTILE),
+            notice(HOSTILE, HOSTILE, Some((HOSTILE, HOSTILE))),
+        ];
+        for page in pages {
+            assert!(!page.contains("<script>"), "{page}");
+            assert!(!page.contains("<b a="), "{page}");
+            assert!(
+                page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{page}"
+            );
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! client.
 
 use crate::clock::iso_seconds;
-use crate::flavours::{Page, RecordAction, RecordRow, Records};
+use crate::flavours::{ActionKind, Page, RecordAction, RecordRow, Records};
 
 pub fn tables(c: &crate::db::Connection, page: Page) -> crate::db::Result<Vec<Records>> {
     let (limit, offset) = page.sql();
@@ -35,10 +35,12 @@ pub fn tables(c: &crate::db::Connection, page: Page) -> crate::db::Result<Vec<Re
                     RecordAction {
                         label: "Approve",
                         path: format!("/reviews/{id}/approve"),
+                        kind: ActionKind::Ordinary,
                     },
                     RecordAction {
                         label: "Reject",
                         path: format!("/reviews/{id}/reject"),
+                        kind: ActionKind::Destructive,
                     },
                 ],
                 cells: vec![

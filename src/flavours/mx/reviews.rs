@@ -89,17 +89,17 @@ pub const ADMIN_ROUTES: &[Route<AdminHandler>] = &[
     Route {
         method: "GET",
         path: "/reviews",
-        handler: |app, _, _| list(app).map_err(|e| failed("listing reviews", e)),
+        handler: |app, _| list(app).map_err(|e| failed("listing reviews", e)),
     },
     Route {
         method: "POST",
         path: "/reviews/{id}/approve",
-        handler: |app, _, params| decided(approve(app, params.get("id"))),
+        handler: |app, params| decided(approve(app, params.get("id"))),
     },
     Route {
         method: "POST",
         path: "/reviews/{id}/reject",
-        handler: |app, _, params| decided(reject(app, params.get("id"))),
+        handler: |app, params| decided(reject(app, params.get("id"))),
     },
 ];
 

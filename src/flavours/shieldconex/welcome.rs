@@ -17,9 +17,10 @@ use crate::db::{OptionalExtension, Transaction};
 use super::error::Error;
 use crate::app::App;
 use crate::clock::iso_seconds;
-use crate::http::{escape_html as esc, form_body, Request, Response};
+use crate::http::{form_body, Request, Response};
 use crate::links::{self, LinkError};
 use crate::mail::{self, Mail};
+use crate::markup::{html, DOCTYPE};
 use crate::pages::{error_box, DeadLinkText, Look};
 
 pub(super) const WELCOME_LINK: &str = "shieldconex.welcome";
@@ -83,21 +84,25 @@ fn welcome_mail(who: &Recipient, link: &str, expires_at_ms: i64) -> Mail {
         first = who.first_name,
         user = who.user_name,
     );
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">\
-         <p>Hello {first},</p>\
-         <p>Welcome to ShieldConex. Your user name is <b>{user}</b>. Use this one-time link to \
-         set your password:</p>\
-         <p><a href=\"{link}\" style=\"display:inline-block;padding:10px 18px;background:#00539b;\
-         color:#fff;border-radius:6px;text-decoration:none\">Set your password</a></p>\
-         <p style=\"font-size:90%\">Or open {link}</p>\
-         <p>The link works once and expires on {expiry}. After that, ask your administrator to \
-         send a new welcome e-mail.</p></body></html>",
-        first = esc(&who.first_name),
-        user = esc(&who.user_name),
-        link = esc(link),
-        expiry = esc(&expiry),
-    );
+    let button = "display:inline-block;padding:10px 18px;background:#00539b;color:#fff;\
+                  border-radius:6px;text-decoration:none";
+    let html = html! {
+        (DOCTYPE)
+        html { body style="font-family:sans-serif;line-height:1.5" {
+            p { "Hello " (who.first_name) "," }
+            p {
+                "Welcome to ShieldConex. Your user name is " b { (who.user_name) }
+                ". Use this one-time link to set your password:"
+            }
+            p { a href=(link) style=(button) { "Set your password" } }
+            p style="font-size:90%" { "Or open " (link) }
+            p {
+                "The link works once and expires on " (expiry) ". After that, ask your \
+                 administrator to send a new welcome e-mail."
+            }
+        } }
+    }
+    .into_string();
     Mail {
         flavour: "shieldconex",
         to: who.email.clone(),
@@ -222,24 +227,21 @@ fn notice(title: &str, message: &str) -> String {
 }
 
 fn form(req: &Request, token: &str, user_name: &str, error: Option<&str>) -> String {
-    let error = error_box(error);
-    let body = format!(
-        "<h1>Set your password</h1>{error}\
-         <p>Choose the password of <b>{user}</b>.</p>\
-         <form method=\"post\" action=\"{action}\">\
-         <label for=\"password\">Password</label>\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" \
-         required minlength=\"{min}\" maxlength=\"{max}\">\
-         <label for=\"password_confirmation\">Confirm password</label>\
-         <input id=\"password_confirmation\" name=\"password_confirmation\" type=\"password\" \
-         autocomplete=\"new-password\" required minlength=\"{min}\">\
-         <button type=\"submit\">Set password</button></form>",
-        user = esc(user_name),
-        action = esc(&format!("{}/welcome/{token}", req.mount)),
-        min = crate::auth::MIN_PASSWORD,
-        max = crate::auth::MAX_PASSWORD,
-    );
-    crate::pages::page(&LOOK, "Set your password", &body)
+    let body = html! {
+        h1 { "Set your password" }
+        (error_box(error))
+        p { "Choose the password of " b { (user_name) } "." }
+        form method="post" action={ (req.mount) "/welcome/" (token) } {
+            label for="password" { "Password" }
+            input id="password" name="password" type="password" autocomplete="new-password"
+                required minlength=(crate::auth::MIN_PASSWORD) maxlength=(crate::auth::MAX_PASSWORD);
+            label for="password_confirmation" { "Confirm password" }
+            input id="password_confirmation" name="password_confirmation" type="password"
+                autocomplete="new-password" required minlength=(crate::auth::MIN_PASSWORD);
+            button type="submit" { "Set password" }
+        }
+    };
+    crate::pages::page(&LOOK, "Set your password", body)
 }
 
 #[cfg(test)]
@@ -261,5 +263,34 @@ mod tests {
         assert!(html.contains("John &lt;Doe&gt;") && !html.contains("<Doe>"));
         assert_eq!(mail.links, vec!["http://x/shieldconex/welcome/t"]);
         assert_eq!(mail.to, "john@example.com");
+    }
+
+    #[test]
+    fn the_set_password_page_shows_hostile_values_as_text() {
+        const HOSTILE: &str = "\"><script>alert(1)</script><b a='";
+        let req = Request {
+            method: "GET".into(),
+            path: "/welcome/t".into(),
+            query: String::new(),
+            mount: HOSTILE.into(),
+            headers: Vec::new(),
+            body: crate::http::Body::Complete(Vec::new()),
+            remote: None,
+            secure: false,
+        };
+        let pages = [
+            form(&req, HOSTILE, HOSTILE, Some(HOSTILE)),
+            notice(HOSTILE, HOSTILE),
+        ];
+        for page in pages {
+            assert!(
+                !page.contains("<script>") && !page.contains("<b a="),
+                "{page}"
+            );
+            assert!(
+                page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{page}"
+            );
+        }
     }
 }
