@@ -34,6 +34,14 @@ pub fn load(config: &Config) -> Result<Option<Tls>, String> {
             cert.display()
         ));
     }
+    if is_encrypted(&private_key) {
+        return Err(format!(
+            "--tls-key {path}: the key is encrypted (protected by a passphrase), which is not \
+             supported; decrypt it once with `openssl pkey -in {path} -out key.pem` and give \
+             that file, readable only by the user that runs clientele",
+            path = key.display()
+        ));
+    }
     PrivateKeyDer::from_pem_slice(&private_key).map_err(|e| {
         format!(
             "--tls-key {}: no PEM private key in it ({e})",
@@ -47,4 +55,12 @@ pub fn load(config: &Config) -> Result<Option<Tls>, String> {
         },
         files: format!("--tls-cert {} --tls-key {}", cert.display(), key.display()),
     }))
+}
+
+/// A PEM key protected by a passphrase: PKCS#8's `ENCRYPTED PRIVATE KEY`, or the older
+/// format's `Proc-Type: 4,ENCRYPTED` header (which the PEM reader takes for bad base64).
+fn is_encrypted(pem: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(pem);
+    text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        || text.contains("Proc-Type: 4,ENCRYPTED")
 }

@@ -466,6 +466,53 @@ fn a_bad_certificate_or_key_fails_startup_naming_the_file() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("private key"), "{stderr}");
 
+    // A key protected by a passphrase, in PKCS#8 and in the older format: named as such,
+    // with the way to decrypt it.
+    let encrypted = certificate.dir.join("encrypted.pem").display().to_string();
+    let traditional = certificate
+        .dir
+        .join("traditional.pem")
+        .display()
+        .to_string();
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("running openssl");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&[
+        "pkey",
+        "-in",
+        &key,
+        "-aes256",
+        "-passout",
+        "pass:secret",
+        "-out",
+        &encrypted,
+    ]);
+    openssl(&[
+        "ec",
+        "-in",
+        &key,
+        "-aes256",
+        "-passout",
+        "pass:secret",
+        "-out",
+        &traditional,
+    ]);
+    for path in [&encrypted, &traditional] {
+        let (code, stderr) = failed_start(&["--tls-cert", &cert, "--tls-key", path], &[]);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(stderr.contains(path.as_str()), "{stderr}");
+        assert!(
+            stderr.contains("encrypted") && stderr.contains("openssl pkey"),
+            "{stderr}"
+        );
+    }
+
     // Both or neither, from the environment too.
     let (code, stderr) = failed_start(&["--tls-cert", &cert], &[]);
     assert_eq!(code, Some(1), "{stderr}");
