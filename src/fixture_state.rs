@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 
 use crate::clock::Clock;
-use crate::db::{self, Dialect};
+use crate::db;
 use crate::faults::{Fault, Faults};
 use crate::store::Store;
 
@@ -32,7 +32,7 @@ const FAULTS: &str = "faults";
 
 impl Controls<'_> {
     fn shared(&self) -> bool {
-        self.store.dialect() == Dialect::Postgres
+        self.store.shared_by_instances()
     }
 
     /// Takes the shared clock offset and fault rules into this server (before a request).

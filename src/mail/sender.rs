@@ -331,14 +331,18 @@ fn claim_due(app: &Outbox, now: i64) -> crate::db::Result<Vec<Due>> {
             .collect()
         });
     }
-    let mut rows: Vec<Due> = app.store.write(|tx| {
+    // Without the write lock: rows another instance is leasing right now are locked, and
+    // skipped (SKIP LOCKED), so no two instances lease one row, and mail bookkeeping never
+    // queues behind the requests' writes.
+    let mut rows: Vec<Due> = app.store.write_rows(|tx| {
         tx.prepare_cached(
             "UPDATE mail_outbox SET lease_owner = ?3, lease_until = ?4
              WHERE id IN (SELECT id FROM mail_outbox
                           WHERE status = 'pending' AND next_attempt_at <= ?1
                             AND (lease_until IS NULL OR lease_until < ?1 OR lease_owner = ?3)
                             AND (claimed_len IS NULL OR lease_owner = ?3)
-                          ORDER BY next_attempt_at, id LIMIT ?2)
+                          ORDER BY next_attempt_at, id LIMIT ?2
+                          FOR UPDATE SKIP LOCKED)
              RETURNING id, recipient, subject, text_body, html_body, attempts, created_at",
         )?
         .query_map(
@@ -401,7 +405,8 @@ fn prepare<'a>(
         })
         .collect();
     if transport.mbox_path().is_some() {
-        app.store.write(|tx| {
+        // The rows are this instance's (leased): no other write contends for them.
+        app.store.write_rows(|tx| {
             let mut claim = tx.prepare_cached(
                 "UPDATE mail_outbox SET claimed_len = ?2 WHERE id = ?1 AND status = 'pending'",
             )?;
@@ -731,7 +736,7 @@ fn record(
 ) -> crate::db::Result<()> {
     let now = app.clock.now_ms();
     app.store
-        .write(|tx| record_in(tx, app, row, outcome, give_up_ms, now))
+        .write_rows(|tx| record_in(tx, app, row, outcome, give_up_ms, now))
 }
 
 /// The outcomes of a batch, recorded in one transaction.
@@ -741,7 +746,7 @@ fn record_all(
     give_up_ms: i64,
 ) -> crate::db::Result<()> {
     let now = app.clock.now_ms();
-    app.store.write(|tx| {
+    app.store.write_rows(|tx| {
         for (row, outcome) in outcomes {
             record_in(tx, app, row, outcome, give_up_ms, now)?;
         }
