@@ -370,6 +370,33 @@ def median_ratio(pairs):
     return round(statistics.median(a / b for a, b in pairs), 3)
 
 
+def budgets(results):
+    """Issue 28's budgets, from this run's figures: each with its value, what it must be,
+    and whether it is met."""
+    pg1, pg2, ratios = results["pg1"], results["pg2"], results["ratios"]
+
+    def budget(value, want, met):
+        return {"value": value, "want": want, "met": bool(met)}
+    create_share = ratios["pg1_over_sqlite"]["mx_create"]
+    return {
+        "pg1_creates_share_of_sqlite": budget(create_share, ">= 0.30", create_share >= 0.30),
+        "pg1_create_p99_ms": budget(pg1["mx_create"]["p99_ms"], "<= 50",
+                                    pg1["mx_create"]["p99_ms"] <= 50),
+        "pg1_healthz_p99_ms": budget(pg1["healthz"]["p99_ms"], "<= 20",
+                                     pg1["healthz"]["p99_ms"] <= 20),
+        "pg1_get_p99_ms": budget(pg1["shieldconex_get"]["p99_ms"], "<= 20",
+                                 pg1["shieldconex_get"]["p99_ms"] <= 20),
+        "pg2_healthz_p99_ms": budget(pg2["healthz"]["p99_ms"], "<= 20",
+                                     pg2["healthz"]["p99_ms"] <= 20),
+        "pg2_get_p99_ms": budget(pg2["shieldconex_get"]["p99_ms"], "<= 20",
+                                 pg2["shieldconex_get"]["p99_ms"] <= 20),
+        "pg2_creates_over_pg1": budget(ratios["pg2_over_pg1"]["mx_create"], ">= 1.0",
+                                       ratios["pg2_over_pg1"]["mx_create"] >= 1.0),
+        "postgres_cpu_us_per_create": budget(pg1["mx_create"]["postgres_cpu_us_per_req"],
+                                             "reported", True),
+    }
+
+
 def main():
     started = time.perf_counter()
     binary = t.build()
@@ -460,6 +487,7 @@ def main():
     for setup in SETUPS:
         # Every request of the setup's runs (warm-up included), from the servers' logs.
         results[setup]["server_handler_ms"] = handler_ms.get(setup, {})
+    results["budgets"] = budgets(results)
     results["server_log_problems"] = problems
     results["server_exit_codes_nonzero"] = {k: v for k, v in exits.items() if v != 0}
     results["elapsed_s"] = round(time.perf_counter() - started)
@@ -483,6 +511,9 @@ def main():
               f"{r['mx_create']['rows_match']}")
     for key, v in results["ratios"].items():
         print(f"{key}: " + ", ".join(f"{k} x{x}" for k, x in v.items()))
+    for name, b in results["budgets"].items():
+        print(f"budget {name}: {b['value']} (want {b['want']}): "
+              f"{'met' if b['met'] else 'NOT met'}")
     if problems:
         print(f"server logs worth a look: {', '.join(problems)} (in {path})")
     print(f"({results['elapsed_s']} s; figures in {path})")

@@ -71,7 +71,13 @@ pub struct SqliteStore {
     /// When the writer was last taken (ms on `clock_ms`): a writer held far longer than any
     /// write takes is one waiting for a lock another process holds.
     writer_taken_ms: AtomicU64,
+    /// The last `writable` probe: when, and what it found (a health check polled in a
+    /// loop probes at most once per `PROBE_EVERY`, not once per request).
+    last_probe: Mutex<Option<(Instant, Result<(), String>)>>,
 }
+
+/// How long a `writable` probe's finding stands.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 /// A writer held this long is stuck, not busy (`writable`).
 const STUCK_WRITER: Duration = Duration::from_secs(2);
@@ -256,6 +262,7 @@ impl SqliteStore {
             storage_failure: Mutex::new(None),
             failing: Default::default(),
             writer_taken_ms: AtomicU64::new(0),
+            last_probe: Mutex::new(None),
         };
         if let Some(path) = &store.path {
             spawn_checkpointer(path.clone(), store.checkpoints.clone());
@@ -361,22 +368,7 @@ impl SqliteStore {
     /// the last commit, and a write transaction can begin now (not while a group is open:
     /// then the writes under way tell).
     pub fn writable(&self) -> Result<(), db::Error> {
-        match self.writer.try_lock() {
-            Ok(mut writer) => {
-                if writer.tx.is_none() {
-                    writer.probe().map_err(db::Error::from)?;
-                }
-            }
-            Err(_) => {
-                let held_ms =
-                    clock_ms().saturating_sub(self.writer_taken_ms.load(Ordering::Relaxed));
-                if held_ms > STUCK_WRITER.as_millis() as u64 {
-                    return Err(db::Error::Unavailable(format!(
-                        "a write has waited {held_ms} ms: the database is locked or not answering"
-                    )));
-                }
-            }
-        }
+        self.probed().map_err(db::Error::Unavailable)?;
         match &*self
             .storage_failure
             .lock()
@@ -384,6 +376,43 @@ impl SqliteStore {
         {
             Some(why) => Err(db::Error::Unavailable(why.clone())),
             None => Ok(()),
+        }
+    }
+
+    /// The finding of the last probe while it stands, else of a new one.
+    fn probed(&self) -> Result<(), String> {
+        let mut last = self.last_probe.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, found)) = &*last {
+            if at.elapsed() < PROBE_EVERY {
+                return found.clone();
+            }
+        }
+        let found = self.probe_now();
+        *last = Some((Instant::now(), found.clone()));
+        found
+    }
+
+    /// Tries a write that is rolled back, unless the writer is busy: then only a writer held
+    /// far longer than any write takes counts against the database.
+    fn probe_now(&self) -> Result<(), String> {
+        match self.writer.try_lock() {
+            Ok(mut writer) => {
+                self.writer_taken_ms.store(clock_ms(), Ordering::Relaxed);
+                if writer.tx.is_none() {
+                    writer.probe().map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }
+            Err(_) => {
+                let taken = self.writer_taken_ms.load(Ordering::Relaxed);
+                let held_ms = clock_ms().saturating_sub(taken);
+                if held_ms > STUCK_WRITER.as_millis() as u64 {
+                    return Err(format!(
+                        "a write has waited {held_ms} ms: the database is locked or not answering"
+                    ));
+                }
+                Ok(())
+            }
         }
     }
 
