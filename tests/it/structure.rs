@@ -417,8 +417,10 @@ fn import_graph() -> std::collections::BTreeMap<String, BTreeSet<String>> {
             }
         }
     }
-    let mut graph: std::collections::BTreeMap<String, BTreeSet<String>> =
-        modules.iter().map(|m| (m.clone(), BTreeSet::new())).collect();
+    let mut graph: std::collections::BTreeMap<String, BTreeSet<String>> = modules
+        .iter()
+        .map(|m| (m.clone(), BTreeSet::new()))
+        .collect();
     for (module, text) in &files {
         for name in crate_paths(text) {
             let target = match macros.get(name) {
