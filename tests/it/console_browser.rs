@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::browser::{poll, Browser};
+use crate::browser::{poll, Browser, PHONE};
 use crate::support::{Server, TempDir, ADMIN_TOKEN, MX_ACCEPT, MX_DEMO_AUTH};
 
 /// A desktop viewport, for the screenshots.
@@ -51,6 +51,47 @@ fn wait_text(browser: &Browser, css: &str, needle: &str) {
             browser.current_url()
         );
     }
+}
+
+/// Signs `browser` in to the console of `server` with the admin token.
+fn sign_in(browser: &Browser, server: &Server) {
+    let console = format!("{}/_admin/console", server.url);
+    browser.goto(&format!("{console}/outbox"));
+    browser.wait_for_url(&format!("{}/_admin/", server.url));
+    browser.find("#token").type_text(ADMIN_TOKEN);
+    browser.find("button[type=submit]").click();
+    browser.wait_for_url(&format!("{console}/outbox"));
+}
+
+/// On the page open in `browser`, the document is no wider than the viewport, every table
+/// sits in a box that scrolls sideways, and the table `css` (wider than a phone) scrolls in
+/// its box.
+fn assert_tables_scroll_in_their_box(browser: &Browser, css: &str) {
+    let page = browser.current_url();
+    let widths = browser.execute(
+        "const table = document.querySelector(arguments[0]);
+         const box = table.parentElement;
+         box.scrollLeft = 40;
+         const moved = box.scrollLeft;
+         box.scrollLeft = 0;
+         const boxed = [...document.querySelectorAll('table')].filter(t =>
+             getComputedStyle(t.parentElement).overflowX === 'auto').length;
+         return {document: document.documentElement.scrollWidth, viewport: window.innerWidth,
+                 table: table.offsetWidth, box: box.clientWidth, moved,
+                 tables: document.querySelectorAll('table').length, boxed};",
+        json!([css]),
+    );
+    let width = |key: &str| widths[key].as_u64().unwrap_or(u64::MAX);
+    assert_eq!(width("viewport"), u64::from(PHONE.0), "{page}: {widths}");
+    assert!(
+        width("document") <= width("viewport"),
+        "{page} is wider than the screen: {widths}"
+    );
+    assert_eq!(width("boxed"), width("tables"), "{page}: {widths}");
+    assert!(
+        width("table") > width("box") && width("moved") == 40,
+        "{page}: {css} is wider than its box, which scrolls: {widths}"
+    );
 }
 
 /// Saves a screenshot of the viewport as `name` in `$CLIENTELE_SCREENSHOTS`, if set.
@@ -168,4 +209,37 @@ fn an_operator_follows_mail_requests_reviews_and_faults_in_the_console() {
     browser.goto(&format!("{console}/outbox"));
     browser.wait_for_url(&format!("{}/_admin/", server.url));
     browser.find("#token");
+}
+
+#[test]
+#[ignore = "needs chromium and chromedriver; .ci/run installs them and runs it"]
+fn on_a_phone_the_console_s_tables_scroll_in_their_own_box() {
+    let server = Server::builder()
+        .arg("--trusted-networks")
+        .arg("10.0.0.0/8")
+        .arg("--trusted-proxies")
+        .arg("127.0.0.1")
+        .start();
+    // Mail, requests and tenants, with addresses as long as real ones get.
+    for who in ["ana.lima", "bruno.costa", "carla.mendes"] {
+        let email = format!("{who}.accounts-payable@a-rather-long-company-name.example.com");
+        assert_eq!(create(&server, &email, true), 200);
+    }
+    let dir = TempDir::new();
+    let browser = Browser::start(dir.path());
+    browser.set_viewport(PHONE.0, PHONE.1);
+    sign_in(&browser, &server);
+    let console = format!("{}/_admin/console", server.url);
+
+    wait_text(&browser, "#mail", "carla.mendes");
+    assert_tables_scroll_in_their_box(&browser, "#mail");
+    keep_screenshot(&browser, "console-phone-outbox.png");
+
+    browser.goto(&format!("{console}/requests"));
+    wait_text(&browser, "#requests", "POST /mx/clients");
+    assert_tables_scroll_in_their_box(&browser, "#requests");
+
+    browser.goto(&format!("{console}/tenants?flavour=mx"));
+    wait_text(&browser, "main", "carla.mendes");
+    assert_tables_scroll_in_their_box(&browser, "main table");
 }
