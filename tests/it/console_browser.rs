@@ -1,7 +1,8 @@
 //! The admin console in a real headless browser (the machinery of `browser.rs`): sign in
 //! with the admin token, see an MX invitation arrive by live refresh, open it and follow its
 //! link to the Client Dashboard, find the request in the journal, approve a held client,
-//! add a fault and see it applied, sign out. `#[ignore]`d like `browser.rs`; run with
+//! add a fault and see it applied, sign out; and on a phone's width, no page wider than the
+//! screen, its tables scrolling in their own box. `#[ignore]`d like `browser.rs`; run with
 //! `cargo test --test it browser:: -- --ignored`. With `CLIENTELE_SCREENSHOTS=DIR` the main
 //! pages are saved there as PNG (docs/console.md shows them).
 
@@ -63,23 +64,27 @@ fn sign_in(browser: &Browser, server: &Server) {
     browser.wait_for_url(&format!("{console}/outbox"));
 }
 
-/// On the page open in `browser`, the document is no wider than the viewport, every table
-/// sits in a box that scrolls sideways, and the table `css` (wider than a phone) scrolls in
-/// its box.
-fn assert_tables_scroll_in_their_box(browser: &Browser, css: &str) {
+/// On the page open in `browser`, the document is no wider than the phone's viewport and
+/// every table sits in a box that scrolls sideways; the table `wide` (if any), wider than
+/// a phone, scrolls in its box.
+fn assert_fits_a_phone(browser: &Browser, wide: Option<&str>) {
     let page = browser.current_url();
     let widths = browser.execute(
-        "const table = document.querySelector(arguments[0]);
-         const box = table.parentElement;
-         box.scrollLeft = 40;
-         const moved = box.scrollLeft;
-         box.scrollLeft = 0;
-         const boxed = [...document.querySelectorAll('table')].filter(t =>
-             getComputedStyle(t.parentElement).overflowX === 'auto').length;
-         return {document: document.documentElement.scrollWidth, viewport: window.innerWidth,
-                 table: table.offsetWidth, box: box.clientWidth, moved,
-                 tables: document.querySelectorAll('table').length, boxed};",
-        json!([css]),
+        "const tables = [...document.querySelectorAll('table')];
+         const found = {document: document.documentElement.scrollWidth,
+                        viewport: window.innerWidth, tables: tables.length,
+                        boxed: tables.filter(t =>
+                            getComputedStyle(t.parentElement).overflowX === 'auto').length};
+         const table = arguments[0] && document.querySelector(arguments[0]);
+         if (table) {
+             const box = table.parentElement;
+             box.scrollLeft = 40;
+             Object.assign(found, {table: table.offsetWidth, box: box.clientWidth,
+                                   moved: box.scrollLeft});
+             box.scrollLeft = 0;
+         }
+         return found;",
+        json!([wide]),
     );
     let width = |key: &str| widths[key].as_u64().unwrap_or(u64::MAX);
     assert_eq!(width("viewport"), u64::from(PHONE.0), "{page}: {widths}");
@@ -87,11 +92,14 @@ fn assert_tables_scroll_in_their_box(browser: &Browser, css: &str) {
         width("document") <= width("viewport"),
         "{page} is wider than the screen: {widths}"
     );
+    assert!(width("tables") > 0, "{page} has a table: {widths}");
     assert_eq!(width("boxed"), width("tables"), "{page}: {widths}");
-    assert!(
-        width("table") > width("box") && width("moved") == 40,
-        "{page}: {css} is wider than its box, which scrolls: {widths}"
-    );
+    if let Some(wide) = wide {
+        assert!(
+            width("table") > width("box") && width("moved") == 40,
+            "{page}: {wide} is wider than its box, which scrolls: {widths}"
+        );
+    }
 }
 
 /// Saves a screenshot of the viewport as `name` in `$CLIENTELE_SCREENSHOTS`, if set.
@@ -232,14 +240,28 @@ fn on_a_phone_the_console_s_tables_scroll_in_their_own_box() {
     let console = format!("{}/_admin/console", server.url);
 
     wait_text(&browser, "#mail", "carla.mendes");
-    assert_tables_scroll_in_their_box(&browser, "#mail");
+    assert_fits_a_phone(&browser, Some("#mail"));
     keep_screenshot(&browser, "console-phone-outbox.png");
+    browser.find("#mail tbody a").click();
+    wait_text(&browser, "#attempts", "delivered");
+    assert_fits_a_phone(&browser, None);
 
     browser.goto(&format!("{console}/requests"));
     wait_text(&browser, "#requests", "POST /mx/clients");
-    assert_tables_scroll_in_their_box(&browser, "#requests");
+    assert_fits_a_phone(&browser, Some("#requests"));
+    browser.find("#requests tbody a").click();
+    wait_text(&browser, "#headers", "Basic ***");
+    assert_fits_a_phone(&browser, None);
 
     browser.goto(&format!("{console}/tenants?flavour=mx"));
     wait_text(&browser, "main", "carla.mendes");
-    assert_tables_scroll_in_their_box(&browser, "main table");
+    assert_fits_a_phone(&browser, Some("main table"));
+
+    let rule = json!({"flavour": "mx", "path": "/a/rather/long/path/that/names/no/route/at/all",
+                      "status": 503});
+    let added = server.admin("POST", "/faults", Some(&rule.to_string()));
+    assert_eq!(added.status, 201, "{}", added.body);
+    browser.goto(&format!("{console}/controls"));
+    wait_text(&browser, "#faults", "answer 503");
+    assert_fits_a_phone(&browser, None);
 }
