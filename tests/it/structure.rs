@@ -1,5 +1,7 @@
 //! The shape of the program, checked from outside: every flavour's route table is what its
-//! router answers and what its OpenAPI document lists, and in-process servers share nothing.
+//! router answers and what its OpenAPI document lists, in-process servers share nothing,
+//! and the sources keep their rules (markup trusted in one place, short functions, no
+//! circle of imports between the modules of `src/`).
 
 use std::collections::BTreeSet;
 
