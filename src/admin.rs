@@ -300,7 +300,11 @@ pub fn conformance(app: &App, filter: &Filter) -> Result<Value> {
     } else {
         None
     };
-    Ok(app.journal.conformance(filter, stored.as_ref()))
+    let catalogue: Vec<_> = crate::flavours::ALL
+        .iter()
+        .map(|f| (f.name(), f.conformance_rules()))
+        .collect();
+    Ok(app.journal.conformance(filter, stored.as_ref(), &catalogue))
 }
 
 /// The log lines the stderr writer had to drop.

@@ -225,12 +225,25 @@ pub fn counts(
     Ok(counts)
 }
 
+/// Every rule a report can name, by flavour: each flavour's name and its rules
+/// (`Flavour::conformance_rules`). The caller hands it in because the flavours use this
+/// module, so this module must not use them.
+pub type Catalogue<'c> = &'c [(&'static str, &'static [&'static Rule])];
+
 /// The rule whose code is `code`, among every flavour's.
-fn rule_by_code(code: &str) -> Option<&'static Rule> {
-    crate::flavours::ALL
+fn rule_by_code(catalogue: Catalogue, code: &str) -> Option<&'static Rule> {
+    catalogue
         .iter()
-        .flat_map(|f| f.conformance_rules().iter().copied())
+        .flat_map(|(_, rules)| rules.iter().copied())
         .find(|rule| rule.code == code)
+}
+
+/// The flavour named `name`, as the catalogue spells it (the report's names are static).
+fn flavour_named(catalogue: Catalogue, name: Option<&str>) -> Option<&'static str> {
+    catalogue
+        .iter()
+        .map(|(flavour, _)| *flavour)
+        .find(|flavour| Some(*flavour) == name)
 }
 
 /// A request of the journal, as the summary names its examples.
@@ -267,11 +280,13 @@ impl Example<'_> {
 /// were refused), with the first and the last of them still in the journal; `requests` is
 /// how many requests of the journal were looked at. The counts are `stored` ones when
 /// given (they never forget), else the journal's; `uncounted` is how many deviating
-/// requests could not be added to the stored counts.
+/// requests could not be added to the stored counts. A stored count names its rule by code
+/// only: `catalogue` gives the rule.
 pub fn summarize<'e>(
     requests: impl Iterator<Item = (Example<'e>, &'e [Deviation])>,
     stored: Option<&Counts>,
     uncounted: u64,
+    catalogue: Catalogue,
 ) -> Value {
     struct Tally {
         rule: &'static Rule,
@@ -308,13 +323,12 @@ pub fn summarize<'e>(
         // the journal still has an example of it.
         rules.retain(|code, _| stored.rules.contains_key(*code));
         for (code, (flavour, count, refused)) in &stored.rules {
-            let Some(rule) = rule_by_code(code) else {
+            let Some(rule) = rule_by_code(catalogue, code) else {
                 continue;
             };
             let tally = rules.entry(rule.code).or_insert_with(|| Tally {
                 rule,
-                flavour: crate::flavours::by_name(flavour.as_deref().unwrap_or_default())
-                    .map(|f| f.name()),
+                flavour: flavour_named(catalogue, flavour.as_deref()),
                 count: 0,
                 refused: 0,
                 first: Value::Null,
@@ -403,6 +417,7 @@ mod tests {
             .into_iter(),
             None,
             0,
+            &[],
         );
         assert_eq!(summary["requests"], 3);
         assert_eq!(summary["deviating_requests"], 2);
@@ -410,5 +425,32 @@ mod tests {
         assert_eq!(summary["rules"][0]["first"]["id"], 1);
         assert_eq!(summary["rules"][0]["last"]["id"], 3);
         assert_eq!(summary["rules"][0]["last"]["detail"], "isActive");
+    }
+
+    /// Stored counts name a rule by its code: the report finds the rule (and its flavour's
+    /// name) in the catalogue it is given, and leaves out a code no flavour has any more.
+    #[test]
+    fn stored_counts_find_their_rules_in_the_catalogue() {
+        static RULES: [&Rule; 1] = [&ACCEPT];
+        let mut stored = Counts {
+            deviating_requests: 5,
+            ..Counts::default()
+        };
+        stored
+            .rules
+            .insert("test.accept".into(), (Some("test".into()), 4, 3));
+        stored.rules.insert("gone.rule".into(), (None, 1, 0));
+        let summary = summarize(std::iter::empty(), Some(&stored), 0, &[("test", &RULES)]);
+        assert_eq!(summary["counts_from"], "store");
+        assert_eq!(summary["deviating_requests"], 5);
+        let rules = summary["rules"].as_array().expect("rules");
+        assert_eq!(rules.len(), 1, "{summary}");
+        assert_eq!(rules[0]["code"], "test.accept");
+        assert_eq!(rules[0]["flavour"], "test");
+        assert_eq!(rules[0]["rule"], "Send Accept.");
+        assert_eq!(
+            (rules[0]["count"].as_u64(), rules[0]["refused"].as_u64()),
+            (Some(4), Some(3))
+        );
     }
 }

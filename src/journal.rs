@@ -137,11 +137,13 @@ impl Journal {
     }
 
     /// `GET /_admin/conformance`: the deviations of the entries that `filter` keeps,
-    /// summed up per rule, with the `stored` counts when the filter allows them.
+    /// summed up per rule, with the `stored` counts when the filter allows them (their rules
+    /// found in `catalogue`).
     pub fn conformance(
         &self,
         filter: &Filter,
         stored: Option<&crate::conformance::Counts>,
+        catalogue: crate::conformance::Catalogue,
     ) -> Value {
         let ring = self.lock();
         let uncounted = self.uncounted.load(Ordering::Relaxed);
@@ -163,7 +165,7 @@ impl Journal {
                     &k.conformance[..],
                 )
             });
-        crate::conformance::summarize(kept, stored, uncounted)
+        crate::conformance::summarize(kept, stored, uncounted, catalogue)
     }
 
     pub fn list(&self, filter: &Filter) -> Value {

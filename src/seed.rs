@@ -227,6 +227,54 @@ mod tests {
     }
 
     #[test]
+    fn the_demo_seeds_each_vendor_s_examples() {
+        let summary = demo(&Ids::new(None), Default::default()).summary();
+        assert_eq!(summary["mx"]["processors"], 1);
+        assert_eq!(summary["shieldconex"]["users"], 2);
+        assert_eq!(summary["nueve09"]["accounts"], 1);
+        assert_eq!(summary["makeleaps"]["partners"], 1);
+        let err = Document::parse(br#"{"mx": {"processors": [{"id": "P"}]}}"#).unwrap_err();
+        assert!(err.contains("api_key"), "{err}");
+    }
+
+    /// What `Document::parse` says about a document that is not the right shape is
+    /// what serde says about the whole document as one struct, position included.
+    #[test]
+    fn seed_errors_name_the_place_in_the_whole_document() {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Document {
+            #[serde(default)]
+            mx: flavours::mx::seed::Section,
+            #[serde(default)]
+            shieldconex: flavours::shieldconex::seed::Section,
+            #[serde(default)]
+            nueve09: flavours::nueve09::seed::Section,
+            #[serde(default)]
+            makeleaps: flavours::makeleaps::seed::Section,
+        }
+        let documents: [&str; 8] = [
+            r#"{"stripe": {}}"#,
+            r#"{"mx": {"processors": [{"id": "P"}]}}"#,
+            "{\n  \"shieldconex\": {\n    \"users\": [{\"id\": 1}]\n  }\n}",
+            r#"{"mx": {}, "nueve09": {"accounts": [{"api_key": 5}]}}"#,
+            r#"{"makeleaps": 7}"#,
+            r#"{"mx": {}, "mx": {}}"#,
+            r#"{"mx": {}} x"#,
+            r#"{"mx": {"processors": [{"id": "P", "api_key": "k", "colour": 1}]}}"#,
+        ];
+        for text in documents {
+            let whole = serde_json::from_str::<Document>(text)
+                .err()
+                .map(|e| e.to_string());
+            let ours = super::Document::parse(text.as_bytes()).err();
+            assert!(whole.is_some(), "{text}");
+            assert_eq!(ours, whole, "{text}");
+        }
+    }
+
+    #[test]
     fn rejects_unknown_sections_and_fields() {
         let err = Document::parse(br#"{"stripe": {}}"#).unwrap_err();
         assert!(err.contains("stripe"), "{err}");

@@ -48,22 +48,24 @@ fn faults(ctx: &Ctx) -> Markup {
         @if rules.is_empty() {
             p.muted #no-faults { "No fault rules." }
         } @else {
-            table #faults {
-                thead { tr {
-                    th { "#" } th { "Flavour" } th { "Method" } th { "Path" } th { "Does" }
-                    th { "Times left" } th {}
-                } }
-                tbody {
-                    @for rule in &rules {
-                        @let id = rule["id"].as_u64().unwrap_or(0);
-                        tr {
-                            td { (id) }
-                            td { (rule["flavour"].as_str().unwrap_or("any")) }
-                            td { (rule["method"].as_str().unwrap_or("any")) }
-                            td { (rule["path"].as_str().unwrap_or("any")) }
-                            td { (does(rule)) }
-                            td { (rule["times"].as_u64().map_or("until removed".to_string(), |t| t.to_string())) }
-                            td { (ctx.form(&format!("/faults/{id}/delete"), html! {}, "Delete", "danger")) }
+            div.table-box {
+                table #faults {
+                    thead { tr {
+                        th { "#" } th { "Flavour" } th { "Method" } th { "Path" } th { "Does" }
+                        th { "Times left" } th {}
+                    } }
+                    tbody {
+                        @for rule in &rules {
+                            @let id = rule["id"].as_u64().unwrap_or(0);
+                            tr {
+                                td { (id) }
+                                td { (rule["flavour"].as_str().unwrap_or("any")) }
+                                td { (rule["method"].as_str().unwrap_or("any")) }
+                                td { (rule["path"].as_str().unwrap_or("any")) }
+                                td { (does(rule)) }
+                                td { (rule["times"].as_u64().map_or("until removed".to_string(), |t| t.to_string())) }
+                                td { (ctx.form(&format!("/faults/{id}/delete"), html! {}, "Delete", "danger")) }
+                            }
                         }
                     }
                 }

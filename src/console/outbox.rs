@@ -70,21 +70,23 @@ fn label(state: State) -> &'static str {
 
 fn table(rows: &[Summary]) -> Markup {
     html! {
-        table #mail {
-            thead { tr { th { "#" } th { "Created" } th { "To" } th { "Subject" } th { "Flavour" } th { "State" } } }
-            tbody {
-                @for row in rows {
-                    tr {
-                        td { (row.id) }
-                        td { (iso_seconds(row.created_at)) }
-                        td { (row.to) }
-                        td { a href={ (BASE) "/outbox/" (row.id) } { (subject(&row.subject)) } }
-                        td { (row.flavour) }
-                        td class={ "s-" (row.state.name()) } {
-                            @if row.state == State::Retry {
-                                "retry at " (iso_seconds(row.next_attempt_at))
-                            } @else {
-                                (row.state.name())
+        div.table-box {
+            table #mail {
+                thead { tr { th { "#" } th { "Created" } th { "To" } th { "Subject" } th { "Flavour" } th { "State" } } }
+                tbody {
+                    @for row in rows {
+                        tr {
+                            td { (row.id) }
+                            td { (iso_seconds(row.created_at)) }
+                            td { (row.to) }
+                            td { a href={ (BASE) "/outbox/" (row.id) } { (subject(&row.subject)) } }
+                            td { (row.flavour) }
+                            td class={ "s-" (row.state.name()) } {
+                                @if row.state == State::Retry {
+                                    "retry at " (iso_seconds(row.next_attempt_at))
+                                } @else {
+                                    (row.state.name())
+                                }
                             }
                         }
                     }
@@ -205,12 +207,14 @@ fn delivery(mail: &Stored) -> Markup {
             }
         }
         @if !mail.attempt_log.is_empty() {
-            table #attempts {
-                thead { tr { th { "Attempt" } th { "Outcome" } th { "At" } th { "Error" } } }
-                tbody {
-                    @for a in &mail.attempt_log {
-                        @let (outcome, at) = attempt(a);
-                        tr { td { (a.attempt) } td { (outcome) } td { (at) } td { (a.error.as_deref().unwrap_or("")) } }
+            div.table-box {
+                table #attempts {
+                    thead { tr { th { "Attempt" } th { "Outcome" } th { "At" } th { "Error" } } }
+                    tbody {
+                        @for a in &mail.attempt_log {
+                            @let (outcome, at) = attempt(a);
+                            tr { td { (a.attempt) } td { (outcome) } td { (at) } td { (a.error.as_deref().unwrap_or("")) } }
+                        }
                     }
                 }
             }

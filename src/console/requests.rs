@@ -95,18 +95,20 @@ pub fn list(ctx: &Ctx, _: &Params) -> Response {
 
 fn table(entries: &[(u64, Entry)]) -> Markup {
     html! {
-        table #requests {
-            thead { tr { th { "#" } th { "At" } th { "Request" } th { "Status" } th { "Flavour" } th { "Tenant" } th { "ms" } } }
-            tbody {
-                @for (id, e) in entries {
-                    tr {
-                        td { (id) }
-                        td { (iso_millis(e.at_ms)) }
-                        td { a href={ (BASE) "/requests/" (id) } { (e.method) " " (e.path) (query(e)) } }
-                        td class={ "s-" (e.status / 100) } { (e.status) }
-                        td { (e.flavour.unwrap_or("")) }
-                        td { (e.tenant.as_deref().unwrap_or("")) }
-                        td { (format!("{:.1}", e.duration_ms)) }
+        div.table-box {
+            table #requests {
+                thead { tr { th { "#" } th { "At" } th { "Request" } th { "Status" } th { "Flavour" } th { "Tenant" } th { "ms" } } }
+                tbody {
+                    @for (id, e) in entries {
+                        tr {
+                            td { (id) }
+                            td { (iso_millis(e.at_ms)) }
+                            td { a href={ (BASE) "/requests/" (id) } { (e.method) " " (e.path) (query(e)) } }
+                            td class={ "s-" (e.status / 100) } { (e.status) }
+                            td { (e.flavour.unwrap_or("")) }
+                            td { (e.tenant.as_deref().unwrap_or("")) }
+                            td { (format!("{:.1}", e.duration_ms)) }
+                        }
                     }
                 }
             }
@@ -166,9 +168,11 @@ pub fn show(ctx: &Ctx, params: &Params) -> Response {
         }
         (conformance(&deviations))
         h2 { "Request headers" }
-        table #headers { tbody {
-            @for (name, value) in &e.headers { tr { th { (name) } td { (value) } } }
-        } }
+        div.table-box {
+            table #headers { tbody {
+                @for (name, value) in &e.headers { tr { th { (name) } td { (value) } } }
+            } }
+        }
         h2 { "Request body" }
         pre #body { (pretty(&e.body)) }
         h2 { "Answer body" }
@@ -186,21 +190,23 @@ fn conformance(deviations: &[Deviation]) -> Markup {
         @if deviations.is_empty() {
             p #conformance { "No deviation from the vendor's contract." }
         } @else {
-            table #conformance {
-                thead { tr { th { "Rule" } th { "What the vendor requires" } th { "Source" } th { "Here" } } }
-                tbody {
-                    @for d in deviations {
-                        tr {
-                            td { code { (d.rule.code) } }
-                            td { (d.rule.rule) }
-                            td {
-                                @if d.rule.source.starts_with("http") {
-                                    a href=(d.rule.source) rel="noreferrer" { (d.rule.source) }
-                                } @else {
-                                    (d.rule.source)
+            div.table-box {
+                table #conformance {
+                    thead { tr { th { "Rule" } th { "What the vendor requires" } th { "Source" } th { "Here" } } }
+                    tbody {
+                        @for d in deviations {
+                            tr {
+                                td { code { (d.rule.code) } }
+                                td { (d.rule.rule) }
+                                td {
+                                    @if d.rule.source.starts_with("http") {
+                                        a href=(d.rule.source) rel="noreferrer" { (d.rule.source) }
+                                    } @else {
+                                        (d.rule.source)
+                                    }
                                 }
+                                td { (if d.refused { "refused" } else { "accepted, recorded" }) }
                             }
-                            td { (if d.refused { "refused" } else { "accepted, recorded" }) }
                         }
                     }
                 }

@@ -57,17 +57,19 @@ fn records(ctx: &Ctx, flavour: &dyn Flavour, table: &Records) -> Markup {
         @if table.rows.is_empty() {
             p.muted { "None." }
         } @else {
-            table {
-                thead { tr {
-                    @for column in table.columns { th { (column) } }
-                    @if has_actions { th {} }
-                } }
-                tbody {
-                    @for row in &table.rows {
-                        tr {
-                            @for cell in &row.cells { td { (cell) } }
-                            @if has_actions {
-                                td { @for action in &row.actions { (button(ctx, flavour, action)) " " } }
+            div.table-box {
+                table {
+                    thead { tr {
+                        @for column in table.columns { th { (column) } }
+                        @if has_actions { th {} }
+                    } }
+                    tbody {
+                        @for row in &table.rows {
+                            tr {
+                                @for cell in &row.cells { td { (cell) } }
+                                @if has_actions {
+                                    td { @for action in &row.actions { (button(ctx, flavour, action)) " " } }
+                                }
                             }
                         }
                     }
@@ -108,15 +110,17 @@ fn tenant_sets(ctx: &Ctx, sets: &[Summary]) -> Markup {
         @if sets.is_empty() {
             p.muted { "None (" code { "POST /_admin/tenants" } " makes one)." }
         } @else {
-            table #sets {
-                thead { tr { th { "Set" } th { "Created" } th { "Tenants" } th {} } }
-                tbody {
-                    @for set in sets {
-                        tr {
-                            td { (set.id) }
-                            td { (crate::clock::iso_seconds(set.created_at)) }
-                            td { (set.members) }
-                            td { (ctx.form(&format!("/tenant-sets/{}/delete", set.id), html! {}, "Delete", "danger")) }
+            div.table-box {
+                table #sets {
+                    thead { tr { th { "Set" } th { "Created" } th { "Tenants" } th {} } }
+                    tbody {
+                        @for set in sets {
+                            tr {
+                                td { (set.id) }
+                                td { (crate::clock::iso_seconds(set.created_at)) }
+                                td { (set.members) }
+                                td { (ctx.form(&format!("/tenant-sets/{}/delete", set.id), html! {}, "Delete", "danger")) }
+                            }
                         }
                     }
                 }

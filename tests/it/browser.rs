@@ -27,7 +27,7 @@ const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 const EMAIL: &str = "john.foo@mx.com";
 const PASSWORD: &str = "correct horse battery staple";
 /// An iPhone 12-15 sized viewport, in CSS pixels.
-const PHONE: (u32, u32) = (390, 844);
+pub(crate) const PHONE: (u32, u32) = (390, 844);
 
 /// A running `chromedriver`, killed on drop (its browser goes with the session, see
 /// `Browser::drop`).

@@ -1,7 +1,8 @@
 //! The admin console in a real headless browser (the machinery of `browser.rs`): sign in
 //! with the admin token, see an MX invitation arrive by live refresh, open it and follow its
 //! link to the Client Dashboard, find the request in the journal, approve a held client,
-//! add a fault and see it applied, sign out. `#[ignore]`d like `browser.rs`; run with
+//! add a fault and see it applied, sign out; and on a phone's width, no page wider than the
+//! screen, its tables scrolling in their own box. `#[ignore]`d like `browser.rs`; run with
 //! `cargo test --test it browser:: -- --ignored`. With `CLIENTELE_SCREENSHOTS=DIR` the main
 //! pages are saved there as PNG (docs/console.md shows them).
 
@@ -9,7 +10,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::browser::{poll, Browser};
+use crate::browser::{poll, Browser, PHONE};
 use crate::support::{Server, TempDir, ADMIN_TOKEN, MX_ACCEPT, MX_DEMO_AUTH};
 
 /// A desktop viewport, for the screenshots.
@@ -49,6 +50,54 @@ fn wait_text(browser: &Browser, css: &str, needle: &str) {
         panic!(
             "{css:?} never read {needle:?} on {}; the page reads:\n{page}",
             browser.current_url()
+        );
+    }
+}
+
+/// Signs `browser` in to the console of `server` with the admin token.
+fn sign_in(browser: &Browser, server: &Server) {
+    let console = format!("{}/_admin/console", server.url);
+    browser.goto(&format!("{console}/outbox"));
+    browser.wait_for_url(&format!("{}/_admin/", server.url));
+    browser.find("#token").type_text(ADMIN_TOKEN);
+    browser.find("button[type=submit]").click();
+    browser.wait_for_url(&format!("{console}/outbox"));
+}
+
+/// On the page open in `browser`, the document is no wider than the phone's viewport and
+/// every table sits in a box that scrolls sideways; the table `wide` (if any), wider than
+/// a phone, scrolls in its box.
+fn assert_fits_a_phone(browser: &Browser, wide: Option<&str>) {
+    let page = browser.current_url();
+    let widths = browser.execute(
+        "const tables = [...document.querySelectorAll('table')];
+         const found = {document: document.documentElement.scrollWidth,
+                        viewport: window.innerWidth, tables: tables.length,
+                        boxed: tables.filter(t =>
+                            getComputedStyle(t.parentElement).overflowX === 'auto').length};
+         const table = arguments[0] && document.querySelector(arguments[0]);
+         if (table) {
+             const box = table.parentElement;
+             box.scrollLeft = 40;
+             Object.assign(found, {table: table.offsetWidth, box: box.clientWidth,
+                                   moved: box.scrollLeft});
+             box.scrollLeft = 0;
+         }
+         return found;",
+        json!([wide]),
+    );
+    let width = |key: &str| widths[key].as_u64().unwrap_or(u64::MAX);
+    assert_eq!(width("viewport"), u64::from(PHONE.0), "{page}: {widths}");
+    assert!(
+        width("document") <= width("viewport"),
+        "{page} is wider than the screen: {widths}"
+    );
+    assert!(width("tables") > 0, "{page} has a table: {widths}");
+    assert_eq!(width("boxed"), width("tables"), "{page}: {widths}");
+    if let Some(wide) = wide {
+        assert!(
+            width("table") > width("box") && width("moved") == 40,
+            "{page}: {wide} is wider than its box, which scrolls: {widths}"
         );
     }
 }
@@ -168,4 +217,51 @@ fn an_operator_follows_mail_requests_reviews_and_faults_in_the_console() {
     browser.goto(&format!("{console}/outbox"));
     browser.wait_for_url(&format!("{}/_admin/", server.url));
     browser.find("#token");
+}
+
+#[test]
+#[ignore = "needs chromium and chromedriver; .ci/run installs them and runs it"]
+fn on_a_phone_the_console_s_tables_scroll_in_their_own_box() {
+    let server = Server::builder()
+        .arg("--trusted-networks")
+        .arg("10.0.0.0/8")
+        .arg("--trusted-proxies")
+        .arg("127.0.0.1")
+        .start();
+    // Mail, requests and tenants, with addresses as long as real ones get.
+    for who in ["ana.lima", "bruno.costa", "carla.mendes"] {
+        let email = format!("{who}.accounts-payable@a-rather-long-company-name.example.com");
+        assert_eq!(create(&server, &email, true), 200);
+    }
+    let dir = TempDir::new();
+    let browser = Browser::start(dir.path());
+    browser.set_viewport(PHONE.0, PHONE.1);
+    sign_in(&browser, &server);
+    let console = format!("{}/_admin/console", server.url);
+
+    wait_text(&browser, "#mail", "carla.mendes");
+    assert_fits_a_phone(&browser, Some("#mail"));
+    keep_screenshot(&browser, "console-phone-outbox.png");
+    browser.find("#mail tbody a").click();
+    wait_text(&browser, "#attempts", "delivered");
+    assert_fits_a_phone(&browser, None);
+
+    browser.goto(&format!("{console}/requests"));
+    wait_text(&browser, "#requests", "POST /mx/clients");
+    assert_fits_a_phone(&browser, Some("#requests"));
+    browser.find("#requests tbody a").click();
+    wait_text(&browser, "#headers", "Basic ***");
+    assert_fits_a_phone(&browser, None);
+
+    browser.goto(&format!("{console}/tenants?flavour=mx"));
+    wait_text(&browser, "main", "carla.mendes");
+    assert_fits_a_phone(&browser, Some("main table"));
+
+    let rule = json!({"flavour": "mx", "path": "/a/rather/long/path/that/names/no/route/at/all",
+                      "status": 503});
+    let added = server.admin("POST", "/faults", Some(&rule.to_string()));
+    assert_eq!(added.status, 201, "{}", added.body);
+    browser.goto(&format!("{console}/controls"));
+    wait_text(&browser, "#faults", "answer 503");
+    assert_fits_a_phone(&browser, None);
 }

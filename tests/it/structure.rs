@@ -1,5 +1,7 @@
 //! The shape of the program, checked from outside: every flavour's route table is what its
-//! router answers and what its OpenAPI document lists, and in-process servers share nothing.
+//! router answers and what its OpenAPI document lists, in-process servers share nothing,
+//! and the sources keep their rules (markup trusted in one place, short functions, no
+//! circle of imports between the modules of `src/`).
 
 use std::collections::BTreeSet;
 
@@ -332,4 +334,165 @@ fn admin_console_mail_and_server_functions_are_short() {
             assert!(end <= 80, "{path}:{}: {trimmed} is {end} lines", start + 1);
         }
     }
+}
+
+/// The top-level module a file under `src/` belongs to: `src/x.rs` and everything under
+/// `src/x/` are `x`.
+fn module_of(path: &str) -> String {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let relative = std::path::Path::new(path)
+        .strip_prefix(&src)
+        .expect("a file under src/");
+    let first = relative.components().next().expect("a file name");
+    let first = first.as_os_str().to_string_lossy();
+    first.strip_suffix(".rs").unwrap_or(&first).to_string()
+}
+
+/// The text of a source file without its comments (a doc comment may name a path it does
+/// not import).
+fn without_comments(text: &str) -> String {
+    text.lines()
+        .map(|line| line.find("//").map_or(line, |at| &line[..at]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The leading identifier of `text`.
+fn identifier(text: &str) -> &str {
+    let end = text
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+/// The first name of every item of a `use crate::{...}` group, `rest` starting after its `{`.
+fn grouped_names(rest: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let (mut depth, mut at_item) = (1, true);
+    for (at, c) in rest.char_indices() {
+        if at_item && !c.is_whitespace() {
+            names.push(identifier(&rest[at..]));
+            at_item = false;
+        }
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 1 => break,
+            '}' => depth -= 1,
+            ',' if depth == 1 => at_item = true,
+            _ => {}
+        }
+    }
+    names
+}
+
+/// Every name a file reaches through `crate::` (`use crate::x`, `crate::x::y`,
+/// `use crate::{x, y::z}`, `crate::params!`).
+fn crate_paths(text: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    for (at, _) in text.match_indices("crate::") {
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let rest = &text[at + "crate::".len()..];
+        match rest.strip_prefix('{') {
+            Some(group) => names.extend(grouped_names(group)),
+            None => names.push(identifier(rest)),
+        }
+    }
+    names
+}
+
+/// The import graph of `src/`: for each top-level module, the other top-level modules it
+/// names through `crate::` (an exported macro counts as the module that defines it).
+fn import_graph() -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let files: Vec<(String, String)> = sources("")
+        .into_iter()
+        .map(|(path, text)| (module_of(&path), without_comments(&text)))
+        .collect();
+    let modules: BTreeSet<String> = files.iter().map(|(m, _)| m.clone()).collect();
+    let mut macros = std::collections::BTreeMap::new();
+    for (module, text) in &files {
+        for (at, _) in text.match_indices("#[macro_export]") {
+            if let Some(rest) = text[at..].split_once("macro_rules!") {
+                macros.insert(identifier(rest.1.trim_start()).to_string(), module.clone());
+            }
+        }
+    }
+    let mut graph: std::collections::BTreeMap<String, BTreeSet<String>> = modules
+        .iter()
+        .map(|m| (m.clone(), BTreeSet::new()))
+        .collect();
+    for (module, text) in &files {
+        for name in crate_paths(text) {
+            let target = match macros.get(name) {
+                Some(defining) => defining.clone(),
+                None if modules.contains(name) => name.to_string(),
+                None => continue,
+            };
+            if &target != module {
+                graph.get_mut(module).expect("a module").insert(target);
+            }
+        }
+    }
+    graph
+}
+
+/// A circle of imports in `graph` through `from`, if any: `from`, the modules on the way,
+/// and `from` again.
+fn circle_through(
+    graph: &std::collections::BTreeMap<String, BTreeSet<String>>,
+    from: &str,
+) -> Option<Vec<String>> {
+    // Breadth-first, so the circle found is a shortest one.
+    let mut came_from = std::collections::BTreeMap::new();
+    let mut queue = std::collections::VecDeque::from([from.to_string()]);
+    while let Some(module) = queue.pop_front() {
+        for next in &graph[&module] {
+            if next == from {
+                // Back from `module` to `from` (the one module `came_from` does not hold).
+                let mut circle = vec![module.clone()];
+                while let Some(previous) = came_from.get(circle.last().expect("a module")) {
+                    circle.push(String::clone(previous));
+                }
+                circle.reverse();
+                circle.push(from.to_string());
+                return Some(circle);
+            }
+            if !came_from.contains_key(next) && next != from {
+                came_from.insert(next.clone(), module.clone());
+                queue.push_back(next.clone());
+            }
+        }
+    }
+    None
+}
+
+/// No two modules of `src/` import each other, directly or through others: imports go one
+/// way, so each module can be read (and changed) knowing only the ones below it.
+#[test]
+fn no_two_modules_import_each_other() {
+    let graph = import_graph();
+    assert!(graph.len() > 20, "the modules of src/: {graph:?}");
+    assert_eq!(
+        crate_paths("use crate::{a, b::{c, d}};\nuse crate::e;\ncrate::f::g(); crate::params![]"),
+        ["a", "b", "e", "f", "params"]
+    );
+    assert!(graph["server"].contains("startup") && graph["journal"].contains("clock"));
+    let mut circles: Vec<Vec<String>> = Vec::new();
+    for module in graph.keys() {
+        let Some(circle) = circle_through(&graph, module) else {
+            continue;
+        };
+        // One circle is found once per module on it: keep the first.
+        let members: BTreeSet<&String> = circle.iter().collect();
+        if !circles
+            .iter()
+            .any(|c| c.iter().collect::<BTreeSet<_>>() == members)
+        {
+            circles.push(circle);
+        }
+    }
+    let shown: Vec<String> = circles.iter().map(|c| c.join(" → ")).collect();
+    assert!(shown.is_empty(), "import circles:\n{}", shown.join("\n"));
 }
