@@ -111,7 +111,7 @@ pub struct Store {
 }
 
 enum Engine {
-    Sqlite(sqlite::SqliteStore),
+    Sqlite(Box<sqlite::SqliteStore>),
     Postgres(Box<postgres::PgStore>),
 }
 
@@ -132,7 +132,7 @@ impl Store {
         let engine = if is_postgres_url(db) {
             Engine::Postgres(Box::new(postgres::PgStore::open(db, options)?))
         } else {
-            Engine::Sqlite(sqlite::SqliteStore::open(db, options.durability)?)
+            Engine::Sqlite(Box::new(sqlite::SqliteStore::open(db, options.durability)?))
         };
         Ok(Arc::new(Store { engine }))
     }
