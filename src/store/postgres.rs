@@ -30,8 +30,9 @@ pub struct PgStore {
     health: Mutex<Option<PgConn>>,
 }
 
-/// The longest `/healthz` waits for the database's answer (or `--db-timeout`, if shorter).
-const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
+/// The longest `/healthz` waits for the database's answer (or `--db-timeout`, if shorter):
+/// long enough for a round trip on a loaded machine, short enough for a balancer.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Connections not in use, and how many are open in all (in use or idle).
 struct Pool {
@@ -78,7 +79,18 @@ impl PgStore {
         })?;
         migrate(&mut first)?;
         store.lock().idle.push(first);
+        // Made now, while descriptors and the database are to be had: a health check that
+        // first has to connect (under a crowd that holds every descriptor, say) fails for
+        // its own reasons, not the database's. A failure here leaves it to the first check.
+        let health = store.connect_within(store.health_timeout()).ok();
+        *store.health.lock().unwrap_or_else(|e| e.into_inner()) = health;
         Ok(store)
+    }
+
+    /// The longest `/healthz` waits for the database: `HEALTH_TIMEOUT`, or `--db-timeout`
+    /// if that is shorter.
+    fn health_timeout(&self) -> Duration {
+        self.timeout.min(HEALTH_TIMEOUT)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
@@ -229,9 +241,9 @@ impl PgStore {
     }
 
     /// One round trip to the database (`/healthz`), on the health check's own connection,
-    /// answered within a second (or `--db-timeout`) whatever the database does.
+    /// answered within two seconds (or `--db-timeout`) whatever the database does.
     pub fn ping(&self) -> Result<(), db::Error> {
-        let timeout = self.timeout.min(HEALTH_TIMEOUT);
+        let timeout = self.health_timeout();
         let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
         if health.as_ref().is_none_or(PgConn::is_closed) {
             *health = None;
