@@ -509,7 +509,8 @@ fn a_frozen_database_answers_503_within_the_timeout_and_recovers() {
     let health = server.get("/healthz", &[]);
     assert_eq!(health.status, 503, "{}", health.body);
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        // Its own wait (two seconds), with room for a loaded machine.
+        started.elapsed() < Duration::from_secs(4),
         "{:?}",
         started.elapsed()
     );
