@@ -258,13 +258,17 @@ impl PgStore {
     /// Empties every table of this schema but the schema version and the shared fixture
     /// controls (a reset keeps the clock and the faults, as each server's memory does), in the caller's
     /// transaction. Identity columns go on from where they were (outbox ids are never reused).
+    ///
+    /// TRUNCATE locks its tables in the order given. The mail sender's writes run without the
+    /// write lock (`write_rows`) and lock `mail_outbox`, then, through its trigger,
+    /// `mail_attempts`: `mail_outbox` comes first here too, or the two deadlock.
     pub fn delete_all(tx: &db::Transaction) -> db::Result<()> {
         let tables: Vec<String> = tx
             .prepare_cached(
                 "SELECT tablename FROM pg_tables
                  WHERE schemaname = current_schema()
                    AND tablename NOT IN ('clientele_schema', 'clientele_state')
-                 ORDER BY tablename",
+                 ORDER BY tablename <> 'mail_outbox', tablename",
             )?
             .query_map([], |r| r.get(0))?
             .collect::<db::Result<_>>()?;
