@@ -102,6 +102,10 @@ impl From<::postgres::Error> for Error {
                 SqlState::CRASH_SHUTDOWN,
                 SqlState::CANNOT_CONNECT_NOW,
                 SqlState::TOO_MANY_CONNECTIONS,
+                // Transient by PostgreSQL's own account: the transaction was chosen to give
+                // way, and the same request sent again goes through.
+                SqlState::T_R_DEADLOCK_DETECTED,
+                SqlState::T_R_SERIALIZATION_FAILURE,
             ]
             .contains(code)
             {
