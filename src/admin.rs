@@ -341,13 +341,12 @@ pub fn outbox_stamp(app: &App) -> Result<String> {
 /// One mail, and the Message-ID every delivery attempt of it carries (`None` when the
 /// identity could not be read).
 pub fn mail(app: &App, id: &str) -> Result<(outbox::Stored, Option<String>)> {
-    let no_such = || Error::NotFound("no such mail".into());
-    let id = id.parse::<i64>().map_err(|_| no_such())?;
+    let id = mail_id(id)?;
     let mail = app
         .store
         .read(|c| outbox::get(c, id))
         .map_err(Error::failed("reading a mail"))?
-        .ok_or_else(no_such)?;
+        .ok_or_else(|| Error::NotFound("no such mail".into()))?;
     let message_id = crate::mail::identity_tag(&app.store)
         .ok()
         .map(|tag| crate::mail::message_id(id, &tag, &app.settings.mail_from));

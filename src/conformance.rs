@@ -126,11 +126,6 @@ pub fn tenant(name: &str) {
     CURRENT.with(|c| c.borrow_mut().tenant = Some(name.to_string()));
 }
 
-/// The tenant noted so far for the request in hand, if any.
-pub fn noted_tenant() -> Option<String> {
-    CURRENT.with(|c| c.borrow().tenant.clone())
-}
-
 /// Takes what the request in hand noted: its deviations and tenant.
 pub fn take() -> (Vec<Deviation>, Option<String>) {
     CURRENT.with(|c| {

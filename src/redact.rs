@@ -10,17 +10,6 @@ use std::sync::RwLock;
 /// secret that short is not worth hiding.
 const SHORTEST_SECRET: usize = 4;
 
-/// Query parameters whose values are secrets.
-const SECRET_PARAMETERS: [&str; 7] = [
-    "password",
-    "sslpassword",
-    "passwd",
-    "pass",
-    "secret",
-    "token",
-    "api_key",
-];
-
 /// Secrets registered for this process (in-process test servers share it, as they share
 /// stderr): a secret once registered stays hidden.
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
@@ -118,26 +107,32 @@ fn scheme_len(before: &str) -> usize {
         .count()
 }
 
-/// `password=...` (and the other secret parameters) with the value replaced.
+/// Every `name=value` whose name says it holds a secret (`journal::is_secret`, the names
+/// the journal hides) with the value replaced.
 fn parameters(message: &str) -> String {
-    let mut shown = message.to_string();
-    for name in SECRET_PARAMETERS {
-        let key = format!("{name}=");
-        let mut from = 0;
-        while let Some(found) = shown[from..].find(&key) {
-            let start = from + found;
-            let value_start = start + key.len();
-            // Only a whole parameter name: `sslpassword=` is not `password=` again.
-            let whole = start == 0 || matches!(shown.as_bytes()[start - 1], b'?' | b'&' | b' ');
-            let value_len = shown[value_start..]
-                .find(|c: char| c == '&' || url_end(c))
-                .unwrap_or(shown.len() - value_start);
-            if whole && value_len > 0 && &shown[value_start..value_start + value_len] != "***" {
-                shown.replace_range(value_start..value_start + value_len, "***");
-            }
-            from = value_start;
+    let mut shown = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(equals) = rest.find('=') {
+        let (before, after) = (&rest[..equals], &rest[equals + 1..]);
+        let name_start = before
+            .char_indices()
+            .rev()
+            .find(|(_, c)| matches!(c, '?' | '&') || url_end(*c))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let value_len = after
+            .find(|c: char| c == '&' || url_end(c))
+            .unwrap_or(after.len());
+        shown.push_str(before);
+        shown.push('=');
+        let name = &before[name_start..];
+        if !name.is_empty() && value_len > 0 && crate::journal::is_secret(name) {
+            shown.push_str("***");
+        } else {
+            shown.push_str(&after[..value_len]);
         }
+        rest = &after[value_len..];
     }
+    shown.push_str(rest);
     shown
 }
 

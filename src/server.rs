@@ -153,8 +153,8 @@ pub fn start(config: Config) -> Result<Running, String> {
     let tls = crate::tls::load(&config)?;
     let prepared = startup::prepare(&config, hashing)?;
     let (bound, url, dedicated) = bind_all(&config, tls.is_some())?;
-    let (app, transport, mail_from) = startup::app(&config, &url, prepared)?;
-    let background = startup::start_background(&app, &config, transport, mail_from);
+    let (app, transport) = startup::app(&config, &url, prepared)?;
+    let background = startup::start_background(&app, &config, transport);
     let limits = socket_limits(&config);
     let stopping = Arc::new(AtomicBool::new(false));
     let listeners = serve_all(&app, &config, bound, tls.as_ref(), &limits, &stopping)?;

@@ -52,12 +52,12 @@ pub(crate) fn prepare(config: &Config, hashing: PasswordHashing) -> Result<Prepa
 }
 
 /// The server's state for the main listener at `url`, with its startup tenants seeded;
-/// and where its mail goes, from whom, for the sender.
+/// and where its mail goes, for the sender.
 pub(crate) fn app(
     config: &Config,
     url: &str,
     prepared: Prepared,
-) -> Result<(Arc<App>, Transport, Mailbox), String> {
+) -> Result<(Arc<App>, Transport), String> {
     let Prepared {
         hashing,
         states,
@@ -72,7 +72,7 @@ pub(crate) fn app(
         clock: Default::default(),
         ids,
         credentials: Credentials::new(hashing),
-        settings: settings(config, url, mail_from.clone()),
+        settings: settings(config, url, mail_from),
         states,
         startup_tenants: Box::new(move |tx, now| {
             startup_seed.iter().try_for_each(|doc| doc.apply(tx, now))
@@ -85,7 +85,7 @@ pub(crate) fn app(
         console_sessions: Default::default(),
     });
     seed_startup_tenants(&app)?;
-    Ok((app, transport, mail_from))
+    Ok((app, transport))
 }
 
 /// What handlers need of the configuration; links in mail point to `url` unless
@@ -110,12 +110,7 @@ pub(crate) struct Background {
 }
 
 /// Starts the mail sender and housekeeping.
-pub(crate) fn start_background(
-    app: &App,
-    config: &Config,
-    transport: Transport,
-    mail_from: Mailbox,
-) -> Background {
+pub(crate) fn start_background(app: &App, config: &Config, transport: Transport) -> Background {
     // Without the admin API nobody reads delivered mail's links again: they are scrubbed.
     let keep_live_links = config.admin_token.is_some();
     let outbox = Outbox {
@@ -125,7 +120,12 @@ pub(crate) fn start_background(
         scrubs_links: !keep_live_links,
         instance: outbox_instance(&transport),
     };
-    let mail_sender = spawn_sender(outbox, transport, mail_from, config.mail_give_up_ms);
+    let mail_sender = spawn_sender(
+        outbox,
+        transport,
+        app.settings.mail_from.clone(),
+        config.mail_give_up_ms,
+    );
     let (housekeeping_stop, stop_signal) = mpsc::channel();
     let housekeeping = spawn_housekeeping(
         app.store.clone(),
@@ -146,17 +146,13 @@ pub(crate) fn mail_settings(config: &Config) -> Result<(Transport, Mailbox), Str
     // An mbox that cannot be appended to would fail every mail after startup: found now.
     // (A relay is not tried: it may be down for a while, and mail waits for it.)
     if let Transport::Mbox(path) = &transport {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| {
-                format!(
-                    "--mail mbox:{}: cannot append to it ({e}); make its folder, or give the \
+        crate::mail::open_mbox(path).map_err(|e| {
+            format!(
+                "--mail mbox:{}: cannot append to it ({e}); make its folder, or give the \
                      user that runs clientele write access to it",
-                    path.display()
-                )
-            })?;
+                path.display()
+            )
+        })?;
     }
     eprintln!("clientele: mail goes to {}", transport.summary());
     if let Transport::Smtp(relay) = &transport {

@@ -3,10 +3,11 @@
 
 use serde_json::{json, Map, Value};
 
-use super::layout::{back, error_box, hidden, input, refused, select, Ctx};
+use super::layout::{back, hidden, input, refused, select, Ctx};
 use crate::admin::{self, Move};
 use crate::http::Response;
 use crate::markup::{html, Markup};
+use crate::pages::error_box;
 use crate::router::Params;
 
 /// `GET /controls`.

@@ -128,15 +128,6 @@ pub fn shell(title: &str, body: Markup) -> String {
     .into_string()
 }
 
-/// An error above a page's forms (a refused form), or nothing.
-pub fn error_box(error: Option<&str>) -> Markup {
-    html! {
-        @if let Some(error) = error {
-            p.error role="alert" { (error) }
-        }
-    }
-}
-
 /// A `<select>` of `options` (value, label) named `name` with `current` selected.
 pub fn select(name: &str, label: &str, options: &[(&str, &str)], current: &str) -> Markup {
     html! {
@@ -176,6 +167,14 @@ pub fn missing(
         p { (message) " " a href={ (BASE) (back.0) } { (back.1) } }
     };
     Response::html(404, ctx.page(title, current, body, None))
+}
+
+/// The refusal of a form whose CSRF token does not match (an old tab, another site).
+pub fn stale_form() -> Response {
+    text(
+        403,
+        "this form expired or came from another page: reload it and try again",
+    )
 }
 
 pub fn text(status: u16, message: &str) -> Response {

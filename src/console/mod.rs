@@ -160,10 +160,7 @@ fn route(app: &App, req: &Request, below: &str) -> Response {
             let form = if posted { form_body(req) } else { Vec::new() };
             let sent = form_field(&form, "csrf").unwrap_or("");
             if posted && !constant_time_eq(sent.as_bytes(), session.csrf.as_bytes()) {
-                return text(
-                    403,
-                    "this form expired or came from another page: reload it and try again",
-                );
+                return layout::stale_form();
             }
             let ctx = Ctx {
                 app,

@@ -3,7 +3,7 @@
 //! double-submit CSRF cookie; the token is checked as the admin API's is
 //! (`admin::check_token`).
 
-use super::layout::{shell, text, Ctx, BASE, SIGN_IN};
+use super::layout::{shell, stale_form, Ctx, BASE, SIGN_IN};
 use crate::admin::{self, Refusal};
 use crate::app::App;
 use crate::auth::constant_time_eq;
@@ -46,7 +46,7 @@ fn page(req: &Request, error: Option<&str>, status: u16) -> Response {
     let body = html! {
         body { main { div.signin {
             h1 { "Clientele console" }
-            (super::layout::error_box(error))
+            (crate::pages::error_box(error))
             form method="post" action={ (BASE) "/signin" } {
                 input type="hidden" name="csrf" value=(csrf);
                 label {
@@ -71,10 +71,7 @@ pub fn sign_in(app: &App, req: &Request) -> Response {
     let sent = form_field(&form, "csrf").unwrap_or("");
     let double = cookie(req, CSRF_COOKIE).unwrap_or_default();
     if double.is_empty() || !constant_time_eq(double.as_bytes(), sent.as_bytes()) {
-        return text(
-            403,
-            "this form expired or came from another page: reload it and try again",
-        );
+        return stale_form();
     }
     let address = crate::http::client_ip(req, &app.settings.trusted_proxies);
     let given = form_field(&form, "token").unwrap_or("");

@@ -16,7 +16,7 @@ use crate::db::OptionalExtension;
 use serde_json::{json, Value};
 
 pub use sender::{message_id, spawn_sender, Mailer, Outbox};
-pub use transport::Transport;
+pub use transport::{open_mbox, Transport};
 
 /// A mail to send.
 pub struct Mail {

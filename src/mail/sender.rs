@@ -137,7 +137,6 @@ pub fn spawn_sender(
         .name("mail-sender".into())
         .spawn(move || {
             Sender {
-                scrubs: app.scrubs_links,
                 app,
                 transport,
                 from,
@@ -164,10 +163,10 @@ struct Sender {
     recovered: bool,
     /// Outcomes that could not be recorded yet: nothing else goes out before they are.
     unrecorded: Vec<(Due, Result<(), DeliveryError>)>,
-    /// A deployment scrubs the links of what it delivers; the WAL still holds the rows as
-    /// they were until it is truncated, which happens when the sender is idle (at most every
-    /// `WAL_TRUNCATE_EVERY`: a truncation holds the writer for a moment).
-    scrubs: bool,
+    /// A deployment scrubs the links of what it delivers (`Outbox::scrubs_links`); the WAL
+    /// still holds the rows as they were until it is truncated, which happens when the
+    /// sender is idle (at most every `WAL_TRUNCATE_EVERY`: a truncation holds the writer for
+    /// a moment).
     wal_dirty: bool,
     truncated_at: Option<Instant>,
     last_sent_at: Instant,
@@ -240,7 +239,7 @@ impl Sender {
         }
         recover(&self.app, &self.transport, !self.recovered)?;
         self.recovered = true;
-        self.wal_dirty |= self.scrubs;
+        self.wal_dirty |= self.app.scrubs_links;
         Ok(())
     }
 
@@ -252,7 +251,7 @@ impl Sender {
             if outgoing.is_empty() || app.mailer.stopping.load(Ordering::SeqCst) {
                 return;
             }
-            self.wal_dirty |= self.scrubs;
+            self.wal_dirty |= self.app.scrubs_links;
             let outcomes = deliver_all(app, transport, outgoing);
             if let Err(e) = record_all(app, &outcomes, give_up_ms) {
                 crate::log::line(format!(
@@ -266,7 +265,7 @@ impl Sender {
                 );
             }
         } else if !outgoing.is_empty() {
-            self.wal_dirty |= self.scrubs;
+            self.wal_dirty |= self.app.scrubs_links;
             let unrecorded = send_batch(app, transport, outgoing, give_up_ms);
             self.unrecorded.extend(unrecorded);
             self.last_sent_at = Instant::now();

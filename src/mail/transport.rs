@@ -67,7 +67,10 @@ impl Transport {
         if spec.starts_with("smtp://") {
             return relay(spec).map(|t| Transport::Smtp(Box::new(t)));
         }
-        Err(format!("--mail {:?}: use {SPEC_FORMS}", redact_spec(spec)))
+        Err(format!(
+            "--mail {:?}: use {SPEC_FORMS}",
+            crate::redact::text(spec)
+        ))
     }
 
     /// One line for the startup log: where mail goes and how.
@@ -120,10 +123,7 @@ impl Transport {
     /// `clientele check-mail` reports. For an mbox, checks that the file can be appended to.
     pub fn check(&self) -> Result<String, String> {
         match self {
-            Transport::Mbox(path) => OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
+            Transport::Mbox(path) => open_mbox(path)
                 .map(|_| format!("{}: can append", self.summary()))
                 .map_err(|e| format!("{}: {e}", path.display())),
             Transport::Smtp(relay) => relay.check(),
@@ -238,13 +238,8 @@ fn lock(idle: &Mutex<Vec<SmtpConnection>>) -> std::sync::MutexGuard<'_, Vec<Smtp
     idle.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The spec with the password replaced, for messages.
-pub fn redact_spec(spec: &str) -> String {
-    crate::redact::text(spec)
-}
-
 fn relay(spec: &str) -> Result<Relay, String> {
-    let shown = redact_spec(spec);
+    let shown = crate::redact::text(spec);
     let bad = |why: &str| format!("--mail {shown:?}: {why}");
     let url = url::Url::parse(spec).map_err(|e| bad(&e.to_string()))?;
     let host = url.host_str().ok_or_else(|| bad("no host"))?.to_string();
@@ -416,10 +411,15 @@ pub fn mbox_entry(message: &Message, envelope_from: &str, date: &str) -> Vec<u8>
     entry.into_bytes()
 }
 
+/// The mbox opened for appending, made if it is not there.
+pub fn open_mbox(path: &Path) -> std::io::Result<std::fs::File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
 /// Appends one entry and fsyncs before returning. A failed write is cut off again, so that
 /// the next entry does not run into half of this one.
 fn append_mbox(path: &Path, entry: &[u8]) -> std::io::Result<()> {
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = open_mbox(path)?;
     let before = file.metadata()?.len();
     if let Err(e) = file.write_all(entry).and_then(|()| file.sync_all()) {
         let _ = file.set_len(before).and_then(|()| file.sync_all());

@@ -95,9 +95,7 @@ pub fn describe(db: &str) -> String {
 /// A client connected to a `postgres://` URL as the server connects, libpq's `sslmode` and
 /// `sslrootcert` included: for tools and tests that look at the database beside it.
 pub fn postgres_client(url: &str) -> Result<::postgres::Client, String> {
-    let (url, tls) = pg_tls::split(url)?;
-    let mut config: ::postgres::Config = url.parse().map_err(|e| format!("{e}"))?;
-    config.ssl_mode(tls.ssl_mode());
+    let (config, tls) = pg_tls::config(url)?;
     config.connect(tls.connector).map_err(|e| e.to_string())
 }
 

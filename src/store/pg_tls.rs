@@ -78,9 +78,20 @@ fn effective(mode: Mode, root: Option<&Path>) -> Mode {
     }
 }
 
+/// The client's settings from a `postgres://` URL, libpq's TLS settings included, and the
+/// connector that does the TLS it asks for.
+pub fn config(url: &str) -> Result<(postgres::Config, Tls), String> {
+    let (url, tls) = split(url)?;
+    let mut config: postgres::Config = url
+        .parse()
+        .map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
+    config.ssl_mode(tls.ssl_mode());
+    Ok((config, tls))
+}
+
 /// Takes `sslmode` and `sslrootcert` off a `postgres://` URL: the URL for tokio-postgres,
 /// and the TLS it asked for.
-pub fn split(url: &str) -> Result<(String, Tls), String> {
+fn split(url: &str) -> Result<(String, Tls), String> {
     let mut parsed = url::Url::parse(url).map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
     let mut mode = Mode::Prefer;
     let mut root = None;

@@ -44,12 +44,8 @@ impl PgStore {
     /// Connects, migrates, and keeps the first connection in the pool.
     pub fn open(url: &str, options: &StoreOptions) -> Result<PgStore, StoreError> {
         // The URL may hold a password: no message repeats it.
-        let (url, tls) =
-            super::pg_tls::split(url).map_err(|e| StoreError::Postgres(format!("--db: {e}")))?;
-        let mut config: postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Postgres(format!("--db: not a PostgreSQL URL: {e}")))?;
-        config.ssl_mode(tls.ssl_mode());
+        let (mut config, tls) =
+            super::pg_tls::config(url).map_err(|e| StoreError::Postgres(format!("--db: {e}")))?;
         config.connect_timeout(options.timeout);
         config.keepalives(true);
         config.keepalives_idle(Duration::from_secs(30));

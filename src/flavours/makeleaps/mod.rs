@@ -172,13 +172,13 @@ impl super::Flavour for MakeLeaps {
         ROUTES.operations()
     }
 
-    /// The order of checks is DRF's: an unknown path is 404 before anything else, then
-    /// authentication (401), then the method (405), then the records, then the body.
     /// The partner of a bearer token, or of the client id at the token endpoint.
     fn caller_tenant(&self, app: &App, req: &Request) -> Option<String> {
         oauth::partner_named(app, req)
     }
 
+    /// The order of checks is DRF's: an unknown path is 404 before anything else, then
+    /// authentication (401), then the method (405), then the records, then the body.
     fn handle(&self, app: &App, req: &Request) -> Response {
         match ROUTES.lookup(&req.method, &req.path) {
             Routing::Unlisted => Error::NotFound.render(),

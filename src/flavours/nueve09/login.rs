@@ -29,13 +29,14 @@ pub fn log_in(app: &App, req: &Request) -> Result<Response, Error> {
         app.credentials.verify_nobody(password);
         return Err(Error::InvalidCredentials);
     };
+    // The account's tenant from here, refused or not: the request is theirs.
+    crate::conformance::tenant(&account.id);
     if !app
         .credentials
         .verify("nueve09", &account.id, password, &password_hash)
     {
         return Err(Error::InvalidCredentials);
     }
-    crate::conformance::tenant(&account.id);
     let token = token::issue(app, &account.id)?;
     let body = json!({
         "status": {"code": 200, "message": "Logged in successfully."},
