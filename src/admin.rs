@@ -371,7 +371,7 @@ pub fn delete_mail(app: &App, id: &str) -> Result<()> {
     let id = mail_id(id)?;
     match app.store.write(|tx| outbox::delete(tx, id)) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(Error::NotFound("no such mail, or nothing to retry".into())),
+        Ok(false) => Err(Error::NotFound("no such mail".into())),
         Err(e) => Err(Error::failed("changing a mail")(e)),
     }
 }
