@@ -489,3 +489,37 @@ CREATE TABLE conformance_requests (
     deviating  BIGINT  NOT NULL,
     PRIMARY KEY (tenant, flavour)
 );
+
+-- migration: 6
+
+-- Requests' writes now run side by side (src/store/postgres.rs), so two inserts could read the
+-- same max(id) and collide. The trigger takes a lock per table until the transaction ends
+-- before it reads the max: ids stay max + 1, as SQLite gives them, while inserts into other
+-- tables go on. (A sequence would not give SQLite's ids back after a reset or a deletion.)
+-- The lock's two keys: "Clie" and the table's name hashed; the one-key locks of
+-- src/store/postgres.rs are a separate space.
+CREATE OR REPLACE FUNCTION clientele_next_id() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'ml_clients' THEN
+        IF NEW.seq IS NULL THEN
+            PERFORM pg_advisory_xact_lock(1131112805, hashtext(TG_TABLE_NAME));
+            SELECT coalesce(max(seq), 0) + 1 INTO NEW.seq FROM ml_clients;
+        END IF;
+    ELSIF TG_TABLE_NAME = 'sc_partners' THEN
+        IF NEW.id IS NULL THEN
+            PERFORM pg_advisory_xact_lock(1131112805, hashtext(TG_TABLE_NAME));
+            SELECT coalesce(max(id), 0) + 1 INTO NEW.id FROM sc_partners;
+        END IF;
+    ELSIF TG_TABLE_NAME = 'sc_users' THEN
+        IF NEW.id IS NULL THEN
+            PERFORM pg_advisory_xact_lock(1131112805, hashtext(TG_TABLE_NAME));
+            SELECT coalesce(max(id), 0) + 1 INTO NEW.id FROM sc_users;
+        END IF;
+    ELSIF TG_TABLE_NAME = 'sc_clients' THEN
+        IF NEW.id IS NULL THEN
+            PERFORM pg_advisory_xact_lock(1131112805, hashtext(TG_TABLE_NAME));
+            SELECT coalesce(max(id), 0) + 1 INTO NEW.id FROM sc_clients;
+        END IF;
+    END IF;
+    RETURN NEW;
+END $$;

@@ -524,3 +524,8 @@ CREATE TABLE conformance_requests (
     deviating  INTEGER NOT NULL,
     PRIMARY KEY (tenant, flavour)
 ) WITHOUT ROWID;
+
+-- migration: 6
+
+-- (PostgreSQL only: the id triggers lock their table's id while they choose max + 1, now that
+-- requests' writes run side by side there. SQLite's writes take turns.)

@@ -472,10 +472,9 @@ impl<'c> Connection<'c> {
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match self.engine {
             Engine::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
-            Engine::Postgres(conn) => Ok(conn
+            Engine::Postgres(conn) => conn
                 .borrow_mut()
-                .client()
-                .batch_execute(&postgres::translate(sql))?),
+                .run(|client| client.batch_execute(&postgres::translate(sql))),
         }
     }
 }
@@ -492,6 +491,17 @@ impl<'c> Transaction<'c> {
     pub fn postgres(conn: &'c RefCell<PgConn>) -> Transaction<'c> {
         Transaction {
             conn: Connection::postgres(conn),
+        }
+    }
+
+    /// `sql`, a SELECT, prepared so that the rows it reads stay locked against other writers
+    /// until this transaction ends: what a check-then-write on those rows (a balance read
+    /// before it is spent) needs when writes run side by side (`Store::write_rows`). On
+    /// PostgreSQL that is `FOR UPDATE`; SQLite's writes take turns, so it is the plain query.
+    pub fn prepare_for_update(&self, sql: &str) -> Result<Statement<'c>> {
+        match self.engine {
+            Engine::Sqlite(_) => self.prepare_cached(sql),
+            Engine::Postgres(_) => self.prepare_cached(&format!("{sql} FOR UPDATE")),
         }
     }
 }
@@ -521,8 +531,7 @@ impl Statement<'_> {
                 let values = params.values()?;
                 let changed = conn
                     .borrow_mut()
-                    .client()
-                    .execute(&*statement, &pg_params(&values))?;
+                    .run(|client| client.execute(&*statement, &pg_params(&values)))?;
                 Ok(usize::try_from(changed).unwrap_or(usize::MAX))
             }
         }
@@ -557,8 +566,7 @@ impl Statement<'_> {
                 let values = params.values()?;
                 let rows = conn
                     .borrow_mut()
-                    .client()
-                    .query(&*statement, &pg_params(&values))?;
+                    .run(|client| client.query(&*statement, &pg_params(&values)))?;
                 Ok(Rows::Postgres {
                     rows: rows.into(),
                     current: None,

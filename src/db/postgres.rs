@@ -27,6 +27,9 @@ pub struct PgConn {
     client: postgres::Client,
     statements: HashMap<String, postgres::Statement>,
     deadline: Option<Arc<Deadline>>,
+    /// Set when a statement failed because a concurrent transaction got there first
+    /// (`lost_race`): the store then runs the whole transaction again.
+    lost_race: bool,
 }
 
 impl PgConn {
@@ -35,6 +38,7 @@ impl PgConn {
             client,
             statements: HashMap::new(),
             deadline: None,
+            lost_race: false,
         }
     }
 
@@ -50,6 +54,24 @@ impl PgConn {
             deadline.arm();
         }
         &mut self.client
+    }
+
+    /// One round trip (or a few) with the client; a failure that says another transaction
+    /// won a race is remembered (`take_lost_race`).
+    pub fn run<T>(
+        &mut self,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, super::Error> {
+        f(self.client()).map_err(|e| {
+            self.lost_race |= lost_race(&e);
+            super::Error::from(e)
+        })
+    }
+
+    /// Whether a statement failed since the last call because a concurrent transaction got
+    /// there first; clears it.
+    pub fn take_lost_race(&mut self) -> bool {
+        std::mem::take(&mut self.lost_race)
     }
 
     /// Back in the pool: no deadline while nobody uses it.
@@ -70,17 +92,34 @@ impl PgConn {
     }
 
     /// `sql` prepared on this connection, from the cache when it was prepared before.
-    pub fn statement(&mut self, sql: &str) -> Result<postgres::Statement, postgres::Error> {
+    pub fn statement(&mut self, sql: &str) -> Result<postgres::Statement, super::Error> {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let statement = self.client().prepare(&translate(sql))?;
+        let statement = self.run(|client| client.prepare(&translate(sql)))?;
         if self.statements.len() >= MAX_STATEMENTS {
             self.statements.clear();
         }
         self.statements.insert(sql.to_string(), statement.clone());
         Ok(statement)
     }
+}
+
+/// True for the failures that mean a concurrent transaction got there first, so that the same
+/// transaction run again (seeing what the other committed) answers as if they had taken turns:
+/// a unique or foreign key refused because of the other's row, a deadlock victim, a
+/// serialization failure.
+fn lost_race(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.code().is_some_and(|code| {
+        [
+            SqlState::UNIQUE_VIOLATION,
+            SqlState::FOREIGN_KEY_VIOLATION,
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+        ]
+        .contains(code)
+    })
 }
 
 /// The shared dialect in PostgreSQL's: `?N` → `$N` (a bare `?` takes the next number),

@@ -1,9 +1,11 @@
 //! The store: where every record lives, on SQLite (`--db FILE`, `:memory:`, the default) or on
 //! PostgreSQL (`--db postgres://…`). Both run the same SQL through `crate::db`, and both give
-//! the same two operations: `read`, and `write`, which is one atomic transaction. Writes are
-//! serialised on both, so a write sees every write before it (money and one-time links rely on
-//! it): SQLite has one writer, PostgreSQL takes one advisory lock per write transaction, which
-//! holds across every instance on the database.
+//! the same operations: `read`, and writes, each one atomic transaction. SQLite has one
+//! writer, so its writes take turns. On PostgreSQL, where several instances may share the
+//! database, a write says what it relies on: `write` needs the database to itself (it waits
+//! for every other write, across every instance), `write_rows` relies on the rows it touches
+//! (rows locked with `Transaction::prepare_for_update`, conditional updates, unique indexes)
+//! and runs beside the others.
 
 mod pg_tls;
 mod postgres;
@@ -137,7 +139,8 @@ impl Store {
 
     /// Runs `f` as one atomic write: its changes are committed when `f` returns `Ok`, and none
     /// of them is kept otherwise. Returns only once the commit is done; the caller answers 2xx
-    /// only after this returns `Ok`.
+    /// only after this returns `Ok`. It has the database to itself: no other write runs
+    /// beside it, on any instance (see `write_rows` for the writes that can).
     pub fn write<T, E>(&self, f: impl FnOnce(&db::Transaction) -> Result<T, E>) -> Result<T, E>
     where
         E: From<db::Error>,
@@ -165,11 +168,22 @@ impl Store {
         }
     }
 
-    /// Runs `f` as one atomic, durable write whose correctness rests on the rows it touches
-    /// alone: each statement's own conditions, and rows taken with `FOR UPDATE SKIP LOCKED`
-    /// (the outbox's leases and marks). SQLite runs it as any write; PostgreSQL without the
-    /// lock that serialises writes, so that mail bookkeeping does not queue behind requests.
-    pub fn write_rows<T, E>(&self, f: impl FnOnce(&db::Transaction) -> Result<T, E>) -> Result<T, E>
+    /// Runs `f` as one atomic, durable write whose correctness rests on the rows it touches,
+    /// so that on PostgreSQL it runs beside other such writes (requests on every instance)
+    /// instead of after them. What `f` relies on must hold row by row:
+    /// - a value read and then changed (a balance) is read with
+    ///   `Transaction::prepare_for_update`, which locks its row until the commit;
+    /// - a change that must happen once (a one-time link used, a mail leased) is one
+    ///   conditional UPDATE, or rows taken with `FOR UPDATE SKIP LOCKED`;
+    /// - a check that a name is free is backed by a unique index. When two writes race for
+    ///   the same name, the loser's insert is refused; the store then runs `f` again (up to
+    ///   three times in all, as for a deadlock), and its check now sees the winner and
+    ///   answers as the vendor does. So `f` may run more than once: it must do nothing
+    ///   outside the transaction.
+    ///
+    /// It still waits for a `write`, which needs the database to itself. SQLite runs it as
+    /// any write.
+    pub fn write_rows<T, E>(&self, f: impl FnMut(&db::Transaction) -> Result<T, E>) -> Result<T, E>
     where
         E: From<db::Error>,
     {

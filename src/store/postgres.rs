@@ -182,22 +182,45 @@ impl PgStore {
         f(&db::Connection::postgres(lease.cell()))
     }
 
+    /// A write that needs the database to itself: it waits for every other write to end, and
+    /// they wait for it (the exclusive side of `WRITE_LOCK`).
     pub fn write<T, E>(&self, f: impl FnOnce(&db::Transaction) -> Result<T, E>) -> Result<T, E>
     where
         E: From<db::Error>,
     {
-        self.transaction(
+        let mut lease = self.checkout()?;
+        lease.transaction(
             &format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"),
             f,
         )
     }
 
-    /// A durable transaction without the write lock (`Store::write_rows`).
-    pub fn write_rows<T, E>(&self, f: impl FnOnce(&db::Transaction) -> Result<T, E>) -> Result<T, E>
+    /// A write that runs beside the others of its kind (`Store::write_rows`): the shared side
+    /// of `WRITE_LOCK`, so it still waits for (and holds off) a write that needs the database
+    /// to itself. Run again, up to `ATTEMPTS` times in all, when a concurrent transaction won
+    /// a race (`PgConn::take_lost_race`): the next attempt sees what the winner committed
+    /// and answers as its checks say (a duplicate, an empty balance) instead of with the
+    /// engine's error.
+    pub fn write_rows<T, E>(
+        &self,
+        mut f: impl FnMut(&db::Transaction) -> Result<T, E>,
+    ) -> Result<T, E>
     where
         E: From<db::Error>,
     {
-        self.transaction("BEGIN", f)
+        const ATTEMPTS: usize = 3;
+        let begin = format!("BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK})");
+        let mut lease = self.checkout()?;
+        lease.cell().borrow_mut().take_lost_race();
+        let mut attempt = 1;
+        loop {
+            let outcome = lease.transaction(&begin, &mut f);
+            let lost_race = lease.cell().borrow_mut().take_lost_race();
+            if outcome.is_ok() || !lost_race || attempt == ATTEMPTS {
+                return outcome;
+            }
+            attempt += 1;
+        }
     }
 
     /// A transaction that does not take the write lock (`Store::write_unserialised`), and
@@ -209,31 +232,8 @@ impl PgStore {
     where
         E: From<db::Error>,
     {
-        self.transaction("BEGIN; SET LOCAL synchronous_commit = off", f)
-    }
-
-    fn transaction<T, E>(
-        &self,
-        begin: &str,
-        f: impl FnOnce(&db::Transaction) -> Result<T, E>,
-    ) -> Result<T, E>
-    where
-        E: From<db::Error>,
-    {
         let mut lease = self.checkout()?;
-        lease.batch(begin)?;
-        lease.in_transaction = true;
-        let outcome = f(&db::Transaction::postgres(lease.cell()));
-        let end = if outcome.is_ok() {
-            "COMMIT"
-        } else {
-            "ROLLBACK"
-        };
-        let ended = lease.batch(end);
-        lease.in_transaction = false;
-        let value = outcome?;
-        ended?;
-        Ok(value)
+        lease.transaction("BEGIN; SET LOCAL synchronous_commit = off", f)
     }
 
     /// One round trip to the database (`/healthz`), on the health check's own connection,
@@ -314,7 +314,34 @@ impl<'s> Lease<'s> {
     }
 
     fn batch(&self, sql: &str) -> Result<(), db::Error> {
-        Ok(self.cell().borrow_mut().client().batch_execute(sql)?)
+        self.cell()
+            .borrow_mut()
+            .run(|client| client.batch_execute(sql))
+    }
+
+    /// Runs `f` in a transaction begun with `begin`: committed when it returns `Ok`, rolled
+    /// back otherwise.
+    fn transaction<T, E>(
+        &mut self,
+        begin: &str,
+        f: impl FnOnce(&db::Transaction) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<db::Error>,
+    {
+        self.batch(begin)?;
+        self.in_transaction = true;
+        let outcome = f(&db::Transaction::postgres(self.cell()));
+        let end = if outcome.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        let ended = self.batch(end);
+        self.in_transaction = false;
+        let value = outcome?;
+        ended?;
+        Ok(value)
     }
 }
 

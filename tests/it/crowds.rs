@@ -391,7 +391,10 @@ fn greedy(server: SocketAddr, local: String, sockets: usize, stop: Arc<AtomicBoo
 }
 
 #[test]
+#[ignore = "a CPU-bound crowd that times the front door: run alone, with --ignored"]
 fn a_never_reading_pipelining_crowd_from_nine_addresses_leaves_nine_probes_in_ten_answered() {
+    // Alone (CI runs it so): beside the rest of the suite on two cores, its debug-build
+    // server is starved of CPU and a probe or two more time out (53 of 60 seen, 57 alone).
     // On PostgreSQL a probe's /healthz also waits for PostgreSQL, at most two seconds: with
     // this crowd, the rest of the suite and every backend on two cores, that wait is what
     // ran out (47 to 53 probes of 60 in CI's runs; 57 alone), not the connections this

@@ -155,6 +155,243 @@ fn concurrent_creates_on_both_instances_spend_a_balance_exactly_once() {
     assert_eq!(after["available"].as_f64(), Some(0.0));
 }
 
+/// Runs `calls` requests from 8 threads at once, alternating between the two instances, and
+/// returns each reply's status and body, in no particular order. `call(server, n)` makes the
+/// n-th request.
+fn race(
+    servers: &Arc<[Server; 2]>,
+    calls: usize,
+    call: impl Fn(&Server, usize) -> (u16, String) + Send + Sync + 'static,
+) -> Vec<(u16, String)> {
+    const THREADS: usize = 8;
+    let call = Arc::new(call);
+    let replies = Arc::new(Mutex::new(Vec::new()));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (servers, call, replies) = (servers.clone(), call.clone(), replies.clone());
+            std::thread::spawn(move || {
+                for n in (t..calls).step_by(THREADS) {
+                    let reply = call(&servers[n % 2], n);
+                    replies.lock().unwrap().push(reply);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let replies = replies.lock().unwrap().clone();
+    assert!(
+        replies.iter().all(|(status, _)| *status < 500),
+        "no request may fail on the engine: {replies:?}"
+    );
+    replies
+}
+
+fn statuses(replies: &[(u16, String)]) -> BTreeMap<u16, usize> {
+    let mut counts = BTreeMap::new();
+    for (status, _) in replies {
+        *counts.entry(*status).or_insert(0) += 1;
+    }
+    counts
+}
+
+const SC_WATERFORD: &str = "Basic d2F0ZXJmb3JkQGV4YW1wbGUuY29tOndhdGVyZm9yZDEyMw==";
+
+fn sc_create_client(server: &Server, name: &str) -> (u16, String) {
+    let body = json!({"name": name, "isActive": true,
+                      "directPartner": {"id": 792}, "contact": {"id": 2666}});
+    let reply = server.post(
+        "/shieldconex/api/v1/clients",
+        &[
+            ("Authorization", SC_WATERFORD),
+            ("Content-Type", "application/json"),
+        ],
+        &body.to_string(),
+    );
+    (reply.status, reply.body)
+}
+
+fn ml_create_client(server: &Server, token: &str, external_id: &str) -> (u16, String) {
+    let body = json!({"client_external_id": external_id, "contacts": [
+        {"contact_type": "organization", "name": format!("Racing {external_id}")}]});
+    let auth = format!("Bearer {token}");
+    let reply = server.post(
+        "/makeleaps/api/partner/0000000000000000000/client/",
+        &[
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        &body.to_string(),
+    );
+    (reply.status, reply.body)
+}
+
+fn ml_token(server: &Server) -> String {
+    let reply = server.post(
+        "/makeleaps/user/oauth2/token/",
+        &[
+            (
+                "Authorization",
+                "Basic ZGVtby1jbGllbnQtaWQ6ZGVtby1jbGllbnQtc2VjcmV0",
+            ),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "grant_type=client_credentials",
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["access_token"].as_str().unwrap().to_string()
+}
+
+fn n09_create(server: &Server, auth: &str, n: u32) -> (u16, String) {
+    let reply = server.post(
+        "/nueve09/clients",
+        &[
+            ("Authorization", auth),
+            ("Content-Type", "application/json"),
+        ],
+        &example_n(n, json!(1)).to_string(),
+    );
+    (reply.status, reply.body)
+}
+
+/// Writes run side by side on PostgreSQL; a name that must be unique is still taken once
+/// when creates race for it on both instances, and the losers get the vendor's own answer.
+#[test]
+fn creates_racing_for_one_name_on_both_instances_make_one_record() {
+    let sink = SmtpSink::start(0);
+    let Some((first, second)) = pair(&sink) else {
+        return;
+    };
+    let (n09_auth, _) = login(&first, "api_key", "password");
+    let ml = ml_token(&first);
+    let servers = Arc::new([first, second]);
+
+    let sc = race(&servers, 24, |server, _| {
+        sc_create_client(server, "Racing Co")
+    });
+    assert_eq!(
+        statuses(&sc),
+        BTreeMap::from([(200, 1), (409, 23)]),
+        "{sc:?}"
+    );
+    assert!(sc
+        .iter()
+        .filter(|(status, _)| *status == 409)
+        .all(|(_, body)| body.contains("A client with this name already exists.")));
+
+    let n09 = race(&servers, 24, move |server, _| {
+        n09_create(server, &n09_auth, 7)
+    });
+    assert_eq!(
+        statuses(&n09),
+        BTreeMap::from([(200, 1), (409, 23)]),
+        "{n09:?}"
+    );
+
+    let ml_replies = race(&servers, 24, move |server, _| {
+        ml_create_client(server, &ml, "RACE-1")
+    });
+    assert_eq!(
+        statuses(&ml_replies),
+        BTreeMap::from([(201, 1), (400, 23)]),
+        "{ml_replies:?}"
+    );
+    assert!(ml_replies
+        .iter()
+        .filter(|(status, _)| *status == 400)
+        .all(|(_, body)| body.contains("client with this client external id already exists.")));
+}
+
+/// Creates of different records race on both instances: every one lands, each with its own
+/// id, numbered one after another as on SQLite (the triggers that number them take turns).
+#[test]
+fn creates_racing_on_both_instances_all_land_with_consecutive_ids() {
+    let sink = SmtpSink::start(0);
+    let Some((first, second)) = pair(&sink) else {
+        return;
+    };
+    let ml = ml_token(&first);
+    let servers = Arc::new([first, second]);
+
+    let sc = race(&servers, 40, |server, n| {
+        sc_create_client(server, &format!("Racing Co {n}"))
+    });
+    assert_eq!(statuses(&sc), BTreeMap::from([(200, 40)]), "{sc:?}");
+    let mut ids: Vec<i64> = sc
+        .iter()
+        .map(|(_, body)| {
+            serde_json::from_str::<serde_json::Value>(body).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids.last().unwrap() - ids[0], 39, "consecutive: {ids:?}");
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+
+    let ml_replies = race(&servers, 40, move |server, n| {
+        ml_create_client(server, &ml, &format!("RACE-{n}"))
+    });
+    assert_eq!(statuses(&ml_replies), BTreeMap::from([(201, 40)]));
+    let mut mids: Vec<String> = ml_replies
+        .iter()
+        .map(|(_, body)| {
+            serde_json::from_str::<serde_json::Value>(body).unwrap()["response"]["mid"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    mids.sort();
+    mids.dedup();
+    assert_eq!(mids.len(), 40);
+}
+
+/// MX invitations for one e-mail race on both instances: one client, every invitation
+/// mailed, and of all the links mailed exactly one still works (each revokes the one before).
+#[test]
+fn invitations_racing_for_one_email_leave_one_client_and_one_live_link() {
+    let sink = SmtpSink::start(0);
+    let Some((first, second)) = pair(&sink) else {
+        return;
+    };
+    let to = "racing@example.com";
+    let servers = Arc::new([first, second]);
+    let replies = race(&servers, 16, move |server, _| {
+        let reply = mx_invite(server, to);
+        (reply.status, reply.body)
+    });
+    assert_eq!(statuses(&replies), BTreeMap::from([(200, 16)]));
+    let clients: i64 = servers[0]
+        .db()
+        .query_row(
+            "SELECT count(*) FROM mx_clients WHERE email = ?1",
+            [to],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(clients, 1);
+    let mails = crate::support::mails_to(&servers[0], to);
+    assert_eq!(mails.len(), 16);
+    let live: Vec<u16> = mails
+        .iter()
+        .map(|mail| {
+            let link = mail["links"][0].as_str().unwrap();
+            // Each instance writes its own address into the links it mails.
+            let path = &link[link.find("/mx/").unwrap()..];
+            servers[1].get(path, &[]).status
+        })
+        .collect();
+    assert_eq!(
+        live.iter().filter(|s| **s == 200).count(),
+        1,
+        "one live link: {live:?}"
+    );
+    assert!(live.iter().all(|s| *s == 200 || *s == 410), "{live:?}");
+}
+
 #[test]
 fn an_instance_killed_mid_storm_loses_nothing_and_the_other_sends_its_mail() {
     let sink = SmtpSink::start(0);

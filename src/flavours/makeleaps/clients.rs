@@ -245,7 +245,9 @@ pub fn create_client(ctx: &Ctx, partner: &str) -> Result<Response, Error> {
         .map(|c| (ctx.app.ids.digits(19), c))
         .collect();
     let now = ctx.app.clock.now_ms();
-    let client = ctx.app.store.write(|tx| {
+    // Row by row: the external id's unique index settles a race (the loser runs again and
+    // finds it taken), and the trigger that numbers clients takes them one at a time.
+    let client = ctx.app.store.write_rows(|tx| {
         if external_id_taken(tx, partner, &new.client_external_id, "")? {
             return Err(Error::field("client_external_id", DUPLICATE_EXTERNAL_ID));
         }

@@ -56,7 +56,7 @@ pub fn issue_token(app: &App, req: &Request) -> Result<Response, Error> {
     let token = new_token(&app.ids);
     let hash = crate::auth::sha256(token.as_bytes());
     let now = app.clock.now_ms();
-    app.store.write(|tx| {
+    app.store.write_rows(|tx| {
         // Keep the table to live tokens: each issue sweeps the expired ones (indexed).
         tx.prepare_cached("DELETE FROM ml_tokens WHERE expires_at <= ?1")?
             .execute([now])?;
@@ -94,7 +94,7 @@ pub fn revoke_token(app: &App, req: &Request) -> Result<Response, Error> {
         .ok_or(Error::InvalidRequest("Missing token parameter."))?;
     let hash = crate::auth::sha256(token.as_bytes());
     let now = app.clock.now_ms();
-    app.store.write(|tx| {
+    app.store.write_rows(|tx| {
         tx.prepare_cached(
             "UPDATE ml_tokens SET revoked_at = ?1
              WHERE token_hash = ?2 AND partner_mid = ?3 AND revoked_at IS NULL",

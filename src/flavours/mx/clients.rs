@@ -61,7 +61,9 @@ pub fn create(app: &App, req: &Request) -> Result<Response, Error> {
         (None, _) => false,
     };
     let source_ip = source_ip.map(|ip| ip.to_string());
-    app.store.write(|tx| {
+    // Row by row: the upsert locks the client's row, so two creates for one e-mail take
+    // turns from there, and the second revokes the link the first issued.
+    app.store.write_rows(|tx| {
         let upserted = upsert_client(
             tx,
             &app.ids,

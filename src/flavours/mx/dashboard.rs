@@ -175,7 +175,8 @@ pub fn submit_register(app: &App, req: &Request, token: &str) -> Result<Response
     // Hash before taking the write lock: argon2 takes tens of milliseconds.
     let password_hash = app.credentials.hash_chosen(registration.password, &app.ids);
     let session = app.ids.secret_token();
-    let outcome = app.store.write(|tx| {
+    // Row by row: the link is used up by one conditional UPDATE.
+    let outcome = app.store.write_rows(|tx| {
         let client_id = match register(tx, token, &registration, &password_hash, now)? {
             Ok(id) => id,
             Err(e) => return Ok(Err(e)),
@@ -404,7 +405,7 @@ pub fn submit_login(app: &App, req: &Request) -> Result<Response, Error> {
     let session = app.ids.secret_token();
     let now = app.clock.now_ms();
     app.store
-        .write(|tx| start_session(tx, &app.ids, &session, &client_id, now))?;
+        .write_rows(|tx| start_session(tx, &app.ids, &session, &client_id, now))?;
     Ok(signed_in(req, &session))
 }
 
@@ -417,7 +418,7 @@ pub fn submit_logout(app: &App, req: &Request) -> Result<Response, Error> {
             return Ok(stale_form(req));
         }
         app.store
-            .write(|tx| tx.execute("DELETE FROM sessions WHERE token_hash = ?1", [hash]))?;
+            .write_rows(|tx| tx.execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash]))?;
     }
     Ok(Response::redirect(&login)
         .with_header("Set-Cookie", &cookie_header(req, SESSION_COOKIE, "", 0)))

@@ -58,7 +58,7 @@ pub fn create_client(app: &App, req: &Request) -> Result<Response, Error> {
     let now = app.clock.now_ms();
     let floor_cents = app.state::<super::Nueve09State>().min_balance_cents;
     app.store
-        .write(|tx| insert_subclient(tx, &caller, &form, &new, floor_cents, now))?;
+        .write_rows(|tx| insert_subclient(tx, &caller, &form, &new, floor_cents, now))?;
     let rfc = form.get("rfc").unwrap_or_default();
     if !form::looks_like_rfc(rfc) {
         crate::log::line(format!(
@@ -126,7 +126,9 @@ pub fn get_client(app: &App, req: &Request, id: &str) -> Result<Response, Error>
 }
 
 /// The create's transaction: uniqueness (409), the balance check (422 code 1001), the debit
-/// and the insert. Writes are serialised, so two creates can never both spend the same pesos.
+/// and the insert. The caller's row is read locked, before either check: the creates of one
+/// account take turns from there to their commit, so two can never both spend the same pesos
+/// or take the same alias, while other accounts' creates go on beside them.
 fn insert_subclient(
     tx: &Transaction,
     caller: &Account,
@@ -135,16 +137,16 @@ fn insert_subclient(
     floor_cents: i64,
     now_ms: i64,
 ) -> Result<(), Error> {
+    // Read again inside the transaction: the `available` seen at authentication may be stale.
+    let available_cents: i64 = tx
+        .prepare_for_update("SELECT available_cents FROM n09_accounts WHERE id = ?1")?
+        .query_row([&caller.id], |r| r.get(0))
+        .optional()?
+        .ok_or(Error::Unauthorized("the token's account no longer exists"))?;
     let duplicates = duplicates(tx, &caller.id, form)?;
     if !duplicates.is_empty() {
         return Err(Error::Duplicate(duplicates));
     }
-    // Read again inside the transaction: the `available` seen at authentication may be stale.
-    let available_cents: i64 = tx
-        .prepare_cached("SELECT available_cents FROM n09_accounts WHERE id = ?1")?
-        .query_row([&caller.id], |r| r.get(0))
-        .optional()?
-        .ok_or(Error::Unauthorized("the token's account no longer exists"))?;
     // The caller keeps at least --nueve09-min-balance, and never goes below zero.
     let floor_cents = floor_cents.max(0);
     if available_cents - form.available_cents < floor_cents {

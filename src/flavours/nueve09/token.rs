@@ -160,7 +160,7 @@ fn signing_key(app: &App) -> Result<Vec<u8>, Error> {
     let mut fresh = [0u8; 32];
     app.ids.fill_random(&mut fresh);
     let now = app.clock.now_ms();
-    app.store.write(|tx| {
+    app.store.write_rows(|tx| {
         tx.prepare_cached(
             "INSERT INTO n09_signing_key (id, secret, created_at) VALUES (1, ?1, ?2)
              ON CONFLICT (id) DO NOTHING",

@@ -331,9 +331,11 @@ pub fn create_client(
         .as_ref()
         .is_some_and(ContactInput::sends_welcome);
     let now = app.clock.now_ms();
+    // Row by row: the live names' unique index settles a race for a name (the loser runs
+    // again and finds it taken), and the trigger that numbers clients takes them in turn.
     let id = app
         .store
-        .write(|tx| new.check_and_insert(app, tx, caller, problems, now))?;
+        .write_rows(|tx| new.check_and_insert(app, tx, caller, problems.clone(), now))?;
     welcome::after_commit(app, sends_mail);
     Ok(id_response(id))
 }

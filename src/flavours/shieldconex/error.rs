@@ -44,10 +44,10 @@ pub enum Error {
 }
 
 /// What is wrong with a request's attributes, keyed by attribute path (`contact.email`).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Problems(BTreeMap<String, Problem>);
 
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Problem {
     attribute: String,
     message: String,

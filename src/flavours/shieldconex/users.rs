@@ -444,7 +444,10 @@ pub fn create_user(app: &App, req: &Request, caller: &Caller, _: &str) -> Result
     check_role_grant(caller, user.role)?;
     let sends_mail = user.send_welcome;
     let now = app.clock.now_ms();
-    let id = app.store.write(|tx| {
+    // Row by row: the user names' unique index settles a race for a name (the loser runs
+    // again and finds it taken), and the trigger that numbers users takes them in turn.
+    let id = app.store.write_rows(|tx| {
+        let mut problems = problems.clone();
         check_unique_user_name(tx, &user.user_name, None, "userName", &mut problems)?;
         let (partner_id, client_id) = place_new_user(
             tx,

@@ -153,7 +153,8 @@ pub fn set_password(app: &App, req: &Request, token: &str) -> Result<Response, E
     }
     // Hash before taking the write lock: argon2 takes tens of milliseconds.
     let password_hash = app.credentials.hash_chosen(password, &app.ids);
-    let outcome = app.store.write(|tx| {
+    // Row by row: the link is used up by one conditional UPDATE.
+    let outcome = app.store.write_rows(|tx| {
         let user_id = match links::redeem(tx, WELCOME_LINK, token, now) {
             Ok(id) => id,
             Err(LinkError::Store(e)) => return Err(e),
