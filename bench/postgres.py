@@ -32,6 +32,9 @@ the CPU time of the servers and of the cluster's processes from /proc: CPU per r
 figure that a busy machine disturbs less than req/s. Medians over the rounds go to
 bench/results/postgres.json (or CLIENTELE_BENCH_OUT), with the load average before every run.
 
+CLIENTELE_BENCH_PG_ARGS adds arguments to the PostgreSQL instances' command line (say
+`--db-pool 8`), to compare settings.
+
 Loopback only; every wrk run is bounded (SECONDS, default 5; ROUNDS default 3).
 """
 import json
@@ -306,8 +309,9 @@ def one_setup(wrk_bin, tmp, binary, cluster, setup, round_no):
         used_cluster = cluster
         rows_db = (cluster, name)
         try:
+            pg_extra = os.environ.get("CLIENTELE_BENCH_PG_ARGS", "").split()
             for i in range(count):
-                instances.append(Instance(binary, tmp, url, f"{tag}-{chr(97 + i)}"))
+                instances.append(Instance(binary, tmp, url, f"{tag}-{chr(97 + i)}", pg_extra))
         except BaseException:
             for inst in instances:
                 inst.stop()

@@ -63,6 +63,18 @@ pub fn issue(
     ttl_ms: i64,
 ) -> crate::db::Result<String> {
     revoke(tx, purpose, subject_id, now_ms)?;
+    issue_first(tx, ids, purpose, subject_id, now_ms, ttl_ms)
+}
+
+/// `issue` for a record created in this transaction, which has no earlier link to revoke.
+pub fn issue_first(
+    tx: &Transaction,
+    ids: &crate::ids::Ids,
+    purpose: &str,
+    subject_id: &str,
+    now_ms: i64,
+    ttl_ms: i64,
+) -> crate::db::Result<String> {
     let token = ids.secret_token();
     tx.prepare_cached(
         "INSERT INTO links (token_hash, purpose, subject_id, created_at, expires_at)

@@ -36,9 +36,7 @@ pub struct Mail {
 /// A link whose last path segment is a one-time token of `links` (issued in this
 /// transaction, say) is remembered as secret, so that `scrub` can take it out later.
 pub fn enqueue(tx: &crate::db::Transaction, mail: &Mail, now_ms: i64) -> crate::db::Result<i64> {
-    let links = Value::from(mail.links.clone()).to_string();
     let mut secret = Vec::new();
-    let mut secret_until: Option<i64> = None;
     for (i, link) in mail.links.iter().enumerate() {
         let token = link.rsplit('/').next().unwrap_or("");
         let expires_at: Option<i64> = tx
@@ -46,11 +44,24 @@ pub fn enqueue(tx: &crate::db::Transaction, mail: &Mail, now_ms: i64) -> crate::
             .query_row([crate::auth::sha256(token.as_bytes())], |r| r.get(0))
             .optional()?;
         if let Some(at) = expires_at {
-            secret.push(i);
-            secret_until = Some(secret_until.map_or(at, |t| t.max(at)));
+            secret.push((i, at));
         }
     }
-    let secret_links = (!secret.is_empty()).then(|| Value::from(secret).to_string());
+    enqueue_with_secrets(tx, mail, now_ms, &secret)
+}
+
+/// `enqueue` for a caller that knows which of the mail's links are one-time links and when
+/// each expires: (index in `mail.links`, expiry), so that none is looked up again.
+pub fn enqueue_with_secrets(
+    tx: &crate::db::Transaction,
+    mail: &Mail,
+    now_ms: i64,
+    secret: &[(usize, i64)],
+) -> crate::db::Result<i64> {
+    let links = Value::from(mail.links.clone()).to_string();
+    let secret_until = secret.iter().map(|(_, at)| *at).max();
+    let secret_links = (!secret.is_empty())
+        .then(|| Value::from(secret.iter().map(|(i, _)| *i).collect::<Vec<_>>()).to_string());
     tx.prepare_cached(
         "INSERT INTO mail_outbox (flavour, recipient, subject, text_body, html_body, links,
              next_attempt_at, created_at, secret_links, secret_until)

@@ -151,20 +151,17 @@ impl Store {
         }
     }
 
-    /// Runs `f` as one atomic transaction that need not be ordered with the other writes: a
-    /// counter's single upsert, which is atomic by itself. SQLite runs it as any write;
-    /// PostgreSQL without the lock that serialises writes, so counting never waits for them,
-    /// and without waiting for the disk (a crash may forget the last counts).
-    pub fn write_unserialised<T, E>(
-        &self,
-        f: impl FnOnce(&db::Transaction) -> Result<T, E>,
-    ) -> Result<T, E>
+    /// Runs `f`'s statements one by one, each atomic by itself and none ordered with the
+    /// other writes: counters (a single upsert each). SQLite runs them as any write; PostgreSQL
+    /// outside any transaction, so each is one round trip that holds its row only while it
+    /// runs, and without waiting for the disk (a crash may forget the last counts).
+    pub fn tally<T, E>(&self, f: impl FnOnce(&db::Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<db::Error>,
     {
         match &self.engine {
-            Engine::Sqlite(store) => store.write(f),
-            Engine::Postgres(store) => store.write_unserialised(f),
+            Engine::Sqlite(store) => store.write(|tx| f(tx)),
+            Engine::Postgres(store) => store.tally(f),
         }
     }
 

@@ -18,6 +18,11 @@ const WRITE_LOCK: i64 = 0x436c_6965_6e74_0001;
 /// The advisory lock held while the schema is migrated ("Client" and 2).
 const MIGRATE_LOCK: i64 = 0x436c_6965_6e74_0002;
 
+/// Every connection's session commits without waiting for the disk (`open_connection`), for
+/// the counters of `tally`; a transaction that must be durable begins with this, which gives
+/// it the server's own setting back (`on`, or what the operator chose for replicas).
+const DURABLE: &str = "SET LOCAL synchronous_commit TO DEFAULT";
+
 pub struct PgStore {
     config: postgres::Config,
     tls: super::pg_tls::Tls,
@@ -190,7 +195,7 @@ impl PgStore {
     {
         let mut lease = self.checkout()?;
         lease.transaction(
-            &format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"),
+            &format!("BEGIN; {DURABLE}; SELECT pg_advisory_xact_lock({WRITE_LOCK})"),
             f,
         )
     }
@@ -209,7 +214,7 @@ impl PgStore {
         E: From<db::Error>,
     {
         const ATTEMPTS: usize = 3;
-        let begin = format!("BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK})");
+        let begin = format!("BEGIN; {DURABLE}; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK})");
         let mut lease = self.checkout()?;
         lease.cell().borrow_mut().take_lost_race();
         let mut attempt = 1;
@@ -223,17 +228,15 @@ impl PgStore {
         }
     }
 
-    /// A transaction that does not take the write lock (`Store::write_unserialised`), and
-    /// does not wait for its commit to reach the disk: a crash may forget the last counts.
-    pub fn write_unserialised<T, E>(
-        &self,
-        f: impl FnOnce(&db::Transaction) -> Result<T, E>,
-    ) -> Result<T, E>
+    /// Statements run one by one outside any transaction and without the write lock
+    /// (`Store::tally`): each commits as it runs, in the one round trip that runs it, without
+    /// waiting for the disk (the connection's own setting, `open_connection`).
+    pub fn tally<T, E>(&self, f: impl FnOnce(&db::Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<db::Error>,
     {
-        let mut lease = self.checkout()?;
-        lease.transaction("BEGIN; SET LOCAL synchronous_commit = off", f)
+        let lease = self.checkout()?;
+        f(&db::Connection::postgres(lease.cell()))
     }
 
     /// One round trip to the database (`/healthz`), on the health check's own connection,
@@ -277,15 +280,19 @@ impl PgStore {
 }
 
 /// Connects, sets the statement timeout (a statement that waits longer, for a lock or a slow
-/// disk, ends with a 503 rather than holding the request), and asks the server which port
-/// this connection comes from, for its deadline (`None` over a Unix socket).
+/// disk, ends with a 503 rather than holding the request) and commits that do not wait for
+/// the disk (`DURABLE` undoes it per transaction), and asks the server which port this
+/// connection comes from, for its deadline (`None` over a Unix socket).
 fn open_connection(
     config: &postgres::Config,
     tls: tokio_postgres_rustls::MakeRustlsConnect,
     timeout: Duration,
 ) -> Result<(postgres::Client, Option<i32>), postgres::Error> {
     let mut client = config.connect(tls)?;
-    client.batch_execute(&format!("SET statement_timeout = {}", timeout.as_millis()))?;
+    client.batch_execute(&format!(
+        "SET statement_timeout = {}; SET synchronous_commit = off",
+        timeout.as_millis()
+    ))?;
     let port = client.query_one("SELECT inet_client_port()", &[])?.get(0);
     Ok((client, port))
 }
@@ -384,7 +391,7 @@ fn migrate(conn: &mut PgConn) -> Result<(), StoreError> {
         }
         for (version, sql) in steps.into_iter().filter(|(v, _)| *v > current) {
             let step = format!(
-                "BEGIN; {sql};
+                "BEGIN; {DURABLE}; {sql};
                  DELETE FROM clientele_schema; INSERT INTO clientele_schema VALUES ({version});
                  COMMIT;"
             );

@@ -16,6 +16,8 @@ const API_MEDIA_TYPE: &str = "application/vnd.mx.provisioning.v1+json";
 /// A processor that authenticated.
 pub struct Processor {
     pub id: String,
+    /// As its clients' invitations name it.
+    pub name: String,
 }
 
 /// The four required fields of the vendor's create call, validated.
@@ -64,7 +66,7 @@ pub fn create(app: &App, req: &Request) -> Result<Response, Error> {
     // Row by row: the upsert locks the client's row, so two creates for one e-mail take
     // turns from there, and the second revokes the link the first issued.
     app.store.write_rows(|tx| {
-        let upserted = upsert_client(
+        let recipient = upsert_client(
             tx,
             &app.ids,
             &processor,
@@ -73,12 +75,12 @@ pub fn create(app: &App, req: &Request) -> Result<Response, Error> {
             needs_review,
             now,
         )?;
-        if upserted.status == "pending_review" {
+        if recipient.status == "pending_review" {
             // A link mailed earlier must not get around the review.
-            crate::links::revoke(tx, super::REGISTER_LINK, &upserted.id, now)?;
+            crate::links::revoke(tx, super::REGISTER_LINK, &recipient.client_id, now)?;
             return Ok(());
         }
-        Ok::<_, Error>(invitations::send(app, tx, &upserted.id, now)?)
+        Ok::<_, Error>(invitations::send_to(app, tx, &recipient, now)?)
     })?;
     app.wake_mailer();
     Ok(Response::empty(200))
@@ -88,18 +90,20 @@ pub fn create(app: &App, req: &Request) -> Result<Response, Error> {
 fn authenticate(app: &App, req: &Request) -> Result<Processor, Error> {
     let (id, api_key) =
         crate::auth::parse_basic(req.header("Authorization")).ok_or(Error::Unauthorized)?;
-    let hash: Option<String> = app.store.read(|conn| {
-        conn.prepare_cached("SELECT api_key_hash FROM mx_processors WHERE id = ?1")?
-            .query_row([&id], |r| r.get(0))
+    let found: Option<(String, String)> = app.store.read(|conn| {
+        conn.prepare_cached("SELECT api_key_hash, name FROM mx_processors WHERE id = ?1")?
+            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
     })?;
+    let (hash, name) = found.unzip();
     if !app
         .credentials
         .verify_or_nobody("mx", &id, &api_key, hash.as_deref())
     {
         return Err(Error::Unauthorized);
     }
-    Ok(Processor { id })
+    let name = name.ok_or(Error::Unauthorized)?;
+    Ok(Processor { id, name })
 }
 
 /// True when the Accept header names this API version, as MX requires: absent, `*/*` and
@@ -181,12 +185,6 @@ fn required_string(client: &Map<String, Value>, name: &str, max: usize) -> Resul
     Ok(value.to_string())
 }
 
-/// The client row a create inserted or re-invited.
-pub struct Upserted {
-    pub id: String,
-    pub status: String,
-}
-
 /// Inserts the client, or on a repeat (same processor, same e-mail) updates the names and
 /// counts a re-invitation. A registered client stays registered; otherwise the status is
 /// `invited`, or `pending_review` for a request from outside the trusted networks.
@@ -198,7 +196,7 @@ fn upsert_client(
     source_ip: Option<&str>,
     needs_review: bool,
     now_ms: i64,
-) -> Result<Upserted, Error> {
+) -> Result<invitations::Recipient, Error> {
     let new_id = format!("CLT-{}", ids.uuid_v4());
     let upserted = tx
         .prepare_cached(
@@ -214,7 +212,7 @@ fn upsert_client(
                                                  ELSE excluded.status END,
                  invitations = mx_clients.invitations + 1,
                  updated_at = excluded.updated_at
-             RETURNING id, status",
+             RETURNING id, status, email, first_name, company_name, invitations",
         )?
         .query_row(
             crate::params![
@@ -233,9 +231,15 @@ fn upsert_client(
                 }
             ],
             |r| {
-                Ok(Upserted {
-                    id: r.get(0)?,
+                Ok(invitations::Recipient {
+                    client_id: r.get(0)?,
                     status: r.get(1)?,
+                    email: r.get(2)?,
+                    first_name: r.get(3)?,
+                    company_name: r.get(4)?,
+                    processor_name: processor.name.clone(),
+                    // Inserted now (a repeat counts one more invitation).
+                    is_new: r.get::<_, i64>(5)? == 1,
                 })
             },
         )?;

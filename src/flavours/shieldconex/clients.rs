@@ -256,7 +256,7 @@ pub fn get_client(app: &App, _: &Request, caller: &Caller, id: &str) -> Result<R
             .prepare_cached(
                 "SELECT c.id, c.name, c.mid, c.is_active, c.created_at, c.modified_at, c.version,
                         dp.id, dp.name, u.id, u.first_name, u.last_name, u.email, c.billing_id,
-                        c.location
+                        c.location, dp.parent_id
                  FROM sc_clients c
                  JOIN sc_partners dp ON dp.id = c.direct_partner_id
                  LEFT JOIN sc_users u ON u.id = c.contact_id
@@ -264,7 +264,7 @@ pub fn get_client(app: &App, _: &Request, caller: &Caller, id: &str) -> Result<R
             )?
             .query_row([id], |r| {
                 let contact = Contact::from_columns(r, 9)?;
-                Ok(ClientDetails {
+                let details = ClientDetails {
                     id: r.get(0)?,
                     name: r.get(1)?,
                     mid: r.get(2)?,
@@ -283,13 +283,15 @@ pub fn get_client(app: &App, _: &Request, caller: &Caller, id: &str) -> Result<R
                     contact,
                     billing_id: r.get(13)?,
                     location: r.get(14)?,
-                })
+                };
+                Ok((details, r.get::<_, Option<i64>>(15)?))
             })
             .optional()?;
-        let Some(mut details) = details else {
+        let Some((mut details, parent_id)) = details else {
             return Err(Error::NotFound);
         };
-        details.partner = scope::visible_client_root(conn, caller, id, details.direct_partner.id)?;
+        details.partner =
+            scope::visible_client_root(conn, caller, id, &details.direct_partner, parent_id)?;
         Ok(json_response(200, &details))
     })
 }

@@ -6,8 +6,9 @@
 //! informative and the emulator never throttles (README). The table holds one entry per user
 //! seen in the current hour and is emptied when the hour turns, so it stays bounded. On
 //! PostgreSQL the instances on one database count together, in `sc_rate_windows`: one upsert
-//! per request (not ordered with the other writes), and a user's older windows are deleted
-//! when their first request of a new hour is counted.
+//! per request, committed on its own (`Store::tally`: a user's requests all update one row,
+//! which is then held for the upsert alone, not across round trips), and a user's older
+//! windows are deleted when their first request of a new hour is counted.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -69,7 +70,7 @@ pub fn hit(app: &crate::app::App, user_id: i64, now_ms: i64) -> Quota {
         return windows.hit(user_id, now_ms);
     }
     let hour = now_ms.div_euclid(HOUR_MS);
-    let counted = app.store.write_unserialised(|tx| {
+    let counted = app.store.tally(|tx| {
         let requests: i64 = tx
             .prepare_cached(
                 "INSERT INTO sc_rate_windows (user_id, hour, requests) VALUES (?1, ?2, 1)

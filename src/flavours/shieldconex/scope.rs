@@ -79,9 +79,17 @@ pub fn height(conn: &Connection, partner_id: i64) -> crate::db::Result<usize> {
 /// One primary-key lookup per level: every read of a client walks this, and a recursive
 /// query (its queue and its sort) cost more than the two or three lookups of a real tree.
 pub fn lineage(conn: &Connection, partner_id: i64) -> crate::db::Result<Vec<Named>> {
+    lineage_above(conn, Vec::new(), Some(partner_id))
+}
+
+/// `lineage` continued from `known` (nearest first, already read) with `next` and those above.
+fn lineage_above(
+    conn: &Connection,
+    known: Vec<Named>,
+    mut next: Option<i64>,
+) -> crate::db::Result<Vec<Named>> {
     let mut stmt = conn.prepare_cached("SELECT name, parent_id FROM sc_partners WHERE id = ?1")?;
-    let mut lineage = Vec::new();
-    let mut next = Some(partner_id);
+    let mut lineage = known;
     while let Some(id) = next {
         if lineage.len() > 64 {
             break;
@@ -155,14 +163,17 @@ pub fn client_access(
 }
 
 /// The root partner of a live client the caller may see (404 otherwise), walking the tree
-/// once: the hot path of `GET /clients/{id}`. Same rule as `client_access`.
+/// once from the client's direct partner and its parent, which the caller has read with the
+/// client: the hot path of `GET /clients/{id}`, where a root partner costs no more reads.
+/// Same rule as `client_access`.
 pub fn visible_client_root(
     conn: &Connection,
     caller: &Caller,
     client_id: i64,
-    direct_partner_id: i64,
+    direct_partner: &Named,
+    parent_id: Option<i64>,
 ) -> Result<Named, Error> {
-    let lineage = lineage(conn, direct_partner_id)?;
+    let lineage = lineage_above(conn, vec![direct_partner.clone()], parent_id)?;
     let visible = match caller.home {
         Home::System => true,
         Home::Partner(home) => lineage.iter().any(|p| p.id == home),
@@ -174,7 +185,7 @@ pub fn visible_client_root(
     lineage
         .into_iter()
         .last()
-        .ok_or_else(|| Error::Internal(format!("partner {direct_partner_id} has no lineage")))
+        .ok_or_else(|| Error::Internal(format!("partner {} has no lineage", direct_partner.id)))
 }
 
 /// What decides a user's place: its role, partner and (live) client.
