@@ -523,3 +523,10 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
+
+-- A user's rate-limit window is counted in a few rows (shards, by request thread), not one:
+-- every request of a user updated that one row, so a busy user's requests took turns on it
+-- (src/flavours/shieldconex/ratelimit.rs). Windows last an hour; the old ones go with the key.
+ALTER TABLE sc_rate_windows ADD COLUMN shard BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE sc_rate_windows DROP CONSTRAINT sc_rate_windows_pkey;
+ALTER TABLE sc_rate_windows ADD PRIMARY KEY (user_id, hour, shard);

@@ -528,4 +528,5 @@ CREATE TABLE conformance_requests (
 -- migration: 6
 
 -- (PostgreSQL only: the id triggers lock their table's id while they choose max + 1, now that
--- requests' writes run side by side there. SQLite's writes take turns.)
+-- requests' writes run side by side there, SQLite's writes taking turns; and ShieldConex's
+-- shared rate-limit windows, which SQLite keeps in memory, are counted in a few rows each.)
