@@ -94,44 +94,76 @@ pub const REMOVED_AFTER_EXPIRY: &str = "[link removed after it expired]";
 /// Replaces the one-time links of mail `id` by `marker` in its text, HTML and links, so
 /// that the stored copy no longer holds a usable token. Does nothing to a scrubbed mail.
 pub fn scrub(tx: &crate::db::Transaction, id: i64, marker: &str) -> crate::db::Result<()> {
-    let row: Option<(String, Option<String>, String, Option<String>)> = tx
+    let row: Option<Stored> = tx
         .prepare_cached(
             "SELECT text_body, html_body, links, secret_links FROM mail_outbox WHERE id = ?1",
         )?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_row([id], |r| {
+            Ok(Stored {
+                text: r.get(0)?,
+                html: r.get(1)?,
+                links: r.get(2)?,
+                secret_links: r.get(3)?,
+            })
+        })
         .optional()?;
-    let Some((mut text, mut html, links, Some(secret))) = row else {
+    let Some(scrubbed) = row.and_then(|stored| stored.scrubbed(marker)) else {
         return Ok(());
     };
-    let mut links: Vec<String> = serde_json::from_str(&links).unwrap_or_default();
-    let secret: Vec<usize> = serde_json::from_str(&secret).unwrap_or_default();
-    for i in secret {
-        let Some(link) = links.get_mut(i) else {
-            continue;
-        };
-        let token = link.rsplit('/').next().unwrap_or("").to_string();
-        let escaped = crate::http::escape_html(link);
-        text = text.replace(link.as_str(), marker);
-        html = html.map(|h| h.replace(&escaped, marker).replace(link.as_str(), marker));
-        // Whatever still shows the token (a link written differently) loses it too; a
-        // token is long enough (43 characters) not to match ordinary words.
-        if token.len() >= 32 {
-            text = text.replace(&token, marker);
-            html = html.map(|h| h.replace(&token, marker));
-        }
-        *link = marker.to_string();
-    }
     tx.prepare_cached(
         "UPDATE mail_outbox SET text_body = ?2, html_body = ?3, links = ?4,
              secret_links = NULL, secret_until = NULL WHERE id = ?1",
     )?
     .execute(crate::params![
         id,
-        text,
-        html,
-        Value::from(links).to_string()
+        scrubbed.text,
+        scrubbed.html,
+        scrubbed.links
     ])?;
     Ok(())
+}
+
+/// A mail's stored text and links, as `scrub` reads them (the sender has them from its lease).
+#[derive(Clone, Debug)]
+pub struct Stored {
+    pub text: String,
+    pub html: Option<String>,
+    /// The links, as a JSON array.
+    pub links: String,
+    /// Which of the links are one-time links, as a JSON array of indexes; `None` for none.
+    pub secret_links: Option<String>,
+}
+
+impl Stored {
+    /// The text, HTML and links (JSON) with every one-time link replaced by `marker`; `None`
+    /// when the mail has none.
+    pub fn scrubbed(&self, marker: &str) -> Option<Stored> {
+        let secret: Vec<usize> = serde_json::from_str(self.secret_links.as_deref()?).ok()?;
+        let mut links: Vec<String> = serde_json::from_str(&self.links).unwrap_or_default();
+        let (mut text, mut html) = (self.text.clone(), self.html.clone());
+        for i in secret {
+            let Some(link) = links.get_mut(i) else {
+                continue;
+            };
+            let token = link.rsplit('/').next().unwrap_or("").to_string();
+            let escaped = crate::http::escape_html(link);
+            text = text.replace(link.as_str(), marker);
+            html = html.map(|h| h.replace(&escaped, marker).replace(link.as_str(), marker));
+            // Whatever still shows the token (a link written differently) loses it too; a
+            // token is long enough (43 characters) not to match ordinary words.
+            if token.len() >= 32 {
+                text = text.replace(&token, marker);
+                html = html.map(|h| h.replace(&token, marker));
+            }
+            *link = marker.to_string();
+        }
+        Some(Stored {
+            text,
+            html,
+            links: Value::from(links).to_string(),
+            secret_links: None,
+        })
+    }
 }
 
 /// This database's Message-ID tag (`mail_identity`), made again if a reset deleted it.

@@ -99,6 +99,23 @@ struct Due {
     html: Option<String>,
     attempts: i64,
     created_at: i64,
+    /// Its links (JSON) and which are one-time links: to scrub the stored copy once it is
+    /// sent, in the same statement that marks it sent.
+    links: String,
+    secret_links: Option<String>,
+}
+
+impl Due {
+    /// Its stored text and links with the one-time links replaced by `marker`, if it has any.
+    fn scrubbed(&self, marker: &str) -> Option<super::Stored> {
+        super::Stored {
+            text: self.text.clone(),
+            html: self.html.clone(),
+            links: self.links.clone(),
+            secret_links: self.secret_links.clone(),
+        }
+        .scrubbed(marker)
+    }
 }
 
 /// A due row ready to go: its message, and its mbox entry (for the mbox transport).
@@ -317,12 +334,15 @@ fn claim_due(app: &Outbox, now: i64) -> crate::db::Result<Vec<Due>> {
             html: r.get(4)?,
             attempts: r.get(5)?,
             created_at: r.get(6)?,
+            links: r.get(7)?,
+            secret_links: r.get(8)?,
         })
     };
     if app.store.dialect() == crate::db::Dialect::Sqlite {
         return app.store.read(|c| {
             c.prepare_cached(
-                "SELECT id, recipient, subject, text_body, html_body, attempts, created_at
+                "SELECT id, recipient, subject, text_body, html_body, attempts, created_at,
+                        links, secret_links
                  FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= ?1
                  ORDER BY next_attempt_at, id LIMIT ?2",
             )?
@@ -342,7 +362,8 @@ fn claim_due(app: &Outbox, now: i64) -> crate::db::Result<Vec<Due>> {
                             AND (claimed_len IS NULL OR lease_owner = ?3)
                           ORDER BY next_attempt_at, id LIMIT ?2
                           FOR UPDATE SKIP LOCKED)
-             RETURNING id, recipient, subject, text_body, html_body, attempts, created_at",
+             RETURNING id, recipient, subject, text_body, html_body, attempts, created_at,
+                       links, secret_links",
         )?
         .query_map(
             crate::params![now, BATCH, app.instance, now + LEASE_MS],
@@ -766,16 +787,36 @@ fn record_in(
     let scrub = app.scrubs_links;
     {
         match outcome {
-            Ok(()) => {
-                tx.prepare_cached(
-                    "UPDATE mail_outbox SET status = 'sent', attempts = ?2, sent_at = ?3,
-                         last_error = NULL, claimed_len = NULL WHERE id = ?1",
-                )?
-                .execute(crate::params![row.id, attempts, now])?;
-                if scrub {
-                    super::scrub(tx, row.id, super::REMOVED_AFTER_DELIVERY)?;
+            Ok(()) => match scrub
+                .then(|| row.scrubbed(super::REMOVED_AFTER_DELIVERY))
+                .flatten()
+            {
+                None => {
+                    tx.prepare_cached(
+                        "UPDATE mail_outbox SET status = 'sent', attempts = ?2, sent_at = ?3,
+                             last_error = NULL, claimed_len = NULL WHERE id = ?1",
+                    )?
+                    .execute(crate::params![row.id, attempts, now])?;
                 }
-            }
+                // Marked sent and scrubbed in one statement, from the text it was sent with.
+                Some(scrubbed) => {
+                    tx.prepare_cached(
+                        "UPDATE mail_outbox SET status = 'sent', attempts = ?2, sent_at = ?3,
+                             last_error = NULL, claimed_len = NULL, text_body = ?4,
+                             html_body = ?5, links = ?6, secret_links = NULL,
+                             secret_until = NULL
+                         WHERE id = ?1",
+                    )?
+                    .execute(crate::params![
+                        row.id,
+                        attempts,
+                        now,
+                        scrubbed.text,
+                        scrubbed.html,
+                        scrubbed.links
+                    ])?;
+                }
+            },
             Err(error) => {
                 let (message, permanent) = match error {
                     DeliveryError::Transient(m) => (m, false),
