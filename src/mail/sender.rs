@@ -350,9 +350,8 @@ fn claim_due(app: &Outbox, now: i64) -> crate::db::Result<Vec<Due>> {
             .collect()
         });
     }
-    // Without the write lock: rows another instance is leasing right now are locked, and
-    // skipped (SKIP LOCKED), so no two instances lease one row, and mail bookkeeping never
-    // queues behind the requests' writes.
+    // Beside the requests' writes (`write_rows`): rows another instance is leasing right now
+    // are locked, and skipped (SKIP LOCKED), so no two instances lease one row.
     let mut rows: Vec<Due> = app.store.write_rows(|tx| {
         tx.prepare_cached(
             "UPDATE mail_outbox SET lease_owner = ?3, lease_until = ?4

@@ -258,9 +258,10 @@ impl PgStore {
     /// controls (a reset keeps the clock and the faults, as each server's memory does), in the caller's
     /// transaction. Identity columns go on from where they were (outbox ids are never reused).
     ///
-    /// TRUNCATE locks its tables in the order given. The mail sender's writes run without the
-    /// write lock (`write_rows`) and lock `mail_outbox`, then, through its trigger,
-    /// `mail_attempts`: `mail_outbox` comes first here too, or the two deadlock.
+    /// TRUNCATE locks its tables in the order given. A reset runs in a `write`, which the
+    /// mail sender's writes wait for; they lock `mail_outbox`, then, through its trigger,
+    /// `mail_attempts`, so `mail_outbox` still comes first here, should a write ever reach
+    /// them without the lock.
     pub fn delete_all(tx: &db::Transaction) -> db::Result<()> {
         let tables: Vec<String> = tx
             .prepare_cached(
