@@ -268,19 +268,7 @@ fn nueve09_requires_json_and_records_blank_optional_fields() {
 }
 
 fn makeleaps_token(server: &Server) -> String {
-    let reply = server.post(
-        "/makeleaps/user/oauth2/token/",
-        &[
-            (
-                "Authorization",
-                "Basic ZGVtby1jbGllbnQtaWQ6ZGVtby1jbGllbnQtc2VjcmV0",
-            ),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        "grant_type=client_credentials",
-    );
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    format!("Bearer {}", reply.json()["access_token"].as_str().unwrap())
+    format!("Bearer {}", crate::support::makeleaps_demo_token(server))
 }
 
 const ML_PARTNER: &str = "0000000000000000000";

@@ -227,22 +227,6 @@ fn ml_create_client(server: &Server, token: &str, external_id: &str) -> (u16, St
     (reply.status, reply.body)
 }
 
-fn ml_token(server: &Server) -> String {
-    let reply = server.post(
-        "/makeleaps/user/oauth2/token/",
-        &[
-            (
-                "Authorization",
-                "Basic ZGVtby1jbGllbnQtaWQ6ZGVtby1jbGllbnQtc2VjcmV0",
-            ),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        "grant_type=client_credentials",
-    );
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.json()["access_token"].as_str().unwrap().to_string()
-}
-
 fn n09_create(server: &Server, auth: &str, n: u32) -> (u16, String) {
     let reply = server.post(
         "/nueve09/clients",
@@ -264,7 +248,7 @@ fn creates_racing_for_one_name_on_both_instances_make_one_record() {
         return;
     };
     let (n09_auth, _) = login(&first, "api_key", "password");
-    let ml = ml_token(&first);
+    let ml = crate::support::makeleaps_demo_token(&first);
     let servers = Arc::new([first, second]);
 
     let sc = race(&servers, 24, |server, _| {
@@ -311,7 +295,7 @@ fn creates_racing_on_both_instances_all_land_with_consecutive_ids() {
     let Some((first, second)) = pair(&sink) else {
         return;
     };
-    let ml = ml_token(&first);
+    let ml = crate::support::makeleaps_demo_token(&first);
     let servers = Arc::new([first, second]);
 
     let sc = race(&servers, 40, |server, n| {

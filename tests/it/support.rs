@@ -647,6 +647,23 @@ pub fn mx_invite(server: &Server, email: &str) -> Reply {
     )
 }
 
+/// An access token of the demo MakeLeaps partner (client credentials).
+pub fn makeleaps_demo_token(server: &Server) -> String {
+    let reply = server.post(
+        "/makeleaps/user/oauth2/token/",
+        &[
+            (
+                "Authorization",
+                "Basic ZGVtby1jbGllbnQtaWQ6ZGVtby1jbGllbnQtc2VjcmV0",
+            ),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "grant_type=client_credentials",
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.json()["access_token"].as_str().unwrap().to_string()
+}
+
 /// The admin mailbox's messages to `to`.
 pub fn mails_to(server: &Server, to: &str) -> Vec<Value> {
     let reply = server.admin("GET", &format!("/mail?to={to}"), None);
