@@ -115,6 +115,18 @@ fn note(rule: &'static Rule, detail: Option<&str>, refuse: bool) -> bool {
     })
 }
 
+/// How many deviations this request has noted so far, for `forget_since`.
+pub fn noted() -> usize {
+    CURRENT.with(|c| c.borrow().deviations.len())
+}
+
+/// Forgets the deviations noted after `noted()` gave `count`: a write that checks and notes
+/// inside its transaction starts with this, since the store may run it again (it lost a race
+/// on PostgreSQL, `Store::write_rows`) and its checks would note them a second time.
+pub fn forget_since(count: usize) {
+    CURRENT.with(|c| c.borrow_mut().deviations.truncate(count));
+}
+
 /// True when the server is lenient (for checks that must decide before noting).
 pub fn lenient() -> bool {
     CURRENT.with(|c| c.borrow().lenient)

@@ -64,7 +64,8 @@ fn count_deviations(
     tenant: Option<&str>,
     deviations: &[crate::conformance::Deviation],
 ) {
-    let stored = app.store.write(|tx| {
+    // Upserts of counters: beside the other writes, never waiting for all of them.
+    let stored = app.store.write_rows(|tx| {
         crate::conformance::count(tx, tenant.unwrap_or_default(), flavour.name(), deviations)
     });
     if let Err(e) = stored {

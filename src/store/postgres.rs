@@ -337,8 +337,16 @@ impl<'s> Lease<'s> {
     where
         E: From<db::Error>,
     {
-        self.batch(begin)?;
+        // Marked first: a `begin` that fails half way (its lock wait cut by the statement
+        // timeout) leaves the session in an aborted transaction, which must be rolled back
+        // before the connection serves anything else.
         self.in_transaction = true;
+        if let Err(e) = self.batch(begin) {
+            if self.batch("ROLLBACK").is_ok() {
+                self.in_transaction = false;
+            }
+            return Err(e.into());
+        }
         let outcome = f(&db::Transaction::postgres(self.cell()));
         let end = if outcome.is_ok() {
             "COMMIT"

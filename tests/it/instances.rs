@@ -227,6 +227,22 @@ fn ml_create_client(server: &Server, token: &str, external_id: &str) -> (u16, St
     (reply.status, reply.body)
 }
 
+fn sc_create_user(server: &Server, user_name: &str) -> (u16, String) {
+    let body = json!({"userName": user_name, "firstName": "Racing", "lastName": "User",
+                      "email": "racing@example.com", "phone": "+14155552671",
+                      "partner": {"id": 792},
+                      "userRole": {"name": "Partner Supervisor"}, "sendWelcomeEmail": false});
+    let reply = server.post(
+        "/shieldconex/api/v1/users",
+        &[
+            ("Authorization", SC_WATERFORD),
+            ("Content-Type", "application/json"),
+        ],
+        &body.to_string(),
+    );
+    (reply.status, reply.body)
+}
+
 fn n09_create(server: &Server, auth: &str, n: u32) -> (u16, String) {
     let reply = server.post(
         "/nueve09/clients",
@@ -263,6 +279,19 @@ fn creates_racing_for_one_name_on_both_instances_make_one_record() {
         .iter()
         .filter(|(status, _)| *status == 409)
         .all(|(_, body)| body.contains("A client with this name already exists.")));
+
+    let users = race(&servers, 24, |server, _| {
+        sc_create_user(server, "racing.user")
+    });
+    assert_eq!(
+        statuses(&users),
+        BTreeMap::from([(200, 1), (409, 23)]),
+        "{users:?}"
+    );
+    assert!(users
+        .iter()
+        .filter(|(status, _)| *status == 409)
+        .all(|(_, body)| body.contains("userName is already taken.")));
 
     let n09 = race(&servers, 24, move |server, _| {
         n09_create(server, &n09_auth, 7)
