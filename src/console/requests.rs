@@ -183,7 +183,8 @@ pub fn show(ctx: &Ctx, params: &Params) -> Response {
 }
 
 /// The request's deviations from its vendor's contract: what the real vendor would refuse
-/// (or might), each with the rule and where it is documented.
+/// (or might), each with the rule, where it is documented and where the request broke it
+/// (the field, when the rule covers many).
 fn conformance(deviations: &[Deviation]) -> Markup {
     html! {
         h2 { "Conformance" }
@@ -192,11 +193,24 @@ fn conformance(deviations: &[Deviation]) -> Markup {
         } @else {
             div.table-box {
                 table #conformance {
-                    thead { tr { th { "Rule" } th { "What the vendor requires" } th { "Source" } th { "Here" } } }
+                    thead {
+                        tr {
+                            th { "Rule" }
+                            th { "Where" }
+                            th { "What the vendor requires" }
+                            th { "Source" }
+                            th { "Here" }
+                        }
+                    }
                     tbody {
                         @for d in deviations {
                             tr {
                                 td { code { (d.rule.code) } }
+                                td {
+                                    @if let Some(detail) = &d.detail {
+                                        code { (detail) }
+                                    }
+                                }
                                 td { (d.rule.rule) }
                                 td {
                                     @if d.rule.source.starts_with("http") {

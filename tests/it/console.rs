@@ -593,6 +593,33 @@ fn a_request_shows_its_deviations_from_the_vendor_s_contract() {
         shown.body
     );
     assert!(shown.body.contains("refused"), "{}", shown.body);
+
+    // A rule that covers many fields: the console names the one this request broke.
+    let refused = server.post(
+        "/mx/clients",
+        &[
+            ("Accept", crate::support::MX_ACCEPT),
+            ("Authorization", crate::support::MX_DEMO_AUTH),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"client":{"company_name":"MX","email":"y@example.com","first_name":null,
+            "last_name":"Foo"}}"#,
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let id = server.admin("GET", "/requests", None).json()["requests"][2]["id"]
+        .as_u64()
+        .unwrap();
+    let shown = console.get(&format!("/requests/{id}"));
+    assert!(
+        shown.body.contains("<code>mx.null</code>"),
+        "{}",
+        shown.body
+    );
+    assert!(
+        shown.body.contains("<code>client.first_name</code>"),
+        "{}",
+        shown.body
+    );
 }
 
 /// The methods in the order an `Allow` header lists them.
