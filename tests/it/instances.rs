@@ -270,50 +270,40 @@ fn creates_racing_for_one_name_on_both_instances_make_one_record() {
     let sc = race(&servers, 24, |server, _| {
         sc_create_client(server, "Racing Co")
     });
-    assert_eq!(
-        statuses(&sc),
-        BTreeMap::from([(200, 1), (409, 23)]),
-        "{sc:?}"
-    );
-    assert!(sc
-        .iter()
-        .filter(|(status, _)| *status == 409)
-        .all(|(_, body)| body.contains("A client with this name already exists.")));
-
+    one_wins(&sc, (200, 409), "A client with this name already exists.");
     let users = race(&servers, 24, |server, _| {
         sc_create_user(server, "racing.user")
     });
-    assert_eq!(
-        statuses(&users),
-        BTreeMap::from([(200, 1), (409, 23)]),
-        "{users:?}"
-    );
-    assert!(users
-        .iter()
-        .filter(|(status, _)| *status == 409)
-        .all(|(_, body)| body.contains("userName is already taken.")));
-
+    one_wins(&users, (200, 409), "userName is already taken.");
     let n09 = race(&servers, 24, move |server, _| {
         n09_create(server, &n09_auth, 7)
     });
-    assert_eq!(
-        statuses(&n09),
-        BTreeMap::from([(200, 1), (409, 23)]),
-        "{n09:?}"
-    );
-
+    one_wins(&n09, (200, 409), "has already been taken");
     let ml_replies = race(&servers, 24, move |server, _| {
         ml_create_client(server, &ml, "RACE-1")
     });
-    assert_eq!(
-        statuses(&ml_replies),
-        BTreeMap::from([(201, 1), (400, 23)]),
-        "{ml_replies:?}"
+    one_wins(
+        &ml_replies,
+        (201, 400),
+        "client with this client external id already exists.",
     );
-    assert!(ml_replies
-        .iter()
-        .filter(|(status, _)| *status == 400)
-        .all(|(_, body)| body.contains("client with this client external id already exists.")));
+}
+
+/// Exactly one reply has the status `won`, and every other has `lost` and says `message`.
+fn one_wins(replies: &[(u16, String)], (won, lost): (u16, u16), message: &str) {
+    let losers = replies.len() - 1;
+    assert_eq!(
+        statuses(replies),
+        BTreeMap::from([(won, 1), (lost, losers)]),
+        "{replies:?}"
+    );
+    assert!(
+        replies
+            .iter()
+            .filter(|(status, _)| *status == lost)
+            .all(|(_, body)| body.contains(message)),
+        "{replies:?}"
+    );
 }
 
 /// Creates of different records race on both instances: every one lands, each with its own
