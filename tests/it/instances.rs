@@ -95,6 +95,34 @@ fn a_link_mailed_through_one_instance_registers_on_the_other_once() {
 }
 
 #[test]
+fn one_link_opened_on_both_instances_and_sent_at_once_registers_once() {
+    let sink = SmtpSink::start(0);
+    let Some((first, second)) = pair(&sink) else {
+        return;
+    };
+    let to = "racing.link@mx.com";
+    assert_eq!(mx_invite(&first, to).status, 200);
+    let link = newest_link_path(&first, to);
+    // Eight forms for the one link, half on each instance, then all sent at once.
+    let servers = Arc::new([first, second]);
+    let forms: Vec<(String, String)> = (0..8).map(|n| open_form(&servers[n % 2], &link)).collect();
+    let forms = Arc::new(forms);
+    let replies = race(&servers, 8, move |server, n| {
+        let (cookie, csrf) = &forms[n];
+        let password = "correct horse battery";
+        let reply = register(server, &link, cookie, csrf, password, password);
+        (reply.status, reply.body)
+    });
+    let statuses = statuses(&replies);
+    assert_eq!(statuses.get(&303), Some(&1), "registered once: {replies:?}");
+    assert_eq!(
+        statuses.get(&410),
+        Some(&7),
+        "the others find it used: {replies:?}"
+    );
+}
+
+#[test]
 fn concurrent_creates_on_both_instances_spend_a_balance_exactly_once() {
     let sink = SmtpSink::start(0);
     let Some((first, second)) = pair(&sink) else {
