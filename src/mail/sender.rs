@@ -95,27 +95,11 @@ struct Due {
     id: i64,
     recipient: String,
     subject: String,
-    text: String,
-    html: Option<String>,
+    /// Its text and links as stored: what it is sent with, and what is scrubbed once it is
+    /// sent, in the same statement that marks it sent.
+    stored: super::Stored,
     attempts: i64,
     created_at: i64,
-    /// Its links (JSON) and which are one-time links: to scrub the stored copy once it is
-    /// sent, in the same statement that marks it sent.
-    links: String,
-    secret_links: Option<String>,
-}
-
-impl Due {
-    /// Its stored text and links with the one-time links replaced by `marker`, if it has any.
-    fn scrubbed(&self, marker: &str) -> Option<super::Stored> {
-        super::Stored {
-            text: self.text.clone(),
-            html: self.html.clone(),
-            links: self.links.clone(),
-            secret_links: self.secret_links.clone(),
-        }
-        .scrubbed(marker)
-    }
 }
 
 /// A due row ready to go: its message, and its mbox entry (for the mbox transport).
@@ -330,12 +314,14 @@ fn claim_due(app: &Outbox, now: i64) -> crate::db::Result<Vec<Due>> {
             id: r.get(0)?,
             recipient: r.get(1)?,
             subject: r.get(2)?,
-            text: r.get(3)?,
-            html: r.get(4)?,
+            stored: super::Stored {
+                text: r.get(3)?,
+                html: r.get(4)?,
+                links: r.get(7)?,
+                secret_links: r.get(8)?,
+            },
             attempts: r.get(5)?,
             created_at: r.get(6)?,
-            links: r.get(7)?,
-            secret_links: r.get(8)?,
         })
     };
     if app.store.dialect() == crate::db::Dialect::Sqlite {
@@ -459,14 +445,14 @@ fn build(from: &Mailbox, row: &Due, tag: &str) -> Result<Message, DeliveryError>
         .subject(row.subject.as_str())
         .date(UNIX_EPOCH + Duration::from_millis(row.created_at.max(0) as u64))
         .message_id(Some(message_id(row.id, tag, from)));
-    match &row.html {
+    match &row.stored.html {
         Some(html) => builder.multipart(MultiPart::alternative_plain_html(
-            row.text.clone(),
+            row.stored.text.clone(),
             html.clone(),
         )),
         None => builder
             .header(ContentType::TEXT_PLAIN)
-            .body(row.text.clone()),
+            .body(row.stored.text.clone()),
     }
     .map_err(|e| DeliveryError::Permanent(format!("building the message: {e}")))
 }
@@ -787,7 +773,7 @@ fn record_in(
     {
         match outcome {
             Ok(()) => match scrub
-                .then(|| row.scrubbed(super::REMOVED_AFTER_DELIVERY))
+                .then(|| row.stored.scrubbed(super::REMOVED_AFTER_DELIVERY))
                 .flatten()
             {
                 None => {

@@ -161,7 +161,9 @@ impl Store {
     {
         match &self.engine {
             Engine::Sqlite(store) => store.write(|tx| f(tx)),
-            Engine::Postgres(store) => store.tally(f),
+            // A pooled connection outside any transaction, as a read takes: its session
+            // commits without waiting for the disk (`postgres::open_connection`).
+            Engine::Postgres(store) => store.read(f),
         }
     }
 

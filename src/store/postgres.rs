@@ -19,7 +19,7 @@ const WRITE_LOCK: i64 = 0x436c_6965_6e74_0001;
 const MIGRATE_LOCK: i64 = 0x436c_6965_6e74_0002;
 
 /// Every connection's session commits without waiting for the disk (`open_connection`), for
-/// the counters of `tally`; a transaction that must be durable begins with this, which gives
+/// the counters of `Store::tally`; a transaction that must be durable begins with this, which gives
 /// it the server's own setting back (`on`, or what the operator chose for replicas).
 const DURABLE: &str = "SET LOCAL synchronous_commit TO DEFAULT";
 
@@ -226,17 +226,6 @@ impl PgStore {
             }
             attempt += 1;
         }
-    }
-
-    /// Statements run one by one outside any transaction and without the write lock
-    /// (`Store::tally`): each commits as it runs, in the one round trip that runs it, without
-    /// waiting for the disk (the connection's own setting, `open_connection`).
-    pub fn tally<T, E>(&self, f: impl FnOnce(&db::Connection) -> Result<T, E>) -> Result<T, E>
-    where
-        E: From<db::Error>,
-    {
-        let lease = self.checkout()?;
-        f(&db::Connection::postgres(lease.cell()))
     }
 
     /// One round trip to the database (`/healthz`), on the health check's own connection,
